@@ -1,0 +1,37 @@
+//! The oracle: proves from the committed output whether a run was exactly-once.
+
+/// What the committed output proves about delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    ExactlyOnce,
+    /// Duplicates, no loss.
+    AtLeastOnce,
+    /// Loss, no duplicates.
+    AtMostOnce,
+    /// Both.
+    Violated,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::ExactlyOnce => "exactly_once",
+            Verdict::AtLeastOnce => "at_least_once",
+            Verdict::AtMostOnce => "at_most_once",
+            Verdict::Violated => "violated",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Verdict> {
+        [Verdict::ExactlyOnce, Verdict::AtLeastOnce, Verdict::AtMostOnce, Verdict::Violated]
+            .into_iter()
+            .find(|v| v.name() == s)
+    }
+    pub fn from_counts(lost: u64, duplicated: u64) -> Verdict {
+        match (lost > 0, duplicated > 0) {
+            (false, false) => Verdict::ExactlyOnce,
+            (false, true) => Verdict::AtLeastOnce,
+            (true, false) => Verdict::AtMostOnce,
+            (true, true) => Verdict::Violated,
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Planted protocol bugs. Each switch breaks one rule Flink relies on for exactly-once; the test
+//! suite turns each on and shows the oracle catching it. All off by default.
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlantedBugs {
+    /// The 2PC sink commits its transaction when it pre-commits (at the snapshot), not on
+    /// notifyCheckpointComplete: output after the last completed checkpoint is committed and
+    /// then produced again after a failover (duplicates).
+    pub commit_on_snapshot: bool,
+    /// Restarted sources resume where the failed attempt stopped reading instead of at the
+    /// checkpoint's offsets: records in the aborted transaction are never produced again (loss).
+    pub no_source_rewind: bool,
+    /// Restarted tasks start with empty keyed state instead of the checkpoint's: per-key results
+    /// lose everything counted before the checkpoint.
+    pub restore_empty_state: bool,
+    /// Exactly-once mode without barrier alignment: records behind an early barrier are counted
+    /// in the snapshot and again after a restore.
+    pub skip_alignment: bool,
+}
+
+impl PlantedBugs {
+    pub const NAMES: [&'static str; 4] =
+        ["commit-on-snapshot", "no-source-rewind", "restore-empty-state", "skip-alignment"];
+
+    /// Turns on the bug with this name; false if there is no such bug.
+    pub fn set(&mut self, name: &str) -> bool {
+        let slot = match name {
+            "commit-on-snapshot" => &mut self.commit_on_snapshot,
+            "no-source-rewind" => &mut self.no_source_rewind,
+            "restore-empty-state" => &mut self.restore_empty_state,
+            "skip-alignment" => &mut self.skip_alignment,
+            _ => return false,
+        };
+        *slot = true;
+        true
+    }
+
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let flags = [self.commit_on_snapshot, self.no_source_rewind, self.restore_empty_state, self.skip_alignment];
+        Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
+    }
+}

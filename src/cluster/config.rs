@@ -1,0 +1,107 @@
+//! Cluster and Flink configuration, already validated. Field names carry units; every Flink
+//! setting names the Flink 2.x key it comes from and defaults to Flink's default.
+
+/// `jobmanager.execution.failover-strategy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailoverStrategy {
+    /// Restart the pipelined regions of the failed tasks (Flink default since 1.10).
+    Region,
+    /// Restart every task of the job.
+    Full,
+}
+
+/// `execution.checkpointing.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckpointingMode {
+    /// Aligned barriers (Flink default).
+    ExactlyOnce,
+    /// No alignment: channels whose barrier arrived keep flowing.
+    AtLeastOnce,
+}
+
+/// `restart-strategy.type` and its options.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RestartStrategy {
+    /// `disable` / `none` / `off`: the first failure fails the job.
+    None,
+    /// `fixed-delay`: at most `attempts` restarts, each after `delay_us`.
+    FixedDelay { attempts: u32, delay_us: u64 },
+    /// `exponential-delay` (Flink 2.x default when checkpointing is on, FLIP-364).
+    ExponentialDelay {
+        initial_backoff_us: u64,
+        max_backoff_us: u64,
+        multiplier: f64,
+        reset_backoff_threshold_us: u64,
+        jitter_factor: f64,
+        /// `attempts-before-reset-backoff`; `u32::MAX` = unlimited (Flink's default).
+        attempts_before_reset: u32,
+    },
+}
+
+/// `standalone`: a lost TaskManager is back only when the scenario restarts it.
+/// `active` (native Kubernetes, YARN): the ResourceManager starts a replacement worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceManagerKind {
+    Standalone,
+    Active,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlinkConfig {
+    /// `execution.checkpointing.interval`; `None` = checkpointing off (Flink default).
+    pub checkpoint_interval_us: Option<u64>,
+    /// `execution.checkpointing.mode`.
+    pub checkpointing_mode: CheckpointingMode,
+    /// `execution.checkpointing.timeout` (default 10 min).
+    pub checkpoint_timeout_us: u64,
+    /// `execution.checkpointing.min-pause` (default 0).
+    pub checkpoint_min_pause_us: u64,
+    /// `execution.checkpointing.num-retained` (default 1).
+    pub checkpoints_retained: u32,
+    /// `jobmanager.execution.failover-strategy` (default region).
+    pub failover_strategy: FailoverStrategy,
+    /// `restart-strategy.type` and its options (default: exponential-delay with checkpointing,
+    /// none without).
+    pub restart_strategy: RestartStrategy,
+    /// `heartbeat.interval` (default 10 s).
+    pub heartbeat_interval_us: u64,
+    /// `heartbeat.timeout` (default 50 s).
+    pub heartbeat_timeout_us: u64,
+    /// `heartbeat.rpc-failure-threshold` (default 2; `None` = -1, disabled).
+    pub heartbeat_rpc_failure_threshold: Option<u32>,
+    /// `slot.request.timeout` (default 5 min).
+    pub slot_request_timeout_us: u64,
+    /// `execution.state-recovery.from-local` (default false).
+    pub local_recovery: bool,
+}
+
+/// The simulated cluster: sizes and the speeds of things Flink does not configure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSpec {
+    pub taskmanagers: u32,
+    /// `taskmanager.numberOfTaskSlots`.
+    pub slots_per_taskmanager: u32,
+    pub resource_manager: ResourceManagerKind,
+    /// Time from "start a TaskManager" (scenario restart, or an active RM's request) to it
+    /// registering its slots.
+    pub taskmanager_start_delay_us: u64,
+    /// One-way latency of an RPC (deploy, cancel, trigger, ack, heartbeat).
+    pub rpc_latency_us: u64,
+    /// One-way latency of a data channel between two TaskManagers.
+    pub network_latency_us: u64,
+    /// Uniform extra latency 0..=jitter drawn per record from the network stream.
+    pub network_jitter_us: u64,
+    /// Records (and events) a channel holds before the producer is back-pressured
+    /// (sender + receiver network buffers).
+    pub channel_capacity: u32,
+    /// Time from a TaskManager process dying to its peers' connections breaking (TCP reset).
+    pub connection_reset_us: u64,
+    /// Checkpoint storage (DFS / object store) bandwidth for uploads and downloads, bytes/s.
+    pub storage_bytes_per_s: u64,
+    /// Checkpoint storage latency per request.
+    pub storage_latency_us: u64,
+    /// Local disk bandwidth for a local-recovery read, bytes/s.
+    pub local_bytes_per_s: u64,
+    /// Time a task spends deploying (DEPLOYING → INITIALIZING) besides the RPC.
+    pub deploy_us: u64,
+}

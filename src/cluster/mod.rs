@@ -1,0 +1,6 @@
+//! The simulated cluster: JobManager (scheduler, checkpoint coordinator, failover), TaskManagers
+//! with slots, network channels, checkpoint storage and the external systems.
+
+pub mod bugs;
+pub mod config;
+pub mod state;

@@ -1,0 +1,270 @@
+//! From the job as written to what runs: operator chaining (tasks = Flink's JobVertices), the
+//! execution graph (one subtask per task and parallel index), its data channels, and the
+//! pipelined regions (connected components of the subtask graph, Flink's
+//! `SchedulingPipelinedRegionComputeUtil` for an all-pipelined streaming job).
+
+use super::keygroup::default_max_parallelism;
+use super::spec::{EdgeKind, JobSpec, OperatorId, OperatorKind};
+
+/// A subtask of an operator as a user names it: `map[2]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubtaskRef {
+    pub operator: OperatorId,
+    pub index: u32,
+}
+
+/// A task: a chain of operators that runs as one unit (Flink's JobVertex).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u32);
+
+/// One parallel instance of a task (Flink's ExecutionVertex); dense index over the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubtaskId(pub u32);
+
+/// A data channel from one producer subtask to one consumer subtask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelId(pub u32);
+
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// Chained operators, head first, in declaration order.
+    pub operators: Vec<OperatorId>,
+    pub parallelism: u32,
+    pub first_subtask: u32,
+}
+
+/// An edge that crosses tasks: records leave `from` over the network.
+#[derive(Clone, Debug)]
+pub struct NetworkEdge {
+    pub from_operator: OperatorId,
+    pub to_operator: OperatorId,
+    pub kind: EdgeKind,
+    /// Channels of this edge indexed `[producer index][k]`, each to a distinct consumer.
+    pub channels: Vec<Vec<ChannelId>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Channel {
+    pub from: SubtaskId,
+    pub to: SubtaskId,
+    /// Position of this channel among the consumer subtask's input channels.
+    pub input_index: u32,
+    pub edge: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Subtask {
+    pub task: TaskId,
+    pub index: u32,
+    /// Input channels, in a fixed order (edge, then producer index).
+    pub inputs: Vec<ChannelId>,
+}
+
+/// Where an operator sends its results.
+#[derive(Clone, Debug, Default)]
+pub struct OperatorOutputs {
+    /// Chained successors (same task), called directly.
+    pub chained: Vec<OperatorId>,
+    /// Indices into `JobGraph::edges` of network edges leaving this operator.
+    pub network: Vec<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct JobGraph {
+    pub spec: JobSpec,
+    pub max_parallelism: u32,
+    pub tasks: Vec<Task>,
+    pub operator_task: Vec<TaskId>,
+    pub outputs: Vec<OperatorOutputs>,
+    pub edges: Vec<NetworkEdge>,
+    pub channels: Vec<Channel>,
+    pub subtasks: Vec<Subtask>,
+}
+
+impl JobGraph {
+    /// Build the graph. `spec` must be valid (inputs precede consumers, forward edges join equal
+    /// parallelisms); the scenario loader checks this and reports positions.
+    pub fn build(spec: &JobSpec) -> JobGraph {
+        let ops = &spec.operators;
+        let n = ops.len();
+        // Flink's StreamingJobGraphGenerator.isChainable, for single-input operators: forward
+        // partitioner, equal parallelism, chaining enabled (slot sharing groups are all default).
+        let chained_to_input = |op: usize| -> bool {
+            match ops[op].input {
+                Some((input, EdgeKind::Forward)) => {
+                    spec.chaining && ops[input.0 as usize].parallelism == ops[op].parallelism
+                }
+                _ => false,
+            }
+        };
+        let mut operator_task = vec![TaskId(u32::MAX); n];
+        let mut tasks: Vec<Task> = Vec::new();
+        for op in 0..n {
+            if chained_to_input(op) {
+                let (input, _) = ops[op].input.expect("chained operators have an input");
+                let t = operator_task[input.0 as usize];
+                operator_task[op] = t;
+                tasks[t.0 as usize].operators.push(OperatorId(op as u32));
+            } else {
+                operator_task[op] = TaskId(tasks.len() as u32);
+                tasks.push(Task { operators: vec![OperatorId(op as u32)], parallelism: ops[op].parallelism, first_subtask: 0 });
+            }
+        }
+        let mut next = 0;
+        for t in &mut tasks {
+            t.first_subtask = next;
+            next += t.parallelism;
+        }
+        let mut subtasks: Vec<Subtask> = Vec::with_capacity(next as usize);
+        for (ti, t) in tasks.iter().enumerate() {
+            for index in 0..t.parallelism {
+                subtasks.push(Subtask { task: TaskId(ti as u32), index, inputs: Vec::new() });
+            }
+        }
+        let mut outputs = vec![OperatorOutputs::default(); n];
+        let mut edges: Vec<NetworkEdge> = Vec::new();
+        let mut channels: Vec<Channel> = Vec::new();
+        for op in 0..n {
+            for c in op + 1..n {
+                let consumer = &ops[c];
+                if consumer.input.map(|(i, _)| i.0 as usize) != Some(op) {
+                    continue;
+                }
+                if chained_to_input(c) {
+                    outputs[op].chained.push(OperatorId(c as u32));
+                    continue;
+                }
+                let (_, kind) = consumer.input.expect("a consumer has an input");
+                let edge_index = edges.len() as u32;
+                let (pu, pd) = (ops[op].parallelism, consumer.parallelism);
+                let (tu, td) = (&tasks[operator_task[op].0 as usize], &tasks[operator_task[c].0 as usize]);
+                let mut per_producer = Vec::with_capacity(pu as usize);
+                for i in 0..pu {
+                    let targets: Vec<u32> = if kind.is_pointwise() { vec![i] } else { (0..pd).collect() };
+                    let mut list = Vec::with_capacity(targets.len());
+                    for j in targets {
+                        let id = ChannelId(channels.len() as u32);
+                        let to = SubtaskId(td.first_subtask + j);
+                        let input_index = subtasks[to.0 as usize].inputs.len() as u32;
+                        subtasks[to.0 as usize].inputs.push(id);
+                        channels.push(Channel { from: SubtaskId(tu.first_subtask + i), to, input_index, edge: edge_index });
+                        list.push(id);
+                    }
+                    per_producer.push(list);
+                }
+                outputs[op].network.push(edge_index);
+                edges.push(NetworkEdge { from_operator: OperatorId(op as u32), to_operator: OperatorId(c as u32), kind, channels: per_producer });
+            }
+        }
+        let max_p = ops.iter().map(|o| o.parallelism).max().unwrap_or(1);
+        let max_parallelism = spec.max_parallelism.unwrap_or_else(|| default_max_parallelism(max_p));
+        JobGraph { spec: spec.clone(), max_parallelism, tasks, operator_task, outputs, edges, channels, subtasks }
+    }
+
+    pub fn subtask_count(&self) -> usize {
+        self.subtasks.len()
+    }
+
+    pub fn subtask_id(&self, r: SubtaskRef) -> SubtaskId {
+        let t = &self.tasks[self.operator_task[r.operator.0 as usize].0 as usize];
+        SubtaskId(t.first_subtask + r.index)
+    }
+
+    pub fn task_of(&self, st: SubtaskId) -> &Task {
+        &self.tasks[self.subtasks[st.0 as usize].task.0 as usize]
+    }
+
+    pub fn operator_name(&self, op: OperatorId) -> &str {
+        &self.spec.operators[op.0 as usize].name
+    }
+
+    /// A task is named by its chained operators, as Flink does: `source -> map`.
+    pub fn task_name(&self, t: TaskId) -> String {
+        let names: Vec<&str> = self.tasks[t.0 as usize].operators.iter().map(|o| self.operator_name(*o)).collect();
+        names.join(" -> ")
+    }
+
+    /// `source -> map[2]`.
+    pub fn subtask_name(&self, st: SubtaskId) -> String {
+        let s = &self.subtasks[st.0 as usize];
+        format!("{}[{}]", self.task_name(s.task), s.index)
+    }
+
+    pub fn subtask_ref_name(&self, r: SubtaskRef) -> String {
+        format!("{}[{}]", self.operator_name(r.operator), r.index)
+    }
+
+    pub fn is_source_task(&self, st: SubtaskId) -> bool {
+        let head = self.task_of(st).operators[0];
+        matches!(self.spec.operators[head.0 as usize].kind, OperatorKind::Source(_))
+    }
+
+    /// Pipelined regions: connected components of the subtask graph over its channels (every
+    /// streaming exchange is pipelined). Each region is sorted; regions are ordered by their
+    /// smallest subtask. Returns (regions, region index of each subtask).
+    pub fn pipelined_regions(&self) -> (Vec<Vec<SubtaskId>>, Vec<u32>) {
+        let n = self.subtasks.len();
+        let mut parent: Vec<u32> = (0..n as u32).collect();
+        fn find(parent: &mut [u32], mut x: u32) -> u32 {
+            while parent[x as usize] != x {
+                parent[x as usize] = parent[parent[x as usize] as usize];
+                x = parent[x as usize];
+            }
+            x
+        }
+        for ch in &self.channels {
+            let (a, b) = (find(&mut parent, ch.from.0), find(&mut parent, ch.to.0));
+            if a != b {
+                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+                parent[hi as usize] = lo;
+            }
+        }
+        let mut region_of = vec![u32::MAX; n];
+        let mut regions: Vec<Vec<SubtaskId>> = Vec::new();
+        for st in 0..n as u32 {
+            let root = find(&mut parent, st);
+            if region_of[root as usize] == u32::MAX {
+                region_of[root as usize] = regions.len() as u32;
+                regions.push(Vec::new());
+            }
+            let r = region_of[root as usize];
+            region_of[st as usize] = r;
+            regions[r as usize].push(SubtaskId(st));
+        }
+        (regions, region_of)
+    }
+
+    /// Operators of a subtask's chain as user-facing subtask refs.
+    pub fn operator_refs(&self, st: SubtaskId) -> impl Iterator<Item = SubtaskRef> + '_ {
+        let s = &self.subtasks[st.0 as usize];
+        self.tasks[s.task.0 as usize].operators.iter().map(move |&operator| SubtaskRef { operator, index: s.index })
+    }
+}
+
+/// Formats a set of operator subtasks compactly: `source[0..4], map[2]` (ranges are half-open,
+/// as in scenario files).
+pub fn format_refs(graph: &JobGraph, refs: &[SubtaskRef]) -> String {
+    let mut sorted = refs.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let op = sorted[i].operator;
+        let start = sorted[i].index;
+        let mut end = start + 1;
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j].operator == op && sorted[j].index == end {
+            end += 1;
+            j += 1;
+        }
+        let name = graph.operator_name(op);
+        if end == start + 1 {
+            parts.push(format!("{name}[{start}]"));
+        } else {
+            parts.push(format!("{name}[{start}..{end}]"));
+        }
+        i = j;
+    }
+    parts.join(", ")
+}

@@ -1,0 +1,102 @@
+//! The job as the user wrote it: operators, their parallelism and the edges between them.
+//! This is validated input; `job::graph` turns it into tasks (chains) and subtasks.
+
+/// Index of an operator in `JobSpec::operators` (declaration order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OperatorId(pub u32);
+
+/// How records travel from an operator's subtasks to its consumer's subtasks (Flink partitioners).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// Pointwise i → i; needs equal parallelism (Flink's ForwardPartitioner).
+    Forward,
+    /// keyBy: the record's key group decides the consumer (KeyGroupStreamPartitioner). All-to-all.
+    Hash,
+    /// Round robin over all consumers (RebalancePartitioner). All-to-all.
+    Rebalance,
+}
+
+impl EdgeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EdgeKind::Forward => "forward",
+            EdgeKind::Hash => "hash",
+            EdgeKind::Rebalance => "rebalance",
+        }
+    }
+    /// Pointwise edges connect only matching subtasks; all others connect every pair.
+    pub fn is_pointwise(self) -> bool {
+        matches!(self, EdgeKind::Forward)
+    }
+}
+
+/// What the sink does with its output (DESIGN: two-phase commit, or plain append).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SinkSemantic {
+    /// Writes into a transaction per checkpoint interval; pre-commit on snapshot, commit on
+    /// notifyCheckpointComplete (Sink V2 with a committer, e.g. Kafka EXACTLY_ONCE).
+    TwoPhaseCommit,
+    /// Every write is visible at once (at-least-once: duplicates after a failover).
+    Append,
+}
+
+/// A replayable partitioned log (Kafka-like) that a source reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceSpec {
+    pub partitions: u32,
+    /// Records per second appended to the log, over all partitions together.
+    pub rate_per_s: u64,
+    /// Records carry keys 0..keys.
+    pub keys: u32,
+    /// How fast one source subtask reads when it is behind (after a rewind), records/s.
+    pub catch_up_rate_per_s: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OperatorKind {
+    Source(SourceSpec),
+    /// value → value × multiply + add.
+    Map { multiply: i64, add: i64 },
+    /// Keeps a record when value % modulo == remainder.
+    Filter { modulo: i64, remainder: i64 },
+    /// Keyed state: count of records per key; emits (key, new count).
+    KeyedCount,
+    /// Keyed state: sum of values per key; emits (key, new sum).
+    KeyedSum,
+    Sink(SinkSemantic),
+}
+
+impl OperatorKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OperatorKind::Source(_) => "source",
+            OperatorKind::Map { .. } => "map",
+            OperatorKind::Filter { .. } => "filter",
+            OperatorKind::KeyedCount => "keyed-count",
+            OperatorKind::KeyedSum => "keyed-sum",
+            OperatorKind::Sink(_) => "sink",
+        }
+    }
+    pub fn is_keyed(&self) -> bool {
+        matches!(self, OperatorKind::KeyedCount | OperatorKind::KeyedSum)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorSpec {
+    pub name: String,
+    pub kind: OperatorKind,
+    pub parallelism: u32,
+    /// The operator this one reads from and how; `None` only for sources.
+    pub input: Option<(OperatorId, EdgeKind)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobSpec {
+    /// In declaration order; an operator's input always comes earlier in the list.
+    pub operators: Vec<OperatorSpec>,
+    /// `pipeline.max-parallelism`; `None` means Flink's default (see `keygroup`).
+    pub max_parallelism: Option<u32>,
+    /// `pipeline.operator-chaining.enabled` (Flink default: true).
+    pub chaining: bool,
+}
