@@ -1,5 +1,7 @@
 //! The oracle: proves from the committed output whether a run was exactly-once.
 
+pub mod oracle;
+
 /// What the committed output proves about delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verdict {

@@ -3,4 +3,9 @@
 
 pub mod bugs;
 pub mod config;
+mod dataplane;
+pub mod engine;
+pub mod external;
+mod jobmaster;
+pub mod restart;
 pub mod state;

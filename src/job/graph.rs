@@ -268,3 +268,30 @@ pub fn format_refs(graph: &JobGraph, refs: &[SubtaskRef]) -> String {
     }
     parts.join(", ")
 }
+
+/// Formats subtasks by task, compactly: `source -> map[0..4], sink[2]`.
+pub fn format_subtasks(graph: &JobGraph, subtasks: &[SubtaskId]) -> String {
+    let mut sorted = subtasks.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let task = graph.subtasks[sorted[i].0 as usize].task;
+        let start = graph.subtasks[sorted[i].0 as usize].index;
+        let mut end = start + 1;
+        let mut j = i + 1;
+        while j < sorted.len() && graph.subtasks[sorted[j].0 as usize].task == task && graph.subtasks[sorted[j].0 as usize].index == end {
+            end += 1;
+            j += 1;
+        }
+        let name = graph.task_name(task);
+        if end == start + 1 {
+            parts.push(format!("{name}[{start}]"));
+        } else {
+            parts.push(format!("{name}[{start}..{end}]"));
+        }
+        i = j;
+    }
+    parts.join(", ")
+}

@@ -2,3 +2,4 @@
 
 pub mod model;
 pub use model::{Expect, Scenario};
+pub mod testing;

@@ -1,0 +1,210 @@
+//! Provenance and final-state checks of a run's committed output against a fault-free reference
+//! run of the same scenario.
+
+use super::Verdict;
+use crate::cluster::external::CommittedRecord;
+use crate::job::graph::JobGraph;
+use crate::job::record::{RecordId, SourceLog};
+use crate::job::spec::{OperatorId, OperatorKind};
+use crate::sim::TimeUs;
+use std::collections::BTreeMap;
+
+/// A record the oracle points at: lost, or committed more than once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offender {
+    pub sink: String,
+    pub record: RecordId,
+    pub key: u32,
+    pub appended_at_us: TimeUs,
+    pub expected_times: u32,
+    pub committed_times: u32,
+    /// The first fault that fired at or after the record was appended (the one whose recovery
+    /// mishandled it), as (fault index, time).
+    pub fault: Option<(usize, TimeUs)>,
+}
+
+/// A key whose final committed result differs from the reference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateDiff {
+    pub sink: String,
+    pub key: u32,
+    pub expected: i64,
+    pub committed: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputReport {
+    pub verdict: Verdict,
+    /// Records the reference run committed (over all sinks).
+    pub expected: u64,
+    /// Records this run committed.
+    pub committed: u64,
+    /// Records missing although later records of their partition were committed.
+    pub lost: u64,
+    /// Extra commits of records (a record committed 3 times where once was right counts 2).
+    pub duplicated: u64,
+    /// Records not committed yet because the run ended first (the job failed or did not finish).
+    pub pending: u64,
+    pub first_lost: Option<Offender>,
+    pub first_duplicate: Option<Offender>,
+    /// Whether per-key final results were compared (both runs finished, keyed results).
+    pub final_state_compared: bool,
+    pub keys_compared: u64,
+    pub keys_below: u64,
+    pub keys_above: u64,
+    pub first_state_diff: Option<StateDiff>,
+}
+
+/// Compares committed outputs. `fault_times` are the times each scenario fault fired.
+pub fn compare(
+    graph: &JobGraph,
+    logs: &[SourceLog],
+    reference: &[CommittedRecord],
+    actual: &[CommittedRecord],
+    both_finished: bool,
+    fault_times: &[Option<TimeUs>],
+) -> OutputReport {
+    let key = |c: &CommittedRecord| (c.sink, c.record.origin);
+    let mut r: Vec<(OperatorId, RecordId)> = reference.iter().map(key).collect();
+    let mut a: Vec<(OperatorId, RecordId)> = actual.iter().map(key).collect();
+    r.sort_unstable();
+    a.sort_unstable();
+    // Highest committed offset per (sink, log, partition) in this run: a missing record below
+    // it is a hole (lost), above it is progress not made yet (pending).
+    let mut high: BTreeMap<(OperatorId, u16, u32), u64> = BTreeMap::new();
+    for &(s, id) in &a {
+        let h = high.entry((s, id.log, id.partition)).or_insert(0);
+        *h = (*h).max(id.offset + 1);
+    }
+    let count_runs = |v: &[(OperatorId, RecordId)]| -> Vec<((OperatorId, RecordId), u32)> {
+        let mut out: Vec<((OperatorId, RecordId), u32)> = Vec::new();
+        for &x in v {
+            match out.last_mut() {
+                Some((y, n)) if *y == x => *n += 1,
+                _ => out.push((x, 1)),
+            }
+        }
+        out
+    };
+    let (rc, ac) = (count_runs(&r), count_runs(&a));
+    let (mut lost, mut dup, mut pending) = (0u64, 0u64, 0u64);
+    let mut first_lost: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
+    let mut first_dup: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
+    let appended = |id: RecordId| logs[id.log as usize].append_time_us(id.partition, id.offset);
+    let (mut i, mut j) = (0, 0);
+    while i < rc.len() || j < ac.len() {
+        let (k, want, got) = match (rc.get(i), ac.get(j)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                i += 1;
+                j += 1;
+                (x.0, x.1, y.1)
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                i += 1;
+                (x.0, x.1, 0)
+            }
+            (Some(x), None) => {
+                i += 1;
+                (x.0, x.1, 0)
+            }
+            (_, Some(y)) => {
+                j += 1;
+                (y.0, 0, y.1)
+            }
+            (None, None) => unreachable!("loop condition"),
+        };
+        if got < want {
+            let hole = high.get(&(k.0, k.1.log, k.1.partition)).is_some_and(|&h| k.1.offset < h);
+            if hole {
+                lost += u64::from(want - got);
+                let t = appended(k.1);
+                if first_lost.is_none_or(|f| t < f.0) {
+                    first_lost = Some((t, k, want, got));
+                }
+            } else {
+                pending += u64::from(want - got);
+            }
+        } else if got > want {
+            dup += u64::from(got - want);
+            let t = appended(k.1);
+            if first_dup.is_none_or(|f| t < f.0) {
+                first_dup = Some((t, k, want, got));
+            }
+        }
+    }
+    let fault_after = |t: TimeUs| -> Option<(usize, TimeUs)> {
+        let mut fired: Vec<(TimeUs, usize)> =
+            fault_times.iter().enumerate().filter_map(|(i, ft)| ft.map(|x| (x, i))).collect();
+        fired.sort_unstable();
+        fired.iter().find(|(x, _)| *x >= t).or(fired.last()).map(|&(x, i)| (i, x))
+    };
+    let offender = |f: Option<(TimeUs, (OperatorId, RecordId), u32, u32)>| {
+        f.map(|(t, (sink, id), want, got)| Offender {
+            sink: graph.operator_name(sink).to_string(),
+            record: id,
+            key: logs[id.log as usize].record(id.partition, id.offset).key,
+            appended_at_us: t,
+            expected_times: want,
+            committed_times: got,
+            fault: fault_after(t),
+        })
+    };
+
+    // Final per-key results, for sinks fed by a keyed aggregation through maps only.
+    let mut keys_compared = 0;
+    let (mut below, mut above) = (0, 0);
+    let mut first_state_diff = None;
+    let comparable: Vec<OperatorId> = (0..graph.spec.operators.len() as u32)
+        .map(OperatorId)
+        .filter(|&op| matches!(graph.spec.operators[op.0 as usize].kind, OperatorKind::Sink(_)) && fed_by_keyed(graph, op))
+        .collect();
+    if both_finished {
+        let last = |v: &[CommittedRecord]| -> BTreeMap<(OperatorId, u32), i64> {
+            let mut m = BTreeMap::new();
+            for c in v.iter().filter(|c| comparable.contains(&c.sink)) {
+                m.insert((c.sink, c.record.key), c.record.value);
+            }
+            m
+        };
+        let (lr, la) = (last(reference), last(actual));
+        for (&(sink, key), &want) in &lr {
+            keys_compared += 1;
+            let got = la.get(&(sink, key)).copied().unwrap_or(0);
+            if got != want {
+                if got < want { below += 1 } else { above += 1 }
+                if first_state_diff.is_none() {
+                    first_state_diff = Some(StateDiff { sink: graph.operator_name(sink).to_string(), key, expected: want, committed: got });
+                }
+            }
+        }
+    }
+    OutputReport {
+        verdict: Verdict::from_counts(lost + below, dup + above),
+        expected: reference.len() as u64,
+        committed: actual.len() as u64,
+        lost,
+        duplicated: dup,
+        pending,
+        first_lost: offender(first_lost),
+        first_duplicate: offender(first_dup),
+        final_state_compared: both_finished && !comparable.is_empty(),
+        keys_compared,
+        keys_below: below,
+        keys_above: above,
+        first_state_diff,
+    }
+}
+
+/// Whether the sink's input comes from a keyed aggregation through maps only (then its last
+/// value per key is the aggregate, independent of arrival order).
+fn fed_by_keyed(graph: &JobGraph, sink: OperatorId) -> bool {
+    let mut op = sink;
+    while let Some((input, _)) = graph.spec.operators[op.0 as usize].input {
+        match graph.spec.operators[input.0 as usize].kind {
+            OperatorKind::KeyedCount | OperatorKind::KeyedSum => return true,
+            OperatorKind::Map { .. } => op = input,
+            _ => return false,
+        }
+    }
+    false
+}

@@ -1,0 +1,621 @@
+//! What people and tools read: the human timeline and summary of a run, its JSON form, and the
+//! pipelined-regions listing. Pure functions from data to strings (snapshot-tested).
+
+use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind};
+use crate::cluster::engine::FailoverReport;
+use crate::cluster::restart::RestartBackoff;
+use crate::cluster::state::ExecutionState;
+use crate::job::graph::{JobGraph, format_subtasks};
+use crate::trace::FailureCause;
+use crate::run::Run;
+use crate::sim::fmt_time;
+use crate::trace::{AbortReason, Detection, Note, TraceEntry};
+use std::fmt::Write;
+
+fn bytes_h(b: u64) -> String {
+    match b {
+        0..1_000 => format!("{b} B"),
+        1_000..1_000_000 => format!("{:.1} KB", b as f64 / 1e3),
+        _ => format!("{:.1} MB", b as f64 / 1e6),
+    }
+}
+
+fn ms(us: u64) -> String {
+    if us < 10_000 { format!("{:.1} ms", us as f64 / 1e3) } else { format!("{} ms", us / 1000) }
+}
+
+/// One line describing the job graph: tasks with parallelism, in order.
+pub fn job_line(graph: &JobGraph) -> String {
+    let tasks: Vec<String> =
+        (0..graph.tasks.len()).map(|t| format!("{}[{}]", graph.task_name(crate::job::graph::TaskId(t as u32)), graph.tasks[t].parallelism)).collect();
+    let (regions, _) = graph.pipelined_regions();
+    format!(
+        "{}  ({} tasks, {} subtasks, {} pipelined region{})",
+        tasks.join(" => "),
+        graph.tasks.len(),
+        graph.subtask_count(),
+        regions.len(),
+        if regions.len() == 1 { "" } else { "s" }
+    )
+}
+
+/// `recoverysim regions FILE`.
+pub fn regions(graph: &JobGraph) -> String {
+    let (regions, _) = graph.pipelined_regions();
+    let mut out = String::new();
+    let _ = writeln!(out, "job: {}", job_line(graph));
+    for e in &graph.edges {
+        let _ = writeln!(
+            out,
+            "  edge {} -> {}: {} ({})",
+            graph.operator_name(e.from_operator),
+            graph.operator_name(e.to_operator),
+            e.kind.name(),
+            if e.kind.is_pointwise() { "pointwise" } else { "all-to-all" }
+        );
+    }
+    for t in 0..graph.tasks.len() {
+        if graph.tasks[t].operators.len() > 1 {
+            let _ = writeln!(out, "  chained into one task: {}", graph.task_name(crate::job::graph::TaskId(t as u32)));
+        }
+    }
+    let _ = writeln!(out, "{} pipelined region{}:", regions.len(), if regions.len() == 1 { "" } else { "s" });
+    for (i, r) in regions.iter().enumerate() {
+        let _ = writeln!(out, "  region {}: {} subtasks: {}", i + 1, r.len(), format_subtasks(graph, r));
+    }
+    let _ = writeln!(
+        out,
+        "A failure restarts its region (jobmanager.execution.failover-strategy = region) or all {} subtasks (full).",
+        graph.subtask_count()
+    );
+    out
+}
+
+fn setup_lines(run: &Run, out: &mut String) {
+    let sc = &run.scenario;
+    let f = &sc.flink;
+    let c = &sc.cluster;
+    let _ = writeln!(out, "job:      {}", job_line(&run.graph));
+    let _ = writeln!(
+        out,
+        "cluster:  {} TaskManager{} × {} slot{}, {} resource manager",
+        c.taskmanagers,
+        if c.taskmanagers == 1 { "" } else { "s" },
+        c.slots_per_taskmanager,
+        if c.slots_per_taskmanager == 1 { "" } else { "s" },
+        match c.resource_manager {
+            ResourceManagerKind::Standalone => "standalone",
+            ResourceManagerKind::Active => "active",
+        }
+    );
+    let cp = match f.checkpoint_interval_us {
+        Some(iv) => format!(
+            "every {} ({})",
+            ms(iv),
+            match f.checkpointing_mode {
+                CheckpointingMode::ExactlyOnce => "EXACTLY_ONCE",
+                CheckpointingMode::AtLeastOnce => "AT_LEAST_ONCE",
+            }
+        ),
+        None => "off".into(),
+    };
+    let _ = writeln!(
+        out,
+        "flink:    checkpoints {cp}; failover-strategy {}; restart-strategy {}; heartbeat {} / {}",
+        match f.failover_strategy {
+            FailoverStrategy::Region => "region",
+            FailoverStrategy::Full => "full",
+        },
+        RestartBackoff::new(f.restart_strategy.clone()).describe(),
+        ms(f.heartbeat_interval_us),
+        ms(f.heartbeat_timeout_us),
+    );
+    let bugs = sc.bugs.enabled();
+    if !bugs.is_empty() {
+        let _ = writeln!(out, "PLANTED BUGS: {}", bugs.join(", "));
+    }
+}
+
+/// The human report of `recoverysim run`.
+pub fn human(run: &Run) -> String {
+    let mut out = String::new();
+    let sc = &run.scenario;
+    let _ = writeln!(out, "scenario: {} (seed {})", sc.name, sc.seed);
+    if !sc.about.is_empty() {
+        let _ = writeln!(out, "          {}", sc.about);
+    }
+    setup_lines(run, &mut out);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "timeline (virtual time):");
+    timeline(run, &mut out);
+    let _ = writeln!(out);
+    summary(run, &mut out);
+    out
+}
+
+/// A run of uneventful checkpoints, collapsed into one timeline line.
+struct Quiet {
+    first_cp: u64,
+    last_cp: u64,
+    t0: u64,
+    t1: u64,
+    bytes: u64,
+    max_duration_us: u64,
+    records: u64,
+}
+
+impl Quiet {
+    fn flush(q: &mut Option<Quiet>, out: &mut String) {
+        let Some(q) = q.take() else { return };
+        let which = if q.first_cp == q.last_cp {
+            format!("checkpoint {}", q.first_cp)
+        } else {
+            format!("checkpoints {}..{}", q.first_cp, q.last_cp)
+        };
+        let when = if q.t0 == q.t1 { fmt_time(q.t0) } else { format!("{}..{}", fmt_time(q.t0), fmt_time(q.t1)) };
+        let _ = writeln!(
+            out,
+            "  {when:>17}  {which} completed ({} each, ≤ {}); sinks committed {} records",
+            bytes_h(q.bytes),
+            ms(q.max_duration_us),
+            q.records
+        );
+    }
+}
+
+/// How notes of one instant are merged into lines: the same transition of many subtasks, the
+/// restores, the rewinds, the aborts each become one line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineKey {
+    Transition(ExecutionState, ExecutionState),
+    Restored,
+    Rewound,
+    Aborted,
+    Recommitted,
+    Committed,
+    Failed(FailureCause),
+    Deployed,
+    Single(usize),
+}
+
+fn timeline(run: &Run, out: &mut String) {
+    let notes = &run.outcome.notes;
+    let mut quiet: Option<Quiet> = None;
+    let mut i = 0;
+    while i < notes.len() {
+        let at = notes[i].at_us;
+        let mut j = i;
+        // One instant of the timeline is one millisecond.
+        while j < notes.len() && notes[j].at_us / 1000 == at / 1000 {
+            j += 1;
+        }
+        let block = &notes[i..j];
+        i = j;
+        // An instant with only checkpoint bookkeeping extends the quiet run.
+        let only_checkpoints = block.iter().all(|e| {
+            matches!(e.note, Note::CheckpointTriggered { .. } | Note::CheckpointCompleted { .. } | Note::SinkCommitted { recovered: false, .. })
+        });
+        if only_checkpoints {
+            for e in block {
+                match &e.note {
+                    Note::CheckpointCompleted { cp, bytes, duration_us, .. } => {
+                        let q = quiet.get_or_insert(Quiet {
+                            first_cp: *cp,
+                            last_cp: *cp,
+                            t0: at,
+                            t1: at,
+                            bytes: *bytes,
+                            max_duration_us: 0,
+                            records: 0,
+                        });
+                        q.last_cp = *cp;
+                        q.t1 = at;
+                        q.bytes = *bytes;
+                        q.max_duration_us = q.max_duration_us.max(*duration_us);
+                    }
+                    Note::SinkCommitted { records, .. } => match &mut quiet {
+                        Some(q) => q.records += records,
+                        None => {
+                            let _ = writeln!(out, "  {:>17}  sinks committed {records} records", fmt_time(at));
+                        }
+                    },
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        Quiet::flush(&mut quiet, out);
+        render_instant(run, at, block, out);
+    }
+    Quiet::flush(&mut quiet, out);
+}
+
+fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
+    let g = &run.graph;
+    let mut keys: Vec<LineKey> = Vec::new();
+    for (k, e) in block.iter().enumerate() {
+        let key = match &e.note {
+            Note::TaskState { from, to, .. } => {
+                // A new attempt's CREATED merges across the terminal states it replaces.
+                if *to == ExecutionState::Created { LineKey::Transition(ExecutionState::Created, *to) } else { LineKey::Transition(*from, *to) }
+            }
+            Note::Restored { .. } => LineKey::Restored,
+            Note::SourceRewound { .. } => LineKey::Rewound,
+            Note::SinkAborted { .. } => LineKey::Aborted,
+            Note::SinkCommitted { recovered: true, .. } => LineKey::Recommitted,
+            Note::SinkCommitted { recovered: false, .. } => LineKey::Committed,
+            Note::CheckpointTriggered { .. } => continue,
+            Note::TaskFailed { cause, .. } => LineKey::Failed(*cause),
+            Note::Deployed { .. } => LineKey::Deployed,
+            _ => LineKey::Single(k),
+        };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let t = fmt_time(at);
+    for key in keys {
+        let line = match key {
+            LineKey::Transition(from, to) => {
+                let mut sts = Vec::new();
+                let mut attempt = 0;
+                for e in block {
+                    if let Note::TaskState { st, attempt: a, from: f, to: t2 } = &e.note
+                        && *t2 == to
+                        && (*f == from || to == ExecutionState::Created)
+                    {
+                        sts.push(*st);
+                        attempt = attempt.max(*a);
+                    }
+                }
+                if to == ExecutionState::Created {
+                    format!("new attempts (#{attempt}) CREATED: {}", format_subtasks(g, &sts))
+                } else {
+                    format!("{} → {}: {}", from.name(), to.name(), format_subtasks(g, &sts))
+                }
+            }
+            LineKey::Restored => {
+                let (mut sts, mut bytes, mut local, mut remote, mut dur, mut cp) = (Vec::new(), 0, 0, 0, 0, None);
+                for e in block {
+                    if let Note::Restored { st, cp: c, bytes: b, local: l, duration_us } = &e.note {
+                        sts.push(*st);
+                        bytes += b;
+                        if *l { local += 1 } else { remote += 1 }
+                        dur = dur.max(*duration_us);
+                        cp = *c;
+                    }
+                }
+                let from = match (local, remote) {
+                    (_, 0) => "local copies".to_string(),
+                    (0, _) => "checkpoint storage (download)".to_string(),
+                    (l, r) => format!("local copies ({l}) and checkpoint storage ({r})"),
+                };
+                format!(
+                    "restore checkpoint {}: {} from {from}, ≤ {}: {}",
+                    cp.map_or("-".into(), |c| c.to_string()),
+                    bytes_h(bytes),
+                    ms(dur),
+                    format_subtasks(g, &sts)
+                )
+            }
+            LineKey::Rewound => {
+                let mut parts = Vec::new();
+                for e in block {
+                    if let Note::SourceRewound { st, positions } = &e.note {
+                        let p: Vec<String> = positions.iter().map(|(p, o)| format!("p{p}@{o}")).collect();
+                        parts.push(format!("{} {}", g.subtask_name(*st), p.join(" ")));
+                    }
+                }
+                format!("sources rewind to the checkpoint's offsets: {}", parts.join(", "))
+            }
+            LineKey::Aborted => {
+                let (mut sts, mut txns, mut recs) = (Vec::new(), 0, 0);
+                for e in block {
+                    if let Note::SinkAborted { st, transactions, records } = &e.note {
+                        sts.push(*st);
+                        txns += transactions;
+                        recs += records;
+                    }
+                }
+                format!(
+                    "sinks abort {txns} lingering transaction{} ({recs} uncommitted records): {}",
+                    if txns == 1 { "" } else { "s" },
+                    format_subtasks(g, &sts)
+                )
+            }
+            LineKey::Recommitted | LineKey::Committed => {
+                let recovered = key == LineKey::Recommitted;
+                let (mut sts, mut recs, mut cps) = (Vec::new(), 0, Vec::new());
+                for e in block {
+                    if let Note::SinkCommitted { st, checkpoint, records, recovered: r } = &e.note
+                        && *r == recovered
+                    {
+                        sts.push(*st);
+                        recs += records;
+                        if !cps.contains(checkpoint) {
+                            cps.push(*checkpoint);
+                        }
+                    }
+                }
+                let cps: Vec<String> = cps.iter().map(|c| c.to_string()).collect();
+                if recovered {
+                    format!(
+                        "sinks commit recovered committables of checkpoint {} ({recs} records): {}",
+                        cps.join(", "),
+                        format_subtasks(g, &sts)
+                    )
+                } else {
+                    format!("sinks commit checkpoint {} ({recs} records): {}", cps.join(", "), format_subtasks(g, &sts))
+                }
+            }
+            LineKey::Failed(cause) => {
+                let sts: Vec<_> = block
+                    .iter()
+                    .filter_map(|e| match &e.note {
+                        Note::TaskFailed { st, cause: c, .. } if *c == cause => Some(*st),
+                        _ => None,
+                    })
+                    .collect();
+                format!("FAILED on {}: {}: {}", if sts.len() == 1 { "its TaskManager" } else { "their TaskManagers" }, format_subtasks(g, &sts), cause.describe())
+            }
+            LineKey::Deployed => {
+                let mut per_tm: Vec<(u32, Vec<crate::job::graph::SubtaskId>)> = Vec::new();
+                for e in block {
+                    if let Note::Deployed { st, tm } = &e.note {
+                        match per_tm.iter_mut().find(|(t, _)| t == tm) {
+                            Some((_, v)) => v.push(*st),
+                            None => per_tm.push((*tm, vec![*st])),
+                        }
+                    }
+                }
+                per_tm.sort_by_key(|(t, _)| *t);
+                let parts: Vec<String> = per_tm.iter().map(|(t, v)| format!("tm-{t} ← {}", format_subtasks(g, v))).collect();
+                format!("slots assigned: {}", parts.join("; "))
+            }
+            LineKey::Single(k) => match describe(run, &block[k].note) {
+                Some(l) => l,
+                None => continue,
+            },
+        };
+        let _ = writeln!(out, "  {t:>17}  {line}");
+    }
+}
+
+fn describe(run: &Run, note: &Note) -> Option<String> {
+    let g = &run.graph;
+    Some(match note {
+        Note::JobStatus { from, to } => format!("job {} → {}", from.name(), to.name()),
+        Note::FaultInjected { text, .. } => format!("FAULT {text}"),
+        Note::FailoverStarted { failover } => {
+            let f = &run.outcome.failovers[*failover];
+            let strategy = match run.scenario.flink.failover_strategy {
+                FailoverStrategy::Region => "region failover",
+                FailoverStrategy::Full => "full failover",
+            };
+            format!(
+                "JobManager handles the failure of {} ({} after it happened): failover #{} ({strategy}); cause: {}",
+                g.subtask_name(f.failed_subtask),
+                ms(f.detected_at_us - f.failed_at_us),
+                failover + 1,
+                f.cause.describe()
+            )
+        }
+        Note::TaskManagerLost { tm, detection } => match detection {
+            Detection::HeartbeatRpcFailures(n) => {
+                format!("JobManager marks tm-{tm} unreachable: {n} consecutive heartbeat RPCs failed; releases its slots")
+            }
+            Detection::HeartbeatTimeout => format!("JobManager: heartbeat of tm-{tm} timed out; releases its slots"),
+        },
+        Note::TaskManagerRegistered { tm, slots } => format!("tm-{tm} registered with {slots} free slots"),
+        Note::RestartScheduled { delay_us, .. } => format!("restart strategy: restart in {}", ms(*delay_us)),
+        Note::NoRestart { reason, .. } => format!("no restart: {reason}"),
+        Note::SlotsMissing { subtasks } => {
+            format!("{subtasks} subtasks wait for a slot (slot.request.timeout {})", ms(run.scenario.flink.slot_request_timeout_us))
+        }
+        Note::CheckpointAborted { cp, reason } => format!(
+            "checkpoint {cp} aborted: {}",
+            match reason {
+                AbortReason::JobFailover => "job failover",
+                AbortReason::Expired => "expired (execution.checkpointing.timeout)",
+            }
+        ),
+        Note::Restored { st, cp, bytes, local, duration_us } => format!(
+            "{} restores checkpoint {} ({} from {}, {})",
+            g.subtask_name(*st),
+            cp.map_or("-".into(), |c| c.to_string()),
+            bytes_h(*bytes),
+            if *local { "the local copy" } else { "checkpoint storage" },
+            ms(*duration_us)
+        ),
+        Note::SourceRewound { st, positions } => {
+            let p: Vec<String> = positions.iter().map(|(p, o)| format!("p{p}@{o}")).collect();
+            format!("{} rewinds to {}", g.subtask_name(*st), p.join(", "))
+        }
+        Note::SinkCommitted { st, checkpoint, records, recovered: true } => format!(
+            "{} commits recovered transaction of checkpoint {checkpoint} ({records} records)",
+            g.subtask_name(*st)
+        ),
+        Note::SinkAborted { st, transactions, records } => format!(
+            "{} aborts {transactions} lingering transaction{} ({records} uncommitted records)",
+            g.subtask_name(*st),
+            if *transactions == 1 { "" } else { "s" }
+        ),
+        _ => return None,
+    })
+}
+
+fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
+    let g = &run.graph;
+    let mut s = format!(
+        "failover #{}: {} failed at {} ({}); JobManager knew {} later",
+        i + 1,
+        g.subtask_name(f.failed_subtask),
+        fmt_time(f.failed_at_us),
+        f.cause.tag(),
+        ms(f.detected_at_us - f.failed_at_us)
+    );
+    if f.exhausted {
+        s.push_str("; restart strategy exhausted: job fails");
+        return s;
+    }
+    let _ = write!(
+        s,
+        "; restarted {}/{} subtasks",
+        f.restarted.len(),
+        g.subtask_count()
+    );
+    if let Some(cp) = f.restored_checkpoint {
+        let _ = write!(s, " from checkpoint {cp}");
+    } else if f.restart_at_us.is_some() {
+        s.push_str(" from empty state (no checkpoint completed)");
+    }
+    if let Some(t) = f.running_again_at_us {
+        let _ = write!(s, "; all RUNNING again {} after the failure", ms(t - f.failed_at_us));
+    }
+    s
+}
+
+fn summary(run: &Run, out: &mut String) {
+    let o = &run.outcome;
+    let r = &run.output;
+    let _ = writeln!(out, "summary:");
+    let _ = writeln!(
+        out,
+        "  job {} at {}; {} failover{}; checkpoints {} completed, {} aborted",
+        o.job_status.name(),
+        fmt_time(o.end_us),
+        o.failovers.len(),
+        if o.failovers.len() == 1 { "" } else { "s" },
+        o.checkpoints_completed,
+        o.checkpoints_aborted
+    );
+    for (i, f) in o.failovers.iter().enumerate() {
+        let _ = writeln!(out, "  {}", failover_line(run, i, f));
+    }
+    let _ = writeln!(
+        out,
+        "  output: {} — {} committed of {} expected; {} lost, {} duplicated, {} not yet committed",
+        r.verdict.name(),
+        r.committed,
+        r.expected,
+        r.lost,
+        r.duplicated,
+        r.pending
+    );
+    let fault_text = |f: Option<(usize, u64)>| -> String {
+        match f {
+            Some((i, t)) => format!(
+                "{} at {}",
+                run.scenario.faults[i].action.describe(&|x| run.graph.subtask_ref_name(x)),
+                fmt_time(t)
+            ),
+            None => "no fault fired".into(),
+        }
+    };
+    if let Some(x) = &r.first_lost {
+        let _ = writeln!(
+            out,
+            "  first lost record: {} (key {}, appended at {}) never reached {}; fault: {}",
+            x.record,
+            x.key,
+            fmt_time(x.appended_at_us),
+            x.sink,
+            fault_text(x.fault)
+        );
+    }
+    if let Some(x) = &r.first_duplicate {
+        let _ = writeln!(
+            out,
+            "  first duplicate: {} (key {}, appended at {}) committed {}× to {}; fault: {}",
+            x.record,
+            x.key,
+            fmt_time(x.appended_at_us),
+            x.committed_times,
+            x.sink,
+            fault_text(x.fault)
+        );
+    }
+    if r.final_state_compared {
+        match &r.first_state_diff {
+            None => {
+                let _ = writeln!(out, "  final state: all {} keys equal the fault-free reference run", r.keys_compared);
+            }
+            Some(d) => {
+                let _ = writeln!(
+                    out,
+                    "  final state: {} of {} keys differ ({} below, {} above); first: {} key {} = {}, reference {}",
+                    r.keys_below + r.keys_above,
+                    r.keys_compared,
+                    r.keys_below,
+                    r.keys_above,
+                    d.sink,
+                    d.key,
+                    d.committed,
+                    d.expected
+                );
+            }
+        }
+    }
+    for v in &o.violations {
+        let _ = writeln!(out, "  INVARIANT VIOLATED: {v}");
+    }
+    let _ = writeln!(out, "  trace hash {:016x}; {} events", o.trace_hash, o.events);
+}
+
+/// `recoverysim run --json`: one object (DESIGN.md contract).
+pub fn json(run: &Run) -> serde_json::Value {
+    use serde_json::json;
+    let o = &run.outcome;
+    let r = &run.output;
+    let g = &run.graph;
+    let offender = |x: &Option<crate::check::oracle::Offender>| {
+        x.as_ref().map(|x| {
+            json!({
+                "sink": x.sink, "log": x.record.log, "partition": x.record.partition, "offset": x.record.offset,
+                "key": x.key, "appended_at_ms": x.appended_at_us / 1000,
+                "expected_times": x.expected_times, "committed_times": x.committed_times,
+                "fault": x.fault.map(|(i, t)| json!({"index": i, "at_ms": t / 1000})),
+            })
+        })
+    };
+    json!({
+        "scenario": run.scenario.name,
+        "seed": run.scenario.seed,
+        "trace_hash": format!("{:016x}", o.trace_hash),
+        "events": o.events,
+        "subtasks": g.subtask_count(),
+        "virtual_time_ms": o.end_us / 1000,
+        "job_status": o.job_status.name(),
+        "output": {
+            "verdict": r.verdict.name(),
+            "expected": r.expected,
+            "committed": r.committed,
+            "lost": r.lost,
+            "duplicated": r.duplicated,
+            "pending": r.pending,
+            "first_lost": offender(&r.first_lost),
+            "first_duplicate": offender(&r.first_duplicate),
+            "final_state": {
+                "compared": r.final_state_compared,
+                "keys": r.keys_compared,
+                "keys_below": r.keys_below,
+                "keys_above": r.keys_above,
+            },
+        },
+        "checkpoints": { "completed": o.checkpoints_completed, "aborted": o.checkpoints_aborted },
+        "failovers": o.failovers.iter().map(|f| json!({
+            "at_ms": f.failed_at_us / 1000,
+            "cause": f.cause.tag(),
+            "cause_message": f.cause.describe(),
+            "failed_task": g.subtask_name(f.failed_subtask),
+            "detected_at_ms": f.detected_at_us / 1000,
+            "restarted_tasks": f.restarted.len(),
+            "restarted": format_subtasks(g, &f.restarted),
+            "restored_checkpoint": f.restored_checkpoint,
+            "running_again_at_ms": f.running_again_at_us.map(|t| t / 1000),
+            "exhausted": f.exhausted,
+        })).collect::<Vec<_>>(),
+        "violations": o.violations,
+        "planted_bugs": run.scenario.bugs.enabled(),
+    })
+}

@@ -1,0 +1,126 @@
+//! Restart strategies: Flink's `RestartBackoffTimeStrategy` implementations for fixed-delay,
+//! exponential-delay and none. Each failure the JobManager handles is one `notify_failure`.
+
+use super::config::RestartStrategy;
+use crate::sim::{Rng, TimeUs};
+
+#[derive(Debug)]
+pub struct RestartBackoff {
+    strategy: RestartStrategy,
+    /// Failures that asked for a restart so far (fixed-delay counts against `attempts`).
+    failures: u32,
+    /// exponential-delay: the attempt counter n and the time the last restart was scheduled for.
+    exp_attempt: u32,
+    last_restart_at_us: Option<TimeUs>,
+}
+
+/// What the strategy says about one failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartDecision {
+    /// Restart after this delay.
+    Restart { delay_us: u64 },
+    /// No more restarts: the job fails.
+    Exhausted,
+}
+
+impl RestartBackoff {
+    pub fn new(strategy: RestartStrategy) -> Self {
+        RestartBackoff { strategy, failures: 0, exp_attempt: 0, last_restart_at_us: None }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.strategy {
+            RestartStrategy::None => "none".into(),
+            RestartStrategy::FixedDelay { attempts, delay_us } => {
+                format!("fixed-delay (attempts {attempts}, delay {} ms)", delay_us / 1000)
+            }
+            RestartStrategy::ExponentialDelay { initial_backoff_us, max_backoff_us, multiplier, .. } => format!(
+                "exponential-delay (initial {} ms, ×{multiplier}, max {} ms)",
+                initial_backoff_us / 1000,
+                max_backoff_us / 1000
+            ),
+        }
+    }
+
+    /// A failure happened at `now_us`. Mirrors `notifyFailure` + `canRestart` +
+    /// `getBackoffTime` of the Flink strategy.
+    pub fn notify_failure(&mut self, now_us: TimeUs, rng: &mut Rng) -> RestartDecision {
+        self.failures += 1;
+        match self.strategy {
+            RestartStrategy::None => RestartDecision::Exhausted,
+            RestartStrategy::FixedDelay { attempts, delay_us } => {
+                if self.failures <= attempts {
+                    RestartDecision::Restart { delay_us }
+                } else {
+                    RestartDecision::Exhausted
+                }
+            }
+            RestartStrategy::ExponentialDelay {
+                initial_backoff_us,
+                max_backoff_us,
+                multiplier,
+                reset_backoff_threshold_us,
+                jitter_factor,
+                attempts_before_reset,
+            } => {
+                // A failure at or before the already scheduled restart merges into it.
+                if let Some(at) = self.last_restart_at_us {
+                    if now_us <= at {
+                        return RestartDecision::Restart { delay_us: at - now_us };
+                    }
+                    if now_us - at >= reset_backoff_threshold_us {
+                        self.exp_attempt = 0;
+                    }
+                }
+                let base = initial_backoff_us as f64 * multiplier.powi(self.exp_attempt as i32);
+                let jitter = base * jitter_factor * (2.0 * rng.unit_f64() - 1.0);
+                let delay = (base + jitter).clamp(initial_backoff_us as f64, max_backoff_us as f64) as u64;
+                self.exp_attempt = self.exp_attempt.saturating_add(1);
+                if self.exp_attempt > attempts_before_reset {
+                    return RestartDecision::Exhausted;
+                }
+                self.last_restart_at_us = Some(now_us + delay);
+                RestartDecision::Restart { delay_us: delay }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Stream;
+
+    #[test]
+    fn fixed_delay_allows_exactly_attempts_restarts() {
+        let mut r = RestartBackoff::new(RestartStrategy::FixedDelay { attempts: 2, delay_us: 1_000_000 });
+        let mut rng = Rng::new(1, Stream::Restart);
+        assert_eq!(r.notify_failure(0, &mut rng), RestartDecision::Restart { delay_us: 1_000_000 });
+        assert_eq!(r.notify_failure(5, &mut rng), RestartDecision::Restart { delay_us: 1_000_000 });
+        assert_eq!(r.notify_failure(9, &mut rng), RestartDecision::Exhausted);
+    }
+
+    #[test]
+    fn exponential_delay_grows_merges_and_clamps() {
+        let mut r = RestartBackoff::new(RestartStrategy::ExponentialDelay {
+            initial_backoff_us: 1_000_000,
+            max_backoff_us: 3_000_000,
+            multiplier: 2.0,
+            reset_backoff_threshold_us: 3_600_000_000,
+            jitter_factor: 0.0,
+            attempts_before_reset: u32::MAX,
+        });
+        let mut rng = Rng::new(1, Stream::Restart);
+        assert_eq!(r.notify_failure(0, &mut rng), RestartDecision::Restart { delay_us: 1_000_000 });
+        // Merged into the restart pending at 1 s.
+        assert_eq!(r.notify_failure(400_000, &mut rng), RestartDecision::Restart { delay_us: 600_000 });
+        assert_eq!(r.notify_failure(2_000_000, &mut rng), RestartDecision::Restart { delay_us: 2_000_000 });
+        assert_eq!(r.notify_failure(10_000_000, &mut rng), RestartDecision::Restart { delay_us: 3_000_000 });
+    }
+
+    #[test]
+    fn none_never_restarts() {
+        let mut r = RestartBackoff::new(RestartStrategy::None);
+        assert_eq!(r.notify_failure(0, &mut Rng::new(1, Stream::Restart)), RestartDecision::Exhausted);
+    }
+}
