@@ -156,7 +156,9 @@ pub fn compare(
     let mut first_state_diff = None;
     let comparable: Vec<OperatorId> = (0..graph.spec.operators.len() as u32)
         .map(OperatorId)
-        .filter(|&op| matches!(graph.spec.operators[op.0 as usize].kind, OperatorKind::Sink(_)) && fed_by_keyed(graph, op))
+        .filter(|&op| {
+            matches!(graph.spec.operators[op.0 as usize].kind, OperatorKind::Sink(_)) && fed_by_keyed(graph, op)
+        })
         .collect();
     if both_finished {
         let last = |v: &[CommittedRecord]| -> BTreeMap<(OperatorId, u32), i64> {
@@ -171,9 +173,18 @@ pub fn compare(
             keys_compared += 1;
             let got = la.get(&(sink, key)).copied().unwrap_or(0);
             if got != want {
-                if got < want { below += 1 } else { above += 1 }
+                if got < want {
+                    below += 1
+                } else {
+                    above += 1
+                }
                 if first_state_diff.is_none() {
-                    first_state_diff = Some(StateDiff { sink: graph.operator_name(sink).to_string(), key, expected: want, committed: got });
+                    first_state_diff = Some(StateDiff {
+                        sink: graph.operator_name(sink).to_string(),
+                        key,
+                        expected: want,
+                        committed: got,
+                    });
                 }
             }
         }

@@ -6,9 +6,9 @@ use crate::cluster::engine::FailoverReport;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::ExecutionState;
 use crate::job::graph::{JobGraph, format_subtasks};
-use crate::trace::FailureCause;
 use crate::run::Run;
 use crate::sim::fmt_time;
+use crate::trace::FailureCause;
 use crate::trace::{AbortReason, Detection, Note, TraceEntry};
 use std::fmt::Write;
 
@@ -26,8 +26,9 @@ fn ms(us: u64) -> String {
 
 /// One line describing the job graph: tasks with parallelism, in order.
 pub fn job_line(graph: &JobGraph) -> String {
-    let tasks: Vec<String> =
-        (0..graph.tasks.len()).map(|t| format!("{}[{}]", graph.task_name(crate::job::graph::TaskId(t as u32)), graph.tasks[t].parallelism)).collect();
+    let tasks: Vec<String> = (0..graph.tasks.len())
+        .map(|t| format!("{}[{}]", graph.task_name(crate::job::graph::TaskId(t as u32)), graph.tasks[t].parallelism))
+        .collect();
     let (regions, _) = graph.pipelined_regions();
     format!(
         "{}  ({} tasks, {} subtasks, {} pipelined region{})",
@@ -193,7 +194,12 @@ fn timeline(run: &Run, out: &mut String) {
         i = j;
         // An instant with only checkpoint bookkeeping extends the quiet run.
         let only_checkpoints = block.iter().all(|e| {
-            matches!(e.note, Note::CheckpointTriggered { .. } | Note::CheckpointCompleted { .. } | Note::SinkCommitted { recovered: false, .. })
+            matches!(
+                e.note,
+                Note::CheckpointTriggered { .. }
+                    | Note::CheckpointCompleted { .. }
+                    | Note::SinkCommitted { recovered: false, .. }
+            )
         });
         if only_checkpoints {
             for e in block {
@@ -237,7 +243,11 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
         let key = match &e.note {
             Note::TaskState { from, to, .. } => {
                 // A new attempt's CREATED merges across the terminal states it replaces.
-                if *to == ExecutionState::Created { LineKey::Transition(ExecutionState::Created, *to) } else { LineKey::Transition(*from, *to) }
+                if *to == ExecutionState::Created {
+                    LineKey::Transition(ExecutionState::Created, *to)
+                } else {
+                    LineKey::Transition(*from, *to)
+                }
             }
             Note::Restored { .. } => LineKey::Restored,
             Note::SourceRewound { .. } => LineKey::Rewound,
@@ -280,7 +290,11 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
                     if let Note::Restored { st, cp: c, bytes: b, local: l, duration_us } = &e.note {
                         sts.push(*st);
                         bytes += b;
-                        if *l { local += 1 } else { remote += 1 }
+                        if *l {
+                            local += 1
+                        } else {
+                            remote += 1
+                        }
                         dur = dur.max(*duration_us);
                         cp = *c;
                     }
@@ -356,7 +370,12 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
                         _ => None,
                     })
                     .collect();
-                format!("FAILED on {}: {}: {}", if sts.len() == 1 { "its TaskManager" } else { "their TaskManagers" }, format_subtasks(g, &sts), cause.describe())
+                format!(
+                    "FAILED on {}: {}: {}",
+                    if sts.len() == 1 { "its TaskManager" } else { "their TaskManagers" },
+                    format_subtasks(g, &sts),
+                    cause.describe()
+                )
             }
             LineKey::Deployed => {
                 let mut per_tm: Vec<(u32, Vec<crate::job::graph::SubtaskId>)> = Vec::new();
@@ -369,7 +388,8 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
                     }
                 }
                 per_tm.sort_by_key(|(t, _)| *t);
-                let parts: Vec<String> = per_tm.iter().map(|(t, v)| format!("tm-{t} ← {}", format_subtasks(g, v))).collect();
+                let parts: Vec<String> =
+                    per_tm.iter().map(|(t, v)| format!("tm-{t} ← {}", format_subtasks(g, v))).collect();
                 format!("slots assigned: {}", parts.join("; "))
             }
             LineKey::Single(k) => match describe(run, &block[k].note) {
@@ -402,7 +422,9 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
         }
         Note::TaskManagerLost { tm, detection } => match detection {
             Detection::HeartbeatRpcFailures(n) => {
-                format!("JobManager marks tm-{tm} unreachable: {n} consecutive heartbeat RPCs failed; releases its slots")
+                format!(
+                    "JobManager marks tm-{tm} unreachable: {n} consecutive heartbeat RPCs failed; releases its slots"
+                )
             }
             Detection::HeartbeatTimeout => format!("JobManager: heartbeat of tm-{tm} timed out; releases its slots"),
         },
@@ -410,7 +432,10 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
         Note::RestartScheduled { delay_us, .. } => format!("restart strategy: restart in {}", ms(*delay_us)),
         Note::NoRestart { reason, .. } => format!("no restart: {reason}"),
         Note::SlotsMissing { subtasks } => {
-            format!("{subtasks} subtasks wait for a slot (slot.request.timeout {})", ms(run.scenario.flink.slot_request_timeout_us))
+            format!(
+                "{subtasks} subtasks wait for a slot (slot.request.timeout {})",
+                ms(run.scenario.flink.slot_request_timeout_us)
+            )
         }
         Note::CheckpointAborted { cp, reason } => format!(
             "checkpoint {cp} aborted: {}",
@@ -458,12 +483,7 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
         s.push_str("; restart strategy exhausted: job fails");
         return s;
     }
-    let _ = write!(
-        s,
-        "; restarted {}/{} subtasks",
-        f.restarted.len(),
-        g.subtask_count()
-    );
+    let _ = write!(s, "; restarted {}/{} subtasks", f.restarted.len(), g.subtask_count());
     if let Some(cp) = f.restored_checkpoint {
         let _ = write!(s, " from checkpoint {cp}");
     } else if f.restart_at_us.is_some() {

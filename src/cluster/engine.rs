@@ -25,30 +25,96 @@ use std::hash::{Hash, Hasher};
 /// cancelled; channel epochs guard deliveries into channels that have since been reset.
 #[derive(Clone, Copy, Debug, Hash)]
 pub enum Event {
-    Fault { index: u32 },
-    SourceEmit { st: SubtaskId, attempt: u32 },
-    Deliver { ch: ChannelId, epoch: u32 },
+    Fault {
+        index: u32,
+    },
+    SourceEmit {
+        st: SubtaskId,
+        attempt: u32,
+    },
+    Deliver {
+        ch: ChannelId,
+        epoch: u32,
+    },
     /// A back-pressured producer got credit back (or should look again).
-    Resume { st: SubtaskId, attempt: u32 },
-    DeployArrived { st: SubtaskId, attempt: u32 },
-    DeployRpcFailed { st: SubtaskId, attempt: u32, host: u32 },
-    Initializing { st: SubtaskId, attempt: u32 },
-    Restored { st: SubtaskId, attempt: u32 },
-    TaskFailedLocal { st: SubtaskId, attempt: u32, cause: FailureCause },
-    FailureReported { st: SubtaskId, attempt: u32, cause: FailureCause, failed_at_us: TimeUs },
-    CancelDone { st: SubtaskId, attempt: u32 },
-    RestartTimer { failover: u32 },
+    Resume {
+        st: SubtaskId,
+        attempt: u32,
+    },
+    DeployArrived {
+        st: SubtaskId,
+        attempt: u32,
+    },
+    DeployRpcFailed {
+        st: SubtaskId,
+        attempt: u32,
+        host: u32,
+    },
+    Initializing {
+        st: SubtaskId,
+        attempt: u32,
+    },
+    Restored {
+        st: SubtaskId,
+        attempt: u32,
+    },
+    TaskFailedLocal {
+        st: SubtaskId,
+        attempt: u32,
+        cause: FailureCause,
+    },
+    FailureReported {
+        st: SubtaskId,
+        attempt: u32,
+        cause: FailureCause,
+        failed_at_us: TimeUs,
+    },
+    CancelDone {
+        st: SubtaskId,
+        attempt: u32,
+    },
+    RestartTimer {
+        failover: u32,
+    },
     CheckpointTick,
-    TriggerSource { st: SubtaskId, attempt: u32, cp: u64 },
-    UploadDone { st: SubtaskId, attempt: u32, cp: u64 },
-    AckArrived { st: SubtaskId, cp: u64 },
-    CheckpointExpired { cp: u64 },
-    NotifyComplete { st: SubtaskId, attempt: u32, cp: u64 },
+    TriggerSource {
+        st: SubtaskId,
+        attempt: u32,
+        cp: u64,
+    },
+    UploadDone {
+        st: SubtaskId,
+        attempt: u32,
+        cp: u64,
+    },
+    AckArrived {
+        st: SubtaskId,
+        cp: u64,
+    },
+    CheckpointExpired {
+        cp: u64,
+    },
+    NotifyComplete {
+        st: SubtaskId,
+        attempt: u32,
+        cp: u64,
+    },
     HeartbeatTick,
-    HeartbeatAnswer { executor: u32, ok: bool },
-    HeartbeatTimeout { executor: u32, generation: u64 },
-    ExecutorStarted { executor: u32 },
-    SlotRequestTimeout { group: u32, generation: u64 },
+    HeartbeatAnswer {
+        executor: u32,
+        ok: bool,
+    },
+    HeartbeatTimeout {
+        executor: u32,
+        generation: u64,
+    },
+    ExecutorStarted {
+        executor: u32,
+    },
+    SlotRequestTimeout {
+        group: u32,
+        generation: u64,
+    },
     RunEnd,
 }
 
@@ -268,7 +334,8 @@ impl<'a> World<'a> {
         for (i, ch) in graph.channels.iter().enumerate() {
             out_channels[ch.from.0 as usize].push(ChannelId(i as u32));
         }
-        let subtasks = (0..n).map(|i| Self::fresh_runtime(&graph, &source_log_of_op, &logs, SubtaskId(i as u32))).collect();
+        let subtasks =
+            (0..n).map(|i| Self::fresh_runtime(&graph, &source_log_of_op, &logs, SubtaskId(i as u32))).collect();
         let channels = (0..graph.channels.len()).map(|_| ChannelRt::default()).collect();
         let groups = graph.tasks.iter().map(|t| t.parallelism).max().unwrap_or(1) as usize;
         let mut has_record_fault = vec![false; graph.spec.operators.len()];
@@ -347,7 +414,8 @@ impl<'a> World<'a> {
                 OperatorKind::Source(_) => {
                     let log = log_of[op.0 as usize].expect("every source operator has a log");
                     // KafkaSource-style static assignment: partition p → reader p mod parallelism.
-                    let cursors = (0..logs[log].partitions).filter(|p| p % task.parallelism == index).map(|p| (p, 0)).collect();
+                    let cursors =
+                        (0..logs[log].partitions).filter(|p| p % task.parallelism == index).map(|p| (p, 0)).collect();
                     source = Some(SourceRt { log, cursors, rr: 0, end_snapshot_cp: None });
                 }
                 k if k.is_keyed() => keyed = Some((op, BTreeMap::new())),
@@ -390,7 +458,15 @@ impl<'a> World<'a> {
         let s = &mut self.subtasks[st.0 as usize];
         let keep_high_water = std::mem::take(&mut s.high_water);
         let SubtaskRt { attempt, state, executor, restore_from, created_by_failover, .. } = *s;
-        *s = SubtaskRt { attempt, state, executor, restore_from, created_by_failover, high_water: keep_high_water, ..fresh };
+        *s = SubtaskRt {
+            attempt,
+            state,
+            executor,
+            restore_from,
+            created_by_failover,
+            high_water: keep_high_water,
+            ..fresh
+        };
     }
 
     pub fn now(&self) -> TimeUs {
@@ -512,9 +588,10 @@ impl<'a> World<'a> {
         let seen = self.records_seen.entry((op.0, index)).or_insert(0);
         *seen += 1;
         let seen = *seen;
-        let hit = self.record_faults.iter().position(|&(o, i, n, f)| {
-            o == op && i == index && n == seen && self.fault_times[f].is_none()
-        });
+        let hit = self
+            .record_faults
+            .iter()
+            .position(|&(o, i, n, f)| o == op && i == index && n == seen && self.fault_times[f].is_none());
         let Some(k) = hit else { return false };
         let fault = self.record_faults[k].3;
         self.fault_times[fault] = Some(self.now());

@@ -162,7 +162,10 @@ impl World<'_> {
                     if self.slot_waiters.insert(group) {
                         self.slot_generation[group as usize] += 1;
                         let generation = self.slot_generation[group as usize];
-                        self.q.schedule_in(self.sc.flink.slot_request_timeout_us, Event::SlotRequestTimeout { group, generation });
+                        self.q.schedule_in(
+                            self.sc.flink.slot_request_timeout_us,
+                            Event::SlotRequestTimeout { group, generation },
+                        );
                     }
                 }
             }
@@ -257,7 +260,9 @@ impl World<'_> {
                 for other in &chk.subtasks {
                     for (o, m) in &other.keyed {
                         if *o == op {
-                            state.extend(m.iter().filter(|(k, _)| subtask_for_key(**k, self.graph.max_parallelism, p) == index));
+                            state.extend(
+                                m.iter().filter(|(k, _)| subtask_for_key(**k, self.graph.max_parallelism, p) == index),
+                            );
                         }
                     }
                 }
@@ -375,11 +380,19 @@ impl World<'_> {
             running_again_at_us: None,
             exhausted: decision == RestartDecision::Exhausted,
         });
-        self.failover_rt.push(FailoverRt { to_restart: Vec::new(), timer_fired: false, done: false, waiting_running: 0 });
+        self.failover_rt.push(FailoverRt {
+            to_restart: Vec::new(),
+            timer_fired: false,
+            done: false,
+            waiting_running: 0,
+        });
         self.note(Note::FailoverStarted { failover: f });
         match decision {
             RestartDecision::Exhausted => {
-                self.note(Note::NoRestart { failover: f, reason: format!("restart strategy {} exhausted", self.restart.describe()) });
+                self.note(Note::NoRestart {
+                    failover: f,
+                    reason: format!("restart strategy {} exhausted", self.restart.describe()),
+                });
                 self.set_job_status(JobStatus::Failing);
                 self.failover_rt[f].done = true;
                 for i in 0..self.subtasks.len() {
@@ -462,18 +475,16 @@ impl World<'_> {
             return;
         }
         let pending = std::mem::take(&mut self.failover_rt[f].to_restart);
-        let still_running =
-            pending.iter().any(|&(s, v)| self.subtasks[s.0 as usize].attempt == v && !self.subtasks[s.0 as usize].state.is_terminal());
+        let still_running = pending.iter().any(|&(s, v)| {
+            self.subtasks[s.0 as usize].attempt == v && !self.subtasks[s.0 as usize].state.is_terminal()
+        });
         if still_running {
             self.failover_rt[f].to_restart = pending;
             return;
         }
         self.failover_rt[f].done = true;
-        let restart: Vec<SubtaskId> = pending
-            .iter()
-            .filter(|&&(s, v)| self.subtasks[s.0 as usize].attempt == v)
-            .map(|&(s, _)| s)
-            .collect();
+        let restart: Vec<SubtaskId> =
+            pending.iter().filter(|&&(s, v)| self.subtasks[s.0 as usize].attempt == v).map(|&(s, _)| s).collect();
         let latest = self.completed.back().map(|c| c.id);
         self.set_job_status(JobStatus::Running);
         let now = self.now();
@@ -530,7 +541,11 @@ impl World<'_> {
                     let attempt = p.attempt;
                     self.q.schedule(
                         now + reset,
-                        Event::TaskFailedLocal { st: peer, attempt, cause: FailureCause::ConnectionLost { remote_tm: host } },
+                        Event::TaskFailedLocal {
+                            st: peer,
+                            attempt,
+                            cause: FailureCause::ConnectionLost { remote_tm: host },
+                        },
                     );
                 }
             }
@@ -622,7 +637,12 @@ impl World<'_> {
             let s = &self.subtasks[i];
             if s.executor == Some(e) && !s.state.is_terminal() {
                 let attempt = s.attempt;
-                self.on_failure_reported(SubtaskId(i as u32), attempt, FailureCause::TaskManagerLost { tm, detection }, now);
+                self.on_failure_reported(
+                    SubtaskId(i as u32),
+                    attempt,
+                    FailureCause::TaskManagerLost { tm, detection },
+                    now,
+                );
             }
         }
     }
@@ -637,7 +657,8 @@ impl World<'_> {
         if self.job_status != JobStatus::Running
             || self.pending.is_some()
             || !all_running
-            || (self.checkpoints_completed > 0 && now < self.last_checkpoint_done_us + self.sc.flink.checkpoint_min_pause_us)
+            || (self.checkpoints_completed > 0
+                && now < self.last_checkpoint_done_us + self.sc.flink.checkpoint_min_pause_us)
         {
             return;
         }
@@ -697,7 +718,10 @@ impl World<'_> {
             let s = &self.subtasks[i];
             if s.live {
                 let attempt = s.attempt;
-                self.q.schedule_in(self.sc.cluster.rpc_latency_us, Event::NotifyComplete { st: SubtaskId(i as u32), attempt, cp });
+                self.q.schedule_in(
+                    self.sc.cluster.rpc_latency_us,
+                    Event::NotifyComplete { st: SubtaskId(i as u32), attempt, cp },
+                );
             }
         }
     }
@@ -726,6 +750,9 @@ impl World<'_> {
 
     /// Sinks' transaction ids in the latest completed checkpoint (for reports).
     pub fn latest_committables(&self) -> Vec<TxnId> {
-        self.completed.back().map(|c| c.subtasks.iter().flat_map(|s| s.committables.iter().copied()).collect()).unwrap_or_default()
+        self.completed
+            .back()
+            .map(|c| c.subtasks.iter().flat_map(|s| s.committables.iter().copied()).collect())
+            .unwrap_or_default()
     }
 }

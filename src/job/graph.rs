@@ -107,7 +107,11 @@ impl JobGraph {
                 tasks[t.0 as usize].operators.push(OperatorId(op as u32));
             } else {
                 operator_task[op] = TaskId(tasks.len() as u32);
-                tasks.push(Task { operators: vec![OperatorId(op as u32)], parallelism: ops[op].parallelism, first_subtask: 0 });
+                tasks.push(Task {
+                    operators: vec![OperatorId(op as u32)],
+                    parallelism: ops[op].parallelism,
+                    first_subtask: 0,
+                });
             }
         }
         let mut next = 0;
@@ -147,13 +151,23 @@ impl JobGraph {
                         let to = SubtaskId(td.first_subtask + j);
                         let input_index = subtasks[to.0 as usize].inputs.len() as u32;
                         subtasks[to.0 as usize].inputs.push(id);
-                        channels.push(Channel { from: SubtaskId(tu.first_subtask + i), to, input_index, edge: edge_index });
+                        channels.push(Channel {
+                            from: SubtaskId(tu.first_subtask + i),
+                            to,
+                            input_index,
+                            edge: edge_index,
+                        });
                         list.push(id);
                     }
                     per_producer.push(list);
                 }
                 outputs[op].network.push(edge_index);
-                edges.push(NetworkEdge { from_operator: OperatorId(op as u32), to_operator: OperatorId(c as u32), kind, channels: per_producer });
+                edges.push(NetworkEdge {
+                    from_operator: OperatorId(op as u32),
+                    to_operator: OperatorId(c as u32),
+                    kind,
+                    channels: per_producer,
+                });
             }
         }
         let max_p = ops.iter().map(|o| o.parallelism).max().unwrap_or(1);
@@ -281,7 +295,10 @@ pub fn format_subtasks(graph: &JobGraph, subtasks: &[SubtaskId]) -> String {
         let start = graph.subtasks[sorted[i].0 as usize].index;
         let mut end = start + 1;
         let mut j = i + 1;
-        while j < sorted.len() && graph.subtasks[sorted[j].0 as usize].task == task && graph.subtasks[sorted[j].0 as usize].index == end {
+        while j < sorted.len()
+            && graph.subtasks[sorted[j].0 as usize].task == task
+            && graph.subtasks[sorted[j].0 as usize].index == end
+        {
             end += 1;
             j += 1;
         }

@@ -56,9 +56,15 @@ pub struct SourceSpec {
 pub enum OperatorKind {
     Source(SourceSpec),
     /// value → value × multiply + add.
-    Map { multiply: i64, add: i64 },
+    Map {
+        multiply: i64,
+        add: i64,
+    },
     /// Keeps a record when value % modulo == remainder.
-    Filter { modulo: i64, remainder: i64 },
+    Filter {
+        modulo: i64,
+        remainder: i64,
+    },
     /// Keyed state: count of records per key; emits (key, new count).
     KeyedCount,
     /// Keyed state: sum of values per key; emits (key, new sum).

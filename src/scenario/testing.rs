@@ -53,7 +53,12 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             operators: vec![
                 op(
                     "source",
-                    OperatorKind::Source(SourceSpec { partitions: parallelism, rate_per_s: 1000, keys: 100, catch_up_rate_per_s: 10_000 }),
+                    OperatorKind::Source(SourceSpec {
+                        partitions: parallelism,
+                        rate_per_s: 1000,
+                        keys: 100,
+                        catch_up_rate_per_s: 10_000,
+                    }),
                     None,
                 ),
                 op("count", OperatorKind::KeyedCount, Some((0, EdgeKind::Hash))),

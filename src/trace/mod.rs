@@ -36,7 +36,9 @@ impl FailureCause {
         match *self {
             FailureCause::TaskException => "java.lang.RuntimeException: injected failure".into(),
             FailureCause::ConnectionLost { remote_tm } => {
-                format!("RemoteTransportException: Connection unexpectedly closed by remote task manager tm-{remote_tm}")
+                format!(
+                    "RemoteTransportException: Connection unexpectedly closed by remote task manager tm-{remote_tm}"
+                )
             }
             FailureCause::TaskManagerLost { tm, detection: Detection::HeartbeatRpcFailures(n) } => {
                 format!("TaskManager tm-{tm} is no longer reachable ({n} heartbeat RPCs failed)")
@@ -76,30 +78,92 @@ pub enum AbortReason {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Note {
-    JobStatus { from: JobStatus, to: JobStatus },
-    TaskState { st: SubtaskId, attempt: u32, from: ExecutionState, to: ExecutionState },
-    FaultInjected { fault: usize, text: String },
+    JobStatus {
+        from: JobStatus,
+        to: JobStatus,
+    },
+    TaskState {
+        st: SubtaskId,
+        attempt: u32,
+        from: ExecutionState,
+        to: ExecutionState,
+    },
+    FaultInjected {
+        fault: usize,
+        text: String,
+    },
     /// A task failed on its TaskManager (before the JobManager knows).
-    TaskFailed { st: SubtaskId, attempt: u32, cause: FailureCause },
+    TaskFailed {
+        st: SubtaskId,
+        attempt: u32,
+        cause: FailureCause,
+    },
     /// The scheduler deploys an attempt into a slot of TaskManager `tm`.
-    Deployed { st: SubtaskId, tm: u32 },
+    Deployed {
+        st: SubtaskId,
+        tm: u32,
+    },
     /// The JobManager handles a failure: failover `failover` (index into the run's failovers).
-    FailoverStarted { failover: usize },
+    FailoverStarted {
+        failover: usize,
+    },
     /// The JobManager gave up on a TaskManager.
-    TaskManagerLost { tm: u32, detection: Detection },
-    TaskManagerRegistered { tm: u32, slots: u32 },
-    RestartScheduled { failover: usize, delay_us: u64 },
-    NoRestart { failover: usize, reason: String },
-    SlotsMissing { subtasks: u32 },
-    CheckpointTriggered { cp: u64 },
-    CheckpointCompleted { cp: u64, bytes: u64, duration_us: u64, alignment_us: u64 },
-    CheckpointAborted { cp: u64, reason: AbortReason },
+    TaskManagerLost {
+        tm: u32,
+        detection: Detection,
+    },
+    TaskManagerRegistered {
+        tm: u32,
+        slots: u32,
+    },
+    RestartScheduled {
+        failover: usize,
+        delay_us: u64,
+    },
+    NoRestart {
+        failover: usize,
+        reason: String,
+    },
+    SlotsMissing {
+        subtasks: u32,
+    },
+    CheckpointTriggered {
+        cp: u64,
+    },
+    CheckpointCompleted {
+        cp: u64,
+        bytes: u64,
+        duration_us: u64,
+        alignment_us: u64,
+    },
+    CheckpointAborted {
+        cp: u64,
+        reason: AbortReason,
+    },
     /// A restarted subtask loaded its state.
-    Restored { st: SubtaskId, cp: Option<u64>, bytes: u64, local: bool, duration_us: u64 },
+    Restored {
+        st: SubtaskId,
+        cp: Option<u64>,
+        bytes: u64,
+        local: bool,
+        duration_us: u64,
+    },
     /// A restarted source subtask's read positions (partition, next offset).
-    SourceRewound { st: SubtaskId, positions: Vec<(u32, u64)> },
-    SinkCommitted { st: SubtaskId, checkpoint: u64, records: u64, recovered: bool },
-    SinkAborted { st: SubtaskId, transactions: u32, records: u64 },
+    SourceRewound {
+        st: SubtaskId,
+        positions: Vec<(u32, u64)>,
+    },
+    SinkCommitted {
+        st: SubtaskId,
+        checkpoint: u64,
+        records: u64,
+        recovered: bool,
+    },
+    SinkAborted {
+        st: SubtaskId,
+        transactions: u32,
+        records: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
