@@ -5,7 +5,7 @@ use super::Verdict;
 use crate::cluster::external::CommittedRecord;
 use crate::job::graph::JobGraph;
 use crate::job::record::{RecordId, SourceLog};
-use crate::job::spec::{OperatorId, OperatorKind};
+use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
 use crate::sim::TimeUs;
 use std::collections::BTreeMap;
 
@@ -32,6 +32,18 @@ pub struct StateDiff {
     pub committed: i64,
 }
 
+/// A committed keyed-count result that cannot follow from exactly-once processing: per key the
+/// committed counts must run 1, 2, 3, … in commit order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BadResult {
+    pub sink: String,
+    pub key: u32,
+    pub record: RecordId,
+    pub value: i64,
+    pub expected_value: i64,
+    pub committed_at_us: TimeUs,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputReport {
     pub verdict: Verdict,
@@ -53,6 +65,9 @@ pub struct OutputReport {
     pub keys_below: u64,
     pub keys_above: u64,
     pub first_state_diff: Option<StateDiff>,
+    /// Committed keyed-count results out of sequence (state lost or counted twice).
+    pub bad_results: u64,
+    pub first_bad_result: Option<BadResult>,
 }
 
 /// Compares committed outputs. `fault_times` are the times each scenario fault fired.
@@ -189,7 +204,30 @@ pub fn compare(
             }
         }
     }
+    // Keyed counts committed straight to a sink must count 1, 2, 3, … per key.
+    let mut bad_results = 0;
+    let mut first_bad_result = None;
+    let mut next: BTreeMap<(OperatorId, u32), i64> = BTreeMap::new();
+    for c in actual.iter().filter(|c| counts_directly(graph, c.sink)) {
+        let want = next.entry((c.sink, c.record.key)).or_insert(1);
+        if c.record.value != *want {
+            bad_results += 1;
+            if first_bad_result.is_none() {
+                first_bad_result = Some(BadResult {
+                    sink: graph.operator_name(c.sink).to_string(),
+                    key: c.record.key,
+                    record: c.record.origin,
+                    value: c.record.value,
+                    expected_value: *want,
+                    committed_at_us: c.committed_at_us,
+                });
+            }
+        }
+        *want = c.record.value + 1;
+    }
     OutputReport {
+        bad_results,
+        first_bad_result,
         verdict: Verdict::from_counts(lost + below, dup + above),
         expected: reference.len() as u64,
         committed: actual.len() as u64,
@@ -206,11 +244,11 @@ pub fn compare(
     }
 }
 
-/// Whether the sink's input comes from a keyed aggregation through maps only (then its last
-/// value per key is the aggregate, independent of arrival order).
+/// Whether the sink's input comes from a keyed aggregation through forward maps only: then each
+/// key reaches one sink subtask in order, and its last committed value is the aggregate.
 fn fed_by_keyed(graph: &JobGraph, sink: OperatorId) -> bool {
     let mut op = sink;
-    while let Some((input, _)) = graph.spec.operators[op.0 as usize].input {
+    while let Some((input, EdgeKind::Forward)) = graph.spec.operators[op.0 as usize].input {
         match graph.spec.operators[input.0 as usize].kind {
             OperatorKind::KeyedCount | OperatorKind::KeyedSum => return true,
             OperatorKind::Map { .. } => op = input,
@@ -218,4 +256,14 @@ fn fed_by_keyed(graph: &JobGraph, sink: OperatorId) -> bool {
         }
     }
     false
+}
+
+/// A sink that receives a keyed count unchanged over a forward edge.
+fn counts_directly(graph: &JobGraph, sink: OperatorId) -> bool {
+    match graph.spec.operators[sink.0 as usize].input {
+        Some((input, EdgeKind::Forward)) => {
+            matches!(graph.spec.operators[input.0 as usize].kind, OperatorKind::KeyedCount)
+        }
+        _ => false,
+    }
 }

@@ -576,6 +576,20 @@ fn summary(run: &Run, out: &mut String) {
             }
         }
     }
+    if let Some(b) = &r.first_bad_result {
+        let _ = writeln!(
+            out,
+            "  {} committed count{} out of sequence; first: {} key {} = {} (expected {}) from record {}, committed at {}",
+            r.bad_results,
+            if r.bad_results == 1 { "" } else { "s" },
+            b.sink,
+            b.key,
+            b.value,
+            b.expected_value,
+            b.record,
+            fmt_time(b.committed_at_us)
+        );
+    }
     for v in &o.violations {
         let _ = writeln!(out, "  INVARIANT VIOLATED: {v}");
     }
@@ -621,6 +635,7 @@ pub fn json(run: &Run) -> serde_json::Value {
                 "keys_below": r.keys_below,
                 "keys_above": r.keys_above,
             },
+            "results_out_of_sequence": r.bad_results,
         },
         "checkpoints": { "completed": o.checkpoints_completed, "aborted": o.checkpoints_aborted },
         "failovers": o.failovers.iter().map(|f| json!({

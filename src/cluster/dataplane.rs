@@ -90,6 +90,9 @@ impl World<'_> {
         }
         self.records_read += 1;
         let head = self.graph.task_of(st).operators[0];
+        if self.has_record_fault[head.0 as usize] && self.record_fault_fires(st, head) {
+            return;
+        }
         self.emit(st, head, rec);
         if self.subtasks[st.0 as usize].live {
             self.schedule_emit(st, now + catch_up);
@@ -150,10 +153,14 @@ impl World<'_> {
                 }
             }
             OperatorKind::KeyedCount | OperatorKind::KeyedSum => {
-                let kind = kind.clone();
+                let is_count = matches!(kind, OperatorKind::KeyedCount);
                 let (_, state) = self.subtasks[st.0 as usize].keyed.as_mut().expect("keyed operators have keyed state");
                 let v = state.entry(rec.key).or_insert(0);
-                *v = apply_keyed(&kind, *v, &rec);
+                *v = if is_count {
+                    apply_keyed(&OperatorKind::KeyedCount, *v, &rec)
+                } else {
+                    apply_keyed(&OperatorKind::KeyedSum, *v, &rec)
+                };
                 let out = Record { value: *v, ..rec };
                 self.emit(st, op, out);
             }

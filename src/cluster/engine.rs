@@ -475,6 +475,7 @@ impl<'a> World<'a> {
 
     pub fn note(&mut self, note: Note) {
         let at_us = self.now();
+        note.hash(&mut self.hash);
         self.notes.push(TraceEntry { at_us, note });
     }
 
@@ -507,6 +508,8 @@ impl<'a> World<'a> {
             }
         }
         let completed_all = std::mem::take(&mut self.all_completed);
+        // What readers of the sink saw is part of the run: fold it in.
+        self.store.committed().hash(&mut self.hash);
         EngineOutcome {
             trace_hash: self.hash.finish(),
             events: self.events,

@@ -31,7 +31,7 @@ pub struct Txn {
 }
 
 /// A record as a reader of the sink's store sees it, once committed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CommittedRecord {
     pub sink: OperatorId,
     pub record: Record,

@@ -76,7 +76,7 @@ pub enum AbortReason {
     Expired,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub enum Note {
     JobStatus {
         from: JobStatus,

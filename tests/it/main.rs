@@ -1,0 +1,4 @@
+//! Integration tests: one test binary, one module per concern.
+
+mod bugs;
+mod regions;
