@@ -38,6 +38,16 @@ pub enum RestartStrategy {
     },
 }
 
+/// `taskmanager.load-balance.mode`: how free slots are picked across TaskManagers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadBalanceMode {
+    /// `NONE` (Flink default): any matching free slot. Flink's pick depends on hash-map order;
+    /// the simulator takes the first free slot in TaskManager registration order.
+    None,
+    /// `SLOTS`: spread slots evenly: the TaskManager with the most free slots first.
+    Slots,
+}
+
 /// `standalone`: a lost TaskManager is back only when the scenario restarts it.
 /// `active` (native Kubernetes, YARN): the ResourceManager starts a replacement worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +83,8 @@ pub struct FlinkConfig {
     pub slot_request_timeout_us: u64,
     /// `execution.state-recovery.from-local` (default false).
     pub local_recovery: bool,
+    /// `taskmanager.load-balance.mode` (default NONE).
+    pub load_balance: LoadBalanceMode,
 }
 
 /// The simulated cluster: sizes and the speeds of things Flink does not configure.

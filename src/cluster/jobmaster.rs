@@ -3,7 +3,7 @@
 //! heartbeats with TaskManagers, the checkpoint coordinator, and the resource manager's
 //! reaction to lost TaskManagers.
 
-use super::config::{FailoverStrategy, ResourceManagerKind};
+use super::config::{FailoverStrategy, LoadBalanceMode, ResourceManagerKind};
 use super::engine::{Event, Executor, FailoverReport, FailoverRt, PendingCheckpoint, World};
 use super::external::{CompletedCheckpoint, TxnId};
 use super::restart::RestartDecision;
@@ -128,18 +128,19 @@ impl World<'_> {
             }
             self.group_slot[group as usize] = None;
         }
-        for e in 0..self.executors.len() {
-            let ex = &mut self.executors[e];
-            if !ex.registered {
-                continue;
-            }
-            if let Some(s) = ex.slots.iter().position(|x| x.is_none()) {
-                ex.slots[s] = Some(group);
-                self.group_slot[group as usize] = Some((e as u32, s as u32));
-                return Some((e as u32, s as u32));
-            }
-        }
-        None
+        let free = |ex: &Executor| ex.slots.iter().filter(|x| x.is_none()).count();
+        let candidates =
+            (0..self.executors.len()).filter(|&e| self.executors[e].registered && free(&self.executors[e]) > 0);
+        let chosen = match self.sc.flink.load_balance {
+            LoadBalanceMode::None => candidates.min(),
+            // Most free slots first; ties go to the earlier TaskManager.
+            LoadBalanceMode::Slots => candidates.max_by_key(|&e| (free(&self.executors[e]), std::cmp::Reverse(e))),
+        }?;
+        let ex = &mut self.executors[chosen];
+        let s = ex.slots.iter().position(|x| x.is_none()).expect("the chosen TaskManager has a free slot");
+        ex.slots[s] = Some(group);
+        self.group_slot[group as usize] = Some((chosen as u32, s as u32));
+        Some((chosen as u32, s as u32))
     }
 
     /// Subtasks in SCHEDULED get slots and are deployed; those without a slot wait for one up

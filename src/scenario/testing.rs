@@ -33,6 +33,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             heartbeat_rpc_failure_threshold: Some(2),
             slot_request_timeout_us: 300_000_000,
             local_recovery: false,
+            load_balance: LoadBalanceMode::None,
         },
         cluster: ClusterSpec {
             taskmanagers,

@@ -1,0 +1,143 @@
+//! Behaviour of the engine on programmatic scenarios: detection paths, resource managers, slot
+//! timeouts, restart-strategy exhaustion, determinism.
+
+use recoverysim::check::Verdict;
+use recoverysim::cluster::config::{LoadBalanceMode, ResourceManagerKind, RestartStrategy};
+use recoverysim::cluster::state::JobStatus;
+use recoverysim::fault::{FaultAction, FaultSpec, FaultTrigger};
+use recoverysim::run::simulate;
+use recoverysim::scenario::testing::keyed_job;
+use recoverysim::trace::{Detection, FailureCause, Note};
+
+fn kill(at_us: u64, tm: u32) -> FaultSpec {
+    FaultSpec { trigger: FaultTrigger::At { at_us }, action: FaultAction::KillTaskManager(tm) }
+}
+
+#[test]
+fn same_scenario_same_trace_hash_and_other_seed_other_hash() {
+    let mut sc = keyed_job(4, 3);
+    sc.faults.push(kill(7_500_000, 1));
+    let a = simulate(&sc);
+    let b = simulate(&sc);
+    assert_eq!(a.outcome.trace_hash, b.outcome.trace_hash);
+    assert_eq!(a.outcome.events, b.outcome.events);
+    assert_eq!(a.outcome.notes, b.outcome.notes);
+    sc.seed += 1;
+    let c = simulate(&sc);
+    assert_ne!(a.outcome.trace_hash, c.outcome.trace_hash);
+}
+
+#[test]
+fn killed_taskmanager_is_noticed_first_through_broken_connections() {
+    let mut sc = keyed_job(4, 3);
+    sc.faults.push(kill(7_500_000, 1));
+    let run = simulate(&sc);
+    let f = &run.outcome.failovers[0];
+    assert!(matches!(f.cause, FailureCause::ConnectionLost { remote_tm: 1 }));
+    assert_eq!(f.failed_at_us - 7_500_000, sc.cluster.connection_reset_us);
+    assert!(f.detected_at_us - f.failed_at_us <= 2 * sc.cluster.rpc_latency_us);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+    // The JobManager gives the TaskManager up after rpc-failure-threshold failed heartbeats.
+    let lost = run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::TaskManagerLost { tm: 1, detection } => Some((e.at_us, detection)),
+        _ => None,
+    });
+    let (at, detection) = lost.expect("the JobManager notices the dead TaskManager");
+    assert_eq!(detection, Detection::HeartbeatRpcFailures(2));
+    assert!(at > 7_500_000 && at <= 7_500_000 + 2 * sc.flink.heartbeat_interval_us + 10_000);
+}
+
+#[test]
+fn without_rpc_failure_threshold_only_the_heartbeat_timeout_detects_the_loss() {
+    // One TaskManager holds everything: no data connection crosses TaskManagers, so nothing but
+    // heartbeats can notice; with the threshold disabled (-1) only heartbeat.timeout does.
+    let mut sc = keyed_job(2, 2);
+    sc.flink.heartbeat_rpc_failure_threshold = None;
+    sc.faults.push(kill(7_500_000, 0));
+    sc.faults
+        .push(FaultSpec { trigger: FaultTrigger::At { at_us: 9_000_000 }, action: FaultAction::RestartTaskManager(0) });
+    let run = simulate(&sc);
+    let f = &run.outcome.failovers[0];
+    assert!(
+        matches!(f.cause, FailureCause::TaskManagerLost { tm: 0, detection: Detection::HeartbeatTimeout }),
+        "{:?}",
+        f.cause
+    );
+    let delay = f.detected_at_us - 7_500_000;
+    assert!(
+        delay >= sc.flink.heartbeat_timeout_us - sc.flink.heartbeat_interval_us
+            && delay <= sc.flink.heartbeat_timeout_us + 10_000,
+        "{delay}"
+    );
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+}
+
+#[test]
+fn active_resource_manager_replaces_a_killed_taskmanager() {
+    let mut sc = keyed_job(4, 2);
+    sc.cluster.resource_manager = ResourceManagerKind::Active;
+    sc.faults.push(kill(7_500_000, 1));
+    let run = simulate(&sc);
+    let registered = run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::TaskManagerRegistered { tm: 1, .. } => Some(e.at_us),
+        _ => None,
+    });
+    let at = registered.expect("a replacement TaskManager registers");
+    assert_eq!(at, 7_500_000 + sc.cluster.connection_reset_us + sc.cluster.taskmanager_start_delay_us);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+}
+
+#[test]
+fn standalone_without_enough_slots_fails_after_slot_request_timeouts() {
+    let mut sc = keyed_job(4, 2);
+    sc.flink.slot_request_timeout_us = 2_000_000;
+    sc.flink.restart_strategy = RestartStrategy::FixedDelay { attempts: 2, delay_us: 1_000_000 };
+    sc.faults.push(kill(7_500_000, 1));
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.job_status, JobStatus::Failed);
+    assert!(run.outcome.failovers.iter().any(|f| f.cause == FailureCause::NoResourceAvailable));
+    assert!(run.outcome.failovers.last().expect("failovers happened").exhausted);
+    // Nothing committed is lost: what is missing was simply never reached.
+    assert_eq!((run.output.lost, run.output.duplicated), (0, 0));
+    assert!(run.output.pending > 0);
+    let statuses: Vec<_> = run
+        .outcome
+        .notes
+        .iter()
+        .filter_map(|e| match e.note {
+            Note::JobStatus { to, .. } => Some(to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(&statuses[statuses.len() - 2..], &[JobStatus::Failing, JobStatus::Failed]);
+}
+
+#[test]
+fn spread_slots_put_one_group_per_taskmanager() {
+    let mut sc = keyed_job(3, 3);
+    sc.flink.load_balance = LoadBalanceMode::Slots;
+    let run = simulate(&sc);
+    let tms: Vec<u32> = run
+        .outcome
+        .notes
+        .iter()
+        .filter_map(|e| match e.note {
+            Note::Deployed { st, tm } if run.graph.subtasks[st.0 as usize].task.0 == 0 => Some(tm),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tms, vec![0, 1, 2]);
+}
+
+#[test]
+fn every_state_transition_is_legal() {
+    let mut sc = keyed_job(4, 3);
+    sc.faults.push(kill(5_000_000, 1));
+    sc.faults.push(kill(11_000_000, 0));
+    sc.cluster.resource_manager = ResourceManagerKind::Active;
+    let run = simulate(&sc);
+    assert!(run.outcome.violations.is_empty(), "{:?}", run.outcome.violations);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}
