@@ -5,10 +5,7 @@ pub mod render;
 
 use crate::cluster::engine::World;
 use crate::run::simulate;
-use crate::scenario::Scenario;
-fn load_file(_: &Path) -> Result<Scenario, String> {
-    Err("TEMP".into())
-}
+use crate::scenario::{Scenario, load_file};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

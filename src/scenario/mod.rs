@@ -1,5 +1,8 @@
 //! Scenario files: TOML in, a validated `Scenario` out, or an error with file:line:column.
 
+pub mod load;
 pub mod model;
-pub use model::{Expect, Scenario};
 pub mod testing;
+
+pub use load::{ScenarioError, load_file, parse_str};
+pub use model::{Expect, Scenario};

@@ -1,0 +1,987 @@
+//! Scenario files: TOML in, a validated `Scenario` out. Every error carries file:line:column and,
+//! where one helps, a hint. Unknown keys are errors everywhere. Sizes are checked against limits
+//! before anything is allocated for them.
+
+use super::model::{Expect, Scenario};
+use crate::check::Verdict;
+use crate::cluster::bugs::PlantedBugs;
+use crate::cluster::config::*;
+use crate::cluster::state::JobStatus;
+use crate::fault::{FaultAction, FaultSpec, FaultTrigger};
+use crate::job::graph::SubtaskRef;
+use crate::job::spec::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+
+/// A scenario file that cannot be used, with where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.column, self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Largest scenario file read.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Largest number of log records a scenario may produce (rate × duration over all sources).
+pub const MAX_RECORDS: u128 = 200_000_000;
+pub const MAX_SUBTASKS: u32 = 10_000;
+pub const MAX_TASKMANAGERS: u64 = 1_000;
+pub const MAX_SLOTS_PER_TASKMANAGER: u64 = 256;
+pub const MAX_OPERATORS: usize = 64;
+pub const MAX_FAULTS: usize = 1_000;
+pub const MAX_PARALLELISM: u64 = 1_024;
+const DAY_US: u64 = 86_400_000_000;
+
+/// Reads and parses a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let name = path.display().to_string();
+    let at_start = |message: String, hint: Option<String>| ScenarioError { file: name.clone(), line: 1, column: 1, message, hint };
+    let meta = std::fs::metadata(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(at_start(
+            format!("the file is {} bytes; scenario files are limited to {MAX_FILE_BYTES} bytes", meta.len()),
+            None,
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))?;
+    parse_str(&name, &text)
+}
+
+/// Parses scenario text; `file` only names it in errors.
+pub fn parse_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let cx = Cx { file, text };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim().to_string();
+        let hint = unknown_field_hint(&message);
+        cx.error_at(span, message, hint)
+    })?;
+    cx.build(raw)
+}
+
+struct Cx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+type Res<T> = Result<T, ScenarioError>;
+
+impl Cx<'_> {
+    fn error_at(&self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) -> ScenarioError {
+        let (line, column) = line_col(self.text, span.start);
+        ScenarioError { file: self.file.to_string(), line, column, message: message.into(), hint }
+    }
+
+    fn err<T>(&self, span: Range<usize>, message: impl Into<String>) -> Res<T> {
+        Err(self.error_at(span, message, None))
+    }
+
+    fn err_hint<T>(&self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) -> Res<T> {
+        Err(self.error_at(span, message, Some(hint.into())))
+    }
+
+    fn duration(&self, v: &Spanned<String>, what: &str) -> Res<u64> {
+        parse_duration_us(v.get_ref()).ok_or_else(|| {
+            self.error_at(
+                v.span(),
+                format!("invalid duration {:?} for `{what}`", v.get_ref()),
+                Some("durations look like \"250ms\", \"10s\", \"5min\"".into()),
+            )
+        })
+    }
+
+    fn build(&self, raw: RawScenario) -> Res<Scenario> {
+        let duration_us = self.duration(&raw.duration, "duration")?;
+        if !(1_000..=DAY_US).contains(&duration_us) {
+            return self.err_hint(raw.duration.span(), "`duration` must be between 1ms and 24h", "the virtual time sources append records");
+        }
+        let drain_us = match &raw.drain {
+            Some(d) => {
+                let v = self.duration(d, "drain")?;
+                if v > DAY_US {
+                    return self.err(d.span(), "`drain` must be at most 24h");
+                }
+                v
+            }
+            None => 600_000_000,
+        };
+        if raw.name.get_ref().trim().is_empty() {
+            return self.err(raw.name.span(), "`name` must not be empty");
+        }
+        let (flink, chaining, max_parallelism, default_parallelism) = self.flink(&raw.flink)?;
+        let cluster = self.cluster(raw.cluster.unwrap_or_default())?;
+        let job = self.job(&raw.job, chaining, max_parallelism, default_parallelism, duration_us)?;
+        let mut faults = Vec::new();
+        if raw.fault.len() > MAX_FAULTS {
+            return self.err(raw.fault[MAX_FAULTS].span(), format!("at most {MAX_FAULTS} faults per scenario"));
+        }
+        for f in &raw.fault {
+            faults.push(self.fault(f, &job, &cluster, duration_us + drain_us)?);
+        }
+        let b = raw.bugs;
+        let bugs = PlantedBugs {
+            commit_on_snapshot: b.commit_on_snapshot,
+            no_source_rewind: b.no_source_rewind,
+            restore_empty_state: b.restore_empty_state,
+            skip_alignment: b.skip_alignment,
+        };
+        let expect = self.expect(&raw.expect, &job)?;
+        Ok(Scenario {
+            name: raw.name.into_inner(),
+            about: raw.about.trim().to_string(),
+            seed: raw.seed,
+            duration_us,
+            drain_us,
+            flink,
+            cluster,
+            job,
+            faults,
+            bugs,
+            expect,
+        })
+    }
+
+    /// The `[flink]` table: Flink's keys, Flink's defaults.
+    fn flink(&self, table: &BTreeMap<Spanned<String>, Spanned<toml::Value>>) -> Res<(FlinkConfig, bool, Option<u32>, u32)> {
+        let mut values: BTreeMap<&str, &Spanned<toml::Value>> = BTreeMap::new();
+        for (k, v) in table {
+            if !FLINK_KEYS.contains(&k.get_ref().as_str()) {
+                let hint = match closest(k.get_ref(), FLINK_KEYS) {
+                    Some(c) => format!("did you mean \"{c}\"? Known keys: see README.md (Flink configuration keys)"),
+                    None => "recoverysim knows these Flink keys: ".to_string() + &FLINK_KEYS.join(", "),
+                };
+                return self.err_hint(k.span(), format!("unknown Flink configuration key \"{}\"", k.get_ref()), hint);
+            }
+            values.insert(k.get_ref().as_str(), v);
+        }
+        let dur = |key: &str, default: u64| -> Res<u64> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => self.flink_duration(key, v),
+            }
+        };
+        let int = |key: &str, default: i64, min: i64, max: i64| -> Res<i64> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => {
+                    let n = match v.get_ref() {
+                        toml::Value::Integer(n) => Some(*n),
+                        toml::Value::String(s) => s.trim().parse::<i64>().ok(),
+                        _ => None,
+                    };
+                    match n {
+                        Some(n) if (min..=max).contains(&n) => Ok(n),
+                        Some(n) => self.err(v.span(), format!("\"{key}\" = {n} is out of range ({min}..={max})")),
+                        None => self.err(v.span(), format!("\"{key}\" takes a whole number")),
+                    }
+                }
+            }
+        };
+        let float = |key: &str, default: f64, min: f64, max: f64| -> Res<f64> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => {
+                    let n = match v.get_ref() {
+                        toml::Value::Float(f) => Some(*f),
+                        toml::Value::Integer(i) => Some(*i as f64),
+                        toml::Value::String(s) => s.trim().parse::<f64>().ok(),
+                        _ => None,
+                    };
+                    match n {
+                        Some(n) if n >= min && n <= max => Ok(n),
+                        Some(n) => self.err(v.span(), format!("\"{key}\" = {n} is out of range ({min}..={max})")),
+                        None => self.err(v.span(), format!("\"{key}\" takes a number")),
+                    }
+                }
+            }
+        };
+        let boolean = |key: &str, default: bool| -> Res<bool> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => match v.get_ref() {
+                    toml::Value::Boolean(b) => Ok(*b),
+                    toml::Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+                    toml::Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+                    _ => self.err(v.span(), format!("\"{key}\" takes true or false")),
+                },
+            }
+        };
+        let choice = |key: &str, default: &'static str, options: &[&'static str]| -> Res<&'static str> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => {
+                    let s = match v.get_ref() {
+                        toml::Value::String(s) => s.trim().to_ascii_lowercase().replace('_', "-"),
+                        _ => String::new(),
+                    };
+                    match options.iter().find(|o| o.to_ascii_lowercase().replace('_', "-") == s) {
+                        Some(o) => Ok(*o),
+                        None => self.err_hint(v.span(), format!("invalid value for \"{key}\""), format!("one of {}", options.join(", "))),
+                    }
+                }
+            }
+        };
+        let checkpoint_interval_us = match values.get("execution.checkpointing.interval") {
+            None => None,
+            Some(v) => {
+                let us = self.flink_duration("execution.checkpointing.interval", v)?;
+                if us < 1_000 {
+                    return self.err(v.span(), "\"execution.checkpointing.interval\" must be at least 1ms");
+                }
+                Some(us)
+            }
+        };
+        let checkpointing_mode = match choice("execution.checkpointing.mode", "EXACTLY_ONCE", &["EXACTLY_ONCE", "AT_LEAST_ONCE"])? {
+            "AT_LEAST_ONCE" => CheckpointingMode::AtLeastOnce,
+            _ => CheckpointingMode::ExactlyOnce,
+        };
+        let default_restart = if checkpoint_interval_us.is_some() { "exponential-delay" } else { "none" };
+        let restart_type = choice(
+            "restart-strategy.type",
+            default_restart,
+            &["none", "disable", "off", "no_restart", "fixed-delay", "fixeddelay", "exponential-delay", "exponentialdelay"],
+        )?;
+        let restart_strategy = match restart_type {
+            "fixed-delay" | "fixeddelay" => RestartStrategy::FixedDelay {
+                attempts: int("restart-strategy.fixed-delay.attempts", 1, 0, i64::from(u32::MAX))? as u32,
+                delay_us: dur("restart-strategy.fixed-delay.delay", 1_000_000)?,
+            },
+            "exponential-delay" | "exponentialdelay" => RestartStrategy::ExponentialDelay {
+                initial_backoff_us: dur("restart-strategy.exponential-delay.initial-backoff", 1_000_000)?,
+                max_backoff_us: dur("restart-strategy.exponential-delay.max-backoff", 60_000_000)?,
+                multiplier: float("restart-strategy.exponential-delay.backoff-multiplier", 1.5, 1.0, 1000.0)?,
+                reset_backoff_threshold_us: dur("restart-strategy.exponential-delay.reset-backoff-threshold", 3_600_000_000)?,
+                jitter_factor: float("restart-strategy.exponential-delay.jitter-factor", 0.1, 0.0, 1.0)?,
+                attempts_before_reset: int(
+                    "restart-strategy.exponential-delay.attempts-before-reset-backoff",
+                    i64::from(u32::MAX),
+                    1,
+                    i64::from(u32::MAX),
+                )? as u32,
+            },
+            _ => RestartStrategy::None,
+        };
+        let heartbeat_interval_us = dur("heartbeat.interval", 10_000_000)?;
+        let heartbeat_timeout_us = dur("heartbeat.timeout", 50_000_000)?;
+        if heartbeat_interval_us < 1_000 {
+            let span = values.get("heartbeat.interval").map_or(0..0, |v| v.span());
+            return self.err(span, "\"heartbeat.interval\" must be at least 1ms");
+        }
+        if heartbeat_timeout_us <= heartbeat_interval_us {
+            let span = values.get("heartbeat.timeout").or(values.get("heartbeat.interval")).map_or(0..0, |v| v.span());
+            return self.err_hint(span, "\"heartbeat.timeout\" must be longer than \"heartbeat.interval\"", "Flink refuses this too");
+        }
+        let threshold = int("heartbeat.rpc-failure-threshold", 2, -1, 1_000_000)?;
+        if threshold == 0 {
+            let span = values.get("heartbeat.rpc-failure-threshold").map_or(0..0, |v| v.span());
+            return self.err_hint(span, "\"heartbeat.rpc-failure-threshold\" must be -1 or at least 1", "-1 disables it");
+        }
+        let flink = FlinkConfig {
+            checkpoint_interval_us,
+            checkpointing_mode,
+            checkpoint_timeout_us: dur("execution.checkpointing.timeout", 600_000_000)?.max(1_000),
+            checkpoint_min_pause_us: dur("execution.checkpointing.min-pause", 0)?,
+            checkpoints_retained: int("execution.checkpointing.num-retained", 1, 1, 1_000)? as u32,
+            failover_strategy: match choice("jobmanager.execution.failover-strategy", "region", &["region", "full"])? {
+                "full" => FailoverStrategy::Full,
+                _ => FailoverStrategy::Region,
+            },
+            restart_strategy,
+            heartbeat_interval_us,
+            heartbeat_timeout_us,
+            heartbeat_rpc_failure_threshold: (threshold > 0).then_some(threshold as u32),
+            slot_request_timeout_us: dur("slot.request.timeout", 300_000_000)?,
+            local_recovery: boolean("execution.state-recovery.from-local", false)?,
+            load_balance: match choice("taskmanager.load-balance.mode", "NONE", &["NONE", "SLOTS"])? {
+                "SLOTS" => LoadBalanceMode::Slots,
+                _ => LoadBalanceMode::None,
+            },
+        };
+        let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
+        let max_parallelism = match values.get("pipeline.max-parallelism") {
+            None => None,
+            Some(_) => Some(int("pipeline.max-parallelism", 128, 1, 32_768)? as u32),
+        };
+        let default_parallelism = int("parallelism.default", 1, 1, MAX_PARALLELISM as i64)? as u32;
+        Ok((flink, chaining, max_parallelism, default_parallelism))
+    }
+
+    fn flink_duration(&self, key: &str, v: &Spanned<toml::Value>) -> Res<u64> {
+        let parsed = match v.get_ref() {
+            // Flink's default unit for a bare number is milliseconds.
+            toml::Value::Integer(ms) if *ms >= 0 => Some(*ms as u64 * 1_000),
+            toml::Value::String(s) => parse_duration_us(s),
+            _ => None,
+        };
+        parsed.filter(|us| *us <= 30 * DAY_US).ok_or_else(|| {
+            let shown = match v.get_ref() {
+                toml::Value::String(s) => format!("{s:?}"),
+                other => other.to_string(),
+            };
+            self.error_at(
+                v.span(),
+                format!("invalid duration {shown} for \"{key}\""),
+                Some("durations look like \"250ms\", \"10s\", \"5min\" (a bare number is milliseconds)".into()),
+            )
+        })
+    }
+
+    fn cluster(&self, c: RawCluster) -> Res<ClusterSpec> {
+        let ranged = |v: &Option<Spanned<u64>>, default: u64, min: u64, max: u64, what: &str| -> Res<u64> {
+            match v {
+                None => Ok(default),
+                Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
+                Some(s) => self.err(s.span(), format!("`{what}` must be between {min} and {max}")),
+            }
+        };
+        let dur = |v: &Option<Spanned<String>>, default: u64, what: &str| -> Res<u64> {
+            match v {
+                None => Ok(default),
+                Some(s) => {
+                    let us = self.duration(s, what)?;
+                    if us > DAY_US {
+                        return self.err(s.span(), format!("`{what}` must be at most 24h"));
+                    }
+                    Ok(us)
+                }
+            }
+        };
+        let bw = |v: &Option<Spanned<String>>, default: u64, what: &str| -> Res<u64> {
+            match v {
+                None => Ok(default),
+                Some(s) => parse_bandwidth(s.get_ref()).filter(|b| *b > 0).ok_or_else(|| {
+                    self.error_at(
+                        s.span(),
+                        format!("invalid bandwidth {:?} for `{what}`", s.get_ref()),
+                        Some("bandwidths look like \"100MB/s\", \"512KiB/s\", \"1GB/s\"".into()),
+                    )
+                }),
+            }
+        };
+        let resource_manager = match &c.resource_manager {
+            None => ResourceManagerKind::Standalone,
+            Some(s) => match s.get_ref().as_str() {
+                "standalone" => ResourceManagerKind::Standalone,
+                "active" => ResourceManagerKind::Active,
+                _ => return self.err_hint(s.span(), "invalid `resource-manager`", "\"standalone\" or \"active\""),
+            },
+        };
+        Ok(ClusterSpec {
+            taskmanagers: ranged(&c.taskmanagers, 1, 1, MAX_TASKMANAGERS, "taskmanagers")? as u32,
+            slots_per_taskmanager: ranged(&c.slots_per_taskmanager, 1, 1, MAX_SLOTS_PER_TASKMANAGER, "slots-per-taskmanager")?
+                as u32,
+            resource_manager,
+            taskmanager_start_delay_us: dur(&c.taskmanager_start_delay, 5_000_000, "taskmanager-start-delay")?,
+            rpc_latency_us: dur(&c.rpc_latency, 1_000, "rpc-latency")?,
+            network_latency_us: dur(&c.network_latency, 1_000, "network-latency")?,
+            network_jitter_us: dur(&c.network_jitter, 100, "network-jitter")?,
+            channel_capacity: ranged(&c.channel_capacity, 64, 1, 1_000_000, "channel-capacity")? as u32,
+            connection_reset_us: dur(&c.connection_reset, 50_000, "connection-reset")?,
+            storage_bytes_per_s: bw(&c.storage_bandwidth, 100_000_000, "storage-bandwidth")?,
+            storage_latency_us: dur(&c.storage_latency, 20_000, "storage-latency")?,
+            local_bytes_per_s: bw(&c.local_bandwidth, 1_000_000_000, "local-bandwidth")?,
+            deploy_us: dur(&c.deploy_time, 5_000, "deploy-time")?,
+        })
+    }
+
+    fn job(&self, raw: &Spanned<RawJob>, chaining: bool, max_p: Option<u32>, default_p: u32, duration_us: u64) -> Res<JobSpec> {
+        let ops_raw = &raw.get_ref().operators;
+        if ops_raw.is_empty() {
+            return self.err(raw.span(), "the job needs at least one operator");
+        }
+        if ops_raw.len() > MAX_OPERATORS {
+            return self.err(ops_raw[MAX_OPERATORS].span(), format!("at most {MAX_OPERATORS} operators per job"));
+        }
+        let mut operators: Vec<OperatorSpec> = Vec::new();
+        let mut records: u128 = 0;
+        let mut subtasks: u64 = 0;
+        for sop in ops_raw {
+            let o = sop.get_ref();
+            let name = o.name.get_ref();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return self.err_hint(o.name.span(), format!("invalid operator name {name:?}"), "names use letters, digits, `_` and `-`");
+            }
+            if operators.iter().any(|x| &x.name == name) {
+                return self.err(o.name.span(), format!("operator `{name}` is declared twice"));
+            }
+            let parallelism = match &o.parallelism {
+                None => default_p,
+                Some(p) if (1..=MAX_PARALLELISM).contains(p.get_ref()) => *p.get_ref() as u32,
+                Some(p) => return self.err(p.span(), format!("`parallelism` must be between 1 and {MAX_PARALLELISM}")),
+            };
+            subtasks += u64::from(parallelism);
+            let kind_name = o.kind.get_ref().as_str();
+            let is_source = kind_name == "source";
+            let is_keyed = matches!(kind_name, "keyed-count" | "keyed-sum");
+            // Fields that belong to one kind only.
+            let only = |present: bool, field: &str, owner: &str, ok: bool| -> Res<()> {
+                if present && !ok {
+                    return self.err(sop.span(), format!("`{field}` is only for {owner} (operator `{name}` is a {kind_name})"));
+                }
+                Ok(())
+            };
+            only(o.partitions.is_some(), "partitions", "sources", is_source)?;
+            only(o.rate.is_some(), "rate", "sources", is_source)?;
+            only(o.keys.is_some(), "keys", "sources", is_source)?;
+            only(o.catch_up_rate.is_some(), "catch-up-rate", "sources", is_source)?;
+            only(o.multiply.is_some() || o.add.is_some(), "multiply/add", "maps", kind_name == "map")?;
+            only(o.modulo.is_some() || o.remainder.is_some(), "modulo/remainder", "filters", kind_name == "filter")?;
+            only(o.semantic.is_some(), "semantic", "sinks", kind_name == "sink")?;
+            let kind = match kind_name {
+                "source" => {
+                    let rate = match &o.rate {
+                        None => return self.err_hint(sop.span(), format!("source `{name}` needs a `rate`"), "rate = \"1000/s\""),
+                        Some(r) => self.rate(r, "rate")?,
+                    };
+                    let partitions = match &o.partitions {
+                        None => parallelism,
+                        Some(p) if (1..=10_000).contains(p.get_ref()) => *p.get_ref() as u32,
+                        Some(p) => return self.err(p.span(), "`partitions` must be between 1 and 10000"),
+                    };
+                    let keys = match &o.keys {
+                        None => 100,
+                        Some(k) if (1..=10_000_000).contains(k.get_ref()) => *k.get_ref() as u32,
+                        Some(k) => return self.err(k.span(), "`keys` must be between 1 and 10000000"),
+                    };
+                    let share = rate.div_ceil(u64::from(parallelism));
+                    let catch_up = match &o.catch_up_rate {
+                        None => share * 10,
+                        Some(r) => {
+                            let c = self.rate(r, "catch-up-rate")?;
+                            if c < share {
+                                return self.err_hint(
+                                    r.span(),
+                                    format!("`catch-up-rate` {c}/s is below this source's share of the rate ({share}/s per subtask)"),
+                                    "a source that reads slower than its log grows never catches up",
+                                );
+                            }
+                            c
+                        }
+                    };
+                    records += u128::from(rate) * u128::from(duration_us) / 1_000_000;
+                    if records > MAX_RECORDS {
+                        return self.err_hint(
+                            o.rate.as_ref().map_or(sop.span(), |r| r.span()),
+                            format!("the sources would append {records} records over the duration; the limit is {MAX_RECORDS}"),
+                            "lower the rate or the duration",
+                        );
+                    }
+                    OperatorKind::Source(SourceSpec { partitions, rate_per_s: rate, keys, catch_up_rate_per_s: catch_up })
+                }
+                "map" => OperatorKind::Map { multiply: o.multiply.unwrap_or(1), add: o.add.unwrap_or(0) },
+                "filter" => {
+                    let Some(m) = &o.modulo else {
+                        return self.err_hint(sop.span(), format!("filter `{name}` needs a `modulo`"), "modulo = 2, remainder = 0 keeps even values");
+                    };
+                    if *m.get_ref() < 1 {
+                        return self.err(m.span(), "`modulo` must be at least 1");
+                    }
+                    let remainder = o.remainder.as_ref().map_or(0, |r| *r.get_ref());
+                    if remainder < 0 || remainder >= *m.get_ref() {
+                        let span = o.remainder.as_ref().map_or(m.span(), |r| r.span());
+                        return self.err(span, "`remainder` must be in 0..modulo");
+                    }
+                    OperatorKind::Filter { modulo: *m.get_ref(), remainder }
+                }
+                "keyed-count" => OperatorKind::KeyedCount,
+                "keyed-sum" => OperatorKind::KeyedSum,
+                "sink" => OperatorKind::Sink(match o.semantic.as_ref().map(|s| s.get_ref().as_str()) {
+                    None | Some("two-phase-commit") => SinkSemantic::TwoPhaseCommit,
+                    Some("append") => SinkSemantic::Append,
+                    Some(_) => {
+                        let span = o.semantic.as_ref().map_or(sop.span(), |s| s.span());
+                        return self.err_hint(span, "invalid sink `semantic`", "\"two-phase-commit\" or \"append\"");
+                    }
+                }),
+                _ => {
+                    return self.err_hint(o.kind.span(), format!("unknown operator kind {kind_name:?}"), "one of source, map, filter, keyed-count, keyed-sum, sink");
+                }
+            };
+            let input = match (&o.input, is_source) {
+                (Some(i), true) => return self.err(i.span(), "a source reads its log; it takes no `input`"),
+                (None, false) => return self.err_hint(sop.span(), format!("operator `{name}` needs an `input`"), "input = \"<an operator declared earlier>\""),
+                (None, true) => {
+                    if let Some(e) = &o.edge {
+                        return self.err(e.span(), "a source has no input edge");
+                    }
+                    None
+                }
+                (Some(i), false) => {
+                    let Some(idx) = operators.iter().position(|x| &x.name == i.get_ref()) else {
+                        let later = ops_raw.iter().any(|x| x.get_ref().name.get_ref() == i.get_ref());
+                        let hint = if later {
+                            "inputs must be declared before the operators that read them".to_string()
+                        } else {
+                            let names: Vec<&str> = operators.iter().map(|x| x.name.as_str()).collect();
+                            format!("declared so far: {}", names.join(", "))
+                        };
+                        return self.err_hint(i.span(), format!("`input` names no earlier operator: {:?}", i.get_ref()), hint);
+                    };
+                    if matches!(operators[idx].kind, OperatorKind::Sink(_)) {
+                        return self.err(i.span(), "a sink has no output to read from");
+                    }
+                    let edge = match &o.edge {
+                        None if is_keyed => EdgeKind::Hash,
+                        None => EdgeKind::Forward,
+                        Some(e) => match e.get_ref().as_str() {
+                            "forward" => EdgeKind::Forward,
+                            "hash" => EdgeKind::Hash,
+                            "rebalance" => EdgeKind::Rebalance,
+                            _ => return self.err_hint(e.span(), "invalid `edge`", "one of forward, hash, rebalance"),
+                        },
+                    };
+                    let edge_span = o.edge.as_ref().map_or(sop.span(), |e| e.span());
+                    if is_keyed && edge != EdgeKind::Hash {
+                        return self.err_hint(edge_span, "keyed state needs a keyBy: the edge into a keyed operator must be \"hash\"", "edge = \"hash\"");
+                    }
+                    if edge == EdgeKind::Forward && operators[idx].parallelism != parallelism {
+                        return self.err_hint(
+                            edge_span,
+                            format!(
+                                "forward edge between `{}` (parallelism {}) and `{name}` (parallelism {parallelism})",
+                                operators[idx].name, operators[idx].parallelism
+                            ),
+                            "forward needs equal parallelism (Flink refuses it too); use edge = \"rebalance\"",
+                        );
+                    }
+                    Some((OperatorId(idx as u32), edge))
+                }
+            };
+            operators.push(OperatorSpec { name: name.clone(), kind, parallelism, input });
+        }
+        if subtasks > u64::from(MAX_SUBTASKS) {
+            return self.err(raw.span(), format!("the job has {subtasks} subtasks; the limit is {MAX_SUBTASKS}"));
+        }
+        if !operators.iter().any(|o| matches!(o.kind, OperatorKind::Source(_))) {
+            return self.err(raw.span(), "the job needs at least one source");
+        }
+        if let Some(m) = max_p {
+            let widest = operators.iter().map(|o| o.parallelism).max().unwrap_or(1);
+            if widest > m {
+                return self.err(raw.span(), format!("\"pipeline.max-parallelism\" {m} is below the parallelism {widest} of an operator"));
+            }
+        }
+        Ok(JobSpec { operators, max_parallelism: max_p, chaining })
+    }
+
+    fn rate(&self, r: &Spanned<String>, what: &str) -> Res<u64> {
+        let s = r.get_ref().trim();
+        let n = s.strip_suffix("/s").and_then(|n| n.trim().replace('_', "").parse::<u64>().ok());
+        match n {
+            Some(n) if (1..=10_000_000).contains(&n) => Ok(n),
+            Some(_) => self.err(r.span(), format!("`{what}` must be between 1/s and 10000000/s")),
+            None => self.err_hint(r.span(), format!("invalid `{what}` {s:?}"), "rates look like \"1000/s\""),
+        }
+    }
+
+    fn subtask_ref(&self, s: &Spanned<String>, job: &JobSpec) -> Res<SubtaskRef> {
+        let refs = self.subtask_refs(s, job)?;
+        if refs.len() != 1 || !s.get_ref().contains('[') {
+            return self.err_hint(s.span(), format!("{:?} names more than one subtask", s.get_ref()), "name one subtask: \"map[2]\"");
+        }
+        Ok(refs[0])
+    }
+
+    /// `op`, `op[i]` or `op[a..b]` (half-open, 0-based).
+    fn subtask_refs(&self, s: &Spanned<String>, job: &JobSpec) -> Res<Vec<SubtaskRef>> {
+        let text = s.get_ref().trim();
+        let (name, range) = match text.split_once('[') {
+            None => (text, None),
+            Some((n, rest)) => match rest.strip_suffix(']') {
+                Some(r) => (n, Some(r)),
+                None => return self.err_hint(s.span(), format!("cannot read subtask {text:?}"), "write \"map[2]\" or \"map[0..4]\""),
+            },
+        };
+        let Some(op) = job.operators.iter().position(|o| o.name == name) else {
+            let names: Vec<&str> = job.operators.iter().map(|o| o.name.as_str()).collect();
+            return self.err_hint(s.span(), format!("no operator named {name:?}"), format!("operators: {}", names.join(", ")));
+        };
+        let p = job.operators[op].parallelism;
+        let (a, b) = match range {
+            None => (0, p),
+            Some(r) => {
+                let parsed = match r.split_once("..") {
+                    Some((a, b)) => a.trim().parse::<u32>().ok().zip(b.trim().parse::<u32>().ok()),
+                    None => r.trim().parse::<u32>().ok().map(|i| (i, i.saturating_add(1))),
+                };
+                match parsed {
+                    Some((a, b)) if a < b && b <= p => (a, b),
+                    Some(_) => {
+                        return self.err_hint(
+                            s.span(),
+                            format!("{text:?} is out of range: `{name}` has subtasks 0..{p}"),
+                            "indices are 0-based; a..b is half-open",
+                        );
+                    }
+                    None => return self.err_hint(s.span(), format!("cannot read subtask {text:?}"), "write \"map[2]\" or \"map[0..4]\""),
+                }
+            }
+        };
+        Ok((a..b).map(|index| SubtaskRef { operator: OperatorId(op as u32), index }).collect())
+    }
+
+    fn fault(&self, f: &Spanned<RawFault>, job: &JobSpec, cluster: &ClusterSpec, end_us: u64) -> Res<FaultSpec> {
+        let r = f.get_ref();
+        let tm = |v: &Spanned<u64>| -> Res<u32> {
+            if *v.get_ref() < u64::from(cluster.taskmanagers) {
+                Ok(*v.get_ref() as u32)
+            } else {
+                self.err_hint(
+                    v.span(),
+                    format!("no TaskManager {} (the cluster has {})", v.get_ref(), cluster.taskmanagers),
+                    "TaskManagers are numbered from 0",
+                )
+            }
+        };
+        let mut actions = Vec::new();
+        if let Some(v) = &r.kill_taskmanager {
+            actions.push(FaultAction::KillTaskManager(tm(v)?));
+        }
+        if let Some(v) = &r.restart_taskmanager {
+            actions.push(FaultAction::RestartTaskManager(tm(v)?));
+        }
+        if let Some(v) = &r.fail_task {
+            actions.push(FaultAction::FailTask(self.subtask_ref(v, job)?));
+        }
+        const ACTIONS: &str = "kill-taskmanager = N, restart-taskmanager = N or fail-task = \"op[i]\"";
+        if actions.len() != 1 {
+            return self.err_hint(f.span(), "a [[fault]] needs exactly one action", ACTIONS);
+        }
+        let action = actions.remove(0);
+        let trigger = match (&r.at, &r.at_record) {
+            (Some(at), None) => {
+                let at_us = self.duration(at, "at")?;
+                if at_us >= end_us {
+                    return self.err(at.span(), "the fault is after the end of the run (duration + drain)");
+                }
+                FaultTrigger::At { at_us }
+            }
+            (None, Some(n)) => {
+                if !matches!(action, FaultAction::FailTask(_)) {
+                    return self.err_hint(n.span(), "`at-record` only works with `fail-task`", "use `at` for TaskManager faults");
+                }
+                if *n.get_ref() < 1 {
+                    return self.err(n.span(), "`at-record` counts from 1");
+                }
+                FaultTrigger::AtRecord { n: *n.get_ref() }
+            }
+            _ => return self.err_hint(f.span(), "a [[fault]] needs exactly one of `at` and `at-record`", "at = \"12s\" or at-record = 500"),
+        };
+        Ok(FaultSpec { trigger, action })
+    }
+
+    fn expect(&self, e: &RawExpect, job: &JobSpec) -> Res<Expect> {
+        let verdict = match &e.verdict {
+            None => None,
+            Some(v) => Some(Verdict::parse(v.get_ref()).ok_or_else(|| {
+                self.error_at(v.span(), "invalid `verdict`", Some("exactly_once, at_least_once, at_most_once or violated".into()))
+            })?),
+        };
+        let job_status = match &e.job_status {
+            None => None,
+            Some(v) => Some(JobStatus::parse(v.get_ref()).ok_or_else(|| {
+                self.error_at(v.span(), "invalid `job-status`", Some("RUNNING, FINISHED, FAILED, RESTARTING, …".into()))
+            })?),
+        };
+        let restarted = match &e.restarted {
+            None => None,
+            Some(list) => {
+                let mut all = Vec::new();
+                for s in list {
+                    all.extend(self.subtask_refs(s, job)?);
+                }
+                all.sort();
+                all.dedup();
+                Some(all)
+            }
+        };
+        Ok(Expect {
+            verdict,
+            failovers: e.failovers,
+            job_status,
+            restarted,
+            lost: e.lost,
+            duplicated: e.duplicated,
+            min_completed_checkpoints: e.min_completed_checkpoints,
+        })
+    }
+}
+
+/// The Flink configuration keys a scenario may set.
+pub const FLINK_KEYS: &[&str] = &[
+    "execution.checkpointing.interval",
+    "execution.checkpointing.mode",
+    "execution.checkpointing.timeout",
+    "execution.checkpointing.min-pause",
+    "execution.checkpointing.num-retained",
+    "jobmanager.execution.failover-strategy",
+    "restart-strategy.type",
+    "restart-strategy.fixed-delay.attempts",
+    "restart-strategy.fixed-delay.delay",
+    "restart-strategy.exponential-delay.initial-backoff",
+    "restart-strategy.exponential-delay.max-backoff",
+    "restart-strategy.exponential-delay.backoff-multiplier",
+    "restart-strategy.exponential-delay.reset-backoff-threshold",
+    "restart-strategy.exponential-delay.jitter-factor",
+    "restart-strategy.exponential-delay.attempts-before-reset-backoff",
+    "heartbeat.interval",
+    "heartbeat.timeout",
+    "heartbeat.rpc-failure-threshold",
+    "slot.request.timeout",
+    "execution.state-recovery.from-local",
+    "taskmanager.load-balance.mode",
+    "pipeline.operator-chaining.enabled",
+    "pipeline.max-parallelism",
+    "parallelism.default",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    about: String,
+    #[serde(default)]
+    seed: u64,
+    duration: Spanned<String>,
+    drain: Option<Spanned<String>>,
+    #[serde(default)]
+    flink: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    cluster: Option<RawCluster>,
+    job: Spanned<RawJob>,
+    #[serde(default)]
+    fault: Vec<Spanned<RawFault>>,
+    #[serde(default)]
+    bugs: RawBugs,
+    #[serde(default)]
+    expect: RawExpect,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCluster {
+    taskmanagers: Option<Spanned<u64>>,
+    slots_per_taskmanager: Option<Spanned<u64>>,
+    resource_manager: Option<Spanned<String>>,
+    taskmanager_start_delay: Option<Spanned<String>>,
+    rpc_latency: Option<Spanned<String>>,
+    network_latency: Option<Spanned<String>>,
+    network_jitter: Option<Spanned<String>>,
+    channel_capacity: Option<Spanned<u64>>,
+    connection_reset: Option<Spanned<String>>,
+    storage_bandwidth: Option<Spanned<String>>,
+    storage_latency: Option<Spanned<String>>,
+    local_bandwidth: Option<Spanned<String>>,
+    deploy_time: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawJob {
+    operators: Vec<Spanned<RawOperator>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawOperator {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    parallelism: Option<Spanned<u64>>,
+    input: Option<Spanned<String>>,
+    edge: Option<Spanned<String>>,
+    partitions: Option<Spanned<u64>>,
+    rate: Option<Spanned<String>>,
+    keys: Option<Spanned<u64>>,
+    catch_up_rate: Option<Spanned<String>>,
+    multiply: Option<i64>,
+    add: Option<i64>,
+    modulo: Option<Spanned<i64>>,
+    remainder: Option<Spanned<i64>>,
+    semantic: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawFault {
+    at: Option<Spanned<String>>,
+    at_record: Option<Spanned<u64>>,
+    kill_taskmanager: Option<Spanned<u64>>,
+    restart_taskmanager: Option<Spanned<u64>>,
+    fail_task: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBugs {
+    #[serde(default)]
+    commit_on_snapshot: bool,
+    #[serde(default)]
+    no_source_rewind: bool,
+    #[serde(default)]
+    restore_empty_state: bool,
+    #[serde(default)]
+    skip_alignment: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawExpect {
+    verdict: Option<Spanned<String>>,
+    failovers: Option<u32>,
+    job_status: Option<Spanned<String>>,
+    restarted: Option<Vec<Spanned<String>>>,
+    lost: Option<u64>,
+    duplicated: Option<u64>,
+    min_completed_checkpoints: Option<u64>,
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Flink writes "1 s", "10 min"; humantime wants "1s", "10min".
+pub fn parse_duration_us(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut compact = String::with_capacity(s.len());
+    let mut prev_digit = false;
+    for c in s.chars() {
+        if c == ' ' && prev_digit {
+            continue;
+        }
+        prev_digit = c.is_ascii_digit() || c == '.';
+        compact.push(c);
+    }
+    // Fractions ("12.99s") are not humantime's: handle a single decimal number + unit here.
+    if let Some(pos) = compact.find(|c: char| c.is_ascii_alphabetic())
+        && compact[..pos].contains('.')
+    {
+        let value: f64 = compact[..pos].parse().ok()?;
+        let unit_us = match &compact[pos..] {
+            "us" | "µs" => 1.0,
+            "ms" => 1e3,
+            "s" | "sec" => 1e6,
+            "m" | "min" => 6e7,
+            "h" => 3.6e9,
+            _ => return None,
+        };
+        let us = value * unit_us;
+        return (us.is_finite() && us >= 0.0 && us < 1e18).then_some(us.round() as u64);
+    }
+    let d = humantime::parse_duration(&compact).ok()?;
+    u64::try_from(d.as_micros()).ok()
+}
+
+/// "100MB/s", "512KiB/s", "1GB/s" → bytes per second.
+pub fn parse_bandwidth(s: &str) -> Option<u64> {
+    let s = s.trim().strip_suffix("/s")?.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim() {
+        "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let v = value * mult;
+    (v.is_finite() && v >= 1.0 && v < 1e15).then_some(v as u64)
+}
+
+/// The closest known name, for "did you mean" hints (Levenshtein distance ≤ a third).
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    known
+        .iter()
+        .map(|k| (distance(word, k), *k))
+        .min()
+        .filter(|(d, _)| *d <= word.chars().count().max(3) / 3)
+        .map(|(_, k)| k)
+}
+
+/// serde says "unknown field `x`, expected one of `a`, `b`": hint at the closest.
+fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match closest(field, &names) {
+        Some(c) => Some(format!("did you mean `{c}`?")),
+        None if !names.is_empty() => Some(format!("valid keys: {}", names.join(", "))),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_flink_and_humantime_forms() {
+        assert_eq!(parse_duration_us("250ms"), Some(250_000));
+        assert_eq!(parse_duration_us("1 s"), Some(1_000_000));
+        assert_eq!(parse_duration_us("10 min"), Some(600_000_000));
+        assert_eq!(parse_duration_us("12.99s"), Some(12_990_000));
+        assert_eq!(parse_duration_us("1h"), Some(3_600_000_000));
+        assert_eq!(parse_duration_us("5 parsecs"), None);
+        assert_eq!(parse_duration_us(""), None);
+    }
+
+    #[test]
+    fn bandwidths() {
+        assert_eq!(parse_bandwidth("100MB/s"), Some(100_000_000));
+        assert_eq!(parse_bandwidth("1 KiB/s"), Some(1024));
+        assert_eq!(parse_bandwidth("100MB"), None);
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+
+    #[test]
+    fn closest_name() {
+        assert_eq!(closest("heartbeat.timout", FLINK_KEYS), Some("heartbeat.timeout"));
+        assert_eq!(closest("zzz", FLINK_KEYS), None);
+    }
+}
