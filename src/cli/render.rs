@@ -122,8 +122,8 @@ pub fn human(run: &Run) -> String {
     let mut out = String::new();
     let sc = &run.scenario;
     let _ = writeln!(out, "scenario: {} (seed {})", sc.name, sc.seed);
-    if !sc.about.is_empty() {
-        let _ = writeln!(out, "          {}", sc.about);
+    for line in sc.about.lines() {
+        let _ = writeln!(out, "          {}", line.trim());
     }
     setup_lines(run, &mut out);
     let _ = writeln!(out);
@@ -412,12 +412,18 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
                 FailoverStrategy::Region => "region failover",
                 FailoverStrategy::Full => "full failover",
             };
+            let total = g.subtask_count();
+            let n = f.to_restart.len();
+            let others = if n == total {
+                "all of the job".to_string()
+            } else {
+                format!("{n} of {total} subtasks; the other {} keep running", total - n)
+            };
             format!(
-                "JobManager handles the failure of {} ({} after it happened): failover #{} ({strategy}); cause: {}",
+                "JobManager handles the failure of {} ({} after it happened): failover #{} ({strategy}) restarts {others}",
                 g.subtask_name(f.failed_subtask),
                 ms(f.detected_at_us - f.failed_at_us),
                 failover + 1,
-                f.cause.describe()
             )
         }
         Note::TaskManagerLost { tm, detection } => match detection {
@@ -491,6 +497,8 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     }
     if let Some(t) = f.running_again_at_us {
         let _ = write!(s, "; all RUNNING again {} after the failure", ms(t - f.failed_at_us));
+    } else if f.restart_at_us.is_some() {
+        s.push_str("; superseded by the next failover before all ran");
     }
     s
 }

@@ -225,6 +225,9 @@ pub struct FailoverReport {
     pub detected_at_us: TimeUs,
     pub failed_subtask: SubtaskId,
     pub cause: FailureCause,
+    /// What the failover strategy chose to restart when the failure was handled.
+    pub to_restart: Vec<SubtaskId>,
+    /// What was actually restarted (minus subtasks another failover restarted meanwhile).
     pub restarted: Vec<SubtaskId>,
     pub restart_at_us: Option<TimeUs>,
     pub restored_checkpoint: Option<u64>,
@@ -279,6 +282,9 @@ pub struct World<'a> {
     pub subtasks: Vec<SubtaskRt>,
     pub channels: Vec<ChannelRt>,
     pub out_channels: Vec<Vec<ChannelId>>,
+    /// Pipelined region of each subtask (fixed for the job).
+    pub region_of: Vec<u32>,
+    pub regions: Vec<Vec<SubtaskId>>,
     pub job_status: JobStatus,
     pub restart: RestartBackoff,
     pub failovers: Vec<FailoverReport>,
@@ -349,7 +355,10 @@ impl<'a> World<'a> {
         }
         let bugs = if with_faults { sc.bugs } else { PlantedBugs::default() };
         let aligned = sc.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce && !bugs.skip_alignment;
+        let (regions, region_of) = graph.pipelined_regions();
         let mut w = World {
+            region_of,
+            regions,
             sc,
             bugs,
             aligned,

@@ -63,14 +63,11 @@ impl World<'_> {
         if self.now() > 0 {
             self.note(Note::TaskManagerRegistered { tm: host, slots });
         }
-        // Slot requests that waited for resources are served now.
-        let waiting: Vec<u32> = std::mem::take(&mut self.slot_waiters).into_iter().collect();
+        // Regions that waited for slots try again.
+        self.slot_waiters.clear();
         let subtasks: Vec<SubtaskId> = (0..self.subtasks.len() as u32)
             .map(SubtaskId)
-            .filter(|st| {
-                let s = &self.subtasks[st.0 as usize];
-                s.state == ExecutionState::Scheduled && waiting.contains(&self.graph.subtasks[st.0 as usize].index)
-            })
+            .filter(|st| self.subtasks[st.0 as usize].state == ExecutionState::Scheduled)
             .collect();
         if !subtasks.is_empty() {
             self.allocate_and_deploy(&subtasks);
@@ -143,32 +140,48 @@ impl World<'_> {
         Some((chosen as u32, s as u32))
     }
 
-    /// Subtasks in SCHEDULED get slots and are deployed; those without a slot wait for one up
-    /// to `slot.request.timeout`.
+    /// Subtasks in SCHEDULED get slots and are deployed, a pipelined region at a time: like
+    /// Flink's bulk slot allocation, a region is deployed only once every one of its subtasks
+    /// has a slot; otherwise the region waits (holding what it got) up to `slot.request.timeout`.
     pub fn allocate_and_deploy(&mut self, subtasks: &[SubtaskId]) {
-        let mut missing = 0;
+        let mut regions: Vec<(u32, Vec<SubtaskId>)> = Vec::new();
         for &st in subtasks {
-            let group = self.graph.subtasks[st.0 as usize].index;
-            match self.slot_for_group(group) {
-                Some((e, _)) => {
-                    self.subtasks[st.0 as usize].executor = Some(e);
-                    self.set_state(st, ExecutionState::Deploying);
-                    let tm = self.executors[e as usize].host;
-                    self.note(Note::Deployed { st, tm });
-                    let attempt = self.subtasks[st.0 as usize].attempt;
-                    self.q.schedule_in(self.sc.cluster.rpc_latency_us, Event::DeployArrived { st, attempt });
+            let r = self.region_of[st.0 as usize];
+            match regions.iter_mut().find(|(x, _)| *x == r) {
+                Some((_, v)) => v.push(st),
+                None => regions.push((r, vec![st])),
+            }
+        }
+        let mut missing = 0;
+        for (_, members) in regions {
+            let mut lacking: Vec<u32> = Vec::new();
+            for &st in &members {
+                let group = self.graph.subtasks[st.0 as usize].index;
+                if self.slot_for_group(group).is_none() && !lacking.contains(&group) {
+                    lacking.push(group);
                 }
-                None => {
-                    missing += 1;
+            }
+            if !lacking.is_empty() {
+                missing += members.len() as u32;
+                for group in lacking {
                     if self.slot_waiters.insert(group) {
                         self.slot_generation[group as usize] += 1;
                         let generation = self.slot_generation[group as usize];
-                        self.q.schedule_in(
-                            self.sc.flink.slot_request_timeout_us,
-                            Event::SlotRequestTimeout { group, generation },
-                        );
+                        let timeout = self.sc.flink.slot_request_timeout_us;
+                        self.q.schedule_in(timeout, Event::SlotRequestTimeout { group, generation });
                     }
                 }
+                continue;
+            }
+            for st in members {
+                let group = self.graph.subtasks[st.0 as usize].index;
+                let (e, _) = self.group_slot[group as usize].expect("every group of the region got a slot above");
+                self.subtasks[st.0 as usize].executor = Some(e);
+                self.set_state(st, ExecutionState::Deploying);
+                let tm = self.executors[e as usize].host;
+                self.note(Note::Deployed { st, tm });
+                let attempt = self.subtasks[st.0 as usize].attempt;
+                self.q.schedule_in(self.sc.cluster.rpc_latency_us, Event::DeployArrived { st, attempt });
             }
         }
         if missing > 0 {
@@ -357,10 +370,7 @@ impl World<'_> {
         }
         let to_restart: Vec<SubtaskId> = match self.sc.flink.failover_strategy {
             FailoverStrategy::Full => (0..self.subtasks.len() as u32).map(SubtaskId).collect(),
-            FailoverStrategy::Region => {
-                let (regions, region_of) = self.graph.pipelined_regions();
-                regions[region_of[st.0 as usize] as usize].clone()
-            }
+            FailoverStrategy::Region => self.regions[self.region_of[st.0 as usize] as usize].clone(),
         };
         self.start_failover(st, cause, failed_at_us, to_restart);
     }
@@ -375,6 +385,7 @@ impl World<'_> {
             detected_at_us: now,
             failed_subtask: st,
             cause,
+            to_restart: to_restart.clone(),
             restarted: Vec::new(),
             restart_at_us: None,
             restored_checkpoint: None,

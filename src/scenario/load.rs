@@ -53,7 +53,8 @@ const DAY_US: u64 = 86_400_000_000;
 /// Reads and parses a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let name = path.display().to_string();
-    let at_start = |message: String, hint: Option<String>| ScenarioError { file: name.clone(), line: 1, column: 1, message, hint };
+    let at_start =
+        |message: String, hint: Option<String>| ScenarioError { file: name.clone(), line: 1, column: 1, message, hint };
     let meta = std::fs::metadata(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(at_start(
@@ -111,7 +112,11 @@ impl Cx<'_> {
     fn build(&self, raw: RawScenario) -> Res<Scenario> {
         let duration_us = self.duration(&raw.duration, "duration")?;
         if !(1_000..=DAY_US).contains(&duration_us) {
-            return self.err_hint(raw.duration.span(), "`duration` must be between 1ms and 24h", "the virtual time sources append records");
+            return self.err_hint(
+                raw.duration.span(),
+                "`duration` must be between 1ms and 24h",
+                "the virtual time sources append records",
+            );
         }
         let drain_us = match &raw.drain {
             Some(d) => {
@@ -160,12 +165,15 @@ impl Cx<'_> {
     }
 
     /// The `[flink]` table: Flink's keys, Flink's defaults.
-    fn flink(&self, table: &BTreeMap<Spanned<String>, Spanned<toml::Value>>) -> Res<(FlinkConfig, bool, Option<u32>, u32)> {
+    fn flink(
+        &self,
+        table: &BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    ) -> Res<(FlinkConfig, bool, Option<u32>, u32)> {
         let mut values: BTreeMap<&str, &Spanned<toml::Value>> = BTreeMap::new();
         for (k, v) in table {
             if !FLINK_KEYS.contains(&k.get_ref().as_str()) {
                 let hint = match closest(k.get_ref(), FLINK_KEYS) {
-                    Some(c) => format!("did you mean \"{c}\"? Known keys: see README.md (Flink configuration keys)"),
+                    Some(c) => format!("did you mean \"{c}\"?"),
                     None => "recoverysim knows these Flink keys: ".to_string() + &FLINK_KEYS.join(", "),
                 };
                 return self.err_hint(k.span(), format!("unknown Flink configuration key \"{}\"", k.get_ref()), hint);
@@ -234,7 +242,11 @@ impl Cx<'_> {
                     };
                     match options.iter().find(|o| o.to_ascii_lowercase().replace('_', "-") == s) {
                         Some(o) => Ok(*o),
-                        None => self.err_hint(v.span(), format!("invalid value for \"{key}\""), format!("one of {}", options.join(", "))),
+                        None => self.err_hint(
+                            v.span(),
+                            format!("invalid value for \"{key}\""),
+                            format!("one of {}", options.join(", ")),
+                        ),
                     }
                 }
             }
@@ -249,15 +261,25 @@ impl Cx<'_> {
                 Some(us)
             }
         };
-        let checkpointing_mode = match choice("execution.checkpointing.mode", "EXACTLY_ONCE", &["EXACTLY_ONCE", "AT_LEAST_ONCE"])? {
-            "AT_LEAST_ONCE" => CheckpointingMode::AtLeastOnce,
-            _ => CheckpointingMode::ExactlyOnce,
-        };
+        let checkpointing_mode =
+            match choice("execution.checkpointing.mode", "EXACTLY_ONCE", &["EXACTLY_ONCE", "AT_LEAST_ONCE"])? {
+                "AT_LEAST_ONCE" => CheckpointingMode::AtLeastOnce,
+                _ => CheckpointingMode::ExactlyOnce,
+            };
         let default_restart = if checkpoint_interval_us.is_some() { "exponential-delay" } else { "none" };
         let restart_type = choice(
             "restart-strategy.type",
             default_restart,
-            &["none", "disable", "off", "no_restart", "fixed-delay", "fixeddelay", "exponential-delay", "exponentialdelay"],
+            &[
+                "none",
+                "disable",
+                "off",
+                "no_restart",
+                "fixed-delay",
+                "fixeddelay",
+                "exponential-delay",
+                "exponentialdelay",
+            ],
         )?;
         let restart_strategy = match restart_type {
             "fixed-delay" | "fixeddelay" => RestartStrategy::FixedDelay {
@@ -268,7 +290,10 @@ impl Cx<'_> {
                 initial_backoff_us: dur("restart-strategy.exponential-delay.initial-backoff", 1_000_000)?,
                 max_backoff_us: dur("restart-strategy.exponential-delay.max-backoff", 60_000_000)?,
                 multiplier: float("restart-strategy.exponential-delay.backoff-multiplier", 1.5, 1.0, 1000.0)?,
-                reset_backoff_threshold_us: dur("restart-strategy.exponential-delay.reset-backoff-threshold", 3_600_000_000)?,
+                reset_backoff_threshold_us: dur(
+                    "restart-strategy.exponential-delay.reset-backoff-threshold",
+                    3_600_000_000,
+                )?,
                 jitter_factor: float("restart-strategy.exponential-delay.jitter-factor", 0.1, 0.0, 1.0)?,
                 attempts_before_reset: int(
                     "restart-strategy.exponential-delay.attempts-before-reset-backoff",
@@ -287,12 +312,20 @@ impl Cx<'_> {
         }
         if heartbeat_timeout_us <= heartbeat_interval_us {
             let span = values.get("heartbeat.timeout").or(values.get("heartbeat.interval")).map_or(0..0, |v| v.span());
-            return self.err_hint(span, "\"heartbeat.timeout\" must be longer than \"heartbeat.interval\"", "Flink refuses this too");
+            return self.err_hint(
+                span,
+                "\"heartbeat.timeout\" must be longer than \"heartbeat.interval\"",
+                "Flink refuses this too",
+            );
         }
         let threshold = int("heartbeat.rpc-failure-threshold", 2, -1, 1_000_000)?;
         if threshold == 0 {
             let span = values.get("heartbeat.rpc-failure-threshold").map_or(0..0, |v| v.span());
-            return self.err_hint(span, "\"heartbeat.rpc-failure-threshold\" must be -1 or at least 1", "-1 disables it");
+            return self.err_hint(
+                span,
+                "\"heartbeat.rpc-failure-threshold\" must be -1 or at least 1",
+                "-1 disables it",
+            );
         }
         let flink = FlinkConfig {
             checkpoint_interval_us,
@@ -386,8 +419,13 @@ impl Cx<'_> {
         };
         Ok(ClusterSpec {
             taskmanagers: ranged(&c.taskmanagers, 1, 1, MAX_TASKMANAGERS, "taskmanagers")? as u32,
-            slots_per_taskmanager: ranged(&c.slots_per_taskmanager, 1, 1, MAX_SLOTS_PER_TASKMANAGER, "slots-per-taskmanager")?
-                as u32,
+            slots_per_taskmanager: ranged(
+                &c.slots_per_taskmanager,
+                1,
+                1,
+                MAX_SLOTS_PER_TASKMANAGER,
+                "slots-per-taskmanager",
+            )? as u32,
             resource_manager,
             taskmanager_start_delay_us: dur(&c.taskmanager_start_delay, 5_000_000, "taskmanager-start-delay")?,
             rpc_latency_us: dur(&c.rpc_latency, 1_000, "rpc-latency")?,
@@ -402,7 +440,14 @@ impl Cx<'_> {
         })
     }
 
-    fn job(&self, raw: &Spanned<RawJob>, chaining: bool, max_p: Option<u32>, default_p: u32, duration_us: u64) -> Res<JobSpec> {
+    fn job(
+        &self,
+        raw: &Spanned<RawJob>,
+        chaining: bool,
+        max_p: Option<u32>,
+        default_p: u32,
+        duration_us: u64,
+    ) -> Res<JobSpec> {
         let ops_raw = &raw.get_ref().operators;
         if ops_raw.is_empty() {
             return self.err(raw.span(), "the job needs at least one operator");
@@ -417,7 +462,11 @@ impl Cx<'_> {
             let o = sop.get_ref();
             let name = o.name.get_ref();
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return self.err_hint(o.name.span(), format!("invalid operator name {name:?}"), "names use letters, digits, `_` and `-`");
+                return self.err_hint(
+                    o.name.span(),
+                    format!("invalid operator name {name:?}"),
+                    "names use letters, digits, `_` and `-`",
+                );
             }
             if operators.iter().any(|x| &x.name == name) {
                 return self.err(o.name.span(), format!("operator `{name}` is declared twice"));
@@ -434,7 +483,10 @@ impl Cx<'_> {
             // Fields that belong to one kind only.
             let only = |present: bool, field: &str, owner: &str, ok: bool| -> Res<()> {
                 if present && !ok {
-                    return self.err(sop.span(), format!("`{field}` is only for {owner} (operator `{name}` is a {kind_name})"));
+                    return self.err(
+                        sop.span(),
+                        format!("`{field}` is only for {owner} (operator `{name}` is a {kind_name})"),
+                    );
                 }
                 Ok(())
             };
@@ -448,7 +500,13 @@ impl Cx<'_> {
             let kind = match kind_name {
                 "source" => {
                     let rate = match &o.rate {
-                        None => return self.err_hint(sop.span(), format!("source `{name}` needs a `rate`"), "rate = \"1000/s\""),
+                        None => {
+                            return self.err_hint(
+                                sop.span(),
+                                format!("source `{name}` needs a `rate`"),
+                                "rate = \"1000/s\"",
+                            );
+                        }
                         Some(r) => self.rate(r, "rate")?,
                     };
                     let partitions = match &o.partitions {
@@ -484,12 +542,21 @@ impl Cx<'_> {
                             "lower the rate or the duration",
                         );
                     }
-                    OperatorKind::Source(SourceSpec { partitions, rate_per_s: rate, keys, catch_up_rate_per_s: catch_up })
+                    OperatorKind::Source(SourceSpec {
+                        partitions,
+                        rate_per_s: rate,
+                        keys,
+                        catch_up_rate_per_s: catch_up,
+                    })
                 }
                 "map" => OperatorKind::Map { multiply: o.multiply.unwrap_or(1), add: o.add.unwrap_or(0) },
                 "filter" => {
                     let Some(m) = &o.modulo else {
-                        return self.err_hint(sop.span(), format!("filter `{name}` needs a `modulo`"), "modulo = 2, remainder = 0 keeps even values");
+                        return self.err_hint(
+                            sop.span(),
+                            format!("filter `{name}` needs a `modulo`"),
+                            "modulo = 2, remainder = 0 keeps even values",
+                        );
                     };
                     if *m.get_ref() < 1 {
                         return self.err(m.span(), "`modulo` must be at least 1");
@@ -512,12 +579,22 @@ impl Cx<'_> {
                     }
                 }),
                 _ => {
-                    return self.err_hint(o.kind.span(), format!("unknown operator kind {kind_name:?}"), "one of source, map, filter, keyed-count, keyed-sum, sink");
+                    return self.err_hint(
+                        o.kind.span(),
+                        format!("unknown operator kind {kind_name:?}"),
+                        "one of source, map, filter, keyed-count, keyed-sum, sink",
+                    );
                 }
             };
             let input = match (&o.input, is_source) {
                 (Some(i), true) => return self.err(i.span(), "a source reads its log; it takes no `input`"),
-                (None, false) => return self.err_hint(sop.span(), format!("operator `{name}` needs an `input`"), "input = \"<an operator declared earlier>\""),
+                (None, false) => {
+                    return self.err_hint(
+                        sop.span(),
+                        format!("operator `{name}` needs an `input`"),
+                        "input = \"<an operator declared earlier>\"",
+                    );
+                }
                 (None, true) => {
                     if let Some(e) = &o.edge {
                         return self.err(e.span(), "a source has no input edge");
@@ -533,7 +610,11 @@ impl Cx<'_> {
                             let names: Vec<&str> = operators.iter().map(|x| x.name.as_str()).collect();
                             format!("declared so far: {}", names.join(", "))
                         };
-                        return self.err_hint(i.span(), format!("`input` names no earlier operator: {:?}", i.get_ref()), hint);
+                        return self.err_hint(
+                            i.span(),
+                            format!("`input` names no earlier operator: {:?}", i.get_ref()),
+                            hint,
+                        );
                     };
                     if matches!(operators[idx].kind, OperatorKind::Sink(_)) {
                         return self.err(i.span(), "a sink has no output to read from");
@@ -550,7 +631,11 @@ impl Cx<'_> {
                     };
                     let edge_span = o.edge.as_ref().map_or(sop.span(), |e| e.span());
                     if is_keyed && edge != EdgeKind::Hash {
-                        return self.err_hint(edge_span, "keyed state needs a keyBy: the edge into a keyed operator must be \"hash\"", "edge = \"hash\"");
+                        return self.err_hint(
+                            edge_span,
+                            "keyed state needs a keyBy: the edge into a keyed operator must be \"hash\"",
+                            "edge = \"hash\"",
+                        );
                     }
                     if edge == EdgeKind::Forward && operators[idx].parallelism != parallelism {
                         return self.err_hint(
@@ -576,7 +661,10 @@ impl Cx<'_> {
         if let Some(m) = max_p {
             let widest = operators.iter().map(|o| o.parallelism).max().unwrap_or(1);
             if widest > m {
-                return self.err(raw.span(), format!("\"pipeline.max-parallelism\" {m} is below the parallelism {widest} of an operator"));
+                return self.err(
+                    raw.span(),
+                    format!("\"pipeline.max-parallelism\" {m} is below the parallelism {widest} of an operator"),
+                );
             }
         }
         Ok(JobSpec { operators, max_parallelism: max_p, chaining })
@@ -595,7 +683,11 @@ impl Cx<'_> {
     fn subtask_ref(&self, s: &Spanned<String>, job: &JobSpec) -> Res<SubtaskRef> {
         let refs = self.subtask_refs(s, job)?;
         if refs.len() != 1 || !s.get_ref().contains('[') {
-            return self.err_hint(s.span(), format!("{:?} names more than one subtask", s.get_ref()), "name one subtask: \"map[2]\"");
+            return self.err_hint(
+                s.span(),
+                format!("{:?} names more than one subtask", s.get_ref()),
+                "name one subtask: \"map[2]\"",
+            );
         }
         Ok(refs[0])
     }
@@ -607,12 +699,22 @@ impl Cx<'_> {
             None => (text, None),
             Some((n, rest)) => match rest.strip_suffix(']') {
                 Some(r) => (n, Some(r)),
-                None => return self.err_hint(s.span(), format!("cannot read subtask {text:?}"), "write \"map[2]\" or \"map[0..4]\""),
+                None => {
+                    return self.err_hint(
+                        s.span(),
+                        format!("cannot read subtask {text:?}"),
+                        "write \"map[2]\" or \"map[0..4]\"",
+                    );
+                }
             },
         };
         let Some(op) = job.operators.iter().position(|o| o.name == name) else {
             let names: Vec<&str> = job.operators.iter().map(|o| o.name.as_str()).collect();
-            return self.err_hint(s.span(), format!("no operator named {name:?}"), format!("operators: {}", names.join(", ")));
+            return self.err_hint(
+                s.span(),
+                format!("no operator named {name:?}"),
+                format!("operators: {}", names.join(", ")),
+            );
         };
         let p = job.operators[op].parallelism;
         let (a, b) = match range {
@@ -631,7 +733,13 @@ impl Cx<'_> {
                             "indices are 0-based; a..b is half-open",
                         );
                     }
-                    None => return self.err_hint(s.span(), format!("cannot read subtask {text:?}"), "write \"map[2]\" or \"map[0..4]\""),
+                    None => {
+                        return self.err_hint(
+                            s.span(),
+                            format!("cannot read subtask {text:?}"),
+                            "write \"map[2]\" or \"map[0..4]\"",
+                        );
+                    }
                 }
             }
         };
@@ -676,14 +784,24 @@ impl Cx<'_> {
             }
             (None, Some(n)) => {
                 if !matches!(action, FaultAction::FailTask(_)) {
-                    return self.err_hint(n.span(), "`at-record` only works with `fail-task`", "use `at` for TaskManager faults");
+                    return self.err_hint(
+                        n.span(),
+                        "`at-record` only works with `fail-task`",
+                        "use `at` for TaskManager faults",
+                    );
                 }
                 if *n.get_ref() < 1 {
                     return self.err(n.span(), "`at-record` counts from 1");
                 }
                 FaultTrigger::AtRecord { n: *n.get_ref() }
             }
-            _ => return self.err_hint(f.span(), "a [[fault]] needs exactly one of `at` and `at-record`", "at = \"12s\" or at-record = 500"),
+            _ => {
+                return self.err_hint(
+                    f.span(),
+                    "a [[fault]] needs exactly one of `at` and `at-record`",
+                    "at = \"12s\" or at-record = 500",
+                );
+            }
         };
         Ok(FaultSpec { trigger, action })
     }
@@ -692,7 +810,11 @@ impl Cx<'_> {
         let verdict = match &e.verdict {
             None => None,
             Some(v) => Some(Verdict::parse(v.get_ref()).ok_or_else(|| {
-                self.error_at(v.span(), "invalid `verdict`", Some("exactly_once, at_least_once, at_most_once or violated".into()))
+                self.error_at(
+                    v.span(),
+                    "invalid `verdict`",
+                    Some("exactly_once, at_least_once, at_most_once or violated".into()),
+                )
             })?),
         };
         let job_status = match &e.job_status {
@@ -891,7 +1013,7 @@ pub fn parse_duration_us(s: &str) -> Option<u64> {
             _ => return None,
         };
         let us = value * unit_us;
-        return (us.is_finite() && us >= 0.0 && us < 1e18).then_some(us.round() as u64);
+        return (0.0..1e18).contains(&us).then_some(us.round() as u64);
     }
     let d = humantime::parse_duration(&compact).ok()?;
     u64::try_from(d.as_micros()).ok()
@@ -914,7 +1036,7 @@ pub fn parse_bandwidth(s: &str) -> Option<u64> {
         _ => return None,
     };
     let v = value * mult;
-    (v.is_finite() && v >= 1.0 && v < 1e15).then_some(v as u64)
+    (1.0..1e15).contains(&v).then_some(v as u64)
 }
 
 /// The closest known name, for "did you mean" hints (Levenshtein distance ≤ a third).
@@ -935,7 +1057,7 @@ fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
         .iter()
         .map(|k| (distance(word, k), *k))
         .min()
-        .filter(|(d, _)| *d <= word.chars().count().max(3) / 3)
+        .filter(|(d, _)| *d <= (word.chars().count() / 3).max(2))
         .map(|(_, k)| k)
 }
 
@@ -944,16 +1066,68 @@ fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
     let (field, expected) = rest.split_once('`')?;
     let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    match closest(field, &names) {
-        Some(c) => Some(format!("did you mean `{c}`?")),
-        None if !names.is_empty() => Some(format!("valid keys: {}", names.join(", "))),
-        None => None,
-    }
+    closest(field, &names).map(|c| format!("did you mean `{c}`?"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MINIMAL: &str = r#"
+name = "m"
+duration = "2s"
+[job]
+operators = [
+  { name = "src", kind = "source", parallelism = 2, rate = "100/s" },
+  { name = "count", kind = "keyed-count", input = "src", parallelism = 2 },
+  { name = "out", kind = "sink", input = "count", parallelism = 2 },
+]
+"#;
+
+    #[test]
+    fn defaults_are_flinks() {
+        let sc = parse_str("m.toml", MINIMAL).expect("valid");
+        let f = &sc.flink;
+        assert_eq!(f.checkpoint_interval_us, None);
+        assert_eq!(f.restart_strategy, RestartStrategy::None, "no checkpointing: no restarts");
+        assert_eq!(f.heartbeat_interval_us, 10_000_000);
+        assert_eq!(f.heartbeat_timeout_us, 50_000_000);
+        assert_eq!(f.heartbeat_rpc_failure_threshold, Some(2));
+        assert_eq!(f.slot_request_timeout_us, 300_000_000);
+        assert_eq!(f.failover_strategy, FailoverStrategy::Region);
+        assert_eq!(f.checkpoints_retained, 1);
+        assert!(sc.job.chaining);
+        assert_eq!(sc.job.operators[1].input, Some((OperatorId(0), EdgeKind::Hash)));
+        assert_eq!(sc.job.operators[2].input, Some((OperatorId(1), EdgeKind::Forward)));
+        assert_eq!(sc.job.operators[2].kind, OperatorKind::Sink(SinkSemantic::TwoPhaseCommit));
+        assert_eq!(sc.cluster.taskmanagers, 1);
+        assert_eq!(sc.drain_us, 600_000_000);
+        let with_cp = MINIMAL.replace("[job]", "[flink]\n\"execution.checkpointing.interval\" = \"1 s\"\n[job]");
+        let sc = parse_str("m.toml", &with_cp).expect("valid");
+        assert_eq!(sc.flink.checkpoint_interval_us, Some(1_000_000));
+        assert!(matches!(
+            sc.flink.restart_strategy,
+            RestartStrategy::ExponentialDelay { initial_backoff_us: 1_000_000, max_backoff_us: 60_000_000, .. }
+        ));
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_value() {
+        let bad = MINIMAL.replace("parallelism = 2, rate", "parallelism = 2000, rate");
+        let e = parse_str("m.toml", &bad).expect_err("parallelism too large");
+        assert_eq!((e.line, e.column), (6, 50));
+        assert!(e.message.contains("parallelism"));
+        let bad = MINIMAL.replace("input = \"count\"", "input = \"out\"");
+        let e = parse_str("m.toml", &bad).expect_err("input is itself / later");
+        assert_eq!(e.line, 8);
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("declared before")), "{e}");
+        let bad = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nkill-taskmanager = 0\nfail-task = \"src[0]\"\n");
+        let e = parse_str("m.toml", &bad).expect_err("two actions");
+        assert!(e.message.contains("exactly one action"), "{e}");
+        let bad = format!("{MINIMAL}\n[[fault]]\nat-record = 5\nkill-taskmanager = 0\n");
+        let e = parse_str("m.toml", &bad).expect_err("at-record needs fail-task");
+        assert!(e.message.contains("at-record"), "{e}");
+    }
 
     #[test]
     fn durations_in_flink_and_humantime_forms() {

@@ -1,0 +1,168 @@
+//! The binary as users and tools meet it: exit codes, bad input, JSON contract, regions.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn recoverysim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
+}
+
+/// Writes `text` to a scenario file in a fresh temporary directory and runs `run` on it.
+fn run_text(name: &str, text: &str) -> Output {
+    let dir = std::env::temp_dir().join(format!("recoverysim-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write scenario");
+    let out = Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(["run", path.file_name().and_then(|n| n.to_str()).expect("utf-8")])
+        .current_dir(&dir)
+        .output()
+        .expect("the binary runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+const GOOD: &str = r#"name = "ok"
+duration = "2s"
+
+[flink]
+"execution.checkpointing.interval" = "500ms"
+
+[job]
+operators = [
+  { name = "source", kind = "source", parallelism = 2, rate = "100/s" },
+  { name = "count", kind = "keyed-count", input = "source", parallelism = 2 },
+  { name = "sink", kind = "sink", input = "count", parallelism = 2 },
+]
+"#;
+
+#[test]
+fn bad_scenario_files_exit_2_with_file_line_column() {
+    let cases: &[(&str, String)] = &[
+        ("toml-syntax", GOOD.replace("duration = \"2s\"", "duration = \"2s")),
+        ("unknown-top-level-key", GOOD.replace("duration = \"2s\"", "duration = \"2s\"\nsede = 4")),
+        (
+            "unknown-flink-key",
+            GOOD.replace("\"execution.checkpointing.interval\"", "\"execution.checkpointing.intervall\""),
+        ),
+        ("bad-duration", GOOD.replace("\"500ms\"", "\"5 parsecs\"")),
+        ("unknown-input", GOOD.replace("input = \"count\"", "input = \"cnt\"")),
+        (
+            "forward-unequal-parallelism",
+            GOOD.replace(
+                "{ name = \"sink\", kind = \"sink\", input = \"count\", parallelism = 2 }",
+                "{ name = \"sink\", kind = \"sink\", input = \"count\", parallelism = 3 }",
+            ),
+        ),
+        (
+            "keyed-needs-hash",
+            GOOD.replace(
+                "input = \"source\", parallelism = 2",
+                "input = \"source\", edge = \"forward\", parallelism = 2",
+            ),
+        ),
+        ("fault-out-of-range", format!("{GOOD}\n[[fault]]\nat = \"1s\"\nfail-task = \"count[7]\"\n")),
+        ("absurd-rate", GOOD.replace("rate = \"100/s\"", "rate = \"9999999/s\"").replace("\"2s\"", "\"24h\"")),
+        ("missing-name", GOOD.replace("name = \"ok\"\n", "")),
+    ];
+    let mut all = String::new();
+    for (name, text) in cases {
+        let out = run_text(name, text);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.starts_with(&format!("{name}.toml:")), "{name}: {stderr}");
+        let position = stderr.split(':').take(3).collect::<Vec<_>>();
+        assert!(position[1].parse::<u32>().is_ok() && position[2].parse::<u32>().is_ok(), "{name}: {stderr}");
+        all.push_str(&format!("== {name}\n{stderr}"));
+    }
+    snapshot("bad-scenario-errors", &all);
+}
+
+#[test]
+fn good_file_runs_and_json_has_the_contract_fields() {
+    let out = run_text("good", GOOD);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for key in [
+        "scenario",
+        "seed",
+        "trace_hash",
+        "events",
+        "subtasks",
+        "virtual_time_ms",
+        "job_status",
+        "output",
+        "checkpoints",
+        "failovers",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["output"]["verdict"], "exactly_once");
+    assert_eq!(v["failovers"][0]["cause"], "connection-lost");
+    assert_eq!(v["failovers"][0]["restarted_tasks"], 8);
+    for key in ["at_ms", "detected_at_ms", "restored_checkpoint", "running_again_at_ms"] {
+        assert!(v["failovers"][0].get(key).is_some(), "missing failovers[0].{key}");
+    }
+}
+
+#[test]
+fn seed_override_changes_the_run_and_bug_flag_flips_the_verdict() {
+    let a = recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--json"]);
+    let b = recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--json", "--seed", "9"]);
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_slice(&a.stdout).expect("json"), serde_json::from_slice(&b.stdout).expect("json"));
+    assert_ne!(a["trace_hash"], b["trace_hash"]);
+    assert_eq!(b["seed"], 9);
+    let bad = recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--bug", "no-source-rewind", "--json"]);
+    let bad: serde_json::Value = serde_json::from_slice(&bad.stdout).expect("json");
+    assert_eq!(bad["output"]["verdict"], "at_most_once");
+    let unknown = recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--bug", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn check_passes_on_bundled_scenarios_and_fails_on_a_wrong_expectation() {
+    let ok = recoverysim(&["check", "scenarios/forward-task-failure.toml"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    let dir = std::env::temp_dir().join(format!("recoverysim-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let wrong =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/forward-task-failure.toml"))
+            .expect("bundled scenario")
+            .replace(
+                "restarted = [\"source[1]\", \"map[1]\", \"sink[1]\"]",
+                "restarted = [\"source\", \"map\", \"sink\"]",
+            );
+    let path = dir.join("wrong.toml");
+    std::fs::write(&path, wrong).expect("write");
+    let out = recoverysim(&["check", path.to_str().expect("utf-8")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("restarted: expected [source[0..3], map[0..3], sink[0..3]], got [source[1], map[1], sink[1]]"),
+        "{stdout}"
+    );
+    let missing = recoverysim(&["check", "no/such/file.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn regions_command_lists_one_region_per_lane_for_a_forward_job() {
+    let out = recoverysim(&["regions", "scenarios/forward-task-failure.toml"]);
+    assert_eq!(out.status.code(), Some(0));
+    snapshot("regions-forward-task-failure", &String::from_utf8_lossy(&out.stdout));
+}

@@ -1,0 +1,52 @@
+//! Every file in scenarios/ is a test case: it must meet its own [expect] table, run twice with
+//! the same trace hash, and its human report is pinned by an insta snapshot in snapshots/.
+
+use recoverysim::run::simulate;
+use recoverysim::scenario::load_file;
+use std::path::PathBuf;
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("readable directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_meets_its_expectations_deterministically_and_matches_its_snapshot() {
+    let files = scenario_files();
+    assert!(files.len() >= 6, "the bundled scenarios are there");
+    let mut failures = Vec::new();
+    for file in &files {
+        let sc = load_file(file).unwrap_or_else(|e| panic!("{e}"));
+        let first = simulate(&sc);
+        let second = simulate(&sc);
+        let name = file.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_string();
+        if first.outcome.trace_hash != second.outcome.trace_hash || first.outcome.events != second.outcome.events {
+            failures.push(format!(
+                "{name}: two runs differ (trace hash {:x} vs {:x})",
+                first.outcome.trace_hash, second.outcome.trace_hash
+            ));
+        }
+        for m in first.mismatches() {
+            failures.push(format!("{name}: {m}"));
+        }
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.bind(|| insta::assert_snapshot!(format!("run-{name}"), recoverysim::cli::render::human(&first)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_scenario_has_an_expect_table() {
+    for file in scenario_files() {
+        let sc = load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        assert!(sc.expect.verdict.is_some(), "{}: [expect] must state a verdict", file.display());
+    }
+}
