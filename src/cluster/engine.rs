@@ -613,3 +613,4 @@ impl<'a> World<'a> {
         true
     }
 }
+

@@ -55,6 +55,9 @@ pub struct TxnStore {
     /// Commits that found the transaction aborted (a protocol violation the oracle reports).
     pub commits_of_aborted: u64,
     pub fenced_operations: u64,
+    /// Per sink subtask, the transaction it writes into and its records, held out of `txns`
+    /// for fast appends (see `write`).
+    open_writes: Vec<(TxnId, Vec<Record>)>,
 }
 
 impl TxnStore {
@@ -78,8 +81,47 @@ impl TxnStore {
         if self.fenced(txn.sink, txn.index, txn.attempt) {
             return StoreResult::Fenced;
         }
-        self.txns.entry(txn).or_insert_with(|| Txn { state: TxnState::Open, records: Vec::new() }).records.push(rec);
+        // Hot path: a sink subtask keeps writing into its open transaction, held outside
+        // `txns` (one slot per sink subtask) until something else looks at it.
+        let slot = match self.open_writes.iter().position(|(t, _)| t.sink == txn.sink && t.index == txn.index) {
+            Some(i) if self.open_writes[i].0 == txn => i,
+            Some(i) => {
+                let (old, records) = std::mem::replace(&mut self.open_writes[i], (txn, Vec::new()));
+                self.put_back(old, records);
+                self.open_writes[i].1 = self.take_records(txn);
+                i
+            }
+            None => {
+                let records = self.take_records(txn);
+                self.open_writes.push((txn, records));
+                self.open_writes.len() - 1
+            }
+        };
+        self.open_writes[slot].1.push(rec);
         StoreResult::Ok
+    }
+
+    fn take_records(&mut self, txn: TxnId) -> Vec<Record> {
+        match self.txns.get_mut(&txn) {
+            Some(t) => std::mem::take(&mut t.records),
+            None => {
+                self.txns.insert(txn, Txn { state: TxnState::Open, records: Vec::new() });
+                Vec::new()
+            }
+        }
+    }
+
+    fn put_back(&mut self, txn: TxnId, records: Vec<Record>) {
+        if let Some(t) = self.txns.get_mut(&txn) {
+            t.records = records;
+        }
+    }
+
+    /// Puts all write-cached records back into their transactions before anyone else looks.
+    fn flush_open_write(&mut self) {
+        for (txn, records) in std::mem::take(&mut self.open_writes) {
+            self.put_back(txn, records);
+        }
     }
 
     /// Plain append (no transaction): visible at once.
@@ -89,6 +131,7 @@ impl TxnStore {
 
     /// Pre-commit (flush + prepare). A transaction nobody wrote to does not exist: nothing to do.
     pub fn prepare(&mut self, txn: TxnId) -> bool {
+        self.flush_open_write();
         match self.txns.get_mut(&txn) {
             Some(t) if t.state == TxnState::Open => {
                 t.state = TxnState::Prepared;
@@ -108,6 +151,7 @@ impl TxnStore {
         if self.fenced(txn.sink, txn.index, committer_attempt) {
             return (StoreResult::Fenced, 0);
         }
+        self.flush_open_write();
         let Some(t) = self.txns.get_mut(&txn) else { return (StoreResult::Ok, 0) };
         match t.state {
             TxnState::Committed => (StoreResult::Ok, 0),
@@ -133,6 +177,7 @@ impl TxnStore {
     /// Aborts every open or prepared transaction of a sink subtask except `keep` (lingering
     /// transactions after a restore). Returns (transactions, records) aborted.
     pub fn abort_lingering(&mut self, sink: OperatorId, index: u32, keep: &[TxnId]) -> (u32, u64) {
+        self.flush_open_write();
         let lo = TxnId { sink, index, checkpoint: 0, attempt: 0 };
         let hi = TxnId { sink, index, checkpoint: u64::MAX, attempt: u32::MAX };
         let mut n = (0, 0);

@@ -58,8 +58,16 @@ impl SourceLog {
 
     /// Virtual time at which a record is appended to the log (and can first be read).
     pub fn append_time_us(&self, partition: u32, offset: u64) -> u64 {
-        let slot = u128::from(offset) * u128::from(self.partitions) + u128::from(partition);
-        (slot * 1_000_000 / u128::from(self.rate_per_s.max(1))) as u64
+        let rate = self.rate_per_s.max(1);
+        // u64 arithmetic on the hot path; the scenario limits keep it from overflowing, u128
+        // takes over if it would.
+        match offset.checked_mul(u64::from(self.partitions)).and_then(|s| (s + u64::from(partition)).checked_mul(1_000_000)) {
+            Some(x) => x / rate,
+            None => {
+                let slot = u128::from(offset) * u128::from(self.partitions) + u128::from(partition);
+                (slot * 1_000_000 / u128::from(rate)) as u64
+            }
+        }
     }
 
     pub fn record(&self, partition: u32, offset: u64) -> Record {
