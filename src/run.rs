@@ -1,7 +1,9 @@
 //! One simulation run end to end: the faulty run, the fault-free reference run, the oracle.
 //! Pure: takes a scenario, returns data.
 
+use crate::check::cut::CutViolation;
 use crate::check::oracle::{OutputReport, compare};
+use crate::cluster::config::CheckpointingMode;
 use crate::cluster::engine::{EngineOutcome, World, build_logs};
 use crate::cluster::state::JobStatus;
 use crate::job::graph::JobGraph;
@@ -13,6 +15,10 @@ pub struct Run {
     pub outcome: EngineOutcome,
     pub reference: EngineOutcome,
     pub output: OutputReport,
+    /// Completed checkpoints whose keyed state was checked against the log (EXACTLY_ONCE only).
+    pub cuts_checked: u64,
+    /// The first checkpoint whose state is not a consistent cut.
+    pub cut_violation: Option<CutViolation>,
 }
 
 /// Runs `scenario` (with its faults and planted bugs) and a fault-free, bug-free reference run,
@@ -21,7 +27,7 @@ pub fn simulate(scenario: &Scenario) -> Run {
     let outcome = World::new(scenario, true).run();
     let reference = World::new(scenario, false).run();
     let graph = JobGraph::build(&scenario.job);
-    let (logs, _) = build_logs(scenario);
+    let (logs, log_of) = build_logs(scenario);
     let both_finished = outcome.job_status == JobStatus::Finished && reference.job_status == JobStatus::Finished;
     let output = compare(
         &graph,
@@ -31,7 +37,12 @@ pub fn simulate(scenario: &Scenario) -> Run {
         both_finished,
         &outcome.fault_times,
     );
-    Run { scenario: scenario.clone(), graph, outcome, reference, output }
+    let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {
+        crate::check::cut::check(&graph, &logs, &log_of, &outcome.completed)
+    } else {
+        (0, None)
+    };
+    Run { scenario: scenario.clone(), graph, outcome, reference, output, cuts_checked, cut_violation }
 }
 
 impl Run {
@@ -89,6 +100,12 @@ impl Run {
             out.push(format!(
                 "min-completed-checkpoints: expected at least {n}, got {}",
                 self.outcome.checkpoints_completed
+            ));
+        }
+        if let Some(v) = &self.cut_violation {
+            out.push(format!(
+                "checkpoint {} is not a consistent cut: {} key {} = {} in the checkpoint, {} from its offsets",
+                v.checkpoint, v.operator, v.key, v.in_checkpoint, v.from_offsets
             ));
         }
         if !self.outcome.violations.is_empty() {

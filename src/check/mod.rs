@@ -1,5 +1,6 @@
 //! The oracle: proves from the committed output whether a run was exactly-once.
 
+pub mod cut;
 pub mod oracle;
 
 /// What the committed output proves about delivery.

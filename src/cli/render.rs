@@ -598,6 +598,23 @@ fn summary(run: &Run, out: &mut String) {
             fmt_time(b.committed_at_us)
         );
     }
+    match &run.cut_violation {
+        None if run.cuts_checked > 0 => {
+            let _ = writeln!(
+                out,
+                "  consistent cuts: the keyed state of all {} completed checkpoints matches their source offsets",
+                run.outcome.checkpoints_completed
+            );
+        }
+        None => {}
+        Some(v) => {
+            let _ = writeln!(
+                out,
+                "  INCONSISTENT CUT: checkpoint {}: {} key {} = {} in the checkpoint, but its source offsets give {}",
+                v.checkpoint, v.operator, v.key, v.in_checkpoint, v.from_offsets
+            );
+        }
+    }
     for v in &o.violations {
         let _ = writeln!(out, "  INVARIANT VIOLATED: {v}");
     }
@@ -659,6 +676,13 @@ pub fn json(run: &Run) -> serde_json::Value {
             "exhausted": f.exhausted,
         })).collect::<Vec<_>>(),
         "violations": o.violations,
+        "consistent_cuts": {
+            "checked": run.cuts_checked,
+            "first_violation": run.cut_violation.as_ref().map(|v| json!({
+                "checkpoint": v.checkpoint, "operator": v.operator, "key": v.key,
+                "in_checkpoint": v.in_checkpoint, "from_offsets": v.from_offsets,
+            })),
+        },
         "planted_bugs": run.scenario.bugs.enabled(),
     })
 }

@@ -613,4 +613,3 @@ impl<'a> World<'a> {
         true
     }
 }
-

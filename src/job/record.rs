@@ -61,7 +61,10 @@ impl SourceLog {
         let rate = self.rate_per_s.max(1);
         // u64 arithmetic on the hot path; the scenario limits keep it from overflowing, u128
         // takes over if it would.
-        match offset.checked_mul(u64::from(self.partitions)).and_then(|s| (s + u64::from(partition)).checked_mul(1_000_000)) {
+        match offset
+            .checked_mul(u64::from(self.partitions))
+            .and_then(|s| (s + u64::from(partition)).checked_mul(1_000_000))
+        {
             Some(x) => x / rate,
             None => {
                 let slot = u128::from(offset) * u128::from(self.partitions) + u128::from(partition);

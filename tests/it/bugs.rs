@@ -107,6 +107,22 @@ fn skip_alignment_counts_records_twice() {
     assert!(run.output.duplicated > 0);
     assert!(run.output.keys_above > 0, "state counted records twice");
     assert!(run.output.first_duplicate.is_some());
+    assert!(clean.cut_violation.is_none() && clean.cuts_checked > 0);
+    let v = run.cut_violation.as_ref().expect("a checkpoint of unaligned state is not a consistent cut");
+    assert!(v.in_checkpoint > v.from_offsets, "records after the barrier were counted in the snapshot");
+}
+
+#[test]
+fn skip_alignment_is_caught_by_the_consistent_cut_check_even_without_a_failure() {
+    let mut sc = keyed_job(4, 3);
+    sc.cluster.network_jitter_us = 5_000;
+    sc.job.operators[0].kind =
+        OperatorKind::Source(SourceSpec { partitions: 4, rate_per_s: 20_000, keys: 100, catch_up_rate_per_s: 100_000 });
+    let run = with_bug(&sc, "skip-alignment");
+    assert!(run.outcome.failovers.is_empty());
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "no restore used the bad checkpoints");
+    assert!(run.cut_violation.is_some());
+    assert!(!run.mismatches().is_empty(), "check fails on an inconsistent cut");
 }
 
 #[test]
