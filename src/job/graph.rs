@@ -258,51 +258,37 @@ impl JobGraph {
 /// Formats a set of operator subtasks compactly: `source[0..4], map[2]` (ranges are half-open,
 /// as in scenario files).
 pub fn format_refs(graph: &JobGraph, refs: &[SubtaskRef]) -> String {
-    let mut sorted = refs.to_vec();
+    let mut sorted: Vec<(u32, u32)> = refs.iter().map(|r| (r.operator.0, r.index)).collect();
     sorted.sort();
-    sorted.dedup();
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let op = sorted[i].operator;
-        let start = sorted[i].index;
-        let mut end = start + 1;
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j].operator == op && sorted[j].index == end {
-            end += 1;
-            j += 1;
-        }
-        let name = graph.operator_name(op);
-        if end == start + 1 {
-            parts.push(format!("{name}[{start}]"));
-        } else {
-            parts.push(format!("{name}[{start}..{end}]"));
-        }
-        i = j;
-    }
-    parts.join(", ")
+    format_ranges(&sorted, |op| graph.operator_name(OperatorId(op)).to_string())
 }
 
 /// Formats subtasks by task, compactly: `source -> map[0..4], sink[2]`.
 pub fn format_subtasks(graph: &JobGraph, subtasks: &[SubtaskId]) -> String {
-    let mut sorted = subtasks.to_vec();
+    let mut sorted: Vec<(u32, u32)> = subtasks
+        .iter()
+        .map(|st| {
+            let s = &graph.subtasks[st.0 as usize];
+            (s.task.0, s.index)
+        })
+        .collect();
     sorted.sort();
-    sorted.dedup();
+    format_ranges(&sorted, |t| graph.task_name(TaskId(t)))
+}
+
+/// Sorted (owner, index) pairs as `name[i]` / `name[a..b]` runs, comma-separated.
+fn format_ranges(sorted: &[(u32, u32)], name: impl Fn(u32) -> String) -> String {
     let mut parts = Vec::new();
     let mut i = 0;
     while i < sorted.len() {
-        let task = graph.subtasks[sorted[i].0 as usize].task;
-        let start = graph.subtasks[sorted[i].0 as usize].index;
+        let (owner, start) = sorted[i];
         let mut end = start + 1;
         let mut j = i + 1;
-        while j < sorted.len()
-            && graph.subtasks[sorted[j].0 as usize].task == task
-            && graph.subtasks[sorted[j].0 as usize].index == end
-        {
-            end += 1;
+        while j < sorted.len() && sorted[j].0 == owner && sorted[j].1 <= end {
+            end = end.max(sorted[j].1 + 1);
             j += 1;
         }
-        let name = graph.task_name(task);
+        let name = name(owner);
         if end == start + 1 {
             parts.push(format!("{name}[{start}]"));
         } else {
