@@ -154,12 +154,12 @@ impl Quiet {
             format!("checkpoints {}..{}", q.first_cp, q.last_cp)
         };
         let when = if q.t0 == q.t1 { fmt_time(q.t0) } else { format!("{}..{}", fmt_time(q.t0), fmt_time(q.t1)) };
+        let commits = if q.records > 0 { format!("; sinks committed {} records", q.records) } else { String::new() };
         let _ = writeln!(
             out,
-            "  {when:>17}  {which} completed ({} each, ≤ {}); sinks committed {} records",
+            "  {when:>17}  {which} completed ({} each, ≤ {}){commits}",
             bytes_h(q.bytes),
             ms(q.max_duration_us),
-            q.records
         );
     }
 }

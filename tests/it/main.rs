@@ -3,5 +3,6 @@
 mod bugs;
 mod cli;
 mod engine;
+mod property;
 mod regions;
 mod scenarios;
