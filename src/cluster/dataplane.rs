@@ -61,7 +61,7 @@ impl World<'_> {
         for k in 0..n {
             let i = (src.rr + k) % n;
             let (p, off) = src.cursors[i];
-            if off >= log.records_per_partition {
+            if off >= log.len(p) {
                 continue;
             }
             let t = log.append_time_us(p, off);
@@ -265,7 +265,7 @@ impl World<'_> {
                 self.process(to, head, rec);
             }
             Item::Barrier(cp) => self.on_barrier(to, meta.input_index, cp),
-            Item::EndOfPartition => self.on_end_of_partition(to),
+            Item::EndOfPartition => self.on_end_of_partition(to, meta.input_index),
         }
         self.schedule_delivery(ch);
     }
@@ -313,20 +313,52 @@ impl World<'_> {
         }
         a.received[input as usize] = true;
         a.count += 1;
-        if a.count as usize == n {
-            let alignment_us = now - a.started_us;
-            s.align = None;
-            self.snapshot(st, cp, alignment_us);
-            self.wake(st);
-        }
+        self.complete_alignment_if_done(st);
     }
 
-    /// A source got the coordinator's trigger: it snapshots and emits the barrier.
-    pub fn on_trigger_source(&mut self, st: SubtaskId, attempt: u32, cp: u64) {
+    /// Snapshots once every input delivered the barrier or has ended.
+    fn complete_alignment_if_done(&mut self, st: SubtaskId) {
+        let now = self.now();
+        let s = &mut self.subtasks[st.0 as usize];
+        let Some(a) = &s.align else { return };
+        if a.received.iter().zip(&s.ended).any(|(r, e)| !r && !e) {
+            return;
+        }
+        let (cp, alignment_us) = (a.cp, now - a.started_us);
+        s.align = None;
+        self.snapshot(st, cp, alignment_us);
+        self.wake(st);
+    }
+
+    /// The coordinator's trigger: a source snapshots and emits the barrier at once; a task whose
+    /// upstream finished does so once the last EndOfPartition (after all data) has arrived.
+    pub fn on_trigger(&mut self, st: SubtaskId, attempt: u32, cp: u64) {
         if !self.is_active(st, attempt) {
             return;
         }
-        self.snapshot(st, cp, 0);
+        if self.subtasks[st.0 as usize].ended.iter().all(|e| *e) {
+            self.snapshot(st, cp, 0);
+        } else {
+            self.subtasks[st.0 as usize].deferred_trigger = Some(cp);
+        }
+    }
+
+    /// The task's state as a snapshot holds it: read positions, keyed state, committables.
+    fn capture_state(&self, st: SubtaskId) -> SubtaskSnapshot {
+        let s = &self.subtasks[st.0 as usize];
+        let mut snap = SubtaskSnapshot::default();
+        if let Some(src) = &s.source {
+            snap.source_positions = src.cursors.clone();
+            let log = &self.logs[src.log];
+            snap.source_at_end = src.cursors.iter().all(|&(p, off)| off >= log.len(p));
+        }
+        if let Some((op, state)) = &s.keyed {
+            snap.keyed.push((*op, state.clone()));
+        }
+        for sink in &s.sinks {
+            snap.committables.extend(sink.committables.iter().copied());
+        }
+        snap
     }
 
     /// Synchronous snapshot of the whole task, barrier downstream, then the asynchronous upload.
@@ -334,19 +366,14 @@ impl World<'_> {
         let now = self.now();
         let index = self.graph.subtasks[st.0 as usize].index;
         let commit_on_snapshot = self.bugs.commit_on_snapshot;
-        let mut snap = SubtaskSnapshot::default();
+        let mut snap = self.capture_state(st);
         let s = &mut self.subtasks[st.0 as usize];
         let attempt = s.attempt;
-        if let Some(src) = &mut s.source {
-            snap.source_positions = src.cursors.clone();
-            let log = &self.logs[src.log];
-            snap.source_at_end = src.cursors.iter().all(|&(_, off)| off >= log.records_per_partition);
-            if snap.source_at_end && src.end_snapshot_cp.is_none() {
-                src.end_snapshot_cp = Some(cp);
-            }
-        }
-        if let Some((op, state)) = &s.keyed {
-            snap.keyed.push((*op, state.clone()));
+        if let Some(src) = &mut s.source
+            && snap.source_at_end
+            && src.end_snapshot_cp.is_none()
+        {
+            src.end_snapshot_cp = Some(cp);
         }
         let mut commits = Vec::new();
         for sink in &mut s.sinks {
@@ -363,8 +390,8 @@ impl World<'_> {
             }
             sink.open_has_records = false;
             sink.next_checkpoint = cp + 1;
-            snap.committables.extend(sink.committables.iter().copied());
         }
+        snap.committables = s.sinks.iter().flat_map(|k| k.committables.iter().copied()).collect();
         snap.bytes = Self::snapshot_bytes(&snap);
         let bytes = snap.bytes;
         s.uploading.push((cp, snap));
@@ -437,26 +464,49 @@ impl World<'_> {
     }
 
     /// The subtask has no more input: sources end their partitions, others wait for all inputs.
+    /// Its state at the end stands in for it in later checkpoints; a checkpoint it has not
+    /// acknowledged yet gets its last snapshot (or this final state) now.
     pub fn finish(&mut self, st: SubtaskId) {
         for k in 0..self.out_channels[st.0 as usize].len() {
             let ch = self.out_channels[st.0 as usize][k];
             self.send(ch, Item::EndOfPartition);
         }
+        let mut last = self.capture_state(st);
+        last.bytes = Self::snapshot_bytes(&last);
+        if let Some(p) = &self.pending
+            && !p.acked[st.0 as usize]
+        {
+            let cp = p.id;
+            let s = &mut self.subtasks[st.0 as usize];
+            let snap = match s.uploading.iter().position(|(c, _)| *c == cp) {
+                Some(i) => s.uploading.remove(i).1,
+                None => last.clone(),
+            };
+            self.uploaded.insert((cp, st.0), snap);
+            self.q.schedule_in(self.sc.cluster.rpc_latency_us, Event::AckArrived { st, cp });
+        }
+        self.final_snapshots[st.0 as usize] = Some(last);
         self.set_state(st, ExecutionState::Finished);
         self.subtasks[st.0 as usize].live = false;
         self.check_job_finished();
     }
 
-    fn on_end_of_partition(&mut self, st: SubtaskId) {
-        let n = self.graph.subtasks[st.0 as usize].inputs.len() as u32;
+    fn on_end_of_partition(&mut self, st: SubtaskId, input: u32) {
         let checkpointing = self.sc.flink.checkpoint_interval_us.is_some();
         let now = self.now();
         let index = self.graph.subtasks[st.0 as usize].index;
+        self.subtasks[st.0 as usize].ended[input as usize] = true;
+        self.complete_alignment_if_done(st);
         let s = &mut self.subtasks[st.0 as usize];
-        s.eop_inputs += 1;
-        if s.eop_inputs < n {
+        if !s.ended.iter().all(|e| *e) {
             return;
         }
+        if let Some(cp) = s.deferred_trigger.take()
+            && self.pending.as_ref().is_some_and(|p| p.id == cp)
+        {
+            self.snapshot(st, cp, 0);
+        }
+        let s = &mut self.subtasks[st.0 as usize];
         if !checkpointing {
             // Without checkpoints the committer commits what is left at end of input.
             let attempt = s.attempt;

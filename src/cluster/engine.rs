@@ -77,7 +77,7 @@ pub enum Event {
         failover: u32,
     },
     CheckpointTick,
-    TriggerSource {
+    Trigger {
         st: SubtaskId,
         attempt: u32,
         cp: u64,
@@ -195,7 +195,11 @@ pub struct SubtaskRt {
     pub blocked_output: bool,
     pub emit_scheduled: bool,
     pub align: Option<Alignment>,
-    pub eop_inputs: u32,
+    /// Inputs that delivered EndOfPartition: they count as having every later barrier.
+    pub ended: Vec<bool>,
+    /// A trigger that reached a task whose inputs have all finished upstream, waiting for the
+    /// last EndOfPartition (its data) to arrive before the snapshot.
+    pub deferred_trigger: Option<u64>,
     pub finishing: bool,
     pub source: Option<SourceRt>,
     pub keyed: Option<(OperatorId, BTreeMap<u32, i64>)>,
@@ -295,6 +299,8 @@ pub struct World<'a> {
     pub all_completed: Vec<CompletedCheckpoint>,
     pub last_checkpoint_done_us: TimeUs,
     pub uploaded: BTreeMap<(u64, u32), SubtaskSnapshot>,
+    /// State of subtasks that finished (FLIP-147): stands in for them in later checkpoints.
+    pub final_snapshots: Vec<Option<SubtaskSnapshot>>,
     pub checkpoints_completed: u64,
     pub checkpoints_aborted: u64,
     pub consecutive_checkpoint_failures: u32,
@@ -387,6 +393,7 @@ impl<'a> World<'a> {
             all_completed: Vec::new(),
             last_checkpoint_done_us: 0,
             uploaded: BTreeMap::new(),
+            final_snapshots: vec![None; n],
             checkpoints_completed: 0,
             checkpoints_aborted: 0,
             consecutive_checkpoint_failures: 0,
@@ -450,7 +457,8 @@ impl<'a> World<'a> {
             blocked_output: false,
             emit_scheduled: false,
             align: None,
-            eop_inputs: 0,
+            ended: vec![false; graph.subtasks[st.0 as usize].inputs.len()],
+            deferred_trigger: None,
             finishing: false,
             source,
             keyed,
@@ -555,7 +563,7 @@ impl<'a> World<'a> {
             Event::CancelDone { st, attempt } => self.on_cancel_done(st, attempt),
             Event::RestartTimer { failover } => self.on_restart_timer(failover as usize),
             Event::CheckpointTick => self.on_checkpoint_tick(),
-            Event::TriggerSource { st, attempt, cp } => self.on_trigger_source(st, attempt, cp),
+            Event::Trigger { st, attempt, cp } => self.on_trigger(st, attempt, cp),
             Event::UploadDone { st, attempt, cp } => self.on_upload_done(st, attempt, cp),
             Event::AckArrived { st, cp } => self.on_ack(st, cp),
             Event::CheckpointExpired { cp } => self.on_checkpoint_expired(cp),

@@ -518,6 +518,7 @@ impl World<'_> {
             s.failure_sent = false;
             s.executor = None;
             let attempt = s.attempt;
+            self.final_snapshots[st.0 as usize] = None;
             self.note(Note::TaskState { st, attempt, from, to: ExecutionState::Created });
             self.set_state(st, ExecutionState::Scheduled);
         }
@@ -665,10 +666,12 @@ impl World<'_> {
         let Some(interval) = self.sc.flink.checkpoint_interval_us else { return };
         self.q.schedule_in(interval, Event::CheckpointTick);
         let now = self.now();
-        let all_running = self.subtasks.iter().all(|s| s.state == ExecutionState::Running);
+        // FLIP-147: finished tasks take no part; every other task must be running.
+        let ready = self.subtasks.iter().all(|s| matches!(s.state, ExecutionState::Running | ExecutionState::Finished))
+            && self.subtasks.iter().any(|s| s.state == ExecutionState::Running);
         if self.job_status != JobStatus::Running
             || self.pending.is_some()
-            || !all_running
+            || !ready
             || (self.checkpoints_completed > 0
                 && now < self.last_checkpoint_done_us + self.sc.flink.checkpoint_min_pause_us)
         {
@@ -677,19 +680,20 @@ impl World<'_> {
         let id = self.next_checkpoint_id;
         self.next_checkpoint_id += 1;
         let n = self.subtasks.len();
-        self.pending = Some(PendingCheckpoint {
-            id,
-            triggered_at_us: now,
-            acked: vec![false; n],
-            missing: n as u32,
-            max_alignment_us: 0,
-        });
+        let acked: Vec<bool> = self.subtasks.iter().map(|s| s.state == ExecutionState::Finished).collect();
+        let missing = acked.iter().filter(|a| !**a).count() as u32;
+        self.pending = Some(PendingCheckpoint { id, triggered_at_us: now, acked, missing, max_alignment_us: 0 });
         self.note(Note::CheckpointTriggered { cp: id });
         for i in 0..n {
             let st = SubtaskId(i as u32);
-            if self.graph.is_source_task(st) {
+            // CheckpointPlanCalculator: trigger the running tasks whose inputs all come from
+            // finished tasks (at first: the sources).
+            let producers_finished = self.graph.subtasks[i].inputs.iter().all(|ch| {
+                self.subtasks[self.graph.channels[ch.0 as usize].from.0 as usize].state == ExecutionState::Finished
+            });
+            if self.subtasks[i].state == ExecutionState::Running && producers_finished {
                 let attempt = self.subtasks[i].attempt;
-                self.q.schedule_in(self.sc.cluster.rpc_latency_us, Event::TriggerSource { st, attempt, cp: id });
+                self.q.schedule_in(self.sc.cluster.rpc_latency_us, Event::Trigger { st, attempt, cp: id });
             }
         }
         self.q.schedule_in(self.sc.flink.checkpoint_timeout_us, Event::CheckpointExpired { cp: id });
@@ -708,7 +712,12 @@ impl World<'_> {
         let p = self.pending.take().expect("checked above");
         let now = self.now();
         let subtasks: Vec<_> = (0..self.subtasks.len() as u32)
-            .map(|i| self.uploaded.remove(&(cp, i)).expect("every acknowledged subtask uploaded its snapshot"))
+            .map(|i| match self.uploaded.remove(&(cp, i)) {
+                Some(s) => s,
+                None => self.final_snapshots[i as usize]
+                    .clone()
+                    .expect("a subtask that did not upload had finished before the trigger"),
+            })
             .collect();
         let bytes = subtasks.iter().map(|s| s.bytes).sum();
         let chk = CompletedCheckpoint { id: cp, completed_at_us: now, subtasks, bytes };

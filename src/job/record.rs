@@ -34,8 +34,9 @@ pub struct SourceLog {
     pub partitions: u32,
     pub keys: u32,
     pub rate_per_s: u64,
-    /// Records in each partition (the log is bounded by the scenario's duration).
-    pub records_per_partition: u64,
+    /// Records in the whole log: slot s = offset × partitions + partition holds a record when
+    /// s < total (bounded by `records`, or by what is appended before the scenario's duration).
+    pub total: u64,
     data_key: u64,
 }
 
@@ -46,14 +47,24 @@ impl SourceLog {
             partitions: spec.partitions,
             keys: spec.keys,
             rate_per_s: spec.rate_per_s,
-            records_per_partition: 0,
+            total: 0,
             data_key,
         };
-        // Partition p's offset o is appended at o·partitions/rate + p/rate seconds: partitions
+        // Partition p's offset o is appended at (o·partitions + p)/rate seconds: partitions
         // take turns, so the log as a whole grows at `rate`.
-        let slots = (u128::from(end_us) * u128::from(spec.rate_per_s)).div_ceil(1_000_000);
-        l.records_per_partition = (slots / u128::from(spec.partitions.max(1))) as u64;
+        let appended = (u128::from(end_us) * u128::from(spec.rate_per_s)).div_ceil(1_000_000);
+        l.total = spec.records.unwrap_or(u64::try_from(appended).unwrap_or(u64::MAX));
         l
+    }
+
+    /// Number of records in a partition.
+    pub fn len(&self, partition: u32) -> u64 {
+        let p = u64::from(partition);
+        if p < self.total { (self.total - p).div_ceil(u64::from(self.partitions.max(1))) } else { 0 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
     }
 
     /// Virtual time at which a record is appended to the log (and can first be read).
@@ -83,7 +94,7 @@ impl SourceLog {
     }
 
     pub fn total_records(&self) -> u64 {
-        self.records_per_partition * u64::from(self.partitions)
+        self.total
     }
 }
 

@@ -50,6 +50,9 @@ pub struct SourceSpec {
     pub keys: u32,
     /// How fast one source subtask reads when it is behind (after a rewind), records/s.
     pub catch_up_rate_per_s: u64,
+    /// Bounded source: the log holds exactly this many records. `None`: the log grows for the
+    /// scenario's duration.
+    pub records: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

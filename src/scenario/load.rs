@@ -110,14 +110,20 @@ impl Cx<'_> {
     }
 
     fn build(&self, raw: RawScenario) -> Res<Scenario> {
-        let duration_us = self.duration(&raw.duration, "duration")?;
-        if !(1_000..=DAY_US).contains(&duration_us) {
-            return self.err_hint(
-                raw.duration.span(),
-                "`duration` must be between 1ms and 24h",
-                "the virtual time sources append records",
-            );
-        }
+        let duration = match &raw.duration {
+            None => None,
+            Some(d) => {
+                let us = self.duration(d, "duration")?;
+                if !(1_000..=DAY_US).contains(&us) {
+                    return self.err_hint(
+                        d.span(),
+                        "`duration` must be between 1ms and 24h",
+                        "the virtual time sources append records",
+                    );
+                }
+                Some(us)
+            }
+        };
         let drain_us = match &raw.drain {
             Some(d) => {
                 let v = self.duration(d, "drain")?;
@@ -133,7 +139,7 @@ impl Cx<'_> {
         }
         let (flink, chaining, max_parallelism, default_parallelism) = self.flink(&raw.flink)?;
         let cluster = self.cluster(raw.cluster.unwrap_or_default())?;
-        let job = self.job(&raw.job, chaining, max_parallelism, default_parallelism, duration_us)?;
+        let (job, duration_us) = self.job(&raw.job, chaining, max_parallelism, default_parallelism, duration)?;
         let mut faults = Vec::new();
         if raw.fault.len() > MAX_FAULTS {
             return self.err(raw.fault[MAX_FAULTS].span(), format!("at most {MAX_FAULTS} faults per scenario"));
@@ -446,8 +452,8 @@ impl Cx<'_> {
         chaining: bool,
         max_p: Option<u32>,
         default_p: u32,
-        duration_us: u64,
-    ) -> Res<JobSpec> {
+        duration: Option<u64>,
+    ) -> Res<(JobSpec, u64)> {
         let ops_raw = &raw.get_ref().operators;
         if ops_raw.is_empty() {
             return self.err(raw.span(), "the job needs at least one operator");
@@ -458,6 +464,8 @@ impl Cx<'_> {
         let mut operators: Vec<OperatorSpec> = Vec::new();
         let mut records: u128 = 0;
         let mut subtasks: u64 = 0;
+        // Without a `duration`, the run lasts until the last bounded source's last record.
+        let mut last_append_us: u64 = 0;
         for sop in ops_raw {
             let o = sop.get_ref();
             let name = o.name.get_ref();
@@ -494,6 +502,7 @@ impl Cx<'_> {
             only(o.rate.is_some(), "rate", "sources", is_source)?;
             only(o.keys.is_some(), "keys", "sources", is_source)?;
             only(o.catch_up_rate.is_some(), "catch-up-rate", "sources", is_source)?;
+            only(o.records.is_some(), "records", "sources", is_source)?;
             only(o.multiply.is_some() || o.add.is_some(), "multiply/add", "maps", kind_name == "map")?;
             only(o.modulo.is_some() || o.remainder.is_some(), "modulo/remainder", "filters", kind_name == "filter")?;
             only(o.semantic.is_some(), "semantic", "sinks", kind_name == "sink")?;
@@ -534,7 +543,27 @@ impl Cx<'_> {
                             c
                         }
                     };
-                    records += u128::from(rate) * u128::from(duration_us) / 1_000_000;
+                    let bounded = match &o.records {
+                        None => None,
+                        Some(n) if (1..=MAX_RECORDS as u64).contains(n.get_ref()) => Some(*n.get_ref()),
+                        Some(n) => return self.err(n.span(), format!("`records` must be between 1 and {MAX_RECORDS}")),
+                    };
+                    let appended = match (bounded, duration) {
+                        (Some(n), Some(d)) => u128::from(n).min(u128::from(rate) * u128::from(d) / 1_000_000),
+                        (Some(n), None) => u128::from(n),
+                        (None, Some(d)) => u128::from(rate) * u128::from(d) / 1_000_000,
+                        (None, None) => {
+                            return self.err_hint(
+                                sop.span(),
+                                format!("source `{name}` has no `records` and the scenario no `duration`"),
+                                "set duration = \"30s\" (the log grows that long) or records = N (a bounded source)",
+                            );
+                        }
+                    };
+                    if let Some(n) = bounded {
+                        last_append_us = last_append_us.max((u128::from(n) * 1_000_000 / u128::from(rate)) as u64 + 1);
+                    }
+                    records += appended;
                     if records > MAX_RECORDS {
                         return self.err_hint(
                             o.rate.as_ref().map_or(sop.span(), |r| r.span()),
@@ -547,6 +576,7 @@ impl Cx<'_> {
                         rate_per_s: rate,
                         keys,
                         catch_up_rate_per_s: catch_up,
+                        records: bounded,
                     })
                 }
                 "map" => OperatorKind::Map { multiply: o.multiply.unwrap_or(1), add: o.add.unwrap_or(0) },
@@ -667,7 +697,8 @@ impl Cx<'_> {
                 );
             }
         }
-        Ok(JobSpec { operators, max_parallelism: max_p, chaining })
+        let duration_us = duration.unwrap_or(last_append_us).min(DAY_US);
+        Ok((JobSpec { operators, max_parallelism: max_p, chaining }, duration_us))
     }
 
     fn rate(&self, r: &Spanned<String>, what: &str) -> Res<u64> {
@@ -883,7 +914,7 @@ struct RawScenario {
     about: String,
     #[serde(default)]
     seed: u64,
-    duration: Spanned<String>,
+    duration: Option<Spanned<String>>,
     drain: Option<Spanned<String>>,
     #[serde(default)]
     flink: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
@@ -933,6 +964,7 @@ struct RawOperator {
     rate: Option<Spanned<String>>,
     keys: Option<Spanned<u64>>,
     catch_up_rate: Option<Spanned<String>>,
+    records: Option<Spanned<u64>>,
     multiply: Option<i64>,
     add: Option<i64>,
     modulo: Option<Spanned<i64>>,

@@ -13,7 +13,8 @@ pub struct Scenario {
     pub name: String,
     pub about: String,
     pub seed: u64,
-    /// Sources append records to their logs for this long (virtual time).
+    /// Sources append records to their logs for this long (virtual time); for a scenario of
+    /// bounded sources only, until the last record is appended.
     pub duration_us: u64,
     /// After `duration_us`, how long the job may take to drain and finish before the run stops.
     pub drain_us: u64,

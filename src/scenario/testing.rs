@@ -59,6 +59,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
                         rate_per_s: 1000,
                         keys: 100,
                         catch_up_rate_per_s: 10_000,
+                        records: None,
                     }),
                     None,
                 ),

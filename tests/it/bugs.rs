@@ -98,8 +98,13 @@ fn skip_alignment_counts_records_twice() {
     // per millisecond and 5 ms of network jitter.
     let mut sc = scenario_with_failure_inside_checkpoint_6();
     sc.cluster.network_jitter_us = 5_000;
-    sc.job.operators[0].kind =
-        OperatorKind::Source(SourceSpec { partitions: 4, rate_per_s: 20_000, keys: 100, catch_up_rate_per_s: 100_000 });
+    sc.job.operators[0].kind = OperatorKind::Source(SourceSpec {
+        partitions: 4,
+        rate_per_s: 20_000,
+        keys: 100,
+        catch_up_rate_per_s: 100_000,
+        records: None,
+    });
     let clean = simulate(&sc);
     assert_eq!(clean.output.verdict, Verdict::ExactlyOnce, "aligned checkpoints stay exactly-once");
     let run = with_bug(&sc, "skip-alignment");
@@ -116,8 +121,13 @@ fn skip_alignment_counts_records_twice() {
 fn skip_alignment_is_caught_by_the_consistent_cut_check_even_without_a_failure() {
     let mut sc = keyed_job(4, 3);
     sc.cluster.network_jitter_us = 5_000;
-    sc.job.operators[0].kind =
-        OperatorKind::Source(SourceSpec { partitions: 4, rate_per_s: 20_000, keys: 100, catch_up_rate_per_s: 100_000 });
+    sc.job.operators[0].kind = OperatorKind::Source(SourceSpec {
+        partitions: 4,
+        rate_per_s: 20_000,
+        keys: 100,
+        catch_up_rate_per_s: 100_000,
+        records: None,
+    });
     let run = with_bug(&sc, "skip-alignment");
     assert!(run.outcome.failovers.is_empty());
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "no restore used the bad checkpoints");

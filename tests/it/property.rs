@@ -20,6 +20,9 @@ fn random_faults_never_break_exactly_once() {
         sc.cluster.resource_manager = ResourceManagerKind::Active;
         sc.flink.restart_strategy = RestartStrategy::FixedDelay { attempts: 100, delay_us: 500_000 };
         let mut rng = Rng::new(seed, Stream::Faults);
+        // Some seeds back-pressure hard: one record per channel, slow links.
+        sc.cluster.channel_capacity = [1, 2, 64][rng.below_inclusive(2) as usize];
+        sc.cluster.network_latency_us = 500 + rng.below_inclusive(9_500);
         for _ in 0..1 + rng.below_inclusive(3) {
             let at_us = 500_000 + rng.below_inclusive(18_000_000);
             let action = if rng.below_inclusive(1) == 0 {
@@ -31,7 +34,7 @@ fn random_faults_never_break_exactly_once() {
             sc.faults.push(FaultSpec { trigger: FaultTrigger::At { at_us }, action });
         }
         let run = simulate(&sc);
-        let what = format!("seed {seed}, faults {:?}", sc.faults);
+        let what = format!("seed {seed}, capacity {}, faults {:?}", sc.cluster.channel_capacity, sc.faults);
         assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
         assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
         assert_eq!(run.output.bad_results, 0, "{what}");

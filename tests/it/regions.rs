@@ -9,7 +9,13 @@ fn op(name: &str, kind: OperatorKind, parallelism: u32, input: Option<(u32, Edge
 }
 
 fn source(p: u32) -> OperatorKind {
-    OperatorKind::Source(SourceSpec { partitions: p, rate_per_s: 100, keys: 10, catch_up_rate_per_s: 1000 })
+    OperatorKind::Source(SourceSpec {
+        partitions: p,
+        rate_per_s: 100,
+        keys: 10,
+        catch_up_rate_per_s: 1000,
+        records: None,
+    })
 }
 
 fn sink() -> OperatorKind {
