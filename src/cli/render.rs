@@ -414,6 +414,14 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
             };
             let total = g.subtask_count();
             let n = f.to_restart.len();
+            if f.exhausted {
+                return Some(format!(
+                    "JobManager handles the failure of {} ({} after it happened): failover #{} finds no restart left",
+                    g.subtask_name(f.failed_subtask),
+                    ms(f.detected_at_us - f.failed_at_us),
+                    failover + 1,
+                ));
+            }
             let others = if n == total {
                 "all of the job".to_string()
             } else {

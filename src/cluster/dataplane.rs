@@ -90,7 +90,7 @@ impl World<'_> {
         }
         self.records_read += 1;
         let head = self.graph.task_of(st).operators[0];
-        if self.has_record_fault[head.0 as usize] && self.record_fault_fires(st, head) {
+        if self.has_record_fault[head.0 as usize] && self.record_fault_fires(st, head, &rec) {
             return;
         }
         self.emit(st, head, rec);
@@ -141,7 +141,7 @@ impl World<'_> {
 
     /// Runs operator `op` of `st` on `rec`.
     fn process(&mut self, st: SubtaskId, op: OperatorId, rec: Record) {
-        if self.has_record_fault[op.0 as usize] && self.record_fault_fires(st, op) {
+        if self.has_record_fault[op.0 as usize] && self.record_fault_fires(st, op, &rec) {
             return;
         }
         let kind = &self.graph.spec.operators[op.0 as usize].kind;

@@ -308,8 +308,8 @@ pub struct World<'a> {
     pub notes: Vec<TraceEntry>,
     pub violations: Vec<String>,
     pub fault_times: Vec<Option<TimeUs>>,
-    /// Per operator: faults armed to fire at the n-th record of one of its subtasks.
-    pub record_faults: Vec<(OperatorId, u32, u64, usize)>,
+    /// Faults armed to fire at the n-th record of an operator subtask.
+    pub record_faults: Vec<RecordFault>,
     pub has_record_fault: Vec<bool>,
     pub records_seen: BTreeMap<(u32, u32), u64>,
     pub records_read: u64,
@@ -354,9 +354,9 @@ impl<'a> World<'a> {
         let mut record_faults = Vec::new();
         let faults: &[crate::fault::FaultSpec] = if with_faults { &sc.faults } else { &[] };
         for (i, f) in faults.iter().enumerate() {
-            if let (FaultTrigger::AtRecord { n }, FaultAction::FailTask(r)) = (f.trigger, &f.action) {
+            if let (FaultTrigger::AtRecord { n, poison }, FaultAction::FailTask(r)) = (f.trigger, &f.action) {
                 has_record_fault[r.operator.0 as usize] = true;
-                record_faults.push((r.operator, r.index, n, i));
+                record_faults.push(RecordFault { op: r.operator, index: r.index, n, fault: i, poison, poisoned: None });
             }
         }
         let bugs = if with_faults { sc.bugs } else { PlantedBugs::default() };
@@ -601,23 +601,48 @@ impl<'a> World<'a> {
         }
     }
 
-    /// A record reached operator `op` of subtask `st`: fires an at-record fault if one is armed.
-    /// Returns true when the task throws on this record.
-    pub fn record_fault_fires(&mut self, st: SubtaskId, op: OperatorId) -> bool {
+    /// A record reached operator `op` of subtask `st`: fires an at-record fault if one is armed
+    /// (or if this is a poison record coming round again). Returns true when the task throws.
+    pub fn record_fault_fires(&mut self, st: SubtaskId, op: OperatorId, rec: &Record) -> bool {
         let index = self.graph.subtasks[st.0 as usize].index;
         let seen = self.records_seen.entry((op.0, index)).or_insert(0);
         *seen += 1;
         let seen = *seen;
-        let hit = self
-            .record_faults
-            .iter()
-            .position(|&(o, i, n, f)| o == op && i == index && n == seen && self.fault_times[f].is_none());
+        let hit = self.record_faults.iter().position(|f| {
+            f.op == op
+                && f.index == index
+                && (f.poisoned == Some(rec.origin) || (f.n == seen && self.fault_times[f.fault].is_none()))
+        });
         let Some(k) = hit else { return false };
-        let fault = self.record_faults[k].3;
-        self.fault_times[fault] = Some(self.now());
+        let f = &mut self.record_faults[k];
+        let fault = f.fault;
+        let again = f.poisoned.is_some();
+        if f.poison {
+            f.poisoned = Some(rec.origin);
+        }
+        if !again {
+            self.fault_times[fault] = Some(self.now());
+        }
         let text = self.sc.faults[fault].action.describe(&|r| self.graph.subtask_ref_name(r));
-        self.note(Note::FaultInjected { fault, text: format!("{text} at its record {seen}") });
+        let text = if again {
+            format!("{text}: poison record {} again", rec.origin)
+        } else {
+            format!("{text} at its record {seen} ({})", rec.origin)
+        };
+        self.note(Note::FaultInjected { fault, text });
         self.fail_locally_now(st, FailureCause::TaskException);
         true
     }
+}
+
+/// A fault that fires when an operator subtask processes its n-th record.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordFault {
+    pub op: OperatorId,
+    pub index: u32,
+    pub n: u64,
+    pub fault: usize,
+    pub poison: bool,
+    /// The record that failed, once a poison fault fired: it fails again whenever replayed.
+    pub poisoned: Option<crate::job::record::RecordId>,
 }

@@ -20,7 +20,8 @@ pub enum FaultTrigger {
     /// At a virtual time.
     At { at_us: u64 },
     /// When the named subtask processes its n-th record (1-based, counted over all attempts).
-    AtRecord { n: u64 },
+    /// With `poison`, that record fails the subtask again every time it is replayed.
+    AtRecord { n: u64, poison: bool },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -805,6 +805,15 @@ impl Cx<'_> {
             return self.err_hint(f.span(), "a [[fault]] needs exactly one action", ACTIONS);
         }
         let action = actions.remove(0);
+        if let Some(p) = &r.poison
+            && r.at_record.is_none()
+        {
+            return self.err_hint(
+                p.span(),
+                "`poison` goes with `at-record`",
+                "the n-th record becomes a poison record",
+            );
+        }
         let trigger = match (&r.at, &r.at_record) {
             (Some(at), None) => {
                 let at_us = self.duration(at, "at")?;
@@ -824,7 +833,7 @@ impl Cx<'_> {
                 if *n.get_ref() < 1 {
                     return self.err(n.span(), "`at-record` counts from 1");
                 }
-                FaultTrigger::AtRecord { n: *n.get_ref() }
+                FaultTrigger::AtRecord { n: *n.get_ref(), poison: r.poison.as_ref().is_some_and(|p| *p.get_ref()) }
             }
             _ => {
                 return self.err_hint(
@@ -977,6 +986,7 @@ struct RawOperator {
 struct RawFault {
     at: Option<Spanned<String>>,
     at_record: Option<Spanned<u64>>,
+    poison: Option<Spanned<bool>>,
     kill_taskmanager: Option<Spanned<u64>>,
     restart_taskmanager: Option<Spanned<u64>>,
     fail_task: Option<Spanned<String>>,
