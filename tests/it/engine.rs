@@ -180,3 +180,41 @@ fn back_pressure_slows_sources_without_losing_anything() {
         fast.outcome.end_us
     );
 }
+
+#[test]
+fn local_recovery_restores_on_the_same_taskmanager_and_downloads_elsewhere() {
+    let restores = |run: &recoverysim::run::Run| -> (usize, usize) {
+        let mut local = 0;
+        let mut remote = 0;
+        for e in &run.outcome.notes {
+            if let Note::Restored { local: l, .. } = e.note {
+                if l { local += 1 } else { remote += 1 }
+            }
+        }
+        (local, remote)
+    };
+    // A task failure: every subtask comes back in its old slot and reads its local copy.
+    let mut sc = keyed_job(4, 3);
+    sc.flink.local_recovery = true;
+    sc.faults.push(FaultSpec {
+        trigger: FaultTrigger::At { at_us: 7_500_000 },
+        action: FaultAction::FailTask(recoverysim::job::graph::SubtaskRef {
+            operator: recoverysim::job::spec::OperatorId(1),
+            index: 0,
+        }),
+    });
+    let run = simulate(&sc);
+    assert_eq!(restores(&run), (12, 0));
+    // Without local recovery the same failure downloads everything.
+    sc.flink.local_recovery = false;
+    assert_eq!(restores(&simulate(&sc)), (0, 12));
+    // A killed TaskManager's local copies die with it: its subtasks download on the spare one,
+    // the others read locally.
+    let mut sc = keyed_job(4, 3);
+    sc.flink.local_recovery = true;
+    sc.faults.push(kill(7_500_000, 1));
+    let run = simulate(&sc);
+    let (local, remote) = restores(&run);
+    assert_eq!((local, remote), (6, 6), "tm-0's two slot groups stay, tm-1's move");
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}
