@@ -177,9 +177,10 @@ fn cmd_bench(file: &Path, runs: u32) -> ExitCode {
         let out = World::new(&sc, true).run();
         let wall = start.elapsed().as_secs_f64();
         println!(
-            "run {}: {} events in {:.3} s wall = {:.0} events/s; {:.1} s simulated = {:.0}× real time",
+            "run {}: {} events ({} records read) in {:.3} s wall = {:.0} events/s; {:.1} s simulated = {:.0}× real time",
             i + 1,
             out.events,
+            out.records_read,
             wall,
             out.events as f64 / wall,
             out.end_us as f64 / 1e6,

@@ -303,7 +303,6 @@ pub struct World<'a> {
     pub final_snapshots: Vec<Option<SubtaskSnapshot>>,
     pub checkpoints_completed: u64,
     pub checkpoints_aborted: u64,
-    pub consecutive_checkpoint_failures: u32,
     pub store: TxnStore,
     pub notes: Vec<TraceEntry>,
     pub violations: Vec<String>,
@@ -396,7 +395,6 @@ impl<'a> World<'a> {
             final_snapshots: vec![None; n],
             checkpoints_completed: 0,
             checkpoints_aborted: 0,
-            consecutive_checkpoint_failures: 0,
             store: TxnStore::default(),
             notes: Vec::new(),
             violations: Vec::new(),
@@ -525,6 +523,10 @@ impl<'a> World<'a> {
             }
         }
         let completed_all = std::mem::take(&mut self.all_completed);
+        if self.store.commits_of_aborted > 0 {
+            let n = self.store.commits_of_aborted;
+            self.violation(format!("{n} commits of transactions that had been aborted"));
+        }
         // What readers of the sink saw is part of the run: fold it in.
         self.store.committed().hash(&mut self.hash);
         EngineOutcome {

@@ -141,10 +141,6 @@ impl TxnStore {
         }
     }
 
-    pub fn exists(&self, txn: TxnId) -> bool {
-        self.txns.contains_key(&txn)
-    }
-
     /// Commits; idempotent (already committed is success, as Flink requires of committers).
     /// Returns the number of records made visible by this call.
     pub fn commit(&mut self, txn: TxnId, committer_attempt: u32, now_us: TimeUs) -> (StoreResult, u64) {

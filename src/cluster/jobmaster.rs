@@ -5,7 +5,7 @@
 
 use super::config::{FailoverStrategy, LoadBalanceMode, ResourceManagerKind};
 use super::engine::{Event, Executor, FailoverReport, FailoverRt, PendingCheckpoint, World};
-use super::external::{CompletedCheckpoint, TxnId};
+use super::external::CompletedCheckpoint;
 use super::restart::RestartDecision;
 use super::state::{ExecutionState, JobStatus};
 use crate::job::graph::SubtaskId;
@@ -727,7 +727,6 @@ impl World<'_> {
             self.completed.pop_front();
         }
         self.checkpoints_completed += 1;
-        self.consecutive_checkpoint_failures = 0;
         self.last_checkpoint_done_us = now;
         self.note(Note::CheckpointCompleted {
             cp,
@@ -764,16 +763,5 @@ impl World<'_> {
         }
         self.note(Note::CheckpointAborted { cp: p.id, reason });
         self.abort_alignments(p.id);
-        if reason == AbortReason::Expired {
-            self.consecutive_checkpoint_failures += 1;
-        }
-    }
-
-    /// Sinks' transaction ids in the latest completed checkpoint (for reports).
-    pub fn latest_committables(&self) -> Vec<TxnId> {
-        self.completed
-            .back()
-            .map(|c| c.subtasks.iter().flat_map(|s| s.committables.iter().copied()).collect())
-            .unwrap_or_default()
     }
 }

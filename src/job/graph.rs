@@ -4,7 +4,7 @@
 //! `SchedulingPipelinedRegionComputeUtil` for an all-pipelined streaming job).
 
 use super::keygroup::default_max_parallelism;
-use super::spec::{EdgeKind, JobSpec, OperatorId, OperatorKind};
+use super::spec::{EdgeKind, JobSpec, OperatorId};
 
 /// A subtask of an operator as a user names it: `map[2]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -206,11 +206,6 @@ impl JobGraph {
 
     pub fn subtask_ref_name(&self, r: SubtaskRef) -> String {
         format!("{}[{}]", self.operator_name(r.operator), r.index)
-    }
-
-    pub fn is_source_task(&self, st: SubtaskId) -> bool {
-        let head = self.task_of(st).operators[0];
-        matches!(self.spec.operators[head.0 as usize].kind, OperatorKind::Source(_))
     }
 
     /// Pipelined regions: connected components of the subtask graph over its channels (every

@@ -92,10 +92,6 @@ impl SourceLog {
             origin: RecordId { log: self.log, partition, offset },
         }
     }
-
-    pub fn total_records(&self) -> u64 {
-        self.total
-    }
 }
 
 /// SplitMix64 finaliser: spreads a (seed-derived key, position) pair into record contents.

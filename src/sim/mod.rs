@@ -79,10 +79,6 @@ impl<E> EventQueue<E> {
         Some((e.at_us, e.event))
     }
 
-    pub fn peek_time(&self) -> Option<TimeUs> {
-        self.heap.peek().map(|Reverse(e)| e.at_us)
-    }
-
     pub fn len(&self) -> usize {
         self.heap.len()
     }
