@@ -31,7 +31,8 @@ impl World<'_> {
         if let Some(iv) = self.sc.flink.checkpoint_interval_us {
             // CheckpointCoordinator: first trigger after a random delay in [min-pause, interval).
             let lo = self.sc.flink.checkpoint_min_pause_us.min(iv);
-            let first = lo + self.rng_restart.below_inclusive(iv - lo - 1.min(iv - lo));
+            let mut rng = crate::sim::Rng::new(self.sc.seed, crate::sim::Stream::Checkpoint);
+            let first = lo + rng.below_inclusive((iv - lo).saturating_sub(1));
             self.q.schedule(first, Event::CheckpointTick);
         }
     }

@@ -96,6 +96,7 @@ pub enum Stream {
     Network = 2,
     Data = 3,
     Restart = 4,
+    Checkpoint = 5,
 }
 
 pub struct Rng(ChaCha8Rng);
