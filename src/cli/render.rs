@@ -511,6 +511,56 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     s
 }
 
+/// Where the time of a completed recovery went, from the trace: the fault, detection at the
+/// task and at the JobManager, cancellation, the restart delay, deployment, state restore.
+fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<String> {
+    let (restart_at, running_at) = (f.restart_at_us?, f.running_again_at_us?);
+    let notes = &run.outcome.notes;
+    let in_set = |st: &crate::job::graph::SubtaskId| f.to_restart.contains(st);
+    let canceled_at = notes
+        .iter()
+        .filter(|e| e.at_us >= f.detected_at_us && e.at_us <= restart_at)
+        .filter_map(|e| match &e.note {
+            Note::TaskState { st, to, .. } if to.is_terminal() && in_set(st) => Some(e.at_us),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(f.detected_at_us);
+    let last_reached = |state: ExecutionState| {
+        notes
+            .iter()
+            .filter(|e| e.at_us >= restart_at && e.at_us <= running_at)
+            .filter_map(|e| match &e.note {
+                Note::TaskState { st, to, .. } if *to == state && f.restarted.contains(st) => Some(e.at_us),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(restart_at)
+    };
+    let deploying_at = last_reached(ExecutionState::Deploying);
+    let initializing_at = last_reached(ExecutionState::Initializing);
+    let fault_at = run.outcome.fault_times.iter().flatten().copied().filter(|t| *t <= f.failed_at_us).max();
+    let mut parts = Vec::new();
+    if let Some(t) = fault_at {
+        parts.push(format!("fault → task failure {}", ms(f.failed_at_us - t)));
+    }
+    parts.push(format!("→ JobManager {}", ms(f.detected_at_us - f.failed_at_us)));
+    parts.push(format!("cancel {}", ms(canceled_at - f.detected_at_us)));
+    parts.push(format!("restart delay until {}", fmt_time(restart_at)));
+    if deploying_at > restart_at {
+        parts.push(format!("wait for slots {}", ms(deploying_at - restart_at)));
+    }
+    parts.push(format!("deploy {}", ms(initializing_at - deploying_at)));
+    parts.push(format!("restore {}", ms(running_at - initializing_at)));
+    let total_from = fault_at.unwrap_or(f.failed_at_us);
+    parts.push(format!(
+        "RUNNING {} after the {}",
+        ms(running_at - total_from),
+        if fault_at.is_some() { "fault" } else { "failure" }
+    ));
+    Some(parts.join(", "))
+}
+
 fn summary(run: &Run, out: &mut String) {
     let o = &run.outcome;
     let r = &run.output;
@@ -527,6 +577,9 @@ fn summary(run: &Run, out: &mut String) {
     );
     for (i, f) in o.failovers.iter().enumerate() {
         let _ = writeln!(out, "  {}", failover_line(run, i, f));
+        if let Some(p) = recovery_phases(run, f) {
+            let _ = writeln!(out, "      phases: {p}");
+        }
     }
     let _ = writeln!(
         out,
