@@ -299,12 +299,15 @@ impl World<'_> {
         let n = self.graph.subtasks[st.0 as usize].inputs.len();
         let now = self.now();
         let s = &mut self.subtasks[st.0 as usize];
+        let mut abandoned = false;
         match &s.align {
             Some(a) if a.cp > cp => return, // a barrier of a checkpoint already given up
             Some(a) if a.cp == cp => {}
-            _ => {
-                // First barrier of a newer checkpoint: any older alignment is abandoned.
-                s.align = Some(Alignment { cp, received: vec![false; n], count: 0, started_us: now });
+            other => {
+                // First barrier of a newer checkpoint: an older alignment is abandoned and the
+                // channels it blocked flow again.
+                abandoned = other.is_some();
+                s.align = Some(Alignment { cp, received: vec![false; n], started_us: now });
             }
         }
         let a = s.align.as_mut().expect("set above");
@@ -312,8 +315,10 @@ impl World<'_> {
             return;
         }
         a.received[input as usize] = true;
-        a.count += 1;
         self.complete_alignment_if_done(st);
+        if abandoned {
+            self.wake(st);
+        }
     }
 
     /// Snapshots once every input delivered the barrier or has ended.
@@ -475,6 +480,7 @@ impl World<'_> {
         last.bytes = Self::snapshot_bytes(&last);
         if let Some(p) = &self.pending
             && !p.acked[st.0 as usize]
+            && !self.uploaded.contains_key(&(p.id, st.0))
         {
             let cp = p.id;
             let s = &mut self.subtasks[st.0 as usize];

@@ -156,7 +156,6 @@ pub struct Executor {
 pub struct Alignment {
     pub cp: u64,
     pub received: Vec<bool>,
-    pub count: u32,
     pub started_us: TimeUs,
 }
 
