@@ -434,12 +434,11 @@ impl World<'_> {
     }
 
     /// The attempt stops doing anything (its TaskManager dropped it or it died).
+    /// Its channels are emptied even when its process died earlier (not live any more): data
+    /// a dead attempt left in a channel must never reach the next attempt.
     fn stop_attempt(&mut self, st: SubtaskId) {
-        let s = &mut self.subtasks[st.0 as usize];
-        if s.live {
-            s.live = false;
-            self.reset_channels_of(st);
-        }
+        self.subtasks[st.0 as usize].live = false;
+        self.reset_channels_of(st);
     }
 
     /// Cancels the current attempt (Execution.cancel).

@@ -218,3 +218,53 @@ fn local_recovery_restores_on_the_same_taskmanager_and_downloads_elsewhere() {
     assert_eq!((local, remote), (6, 6), "tm-0's two slot groups stay, tm-1's move");
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
 }
+
+/// Regression (found by random exploration): when a TaskManager process dies, records its two
+/// tasks left in the channel between them must not reach the next attempts. The subtasks were
+/// no longer live when cancelled, so their channels were not emptied, and the restarted filter
+/// read the old source attempt's records again: a duplicate and an inconsistent checkpoint.
+#[test]
+fn records_left_in_a_dead_taskmanagers_channels_never_reach_the_next_attempt() {
+    let text = r#"name = "stale channel data after a TaskManager kill"
+seed = 242
+duration = "20s"
+[flink]
+"execution.checkpointing.interval" = "1s"
+"jobmanager.execution.failover-strategy" = "full"
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 10
+"restart-strategy.fixed-delay.delay" = "2045ms"
+"heartbeat.interval" = "1s"
+"heartbeat.timeout" = "5s"
+"pipeline.operator-chaining.enabled" = false
+"taskmanager.load-balance.mode" = "SLOTS"
+"execution.state-recovery.from-local" = true
+[cluster]
+taskmanagers = 3
+slots-per-taskmanager = 2
+channel-capacity = 3
+[job]
+operators = [
+  { name = "s", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 50, catch-up-rate = "20000/s" },
+  { name = "f", kind = "filter", input = "s", edge = "forward", parallelism = 2, modulo = 3, remainder = 1 },
+  { name = "c", kind = "keyed-sum", input = "f", edge = "hash", parallelism = 3 },
+  { name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 3 },
+]
+[[fault]]
+at = "6.026s"
+fail-task = "k[2]"
+[[fault]]
+at = "8.119s"
+kill-taskmanager = 0
+[[fault]]
+at = "10.119s"
+restart-taskmanager = 0
+[expect]
+verdict = "exactly_once"
+"#;
+    let sc = recoverysim::scenario::parse_str("stale.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.failovers.len(), 2);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    assert!(run.cut_violation.is_none(), "{:?}", run.cut_violation);
+}

@@ -65,3 +65,102 @@ fn append_sink_never_loses_but_duplicates_after_failures() {
     }
     assert!(duplicated_somewhere, "a plain append sink duplicates what is replayed after a failover");
 }
+
+/// A random job (forward lanes, filter + keyed sum with rescaling, rebalance + keyed count, or
+/// two sinks), random cluster settings and up to three random faults; killed TaskManagers come
+/// back 2 s later so a standalone cluster can always recover.
+fn random_scenario(seed: u64) -> recoverysim::scenario::Scenario {
+    use recoverysim::cluster::config::{FailoverStrategy, LoadBalanceMode};
+    use recoverysim::job::spec::{EdgeKind, OperatorKind, OperatorSpec, SinkSemantic, SourceSpec};
+    let mut rng = Rng::new(seed, Stream::Faults);
+    let mut sc = keyed_job(1, 3);
+    sc.seed = seed;
+    let p = 1 + rng.below_inclusive(2) as u32;
+    let src = OperatorKind::Source(SourceSpec {
+        partitions: p + rng.below_inclusive(1) as u32,
+        rate_per_s: 500 + rng.below_inclusive(3000),
+        keys: 50,
+        catch_up_rate_per_s: 20_000,
+        records: None,
+    });
+    let op = |name: &str, kind, parallelism, input: Option<(u32, EdgeKind)>| OperatorSpec {
+        name: name.into(),
+        kind,
+        parallelism,
+        input: input.map(|(i, e)| (OperatorId(i), e)),
+    };
+    let sink = || OperatorKind::Sink(SinkSemantic::TwoPhaseCommit);
+    sc.job.chaining = rng.below_inclusive(1) == 0;
+    sc.job.operators = match rng.below_inclusive(3) {
+        0 => vec![
+            op("s", src, p, None),
+            op("m", OperatorKind::Map { multiply: 2, add: 1 }, p, Some((0, EdgeKind::Forward))),
+            op("k", sink(), p, Some((1, EdgeKind::Forward))),
+        ],
+        1 => vec![
+            op("s", src, p, None),
+            op("f", OperatorKind::Filter { modulo: 3, remainder: 1 }, p, Some((0, EdgeKind::Forward))),
+            op("c", OperatorKind::KeyedSum, p + 1, Some((1, EdgeKind::Hash))),
+            op("k", sink(), p + 1, Some((2, EdgeKind::Forward))),
+        ],
+        2 => vec![
+            op("s", src, p, None),
+            op("m", OperatorKind::Map { multiply: 1, add: 0 }, p + 1, Some((0, EdgeKind::Rebalance))),
+            op("c", OperatorKind::KeyedCount, p, Some((1, EdgeKind::Hash))),
+            op("k", sink(), p, Some((2, EdgeKind::Forward))),
+        ],
+        _ => vec![
+            op("s", src, p, None),
+            op("c", OperatorKind::KeyedCount, p, Some((0, EdgeKind::Hash))),
+            op("k", sink(), p, Some((1, EdgeKind::Forward))),
+            op("k2", sink(), p, Some((1, EdgeKind::Forward))),
+        ],
+    };
+    sc.cluster.slots_per_taskmanager = 2;
+    sc.cluster.resource_manager =
+        if rng.below_inclusive(1) == 0 { ResourceManagerKind::Active } else { ResourceManagerKind::Standalone };
+    sc.cluster.channel_capacity = [1, 3, 64][rng.below_inclusive(2) as usize];
+    sc.flink.failover_strategy =
+        if rng.below_inclusive(3) == 0 { FailoverStrategy::Full } else { FailoverStrategy::Region };
+    sc.flink.load_balance = if rng.below_inclusive(1) == 0 { LoadBalanceMode::Slots } else { LoadBalanceMode::None };
+    sc.flink.local_recovery = rng.below_inclusive(1) == 0;
+    sc.flink.checkpoint_interval_us = Some([200_000, 1_000_000, 3_000_000][rng.below_inclusive(2) as usize]);
+    sc.flink.restart_strategy =
+        RestartStrategy::FixedDelay { attempts: 1000, delay_us: 300_000 + rng.below_inclusive(2_000_000) };
+    let mut kills = Vec::new();
+    for _ in 0..rng.below_inclusive(3) {
+        let at_us = rng.below_inclusive(19_000_000);
+        let tm = rng.below_inclusive(2) as u32;
+        let action = match rng.below_inclusive(3) {
+            0 => {
+                kills.push((tm, at_us));
+                FaultAction::KillTaskManager(tm)
+            }
+            1 => FaultAction::RestartTaskManager(tm),
+            _ => {
+                let o = rng.below_inclusive(sc.job.operators.len() as u64 - 1) as usize;
+                let index = rng.below_inclusive(u64::from(sc.job.operators[o].parallelism) - 1) as u32;
+                FaultAction::FailTask(SubtaskRef { operator: OperatorId(o as u32), index })
+            }
+        };
+        sc.faults.push(FaultSpec { trigger: FaultTrigger::At { at_us }, action });
+    }
+    for (tm, at_us) in kills {
+        let action = FaultAction::RestartTaskManager(tm);
+        sc.faults.push(FaultSpec { trigger: FaultTrigger::At { at_us: at_us + 2_000_000 }, action });
+    }
+    sc
+}
+
+#[test]
+fn random_topologies_and_faults_stay_exactly_once_with_consistent_cuts() {
+    for seed in 0..60 {
+        let sc = random_scenario(seed);
+        let run = simulate(&sc);
+        let what = format!("seed {seed}: {:?}", sc.faults);
+        assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+        assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+        assert!(run.cut_violation.is_none(), "{what}: {:?}", run.cut_violation);
+        assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+    }
+}
