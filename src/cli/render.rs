@@ -661,11 +661,13 @@ fn summary(run: &Run, out: &mut String) {
     }
     match &run.cut_violation {
         None if run.cuts_checked > 0 => {
-            let _ = writeln!(
-                out,
-                "  consistent cuts: the keyed state of all {} completed checkpoints matches their source offsets",
-                run.outcome.checkpoints_completed
-            );
+            let sampled = run.outcome.completed.len() as u64;
+            let which = if sampled == run.outcome.checkpoints_completed {
+                format!("all {sampled} completed checkpoints")
+            } else {
+                format!("{sampled} sampled of {} completed checkpoints", run.outcome.checkpoints_completed)
+            };
+            let _ = writeln!(out, "  consistent cuts: the keyed state of {which} matches their source offsets");
         }
         None => {}
         Some(v) => {

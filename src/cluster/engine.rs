@@ -258,6 +258,8 @@ pub struct EngineOutcome {
     pub failovers: Vec<FailoverReport>,
     pub checkpoints_completed: u64,
     pub checkpoints_aborted: u64,
+    /// A sample of the completed checkpoints (all of them unless the run is long; see
+    /// `World::cut_samples`), in order.
     pub completed: Vec<CompletedCheckpoint>,
     pub store: TxnStore,
     pub fault_times: Vec<Option<TimeUs>>,
@@ -295,7 +297,11 @@ pub struct World<'a> {
     pub next_checkpoint_id: u64,
     pub pending: Option<PendingCheckpoint>,
     pub completed: VecDeque<CompletedCheckpoint>,
-    pub all_completed: Vec<CompletedCheckpoint>,
+    /// Completed checkpoints kept for the oracle's consistent-cut check, thinned (every other
+    /// one dropped) whenever their keyed entries exceed `CUT_SAMPLE_ENTRIES`, so memory stays
+    /// bounded in run length while the samples still span the whole run.
+    pub cut_samples: Vec<CompletedCheckpoint>,
+    pub cut_sample_entries: u64,
     pub last_checkpoint_done_us: TimeUs,
     pub uploaded: BTreeMap<(u64, u32), SubtaskSnapshot>,
     /// State of subtasks that finished (FLIP-147): stands in for them in later checkpoints.
@@ -331,6 +337,8 @@ pub fn build_logs(sc: &Scenario) -> (Vec<SourceLog>, Vec<Option<usize>>) {
 
 /// Bytes a snapshot takes in storage: fixed metadata plus entries (heap backend, roughly).
 const SNAPSHOT_BASE_BYTES: u64 = 1024;
+/// Keyed-state entries kept over all cut samples (about 100 MB).
+const CUT_SAMPLE_ENTRIES: u64 = 2_000_000;
 const BYTES_PER_KEYED_ENTRY: u64 = 32;
 const BYTES_PER_OFFSET: u64 = 16;
 const BYTES_PER_COMMITTABLE: u64 = 128;
@@ -388,7 +396,8 @@ impl<'a> World<'a> {
             next_checkpoint_id: 1,
             pending: None,
             completed: VecDeque::new(),
-            all_completed: Vec::new(),
+            cut_samples: Vec::new(),
+            cut_sample_entries: 0,
             last_checkpoint_done_us: 0,
             uploaded: BTreeMap::new(),
             final_snapshots: vec![None; n],
@@ -499,6 +508,23 @@ impl<'a> World<'a> {
         }
     }
 
+    /// Keeps a completed checkpoint for the consistent-cut check, within the memory budget.
+    pub fn keep_cut_sample(&mut self, chk: CompletedCheckpoint) {
+        let entries = |c: &CompletedCheckpoint| -> u64 {
+            c.subtasks.iter().flat_map(|s| s.keyed.iter()).map(|(_, m)| m.len() as u64 + 1).sum()
+        };
+        self.cut_sample_entries += entries(&chk);
+        self.cut_samples.push(chk);
+        while self.cut_sample_entries > CUT_SAMPLE_ENTRIES && self.cut_samples.len() > 2 {
+            let mut i = 0;
+            self.cut_samples.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.cut_sample_entries = self.cut_samples.iter().map(entries).sum();
+        }
+    }
+
     pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
         let keyed: u64 = s.keyed.iter().map(|(_, m)| m.len() as u64).sum();
         SNAPSHOT_BASE_BYTES
@@ -521,7 +547,7 @@ impl<'a> World<'a> {
                 break;
             }
         }
-        let completed_all = std::mem::take(&mut self.all_completed);
+        let completed_all = std::mem::take(&mut self.cut_samples);
         if self.store.commits_of_aborted > 0 {
             let n = self.store.commits_of_aborted;
             self.violation(format!("{n} commits of transactions that had been aborted"));
@@ -646,4 +672,26 @@ pub struct RecordFault {
     pub poison: bool,
     /// The record that failed, once a poison fault fired: it fails again whenever replayed.
     pub poisoned: Option<crate::job::record::RecordId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::testing::keyed_job;
+
+    #[test]
+    fn cut_samples_stay_within_budget_and_span_the_run() {
+        let sc = keyed_job(1, 1);
+        let mut w = World::new(&sc, false);
+        let keyed: BTreeMap<u32, i64> = (0..100_000).map(|k| (k, 1)).collect();
+        for id in 1..=200 {
+            let snap = SubtaskSnapshot { keyed: vec![(OperatorId(1), keyed.clone())], ..SubtaskSnapshot::default() };
+            w.keep_cut_sample(CompletedCheckpoint { id, completed_at_us: id, subtasks: vec![snap], bytes: 0 });
+        }
+        assert!(w.cut_sample_entries <= CUT_SAMPLE_ENTRIES);
+        assert!(w.cut_samples.len() >= 10);
+        assert_eq!(w.cut_samples[0].id, 1, "the first checkpoint stays");
+        assert!(w.cut_samples.last().is_some_and(|c| c.id > 150), "recent checkpoints are kept");
+        assert!(w.cut_samples.windows(2).all(|p| p[0].id < p[1].id));
+    }
 }

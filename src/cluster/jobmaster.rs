@@ -722,7 +722,7 @@ impl World<'_> {
         let bytes = subtasks.iter().map(|s| s.bytes).sum();
         let chk = CompletedCheckpoint { id: cp, completed_at_us: now, subtasks, bytes };
         self.completed.push_back(chk.clone());
-        self.all_completed.push(chk);
+        self.keep_cut_sample(chk);
         while self.completed.len() > self.sc.flink.checkpoints_retained as usize {
             self.completed.pop_front();
         }

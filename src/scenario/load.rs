@@ -41,7 +41,12 @@ impl std::error::Error for ScenarioError {}
 /// Largest scenario file read.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Largest number of log records a scenario may produce (rate × duration over all sources).
-pub const MAX_RECORDS: u128 = 200_000_000;
+/// Each committed record is kept (twice: the run and its reference) for the oracle.
+pub const MAX_RECORDS: u128 = 50_000_000;
+/// Keys per source: keyed state is snapshotted at every checkpoint.
+pub const MAX_KEYS: u64 = 1_000_000;
+/// Periodic events (heartbeats per TaskManager, checkpoints) over the whole run.
+pub const MAX_PERIODIC_EVENTS: u128 = 100_000_000;
 pub const MAX_SUBTASKS: u32 = 10_000;
 pub const MAX_TASKMANAGERS: u64 = 1_000;
 pub const MAX_SLOTS_PER_TASKMANAGER: u64 = 256;
@@ -154,6 +159,22 @@ impl Cx<'_> {
             restore_empty_state: b.restore_empty_state,
             skip_alignment: b.skip_alignment,
         };
+        // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
+        let run_us = u128::from(duration_us + drain_us);
+        let heartbeats = run_us * u128::from(cluster.taskmanagers) / u128::from(flink.heartbeat_interval_us.max(1));
+        let checkpoints = flink.checkpoint_interval_us.map_or(0, |iv| run_us / u128::from(iv.max(1)));
+        if heartbeats + checkpoints > MAX_PERIODIC_EVENTS {
+            let key = if heartbeats >= checkpoints { "heartbeat.interval" } else { "execution.checkpointing.interval" };
+            let span = raw.flink.iter().find(|(k, _)| k.get_ref() == key).map_or(0..0, |(_, v)| v.span());
+            return Err(self.error_at(
+                span,
+                format!(
+                    "the run would take {heartbeats} heartbeats and {checkpoints} checkpoints over duration + drain; \
+                     the limit is {MAX_PERIODIC_EVENTS} together"
+                ),
+                Some("raise heartbeat.interval or execution.checkpointing.interval, or shorten duration/drain".into()),
+            ));
+        }
         let expect = self.expect(&raw.expect, &job)?;
         Ok(Scenario {
             name: raw.name.into_inner(),
@@ -525,8 +546,8 @@ impl Cx<'_> {
                     };
                     let keys = match &o.keys {
                         None => 100,
-                        Some(k) if (1..=10_000_000).contains(k.get_ref()) => *k.get_ref() as u32,
-                        Some(k) => return self.err(k.span(), "`keys` must be between 1 and 10000000"),
+                        Some(k) if (1..=MAX_KEYS).contains(k.get_ref()) => *k.get_ref() as u32,
+                        Some(k) => return self.err(k.span(), format!("`keys` must be between 1 and {MAX_KEYS}")),
                     };
                     let share = rate.div_ceil(u64::from(parallelism));
                     let catch_up = match &o.catch_up_rate {

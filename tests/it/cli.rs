@@ -75,6 +75,10 @@ fn bad_scenario_files_exit_2_with_file_line_column() {
         ("fault-out-of-range", format!("{GOOD}\n[[fault]]\nat = \"1s\"\nfail-task = \"count[7]\"\n")),
         ("absurd-rate", GOOD.replace("rate = \"100/s\"", "rate = \"9999999/s\"").replace("\"2s\"", "\"24h\"")),
         ("missing-name", GOOD.replace("name = \"ok\"\n", "")),
+        (
+            "absurd-heartbeats",
+            GOOD.replace("[flink]", "[cluster]\ntaskmanagers = 1000\n\n[flink]\n\"heartbeat.interval\" = \"1ms\"\n\"heartbeat.timeout\" = \"1s\""),
+        ),
     ];
     let mut all = String::new();
     for (name, text) in cases {
