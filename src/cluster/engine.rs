@@ -150,6 +150,8 @@ pub struct Executor {
     pub hb_generation: u64,
     /// Local recovery copies: subtask → (checkpoint, bytes).
     pub local_copies: BTreeMap<SubtaskId, (u64, u64)>,
+    /// Started (scenario restart or active resource manager) and not registered yet.
+    pub starting: bool,
 }
 
 #[derive(Debug)]

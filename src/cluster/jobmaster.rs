@@ -47,6 +47,7 @@ impl World<'_> {
             hb_failures: 0,
             hb_generation: 0,
             local_copies: BTreeMap::new(),
+            starting: false,
         });
         if self.host_executor.len() <= host as usize {
             self.host_executor.resize(host as usize + 1, u32::MAX);
@@ -531,6 +532,8 @@ impl World<'_> {
     pub fn kill_host(&mut self, host: u32) {
         let e = self.host_executor[host as usize];
         if !self.executors[e as usize].alive {
+            // A process still starting dies before it registers; a dead one stays dead.
+            self.executors[e as usize].starting = false;
             return;
         }
         self.executors[e as usize].alive = false;
@@ -571,7 +574,8 @@ impl World<'_> {
 
     pub fn restart_host(&mut self, host: u32) {
         let e = self.host_executor[host as usize];
-        if self.executors[e as usize].alive {
+        let ex = &self.executors[e as usize];
+        if ex.alive || ex.starting {
             return;
         }
         self.start_host_after(host, self.sc.cluster.taskmanager_start_delay_us);
@@ -580,13 +584,16 @@ impl World<'_> {
     fn start_host_after(&mut self, host: u32, delay_us: u64) {
         let e = self.new_executor(host);
         self.executors[e as usize].alive = false;
+        self.executors[e as usize].starting = true;
         self.q.schedule_in(delay_us, Event::ExecutorStarted { executor: e });
     }
 
     pub fn on_executor_started(&mut self, e: u32) {
-        if self.host_executor[self.executors[e as usize].host as usize] != e {
+        let ex = &mut self.executors[e as usize];
+        if self.host_executor[ex.host as usize] != e || !ex.starting {
             return;
         }
+        ex.starting = false;
         self.executors[e as usize].alive = true;
         self.register_executor(e);
     }

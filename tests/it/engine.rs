@@ -268,3 +268,25 @@ verdict = "exactly_once"
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
     assert!(run.cut_violation.is_none(), "{:?}", run.cut_violation);
 }
+
+#[test]
+fn a_taskmanager_killed_while_starting_never_registers_and_restarts_do_not_pile_up() {
+    let mut sc = keyed_job(2, 2);
+    let at = |at_us, action| FaultSpec { trigger: FaultTrigger::At { at_us }, action };
+    // tm-1 holds nothing (slots fill tm-0 first), so none of this disturbs the job.
+    sc.faults.push(kill(2_000_000, 1));
+    sc.faults.push(at(3_000_000, FaultAction::RestartTaskManager(1)));
+    sc.faults.push(at(3_500_000, FaultAction::RestartTaskManager(1)));
+    sc.faults.push(kill(4_000_000, 1));
+    sc.faults.push(at(12_000_000, FaultAction::RestartTaskManager(1)));
+    let run = simulate(&sc);
+    let registrations: Vec<u64> = run
+        .outcome
+        .notes
+        .iter()
+        .filter_map(|e| matches!(e.note, Note::TaskManagerRegistered { tm: 1, .. }).then_some(e.at_us))
+        .collect();
+    assert_eq!(registrations, vec![12_000_000 + sc.cluster.taskmanager_start_delay_us]);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+    assert!(run.outcome.failovers.is_empty());
+}
