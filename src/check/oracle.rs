@@ -267,3 +267,59 @@ fn counts_directly(graph: &JobGraph, sink: OperatorId) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::record::Record;
+    use crate::scenario::testing::keyed_job;
+
+    fn committed(graph: &JobGraph, logs: &[SourceLog], offsets: &[(u32, u64)]) -> Vec<CommittedRecord> {
+        let sink = OperatorId(graph.spec.operators.len() as u32 - 1);
+        offsets
+            .iter()
+            .map(|&(p, o)| {
+                let r = logs[0].record(p, o);
+                CommittedRecord { sink, record: Record { value: 0, ..r }, committed_at_us: o }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn holes_are_lost_tails_are_pending_extras_are_duplicates() {
+        let sc = keyed_job(1, 1);
+        let graph = JobGraph::build(&sc.job);
+        let (logs, _) = crate::cluster::engine::build_logs(&sc);
+        let reference = committed(&graph, &logs, &[(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]);
+        // 1 is a hole below the committed 2; 3 and 4 were never reached; 0 is committed twice.
+        let actual = committed(&graph, &logs, &[(0, 0), (0, 0), (0, 2)]);
+        let r = compare(&graph, &logs, &reference, &actual, false, &[Some(5)]);
+        assert_eq!((r.lost, r.duplicated, r.pending), (1, 1, 2));
+        assert_eq!(r.verdict, Verdict::Violated);
+        assert_eq!(r.first_lost.as_ref().map(|o| o.record.offset), Some(1));
+        assert_eq!(r.first_duplicate.as_ref().map(|o| (o.record.offset, o.committed_times)), Some((0, 2)));
+        assert_eq!(r.first_lost.as_ref().and_then(|o| o.fault), Some((0, 5)));
+        let same = compare(&graph, &logs, &reference, &reference, true, &[]);
+        assert_eq!(same.verdict, Verdict::ExactlyOnce);
+        assert_eq!((same.lost, same.duplicated, same.pending), (0, 0, 0));
+    }
+
+    #[test]
+    fn counts_out_of_sequence_name_the_first_bad_result() {
+        let sc = keyed_job(1, 1);
+        let graph = JobGraph::build(&sc.job);
+        let (logs, _) = crate::cluster::engine::build_logs(&sc);
+        let sink = OperatorId(2);
+        let rec = |o: u64, value: i64| {
+            let r = logs[0].record(0, o);
+            CommittedRecord { sink, record: Record { key: 7, value, ..r }, committed_at_us: o }
+        };
+        let reference = vec![rec(0, 1), rec(1, 2), rec(2, 3)];
+        let actual = vec![rec(0, 1), rec(1, 2), rec(2, 1)];
+        let r = compare(&graph, &logs, &reference, &actual, true, &[]);
+        assert_eq!(r.bad_results, 1);
+        let b = r.first_bad_result.expect("named");
+        assert_eq!((b.record.offset, b.value, b.expected_value), (2, 1, 3));
+        assert_eq!((r.keys_below, r.verdict), (1, Verdict::AtMostOnce));
+    }
+}
