@@ -539,7 +539,12 @@ fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<String> {
     };
     let deploying_at = last_reached(ExecutionState::Deploying);
     let initializing_at = last_reached(ExecutionState::Initializing);
-    let fault_at = run.outcome.fault_times.iter().flatten().copied().filter(|t| *t <= f.failed_at_us).max();
+    // The last fault injected before the failure (a poison record fires again on each replay).
+    let fault_at = notes
+        .iter()
+        .filter(|e| e.at_us <= f.failed_at_us && matches!(e.note, Note::FaultInjected { .. }))
+        .map(|e| e.at_us)
+        .max();
     let mut parts = Vec::new();
     if let Some(t) = fault_at {
         parts.push(format!("fault → task failure {}", ms(f.failed_at_us - t)));
