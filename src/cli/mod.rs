@@ -32,6 +32,10 @@ enum Command {
         /// skip-alignment); repeatable.
         #[arg(long = "bug", value_name = "NAME")]
         bugs: Vec<String>,
+        /// Also write the trace (state transitions, failures, checkpoints, restores, commits) to
+        /// this file as JSON Lines.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
     },
     /// Run scenario files (default: scenarios/) and compare each with its [expect] table.
     Check { paths: Vec<PathBuf> },
@@ -55,7 +59,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, seed, json, bugs } => cmd_run(&file, seed, json, &bugs),
+        Command::Run { file, seed, json, bugs, trace } => cmd_run(&file, seed, json, &bugs, trace.as_deref()),
         Command::Check { paths } => cmd_check(&paths),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
@@ -76,7 +80,7 @@ fn load(file: &Path) -> Option<Scenario> {
     }
 }
 
-fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String]) -> ExitCode {
+fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: Option<&Path>) -> ExitCode {
     let Some(mut sc) = load(file) else { return ExitCode::from(2) };
     if let Some(s) = seed {
         sc.seed = s;
@@ -91,6 +95,12 @@ fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String]) -> ExitC
         }
     }
     let run = simulate(&sc);
+    if let Some(path) = trace
+        && let Err(e) = std::fs::write(path, render::trace_jsonl(&run))
+    {
+        eprintln!("error: cannot write the trace to {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
     if json {
         println!("{}", render::json(&run));
     } else {

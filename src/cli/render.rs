@@ -754,3 +754,23 @@ pub fn json(run: &Run) -> serde_json::Value {
         "planted_bugs": run.scenario.bugs.enabled(),
     })
 }
+
+/// `run --trace FILE`: the readable trace as JSON Lines, one note per line, with virtual time in
+/// µs and subtasks by name.
+pub fn trace_jsonl(run: &Run) -> String {
+    let mut out = String::new();
+    for e in &run.outcome.notes {
+        let mut v = serde_json::to_value(e).expect("trace notes are plain data: numbers, strings, enums");
+        if let Some(note) = v.as_object_mut()
+            && let Some(st) = note.get("st").and_then(|x| x.as_u64())
+        {
+            note.insert(
+                "st".into(),
+                serde_json::Value::String(run.graph.subtask_name(crate::job::graph::SubtaskId(st as u32))),
+            );
+        }
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}

@@ -1,7 +1,8 @@
 //! Flink's state machines: `ExecutionState` of one subtask attempt and `JobStatus` of the job.
 
 /// `org.apache.flink.runtime.execution.ExecutionState`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecutionState {
     Created,
     Scheduled,
@@ -48,7 +49,8 @@ impl ExecutionState {
 }
 
 /// `org.apache.flink.api.common.JobStatus` (the states this simulator reaches).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     Created,
     Running,

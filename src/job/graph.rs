@@ -18,7 +18,7 @@ pub struct SubtaskRef {
 pub struct TaskId(pub u32);
 
 /// One parallel instance of a task (Flink's ExecutionVertex); dense index over the job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct SubtaskId(pub u32);
 
 /// A data channel from one producer subtask to one consumer subtask.

@@ -6,9 +6,11 @@
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::SubtaskId;
 use crate::sim::TimeUs;
+use serde::Serialize;
 
 /// How the JobManager learned that a TaskManager is gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Detection {
     /// `heartbeat.rpc-failure-threshold` consecutive heartbeat RPCs failed (connection refused).
     HeartbeatRpcFailures(u32),
@@ -17,7 +19,8 @@ pub enum Detection {
 }
 
 /// Why a subtask attempt failed, in Flink's words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum FailureCause {
     /// The user code threw (a fault of the scenario).
     TaskException,
@@ -70,13 +73,15 @@ impl FailureCause {
 }
 
 /// Why a checkpoint was aborted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AbortReason {
     JobFailover,
     Expired,
 }
 
-#[derive(Clone, Debug, PartialEq, Hash)]
+#[derive(Clone, Debug, PartialEq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Note {
     JobStatus {
         from: JobStatus,
@@ -166,8 +171,9 @@ pub enum Note {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TraceEntry {
     pub at_us: TimeUs,
+    #[serde(flatten)]
     pub note: Note,
 }

@@ -170,3 +170,20 @@ fn regions_command_lists_one_region_per_lane_for_a_forward_job() {
     assert_eq!(out.status.code(), Some(0));
     snapshot("regions-forward-task-failure", &String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn trace_option_writes_json_lines() {
+    let path = std::env::temp_dir().join(format!("recoverysim-trace-{}.jsonl", std::process::id()));
+    let out = recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--trace", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&path).expect("trace written");
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("each line is one JSON object")).collect();
+    assert!(lines.len() > 100);
+    assert!(lines.windows(2).all(|w| w[0]["at_us"].as_u64() <= w[1]["at_us"].as_u64()), "in time order");
+    let failed = lines.iter().find(|l| l["kind"] == "task-failed").expect("a task failure is traced");
+    assert_eq!(failed["at_us"], 13_040_000);
+    assert_eq!(failed["st"], "map[0]");
+    assert!(lines.iter().any(|l| l["kind"] == "job-status" && l["to"] == "RESTARTING"));
+}
