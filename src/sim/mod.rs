@@ -39,8 +39,14 @@ impl<E> Ord for Entry<E> {
 
 /// Events ordered by (time, insertion sequence): two events at the same instant run in the
 /// order they were scheduled, so a run is a pure function of its inputs.
+///
+/// Events scheduled for the current instant skip the heap: they go to a FIFO that is served
+/// after the heap's entries for this instant. That is the same order, because every heap entry
+/// at the current instant was scheduled before time reached it (a smaller sequence number) and
+/// nothing scheduled from now on for this instant enters the heap.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<Entry<E>>>,
+    now_fifo: std::collections::VecDeque<E>,
     next_seq: u64,
     now_us: TimeUs,
 }
@@ -53,7 +59,12 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(1024), next_seq: 0, now_us: 0 }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(1024),
+            now_fifo: std::collections::VecDeque::with_capacity(256),
+            next_seq: 0,
+            now_us: 0,
+        }
     }
 
     pub fn now_us(&self) -> TimeUs {
@@ -64,6 +75,10 @@ impl<E> EventQueue<E> {
     pub fn schedule(&mut self, at_us: TimeUs, event: E) {
         debug_assert!(at_us >= self.now_us, "event scheduled in the past");
         let at_us = at_us.max(self.now_us);
+        if at_us == self.now_us {
+            self.now_fifo.push_back(event);
+            return;
+        }
         self.heap.push(Reverse(Entry { at_us, seq: self.next_seq, event }));
         self.next_seq += 1;
     }
@@ -74,17 +89,21 @@ impl<E> EventQueue<E> {
 
     /// Pops the next event and advances the clock to it.
     pub fn pop(&mut self) -> Option<(TimeUs, E)> {
+        let heap_now = self.heap.peek().is_some_and(|Reverse(e)| e.at_us == self.now_us);
+        if !heap_now && let Some(event) = self.now_fifo.pop_front() {
+            return Some((self.now_us, event));
+        }
         let Reverse(e) = self.heap.pop()?;
         self.now_us = e.at_us;
         Some((e.at_us, e.event))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.now_fifo.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.now_fifo.is_empty()
     }
 }
 
@@ -207,6 +226,38 @@ mod tests {
         assert_eq!(h(&[(1, 2), (3, 4)]), h(&[(1, 2), (3, 4)]));
         assert_ne!(h(&[(1, 2), (3, 4)]), h(&[(3, 4), (1, 2)]));
         assert_ne!(h(&[]), h(&[(0, 0)]));
+    }
+
+    #[test]
+    fn events_for_the_current_instant_keep_schedule_order() {
+        let mut q = EventQueue::new();
+        q.schedule(0, 'a');
+        q.schedule(10, 'c');
+        q.schedule(5, 'b');
+        assert_eq!(q.pop(), Some((0, 'a')));
+        assert_eq!(q.pop(), Some((5, 'b')));
+        // At 5: 'd' and 'e' are scheduled for now, after the heap's 'x' for 5 was.
+        q.schedule(10, 'f');
+        q.schedule(5, 'd');
+        q.schedule(5, 'e');
+        assert_eq!(q.pop(), Some((5, 'd')));
+        q.schedule(5, 'g');
+        assert_eq!(q.pop(), Some((5, 'e')));
+        assert_eq!(q.pop(), Some((5, 'g')));
+        assert_eq!(q.pop(), Some((10, 'c')));
+        assert_eq!(q.pop(), Some((10, 'f')));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn heap_entries_for_an_instant_run_before_that_instants_fifo() {
+        let mut q = EventQueue::new();
+        q.schedule(5, 'a');
+        q.schedule(5, 'b');
+        assert_eq!(q.pop(), Some((5, 'a')));
+        q.schedule(5, 'c'); // scheduled at 5 for 5: after 'b', which was scheduled earlier
+        assert_eq!(q.pop(), Some((5, 'b')));
+        assert_eq!(q.pop(), Some((5, 'c')));
     }
 
     #[test]
