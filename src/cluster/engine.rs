@@ -91,9 +91,9 @@ pub enum Event {
         st: SubtaskId,
         cp: u64,
     },
-    CheckpointExpired {
-        cp: u64,
-    },
+    /// The coordinator's timeout check: at most one is pending at a time (see
+    /// `World::expiry_check_at`); it aborts the pending checkpoint if its deadline has passed.
+    CheckpointExpired,
     NotifyComplete {
         st: SubtaskId,
         attempt: u32,
@@ -104,9 +104,10 @@ pub enum Event {
         executor: u32,
         ok: bool,
     },
+    /// A heartbeat timeout check of one TaskManager: at most one pending per TaskManager; fires
+    /// at the earliest possible timeout and looks at the last answer.
     HeartbeatTimeout {
         executor: u32,
-        generation: u64,
     },
     ExecutorStarted {
         executor: u32,
@@ -147,7 +148,8 @@ pub struct Executor {
     /// Slot → execution slot sharing group using it.
     pub slots: Vec<Option<u32>>,
     pub hb_failures: u32,
-    pub hb_generation: u64,
+    /// When the last heartbeat answer arrived (or the TaskManager registered).
+    pub hb_last_ok_us: u64,
     /// Local recovery copies: subtask → (checkpoint, bytes).
     pub local_copies: BTreeMap<SubtaskId, (u64, u64)>,
     /// Started (scenario restart or active resource manager) and not registered yet.
@@ -216,6 +218,8 @@ pub struct SubtaskRt {
 pub struct PendingCheckpoint {
     pub id: u64,
     pub triggered_at_us: TimeUs,
+    /// `execution.checkpointing.timeout` after the trigger.
+    pub deadline_us: TimeUs,
     pub acked: Vec<bool>,
     pub missing: u32,
     pub max_alignment_us: u64,
@@ -298,6 +302,8 @@ pub struct World<'a> {
     pub failover_rt: Vec<FailoverRt>,
     pub next_checkpoint_id: u64,
     pub pending: Option<PendingCheckpoint>,
+    /// Whether a `CheckpointExpired` check is in the queue.
+    pub expiry_check_scheduled: bool,
     pub completed: VecDeque<CompletedCheckpoint>,
     /// Completed checkpoints kept for the oracle's consistent-cut check, thinned (every other
     /// one dropped) whenever their keyed entries exceed `CUT_SAMPLE_ENTRIES`, so memory stays
@@ -397,6 +403,7 @@ impl<'a> World<'a> {
             failover_rt: Vec::new(),
             next_checkpoint_id: 1,
             pending: None,
+            expiry_check_scheduled: false,
             completed: VecDeque::new(),
             cut_samples: Vec::new(),
             cut_sample_entries: 0,
@@ -595,11 +602,11 @@ impl<'a> World<'a> {
             Event::Trigger { st, attempt, cp } => self.on_trigger(st, attempt, cp),
             Event::UploadDone { st, attempt, cp } => self.on_upload_done(st, attempt, cp),
             Event::AckArrived { st, cp } => self.on_ack(st, cp),
-            Event::CheckpointExpired { cp } => self.on_checkpoint_expired(cp),
+            Event::CheckpointExpired => self.on_checkpoint_expired(),
             Event::NotifyComplete { st, attempt, cp } => self.on_notify_complete(st, attempt, cp),
             Event::HeartbeatTick => self.on_heartbeat_tick(),
             Event::HeartbeatAnswer { executor, ok } => self.on_heartbeat_answer(executor, ok),
-            Event::HeartbeatTimeout { executor, generation } => self.on_heartbeat_timeout(executor, generation),
+            Event::HeartbeatTimeout { executor } => self.on_heartbeat_timeout(executor),
             Event::ExecutorStarted { executor } => self.on_executor_started(executor),
             Event::SlotRequestTimeout { group, generation } => self.on_slot_request_timeout(group, generation),
             Event::RunEnd => self.stopped = true,

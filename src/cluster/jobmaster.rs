@@ -45,7 +45,7 @@ impl World<'_> {
             registered: false,
             slots: vec![None; self.sc.cluster.slots_per_taskmanager as usize],
             hb_failures: 0,
-            hb_generation: 0,
+            hb_last_ok_us: 0,
             local_copies: BTreeMap::new(),
             starting: false,
         });
@@ -60,8 +60,8 @@ impl World<'_> {
         let ex = &mut self.executors[e as usize];
         ex.registered = true;
         let (host, slots) = (ex.host, ex.slots.len() as u32);
-        let generation = ex.hb_generation;
-        self.q.schedule_in(self.sc.flink.heartbeat_timeout_us, Event::HeartbeatTimeout { executor: e, generation });
+        ex.hb_last_ok_us = self.q.now_us();
+        self.q.schedule_in(self.sc.flink.heartbeat_timeout_us, Event::HeartbeatTimeout { executor: e });
         if self.now() > 0 {
             self.note(Note::TaskManagerRegistered { tm: host, slots });
         }
@@ -611,7 +611,6 @@ impl World<'_> {
     }
 
     pub fn on_heartbeat_answer(&mut self, e: u32, ok: bool) {
-        let timeout = self.sc.flink.heartbeat_timeout_us;
         let threshold = self.sc.flink.heartbeat_rpc_failure_threshold;
         let ex = &mut self.executors[e as usize];
         if !ex.registered {
@@ -619,9 +618,7 @@ impl World<'_> {
         }
         if ok {
             ex.hb_failures = 0;
-            ex.hb_generation += 1;
-            let generation = ex.hb_generation;
-            self.q.schedule_in(timeout, Event::HeartbeatTimeout { executor: e, generation });
+            ex.hb_last_ok_us = self.q.now_us();
         } else {
             ex.hb_failures += 1;
             if let Some(t) = threshold
@@ -633,10 +630,18 @@ impl World<'_> {
         }
     }
 
-    pub fn on_heartbeat_timeout(&mut self, e: u32, generation: u64) {
+    /// HeartbeatMonitor: no answer for `heartbeat.timeout` disconnects the TaskManager;
+    /// otherwise check again when the last answer would time out.
+    pub fn on_heartbeat_timeout(&mut self, e: u32) {
         let ex = &self.executors[e as usize];
-        if ex.registered && ex.hb_generation == generation {
+        if !ex.registered {
+            return;
+        }
+        let due = ex.hb_last_ok_us + self.sc.flink.heartbeat_timeout_us;
+        if self.now() >= due {
             self.executor_lost(e, Detection::HeartbeatTimeout);
+        } else {
+            self.q.schedule(due, Event::HeartbeatTimeout { executor: e });
         }
     }
 
@@ -689,7 +694,9 @@ impl World<'_> {
         let n = self.subtasks.len();
         let acked: Vec<bool> = self.subtasks.iter().map(|s| s.state == ExecutionState::Finished).collect();
         let missing = acked.iter().filter(|a| !**a).count() as u32;
-        self.pending = Some(PendingCheckpoint { id, triggered_at_us: now, acked, missing, max_alignment_us: 0 });
+        let deadline_us = now + self.sc.flink.checkpoint_timeout_us;
+        self.pending =
+            Some(PendingCheckpoint { id, triggered_at_us: now, deadline_us, acked, missing, max_alignment_us: 0 });
         self.note(Note::CheckpointTriggered { cp: id });
         for i in 0..n {
             let st = SubtaskId(i as u32);
@@ -703,7 +710,10 @@ impl World<'_> {
                 self.q.schedule_in(self.sc.cluster.rpc_latency_us, Event::Trigger { st, attempt, cp: id });
             }
         }
-        self.q.schedule_in(self.sc.flink.checkpoint_timeout_us, Event::CheckpointExpired { cp: id });
+        if !self.expiry_check_scheduled {
+            self.expiry_check_scheduled = true;
+            self.q.schedule(deadline_us, Event::CheckpointExpired);
+        }
     }
 
     pub fn on_ack(&mut self, st: SubtaskId, cp: u64) {
@@ -753,9 +763,16 @@ impl World<'_> {
         }
     }
 
-    pub fn on_checkpoint_expired(&mut self, cp: u64) {
-        if self.pending.as_ref().is_some_and(|p| p.id == cp) {
+    /// The pending checkpoint expires at its deadline; an earlier check (left from a checkpoint
+    /// that completed) re-arms for the current one.
+    pub fn on_checkpoint_expired(&mut self) {
+        self.expiry_check_scheduled = false;
+        let Some(deadline) = self.pending.as_ref().map(|p| p.deadline_us) else { return };
+        if self.now() >= deadline {
             self.abort_pending(AbortReason::Expired);
+        } else {
+            self.expiry_check_scheduled = true;
+            self.q.schedule(deadline, Event::CheckpointExpired);
         }
     }
 
