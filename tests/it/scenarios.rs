@@ -50,3 +50,13 @@ fn every_scenario_has_an_expect_table() {
         assert!(sc.expect.verdict.is_some(), "{}: [expect] must state a verdict", file.display());
     }
 }
+
+#[test]
+fn the_readme_example_is_a_valid_scenario_that_meets_its_expectations() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let start = readme.find("```toml\n").expect("README has a TOML example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("the example block is closed");
+    let sc = recoverysim::scenario::parse_str("README.md", &readme[start..end]).unwrap_or_else(|e| panic!("{e}"));
+    let run = simulate(&sc);
+    assert_eq!(run.mismatches(), Vec::<String>::new());
+}
