@@ -95,7 +95,18 @@ impl World<'_> {
         }
         self.emit(st, head, rec);
         if self.subtasks[st.0 as usize].live {
-            self.schedule_emit(st, now + catch_up);
+            // Next read: not before the catch-up pace allows, nor before a record is there.
+            let src = self.subtasks[st.0 as usize].source.as_ref().expect("checked above");
+            let log = &self.logs[src.log];
+            let next_append = src
+                .cursors
+                .iter()
+                .filter(|&&(p, off)| off < log.len(p))
+                .map(|&(p, off)| log.append_time_us(p, off))
+                .min();
+            if let Some(t) = next_append {
+                self.schedule_emit(st, t.max(now + catch_up));
+            }
         }
     }
 
