@@ -48,6 +48,17 @@ pub enum LoadBalanceMode {
     Slots,
 }
 
+/// `high-availability.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaKind {
+    /// `NONE` (default): the job graph and checkpoint pointers live only in JobManager memory.
+    None,
+    /// `ZOOKEEPER`: a new leader after `high-availability.zookeeper.client.session-timeout`.
+    Zookeeper,
+    /// `KUBERNETES`: a new leader after `high-availability.kubernetes.leader-election.lease-duration`.
+    Kubernetes,
+}
+
 /// `standalone`: a lost TaskManager is back only when the scenario restarts it.
 /// `active` (native Kubernetes, YARN): the ResourceManager starts a replacement worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +96,35 @@ pub struct FlinkConfig {
     pub local_recovery: bool,
     /// `taskmanager.load-balance.mode` (default NONE).
     pub load_balance: LoadBalanceMode,
+    /// `pekko.ask.timeout` (default 10 s): every ask RPC fails with a TimeoutException after it.
+    pub ask_timeout_us: u64,
+    /// `taskmanager.slot.timeout` (default: `pekko.ask.timeout`): a TaskManager frees the
+    /// slots of a job whose JobManager it lost after this.
+    pub slot_timeout_us: u64,
+    /// `resourcemanager.standalone.start-up-time` (default: `slot.request.timeout`), counted
+    /// from the ResourceManager's start: after it, a standalone ResourceManager reports
+    /// requirements it cannot meet and slot requests fail at once.
+    pub standalone_start_up_us: u64,
+    /// `execution.checkpointing.tolerable-failed-checkpoints` (default 0): expired checkpoints
+    /// beyond this many in a row fail the job (a global failover).
+    pub tolerable_failed_checkpoints: u32,
+    /// `high-availability.type` (default NONE).
+    pub ha: HaKind,
+    /// `high-availability.zookeeper.client.session-timeout` (default 60 s).
+    pub zk_session_timeout_us: u64,
+    /// `high-availability.kubernetes.leader-election.lease-duration` (default 15 s).
+    pub k8s_lease_duration_us: u64,
+}
+
+impl FlinkConfig {
+    /// How long after the leader's death a new JobManager leader is elected (HA only).
+    pub fn leader_election_us(&self) -> Option<u64> {
+        match self.ha {
+            HaKind::None => None,
+            HaKind::Zookeeper => Some(self.zk_session_timeout_us),
+            HaKind::Kubernetes => Some(self.k8s_lease_duration_us),
+        }
+    }
 }
 
 /// The simulated cluster: sizes and the speeds of things Flink does not configure.
@@ -116,4 +156,7 @@ pub struct ClusterSpec {
     pub local_bytes_per_s: u64,
     /// Time a task spends deploying (DEPLOYING → INITIALIZING) besides the RPC.
     pub deploy_us: u64,
+    /// Time from a JobManager process dying to a new one being started on its host (Kubernetes
+    /// restarting the pod, or a standby taking over); leadership still waits for the lease.
+    pub jobmanager_restart_delay_us: u64,
 }

@@ -625,6 +625,8 @@ impl<'a> World<'a> {
                 let st = self.graph.subtask_id(r);
                 self.fail_locally_now(st, FailureCause::TaskException);
             }
+            // Network and process faults arrive with the process/network engine (issue 6).
+            _ => {}
         }
     }
 

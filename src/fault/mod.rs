@@ -1,17 +1,153 @@
-//! Faults injected by the scenario. A fault is data; the cluster engine carries it out.
+//! Faults injected by the scenario. A fault is data; the cluster engine carries it out, each as a
+//! change to one process or to the network (`cluster::net`), never by telling anybody directly.
 
 use crate::job::graph::SubtaskRef;
 
+/// A host of the simulated cluster, as a scenario names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HostRef {
+    /// The JobManager's host (JobMaster, ResourceManager, Dispatcher): `jobmanager`.
+    JobManager,
+    /// The host of TaskManager `n`: `tm-n`.
+    TaskManager(u32),
+    /// The checkpoint storage (DFS / object store): `checkpoint-storage`.
+    CheckpointStorage,
+    /// The transactional system the sinks write to (Kafka-like): `sink-store`.
+    SinkStore,
+    /// The high-availability store (ZooKeeper / Kubernetes ConfigMaps): `ha-store`.
+    HaStore,
+}
+
+impl HostRef {
+    pub fn name(self) -> String {
+        match self {
+            HostRef::JobManager => "jobmanager".into(),
+            HostRef::TaskManager(n) => format!("tm-{n}"),
+            HostRef::CheckpointStorage => "checkpoint-storage".into(),
+            HostRef::SinkStore => "sink-store".into(),
+            HostRef::HaStore => "ha-store".into(),
+        }
+    }
+    /// Parses a host name as `name` writes it.
+    pub fn parse(s: &str) -> Option<HostRef> {
+        match s {
+            "jobmanager" => Some(HostRef::JobManager),
+            "checkpoint-storage" => Some(HostRef::CheckpointStorage),
+            "sink-store" => Some(HostRef::SinkStore),
+            "ha-store" => Some(HostRef::HaStore),
+            _ => s.strip_prefix("tm-").and_then(|n| n.parse().ok()).map(HostRef::TaskManager),
+        }
+    }
+}
+
+/// Kinds of messages a `lose-messages` / `delay-messages` fault can pick, in Flink's RPC names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MessageKind {
+    /// Every message, RPC or data.
+    Any,
+    /// Heartbeat requests and answers (JobMaster↔TaskExecutor, ResourceManager↔TaskExecutor).
+    Heartbeat,
+    /// `submitTask`.
+    SubmitTask,
+    /// `cancelTask`.
+    CancelTask,
+    /// `updateTaskExecutionState`.
+    TaskStateUpdate,
+    /// `triggerCheckpoint`.
+    TriggerCheckpoint,
+    /// `acknowledgeCheckpoint` (a tell: the JobManager never learns that one was lost).
+    AcknowledgeCheckpoint,
+    /// `notifyCheckpointComplete` (`confirmCheckpoint`).
+    NotifyCheckpointComplete,
+    /// Registration and slot offers.
+    Registration,
+    /// Records, barriers and credit on data connections between TaskManagers.
+    Data,
+}
+
+impl MessageKind {
+    pub const NAMES: [&'static str; 10] = [
+        "any",
+        "heartbeat",
+        "submit-task",
+        "cancel-task",
+        "task-state-update",
+        "trigger-checkpoint",
+        "acknowledge-checkpoint",
+        "notify-checkpoint-complete",
+        "registration",
+        "data",
+    ];
+    const ALL: [MessageKind; 10] = [
+        MessageKind::Any,
+        MessageKind::Heartbeat,
+        MessageKind::SubmitTask,
+        MessageKind::CancelTask,
+        MessageKind::TaskStateUpdate,
+        MessageKind::TriggerCheckpoint,
+        MessageKind::AcknowledgeCheckpoint,
+        MessageKind::NotifyCheckpointComplete,
+        MessageKind::Registration,
+        MessageKind::Data,
+    ];
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|k| *k == self).expect("ALL lists every kind")]
+    }
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        Self::NAMES.iter().position(|n| *n == s).map(|i| Self::ALL[i])
+    }
+    /// Whether a message of kind `self` is picked by a rule for `rule`.
+    pub fn matches(self, rule: MessageKind) -> bool {
+        rule == MessageKind::Any || rule == self
+    }
+}
+
+/// Which messages a `lose-messages` / `delay-messages` fault applies to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRule {
+    pub kind: MessageKind,
+    /// Only messages sent from one of these hosts (empty: any).
+    pub from: Vec<HostRef>,
+    /// Only messages sent to one of these hosts (empty: any).
+    pub to: Vec<HostRef>,
+    /// Chance that a matching message is hit, drawn from the network random stream.
+    pub probability: f64,
+    /// The rule ends at this time (`until`); `None`: to the end of the run.
+    pub until_us: Option<u64>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultAction {
-    /// The TaskManager process dies (kill -9): its tasks and memory are gone; peers see their
-    /// connections to it reset; its host still answers, so heartbeat RPCs fail fast.
+    /// The TaskManager process dies (kill -9): its tasks and memory are gone; its host stays up,
+    /// so the kernel resets its connections and refuses new ones (peers fail fast, heartbeat
+    /// RPCs fail with RecipientUnreachableException).
     KillTaskManager(u32),
     /// Start a TaskManager again (standalone: the operator restarts the process). A fresh
-    /// process: no local state.
+    /// process: no local state. An error at load time if the TaskManager is running then.
     RestartTaskManager(u32),
     /// The subtask's current attempt throws an exception (once).
     FailTask(SubtaskRef),
+    /// The TaskManager's host is gone (power loss, kernel panic): nothing is reset, messages to
+    /// it vanish; only timeouts notice.
+    LoseTaskManagerHost(u32),
+    /// The TaskManager process stops (SIGSTOP, a long GC pause) for `duration_us`: it handles
+    /// nothing, the kernel keeps its connections open, then it wakes and works off its backlog.
+    FreezeTaskManager { tm: u32, duration_us: u64 },
+    /// Messages between the two sets of hosts are held (no reset: TCP keeps trying) until the
+    /// partition heals; `one_way` cuts only messages from `a` to `b`.
+    Partition { a: Vec<HostRef>, b: Vec<HostRef>, one_way: bool, heal_at_us: Option<u64> },
+    /// Matching messages are dropped.
+    LoseMessages(MessageRule),
+    /// Matching messages arrive `delay_us` later than they would.
+    DelayMessages { rule: MessageRule, delay_us: u64 },
+    /// Graceful stop (SIGTERM, pod deletion): the TaskManager fails its own tasks ("The
+    /// TaskExecutor is shutting down"), closes its connections and deregisters.
+    StopTaskManager(u32),
+    /// Kubernetes rolling update of every TaskManager: start a new one, wait until it has
+    /// registered, stop an old one, wait `interval_us`, next.
+    RollingUpdate { interval_us: u64 },
+    /// The JobManager process dies (kill -9 of its pod/process).
+    KillJobManager,
 }
 
 /// When a fault fires.
@@ -30,6 +166,29 @@ pub struct FaultSpec {
     pub action: FaultAction,
 }
 
+fn hosts(v: &[HostRef]) -> String {
+    v.iter().map(|h| h.name()).collect::<Vec<_>>().join(", ")
+}
+
+impl MessageRule {
+    fn describe(&self) -> String {
+        let mut s = self.kind.name().to_string();
+        if !self.from.is_empty() {
+            s += &format!(" from {}", hosts(&self.from));
+        }
+        if !self.to.is_empty() {
+            s += &format!(" to {}", hosts(&self.to));
+        }
+        if self.probability < 1.0 {
+            s += &format!(" with probability {}", self.probability);
+        }
+        if let Some(u) = self.until_us {
+            s += &format!(" until {}", crate::sim::fmt_time(u));
+        }
+        s
+    }
+}
+
 impl FaultAction {
     /// Short human form, as in a scenario file: `kill-taskmanager 1`.
     pub fn describe(&self, names: &dyn Fn(SubtaskRef) -> String) -> String {
@@ -37,6 +196,24 @@ impl FaultAction {
             FaultAction::KillTaskManager(tm) => format!("kill-taskmanager {tm}"),
             FaultAction::RestartTaskManager(tm) => format!("restart-taskmanager {tm}"),
             FaultAction::FailTask(st) => format!("fail-task {}", names(*st)),
+            FaultAction::LoseTaskManagerHost(tm) => format!("lose-taskmanager-host {tm}"),
+            FaultAction::FreezeTaskManager { tm, duration_us } => {
+                format!("freeze-taskmanager {tm} for {}", crate::sim::fmt_duration(*duration_us))
+            }
+            FaultAction::Partition { a, b, one_way, heal_at_us } => {
+                let arrow = if *one_way { "->" } else { "<->" };
+                let heal = heal_at_us.map(|h| format!(", heals at {}", crate::sim::fmt_time(h))).unwrap_or_default();
+                format!("partition [{}] {arrow} [{}]{heal}", hosts(a), hosts(b))
+            }
+            FaultAction::LoseMessages(rule) => format!("lose-messages {}", rule.describe()),
+            FaultAction::DelayMessages { rule, delay_us } => {
+                format!("delay-messages {} by {}", rule.describe(), crate::sim::fmt_duration(*delay_us))
+            }
+            FaultAction::StopTaskManager(tm) => format!("stop-taskmanager {tm}"),
+            FaultAction::RollingUpdate { interval_us } => {
+                format!("rolling-update of every TaskManager, {} apart", crate::sim::fmt_duration(*interval_us))
+            }
+            FaultAction::KillJobManager => "kill-jobmanager".into(),
         }
     }
 }

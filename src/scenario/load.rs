@@ -374,6 +374,13 @@ impl Cx<'_> {
                 "SLOTS" => LoadBalanceMode::Slots,
                 _ => LoadBalanceMode::None,
             },
+            ask_timeout_us: 10_000_000,
+            slot_timeout_us: 10_000_000,
+            standalone_start_up_us: 300_000_000,
+            tolerable_failed_checkpoints: 0,
+            ha: crate::cluster::config::HaKind::None,
+            zk_session_timeout_us: 60_000_000,
+            k8s_lease_duration_us: 15_000_000,
         };
         let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
         let max_parallelism = match values.get("pipeline.max-parallelism") {
@@ -464,6 +471,7 @@ impl Cx<'_> {
             storage_latency_us: dur(&c.storage_latency, 20_000, "storage-latency")?,
             local_bytes_per_s: bw(&c.local_bandwidth, 1_000_000_000, "local-bandwidth")?,
             deploy_us: dur(&c.deploy_time, 5_000, "deploy-time")?,
+            jobmanager_restart_delay_us: 5_000_000,
         })
     }
 

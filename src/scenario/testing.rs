@@ -34,6 +34,13 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             slot_request_timeout_us: 300_000_000,
             local_recovery: false,
             load_balance: LoadBalanceMode::None,
+            ask_timeout_us: 10_000_000,
+            slot_timeout_us: 10_000_000,
+            standalone_start_up_us: 300_000_000,
+            tolerable_failed_checkpoints: 0,
+            ha: crate::cluster::config::HaKind::None,
+            zk_session_timeout_us: 60_000_000,
+            k8s_lease_duration_us: 15_000_000,
         },
         cluster: ClusterSpec {
             taskmanagers,
@@ -49,6 +56,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             storage_latency_us: 20_000,
             local_bytes_per_s: 1_000_000_000,
             deploy_us: 5_000,
+            jobmanager_restart_delay_us: 5_000_000,
         },
         job: JobSpec {
             operators: vec![

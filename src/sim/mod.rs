@@ -14,6 +14,19 @@ pub fn fmt_time(us: TimeUs) -> String {
     format!("{}.{:03}s", us / 1_000_000, (us / 1_000) % 1_000)
 }
 
+/// Formats a duration for people: `250ms`, `1.5s`, `50s`.
+pub fn fmt_duration(us: u64) -> String {
+    if us < 1_000_000 {
+        if us % 1_000 == 0 { format!("{}ms", us / 1_000) } else { format!("{}us", us) }
+    } else if us % 1_000_000 == 0 {
+        format!("{}s", us / 1_000_000)
+    } else {
+        let ms = us / 1_000;
+        let s = format!("{}.{:03}", ms / 1_000, ms % 1_000);
+        format!("{}s", s.trim_end_matches('0'))
+    }
+}
+
 struct Entry<E> {
     at_us: TimeUs,
     seq: u64,
