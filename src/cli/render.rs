@@ -2,7 +2,7 @@
 //! pipelined-regions listing. Pure functions from data to strings (snapshot-tested).
 
 use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind};
-use crate::cluster::engine::FailoverReport;
+use crate::cluster::jobmanager::FailoverReport;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::ExecutionState;
 use crate::job::graph::{JobGraph, format_subtasks};
@@ -441,6 +441,16 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
                 )
             }
             Detection::HeartbeatTimeout => format!("JobManager: heartbeat of tm-{tm} timed out; releases its slots"),
+            Detection::RmHeartbeatRpcFailures(n) => format!(
+                "ResourceManager marks tm-{tm} unreachable: {n} consecutive heartbeat RPCs failed; the JobMaster releases its slots"
+            ),
+            Detection::RmHeartbeatTimeout => {
+                format!("ResourceManager: heartbeat of tm-{tm} timed out; the JobMaster releases its slots")
+            }
+            Detection::Deregistered => format!("tm-{tm} deregistered (shutting down); JobManager releases its slots"),
+            Detection::PodTerminated => {
+                format!("Kubernetes: the pod of tm-{tm} terminated; ResourceManager releases its slots")
+            }
         },
         Note::TaskManagerRegistered { tm, slots } => format!("tm-{tm} registered with {slots} free slots"),
         Note::RestartScheduled { delay_us, .. } => format!("restart strategy: restart in {}", ms(*delay_us)),
@@ -479,6 +489,28 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
             g.subtask_name(*st),
             if *transactions == 1 { "" } else { "s" }
         ),
+        Note::MessageLost { message, from, to, .. } => {
+            format!("network: {message} from {} to {} lost", from.name(), to.name())
+        }
+        Note::PartitionHealed { released, .. } => {
+            format!("network: partition healed; {released} held messages delivered in order")
+        }
+        Note::HostThawed { host, backlog } => {
+            format!("{} wakes up and works off {backlog} events that waited while it was frozen", host.name())
+        }
+        Note::JobManagerLostByTaskManager { tm, reason } => {
+            format!("tm-{tm} lost its JobManager ({reason}): fails the job's tasks, keeps their slots for taskmanager.slot.timeout")
+        }
+        Note::SlotsFreed { tm, slots } => format!("tm-{tm} frees its {slots} inactive slots (taskmanager.slot.timeout)"),
+        Note::ZombieFenced { st, attempt, epoch, newest } => format!(
+            "sink store refuses {} attempt #{attempt}: a zombie writer (producer epoch {epoch} < {newest}, fenced)",
+            g.subtask_name(*st)
+        ),
+        Note::LeaderElected { jm, checkpoint } => format!(
+            "new JobManager leader #{jm} recovers the job from the HA store: restarts every task from {}",
+            checkpoint.map_or("no checkpoint (empty state)".into(), |c| format!("checkpoint {c}"))
+        ),
+        Note::Warning { text } => text.clone(),
         _ => return None,
     })
 }

@@ -16,11 +16,14 @@ pub struct PlantedBugs {
     /// Exactly-once mode without barrier alignment: records behind an early barrier are counted
     /// in the snapshot and again after a restore.
     pub skip_alignment: bool,
+    /// The sink's store does not fence older producers: a zombie's writes land in the same
+    /// transactions as its replacement's and are committed with them (duplicates).
+    pub no_fencing: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 4] =
-        ["commit-on-snapshot", "no-source-rewind", "restore-empty-state", "skip-alignment"];
+    pub const NAMES: [&'static str; 5] =
+        ["commit-on-snapshot", "no-source-rewind", "restore-empty-state", "skip-alignment", "no-fencing"];
 
     /// Turns on the bug with this name; false if there is no such bug.
     pub fn set(&mut self, name: &str) -> bool {
@@ -29,6 +32,7 @@ impl PlantedBugs {
             "no-source-rewind" => &mut self.no_source_rewind,
             "restore-empty-state" => &mut self.restore_empty_state,
             "skip-alignment" => &mut self.skip_alignment,
+            "no-fencing" => &mut self.no_fencing,
             _ => return false,
         };
         *slot = true;
@@ -36,7 +40,13 @@ impl PlantedBugs {
     }
 
     pub fn enabled(&self) -> Vec<&'static str> {
-        let flags = [self.commit_on_snapshot, self.no_source_rewind, self.restore_empty_state, self.skip_alignment];
+        let flags = [
+            self.commit_on_snapshot,
+            self.no_source_rewind,
+            self.restore_empty_state,
+            self.skip_alignment,
+            self.no_fencing,
+        ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }
 }

@@ -1,256 +1,285 @@
-//! The engine: one `World` holding the whole simulated cluster, one `Event` enum, one loop that
-//! pops the next event and dispatches it. The data plane (records, channels, barriers) lives in
-//! `dataplane.rs`, the JobManager (scheduling, failover, heartbeats, checkpoint coordinator) in
-//! `jobmaster.rs`; both are `impl World` blocks over the state defined here.
+//! The engine: hosts running Flink's processes, the network between them, one event queue and
+//! one loop. The loop pops an event and hands it to exactly one process: a message that arrived
+//! (`Event::Arrive`) or a timer the process set itself (`Event::Timer`). A process only gets
+//! `&mut self` and a `Ctx` (send, set a timer, note) — never another process — so reading
+//! another process's state is a compile error, not a review comment.
+//!
+//! The engine is also the environment: it carries out the scenario's faults (a killed process,
+//! a lost or frozen host, a partition, a rolling update, Kubernetes restarting a pod), which is
+//! the only place that acts on processes from outside.
 //!
 //! Invariants: the loop is the only place that advances time; every processed event is folded
 //! into the trace hash; nothing here reads a clock, does I/O or iterates a hash map.
 
 use super::bugs::PlantedBugs;
-use super::config::CheckpointingMode;
-use super::external::{CompletedCheckpoint, SubtaskSnapshot, TxnId, TxnStore};
-use super::restart::RestartBackoff;
-use super::state::{ExecutionState, JobStatus};
-use crate::fault::{FaultAction, FaultTrigger};
-use crate::job::graph::{ChannelId, JobGraph, SubtaskId};
-use crate::job::record::{Record, SourceLog};
-use crate::job::spec::{OperatorId, OperatorKind, SinkSemantic};
+use super::external::{CheckpointStorage, CompletedCheckpoint, HaStore, TxnStore};
+use super::jobmanager::{FailoverReport, JmTimer, JobManager};
+use super::msg::Msg;
+use super::net::{HostCondition, HostId, Latencies, Network, Route};
+use super::state::JobStatus;
+use super::taskexecutor::{TaskExecutor, TeTimer};
+use crate::fault::{FaultAction, FaultTrigger, HostRef};
+use crate::job::graph::JobGraph;
+use crate::job::record::{Record, RecordId, SourceLog};
+use crate::job::spec::{OperatorId, OperatorKind};
 use crate::scenario::Scenario;
 use crate::sim::{EventQueue, Rng, Stream, TimeUs, TraceHasher};
-use crate::trace::{FailureCause, Note, TraceEntry};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use crate::trace::{Note, TraceEntry};
 use std::hash::{Hash, Hasher};
 
-/// Everything that can happen. Attempt numbers guard events of attempts that have since been
-/// cancelled; channel epochs guard deliveries into channels that have since been reset.
+/// A process's own timer.
+#[derive(Clone, Copy, Debug, Hash)]
+pub enum Timer {
+    Jm(JmTimer),
+    Te(TeTimer),
+    /// Send a prepared message (in the slab) now: work that took time, then an answer.
+    Send { slot: u32 },
+}
+
+/// Everything that can happen.
 #[derive(Clone, Copy, Debug, Hash)]
 pub enum Event {
-    Fault {
-        index: u32,
-    },
-    SourceEmit {
-        st: SubtaskId,
-        attempt: u32,
-    },
-    Deliver {
-        ch: ChannelId,
-        epoch: u32,
-    },
-    /// A back-pressured producer got credit back (or should look again).
-    Resume {
-        st: SubtaskId,
-        attempt: u32,
-    },
-    DeployArrived {
-        st: SubtaskId,
-        attempt: u32,
-    },
-    DeployRpcFailed {
-        st: SubtaskId,
-        attempt: u32,
-        host: u32,
-    },
-    Initializing {
-        st: SubtaskId,
-        attempt: u32,
-    },
-    Restored {
-        st: SubtaskId,
-        attempt: u32,
-    },
-    TaskFailedLocal {
-        st: SubtaskId,
-        attempt: u32,
-        cause: FailureCause,
-    },
-    FailureReported {
-        st: SubtaskId,
-        attempt: u32,
-        cause: FailureCause,
-        failed_at_us: TimeUs,
-    },
-    CancelDone {
-        st: SubtaskId,
-        attempt: u32,
-    },
-    RestartTimer {
-        failover: u32,
-    },
-    CheckpointTick,
-    Trigger {
-        st: SubtaskId,
-        attempt: u32,
-        cp: u64,
-    },
-    UploadDone {
-        st: SubtaskId,
-        attempt: u32,
-        cp: u64,
-    },
-    AckArrived {
-        st: SubtaskId,
-        cp: u64,
-    },
-    /// The coordinator's timeout check: at most one is pending at a time (see
-    /// `World::expiry_check_at`); it aborts the pending checkpoint if its deadline has passed.
-    CheckpointExpired,
-    NotifyComplete {
-        st: SubtaskId,
-        attempt: u32,
-        cp: u64,
-    },
-    HeartbeatTick,
-    HeartbeatAnswer {
-        executor: u32,
-        ok: bool,
-    },
-    /// A heartbeat timeout check of one TaskManager: at most one pending per TaskManager; fires
-    /// at the earliest possible timeout and looks at the last answer.
-    HeartbeatTimeout {
-        executor: u32,
-    },
-    ExecutorStarted {
-        executor: u32,
-    },
-    SlotRequestTimeout {
-        group: u32,
-        generation: u64,
-    },
+    Fault { index: u32 },
+    /// A message reaches its destination host (payload in the slab).
+    Arrive { slot: u32 },
+    /// A timer of the process incarnation `inc` on `host`.
+    Timer { host: HostId, inc: u32, timer: Timer },
+    /// A message the environment sends (a kernel's connection reset, Kubernetes' pod event).
+    EnvSend { slot: u32 },
+    Heal { fault: u32 },
+    Thaw { host: HostId },
+    /// A TaskManager process finished starting on `host`.
+    TaskManagerUp { host: HostId },
+    /// A JobManager process (generation `jm`) starts on its host.
+    JobManagerUp { jm: u32 },
+    /// The next step of a rolling update.
+    RollingStep,
     RunEnd,
 }
 
-/// What travels in a channel.
+/// A message with its route, waiting in the slab while it travels.
+#[derive(Debug)]
+pub struct Envelope {
+    pub from: HostId,
+    pub to: HostId,
+    pub msg: Msg,
+}
+
+/// Messages in flight, addressed by slot so events stay small and `Copy`. Freed slots are
+/// reused in LIFO order: deterministic.
+#[derive(Default)]
+pub struct Slab {
+    items: Vec<Option<Envelope>>,
+    free: Vec<u32>,
+    /// Messages held by a partition, in the order they were sent.
+    held: Vec<u32>,
+}
+
+impl Slab {
+    fn put(&mut self, e: Envelope) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.items[i as usize] = Some(e);
+                i
+            }
+            None => {
+                self.items.push(Some(e));
+                (self.items.len() - 1) as u32
+            }
+        }
+    }
+    fn take(&mut self, slot: u32) -> Envelope {
+        let e = self.items[slot as usize].take().expect("a slot is taken once, by the event that owns it");
+        self.free.push(slot);
+        e
+    }
+    fn get(&self, slot: u32) -> &Envelope {
+        self.items[slot as usize].as_ref().expect("the event owns a filled slot")
+    }
+}
+
+/// The readable trace, the running hash, and invariant violations.
+#[derive(Default)]
+pub struct Trace {
+    pub notes: Vec<TraceEntry>,
+    pub hash: TraceHasher,
+    pub violations: Vec<String>,
+    /// Notes of lost messages written per fault (the rest are only counted).
+    lost_noted: Vec<(usize, u32)>,
+}
+
+const LOST_NOTES_PER_FAULT: u32 = 20;
+
+impl Trace {
+    pub fn note(&mut self, at_us: TimeUs, note: Note) {
+        note.hash(&mut self.hash);
+        self.notes.push(TraceEntry { at_us, note });
+    }
+    pub fn violation(&mut self, at_us: TimeUs, what: String) {
+        if self.violations.len() < 100 {
+            self.violations.push(format!("{}: {what}", crate::sim::fmt_time(at_us)));
+        }
+    }
+}
+
+/// A fault that fires when an operator subtask processes its n-th record.
 #[derive(Clone, Copy, Debug)]
-pub enum Item {
-    Record(Record),
-    Barrier(u64),
-    EndOfPartition,
-}
-
-#[derive(Debug, Default)]
-pub struct ChannelRt {
-    pub queue: VecDeque<(TimeUs, Item)>,
-    pub epoch: u32,
-    pub deliver_scheduled: bool,
-    /// The producer is back-pressured on this channel and waits for credit.
-    pub producer_waiting: bool,
-    pub last_arrival_us: TimeUs,
-}
-
-/// One TaskManager process (a TaskExecutor with its own ResourceID). A restarted TaskManager is
-/// a new executor on the same host.
-#[derive(Debug)]
-pub struct Executor {
-    pub host: u32,
-    pub alive: bool,
-    /// The JobManager's view: registered and its slots usable.
-    pub registered: bool,
-    /// Slot → execution slot sharing group using it.
-    pub slots: Vec<Option<u32>>,
-    pub hb_failures: u32,
-    /// When the last heartbeat answer arrived (or the TaskManager registered).
-    pub hb_last_ok_us: u64,
-    /// Local recovery copies: subtask → (checkpoint, bytes).
-    pub local_copies: BTreeMap<SubtaskId, (u64, u64)>,
-    /// Started (scenario restart or active resource manager) and not registered yet.
-    pub starting: bool,
-}
-
-#[derive(Debug)]
-pub struct Alignment {
-    pub cp: u64,
-    pub received: Vec<bool>,
-    pub started_us: TimeUs,
-}
-
-#[derive(Debug)]
-pub struct SourceRt {
-    pub log: usize,
-    /// (partition, next offset to read).
-    pub cursors: Vec<(u32, u64)>,
-    pub rr: usize,
-    /// Checkpoint taken after the whole log was read; the source finishes when it completes.
-    pub end_snapshot_cp: Option<u64>,
-}
-
-#[derive(Debug)]
-pub struct SinkRt {
+pub struct RecordFault {
     pub op: OperatorId,
-    pub semantic: SinkSemantic,
-    /// The checkpoint the open transaction will be pre-committed at.
-    pub next_checkpoint: u64,
-    pub open_has_records: bool,
-    pub committables: Vec<TxnId>,
+    pub index: u32,
+    pub n: u64,
+    pub fault: usize,
+    pub poison: bool,
+    /// The record that failed, once a poison fault fired: it fails again whenever replayed.
+    pub poisoned: Option<RecordId>,
 }
 
-/// A subtask (ExecutionVertex) with its current attempt.
-#[derive(Debug)]
-pub struct SubtaskRt {
-    pub attempt: u32,
-    pub state: ExecutionState,
-    /// Executor of the current attempt, once it has a slot.
-    pub executor: Option<u32>,
-    /// The attempt's code runs on a live process: only then do its events act.
-    pub live: bool,
-    pub failure_sent: bool,
-    pub restore_from: Option<u64>,
-    pub created_by_failover: Option<usize>,
-    pub blocked_output: bool,
-    pub emit_scheduled: bool,
-    pub align: Option<Alignment>,
-    /// Inputs that delivered EndOfPartition: they count as having every later barrier.
-    pub ended: Vec<bool>,
-    /// A trigger that reached a task whose inputs have all finished upstream, waiting for the
-    /// last EndOfPartition (its data) to arrive before the snapshot.
-    pub deferred_trigger: Option<u64>,
-    pub finishing: bool,
-    pub source: Option<SourceRt>,
-    pub keyed: Option<(OperatorId, BTreeMap<u32, i64>)>,
-    pub sinks: Vec<SinkRt>,
-    /// Round-robin position per network edge (rebalance).
-    pub rr: Vec<u32>,
-    pub uploading: Vec<(u64, SubtaskSnapshot)>,
-    /// Highest read positions of any attempt (what a source that does not rewind would use).
-    pub high_water: Vec<(u32, u64)>,
+/// The environment's side of injected faults that fire inside user code.
+pub struct FaultRt {
+    pub fault_times: Vec<Option<TimeUs>>,
+    pub record_faults: Vec<RecordFault>,
+    pub has_record_fault: Vec<bool>,
+    records_seen: std::collections::BTreeMap<(u32, u32), u64>,
+    pub records_read: u64,
+    /// Workers an active ResourceManager asked Kubernetes/YARN for (the engine starts them).
+    pub worker_requests: u32,
+    /// Highest read position per source subtask over all attempts (only for the planted
+    /// `no-source-rewind` bug).
+    high_water: std::collections::BTreeMap<(u32, u32), u64>,
 }
 
-#[derive(Debug)]
-pub struct PendingCheckpoint {
-    pub id: u64,
-    pub triggered_at_us: TimeUs,
-    /// `execution.checkpointing.timeout` after the trigger.
-    pub deadline_us: TimeUs,
-    pub acked: Vec<bool>,
-    pub missing: u32,
-    pub max_alignment_us: u64,
+impl FaultRt {
+    pub fn note_read(&mut self, st: crate::job::graph::SubtaskId, partition: u32, next: u64) {
+        let e = self.high_water.entry((st.0, partition)).or_insert(0);
+        *e = (*e).max(next);
+    }
+    pub fn high_water(&self, st: crate::job::graph::SubtaskId) -> Vec<(u32, u64)> {
+        self.high_water.range((st.0, 0)..=(st.0, u32::MAX)).map(|(&(_, p), &o)| (p, o)).collect()
+    }
 }
 
-/// One failover as reported: when, why, what restarted, from which checkpoint, when all ran.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FailoverReport {
-    /// When the first failure happened at a task.
-    pub failed_at_us: TimeUs,
-    /// When the JobManager handled it.
-    pub detected_at_us: TimeUs,
-    pub failed_subtask: SubtaskId,
-    pub cause: FailureCause,
-    /// What the failover strategy chose to restart when the failure was handled.
-    pub to_restart: Vec<SubtaskId>,
-    /// What was actually restarted (minus subtasks another failover restarted meanwhile).
-    pub restarted: Vec<SubtaskId>,
-    pub restart_at_us: Option<TimeUs>,
-    pub restored_checkpoint: Option<u64>,
-    pub running_again_at_us: Option<TimeUs>,
-    /// Whether this failure exhausted the restart strategy.
-    pub exhausted: bool,
+/// What a process may use while it handles one event: the clock, the network, its timers, the
+/// trace, and the facts every process knows (the scenario's configuration, the job graph — the
+/// job's jar —, the source logs it reads). Nothing here holds another process.
+pub struct Ctx<'a> {
+    pub now: TimeUs,
+    pub host: HostId,
+    inc: u32,
+    pub sc: &'a Scenario,
+    pub graph: &'a JobGraph,
+    pub logs: &'a [SourceLog],
+    pub bugs: PlantedBugs,
+    q: &'a mut EventQueue<Event>,
+    net: &'a mut Network,
+    slab: &'a mut Slab,
+    trace: &'a mut Trace,
+    pub faults: &'a mut FaultRt,
 }
 
-#[derive(Debug)]
-pub struct FailoverRt {
-    pub to_restart: Vec<(SubtaskId, u32)>,
-    pub timer_fired: bool,
-    pub done: bool,
-    pub waiting_running: u32,
+impl Ctx<'_> {
+    /// Sends `msg` to the process on `to`.
+    pub fn send(&mut self, to: HostId, msg: Msg) {
+        route(self.now, self.host, to, msg, self.q, self.net, self.slab, self.trace);
+    }
+    /// Sends `msg` after `delay_us` of work, if this process still lives then.
+    pub fn send_in(&mut self, delay_us: u64, to: HostId, msg: Msg) {
+        if delay_us == 0 {
+            return self.send(to, msg);
+        }
+        let slot = self.slab.put(Envelope { from: self.host, to, msg });
+        self.timer(delay_us, Timer::Send { slot });
+    }
+    pub fn timer(&mut self, delay_us: u64, timer: Timer) {
+        self.q.schedule(self.now + delay_us, Event::Timer { host: self.host, inc: self.inc, timer });
+    }
+    pub fn timer_at(&mut self, at_us: TimeUs, timer: Timer) {
+        self.q.schedule(at_us.max(self.now), Event::Timer { host: self.host, inc: self.inc, timer });
+    }
+    pub fn note(&mut self, note: Note) {
+        self.trace.note(self.now, note);
+    }
+    pub fn violation(&mut self, what: String) {
+        self.trace.violation(self.now, what);
+    }
+    /// Hosts on the network (the HA store's watchers are every TaskManager host).
+    pub fn n_hosts(&self) -> usize {
+        self.net.n_hosts()
+    }
+    /// A seeded draw in 0..=max for a timing that decides races (handling time, phases).
+    pub fn draw(&mut self, max: u64) -> u64 {
+        self.net.draw_below(max)
+    }
+    /// Environment hook: does an at-record fault fire for this record? (The fault lives in the
+    /// user's code; only the scenario knows about it.)
+    pub fn record_fault_fires(&mut self, st_index: u32, op: OperatorId, rec: &Record) -> bool {
+        if !self.faults.has_record_fault[op.0 as usize] {
+            return false;
+        }
+        let seen = self.faults.records_seen.entry((op.0, st_index)).or_insert(0);
+        *seen += 1;
+        let seen = *seen;
+        let f = &self.faults;
+        let hit = f.record_faults.iter().position(|r| {
+            r.op == op
+                && r.index == st_index
+                && (r.poisoned == Some(rec.origin) || (r.n == seen && f.fault_times[r.fault].is_none()))
+        });
+        let Some(k) = hit else { return false };
+        let r = &mut self.faults.record_faults[k];
+        let fault = r.fault;
+        let again = r.poisoned.is_some();
+        if r.poison {
+            r.poisoned = Some(rec.origin);
+        }
+        if !again {
+            self.faults.fault_times[fault] = Some(self.now);
+        }
+        let graph = self.graph;
+        let text = self.sc.faults[fault].action.describe(&|r| graph.subtask_ref_name(r));
+        let text = if again {
+            format!("{text}: poison record {} again", rec.origin)
+        } else {
+            format!("{text} at its record {seen} ({})", rec.origin)
+        };
+        self.note(Note::FaultInjected { fault, text });
+        true
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn route(
+    now: TimeUs,
+    from: HostId,
+    to: HostId,
+    msg: Msg,
+    q: &mut EventQueue<Event>,
+    net: &mut Network,
+    slab: &mut Slab,
+    trace: &mut Trace,
+) {
+    match net.route(now, from, to, msg.kind(), msg.is_data()) {
+        Route::Deliver(at) => {
+            let slot = slab.put(Envelope { from, to, msg });
+            q.schedule(at, Event::Arrive { slot });
+        }
+        Route::Hold => {
+            let slot = slab.put(Envelope { from, to, msg });
+            slab.held.push(slot);
+        }
+        Route::Drop { fault } => {
+            let i = match trace.lost_noted.iter().position(|(f, _)| *f == fault) {
+                Some(i) => i,
+                None => {
+                    trace.lost_noted.push((fault, 0));
+                    trace.lost_noted.len() - 1
+                }
+            };
+            if trace.lost_noted[i].1 < LOST_NOTES_PER_FAULT {
+                trace.lost_noted[i].1 += 1;
+                trace.note(now, Note::MessageLost { fault, message: msg.name().into(), from, to });
+            }
+        }
+    }
 }
 
 /// What a finished engine run hands to the oracle and the reports.
@@ -264,8 +293,7 @@ pub struct EngineOutcome {
     pub failovers: Vec<FailoverReport>,
     pub checkpoints_completed: u64,
     pub checkpoints_aborted: u64,
-    /// A sample of the completed checkpoints (all of them unless the run is long; see
-    /// `World::cut_samples`), in order.
+    /// A sample of the completed checkpoints (all of them unless the run is long), in order.
     pub completed: Vec<CompletedCheckpoint>,
     pub store: TxnStore,
     pub fault_times: Vec<Option<TimeUs>>,
@@ -273,59 +301,66 @@ pub struct EngineOutcome {
     pub records_read: u64,
 }
 
+/// Slot state of a rolling update (Kubernetes' Deployment controller, maxSurge 1,
+/// maxUnavailable 0).
+struct Rolling {
+    old: Vec<HostId>,
+    next: usize,
+    interval_us: u64,
+    /// The new pod whose readiness (registration) the controller waits for.
+    waiting_for: Option<HostId>,
+}
+
+/// Builds a `Ctx` for the process on `$host` (incarnation `$inc`) from the world's fields, so
+/// the process itself can be borrowed mutably alongside it.
+macro_rules! ctx {
+    ($w:ident, $host:expr, $inc:expr) => {
+        Ctx {
+            now: $w.q.now_us(),
+            host: $host,
+            inc: $inc,
+            sc: $w.sc,
+            graph: &$w.graph,
+            logs: &$w.logs,
+            bugs: $w.bugs,
+            q: &mut $w.q,
+            net: &mut $w.net,
+            slab: &mut $w.slab,
+            trace: &mut $w.trace,
+            faults: &mut $w.faults,
+        }
+    };
+}
+
 pub struct World<'a> {
-    pub sc: &'a Scenario,
-    pub graph: JobGraph,
-    pub bugs: PlantedBugs,
-    pub aligned: bool,
-    pub q: EventQueue<Event>,
-    pub hash: TraceHasher,
-    pub events: u64,
-    pub rng_net: Rng,
-    pub rng_restart: Rng,
-    pub logs: Vec<SourceLog>,
-    pub source_log_of_op: Vec<Option<usize>>,
-    pub executors: Vec<Executor>,
-    pub host_executor: Vec<u32>,
-    pub group_slot: Vec<Option<(u32, u32)>>,
-    pub slot_waiters: BTreeSet<u32>,
-    pub slot_generation: Vec<u64>,
-    pub subtasks: Vec<SubtaskRt>,
-    pub channels: Vec<ChannelRt>,
-    pub out_channels: Vec<Vec<ChannelId>>,
-    /// Pipelined region of each subtask (fixed for the job).
-    pub region_of: Vec<u32>,
-    pub regions: Vec<Vec<SubtaskId>>,
-    pub job_status: JobStatus,
-    pub restart: RestartBackoff,
-    pub failovers: Vec<FailoverReport>,
-    pub failover_rt: Vec<FailoverRt>,
-    pub next_checkpoint_id: u64,
-    pub pending: Option<PendingCheckpoint>,
-    /// Whether a `CheckpointExpired` check is in the queue.
-    pub expiry_check_scheduled: bool,
-    pub completed: VecDeque<CompletedCheckpoint>,
-    /// Completed checkpoints kept for the oracle's consistent-cut check, thinned (every other
-    /// one dropped) whenever their keyed entries exceed `CUT_SAMPLE_ENTRIES`, so memory stays
-    /// bounded in run length while the samples still span the whole run.
-    pub cut_samples: Vec<CompletedCheckpoint>,
-    pub cut_sample_entries: u64,
-    pub last_checkpoint_done_us: TimeUs,
-    pub uploaded: BTreeMap<(u64, u32), SubtaskSnapshot>,
-    /// State of subtasks that finished (FLIP-147): stands in for them in later checkpoints.
-    pub final_snapshots: Vec<Option<SubtaskSnapshot>>,
-    pub checkpoints_completed: u64,
-    pub checkpoints_aborted: u64,
-    pub store: TxnStore,
-    pub notes: Vec<TraceEntry>,
-    pub violations: Vec<String>,
-    pub fault_times: Vec<Option<TimeUs>>,
-    /// Faults armed to fire at the n-th record of an operator subtask.
-    pub record_faults: Vec<RecordFault>,
-    pub has_record_fault: Vec<bool>,
-    pub records_seen: BTreeMap<(u32, u32), u64>,
-    pub records_read: u64,
-    pub stopped: bool,
+    sc: &'a Scenario,
+    graph: JobGraph,
+    logs: Vec<SourceLog>,
+    bugs: PlantedBugs,
+    q: EventQueue<Event>,
+    net: Network,
+    slab: Slab,
+    trace: Trace,
+    faults: FaultRt,
+    events: u64,
+    stopped: bool,
+    jm: Option<JobManager>,
+    jm_gen: u32,
+    /// JobManagers that died: kept for their reports (failovers, checkpoint counts).
+    old_jms: Vec<JobManager>,
+    /// Every TaskExecutor incarnation by ResourceID; `None` once its process is gone.
+    tes: Vec<Option<TaskExecutor>>,
+    /// The TaskExecutor incarnation on each host (by host index).
+    host_te: Vec<Option<u32>>,
+    /// A TaskManager process is starting on the host.
+    starting: Vec<bool>,
+    storage: CheckpointStorage,
+    store: TxnStore,
+    ha: HaStore,
+    /// Events for a frozen host, in order, replayed when it wakes.
+    backlog: Vec<Vec<Event>>,
+    rolling: Option<Rolling>,
+    with_faults: bool,
 }
 
 /// The source logs of a scenario's job (one per source operator, in operator order) and, per
@@ -343,27 +378,10 @@ pub fn build_logs(sc: &Scenario) -> (Vec<SourceLog>, Vec<Option<usize>>) {
     (logs, log_of)
 }
 
-/// Bytes a snapshot takes in storage: fixed metadata plus entries (heap backend, roughly).
-const SNAPSHOT_BASE_BYTES: u64 = 1024;
-/// Keyed-state entries kept over all cut samples (about 100 MB).
-const CUT_SAMPLE_ENTRIES: u64 = 2_000_000;
-const BYTES_PER_KEYED_ENTRY: u64 = 32;
-const BYTES_PER_OFFSET: u64 = 16;
-const BYTES_PER_COMMITTABLE: u64 = 128;
-
 impl<'a> World<'a> {
     pub fn new(sc: &'a Scenario, with_faults: bool) -> World<'a> {
         let graph = JobGraph::build(&sc.job);
-        let (logs, source_log_of_op) = build_logs(sc);
-        let n = graph.subtask_count();
-        let mut out_channels = vec![Vec::new(); n];
-        for (i, ch) in graph.channels.iter().enumerate() {
-            out_channels[ch.from.0 as usize].push(ChannelId(i as u32));
-        }
-        let subtasks =
-            (0..n).map(|i| Self::fresh_runtime(&graph, &source_log_of_op, &logs, SubtaskId(i as u32))).collect();
-        let channels = (0..graph.channels.len()).map(|_| ChannelRt::default()).collect();
-        let groups = graph.tasks.iter().map(|t| t.parallelism).max().unwrap_or(1) as usize;
+        let (logs, _) = build_logs(sc);
         let mut has_record_fault = vec![false; graph.spec.operators.len()];
         let mut record_faults = Vec::new();
         let faults: &[crate::fault::FaultSpec] = if with_faults { &sc.faults } else { &[] };
@@ -374,53 +392,41 @@ impl<'a> World<'a> {
             }
         }
         let bugs = if with_faults { sc.bugs } else { PlantedBugs::default() };
-        let aligned = sc.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce && !bugs.skip_alignment;
-        let (regions, region_of) = graph.pipelined_regions();
+        let c = &sc.cluster;
+        let lat = Latencies { rpc_us: c.rpc_latency_us, data_us: c.network_latency_us, jitter_us: c.network_jitter_us };
+        let net = Network::new(c.taskmanagers, lat, Rng::new(sc.seed, Stream::Network));
+        let n_hosts = net.n_hosts();
         let mut w = World {
-            region_of,
-            regions,
             sc,
-            bugs,
-            aligned,
-            q: EventQueue::new(),
-            hash: TraceHasher::default(),
-            events: 0,
-            rng_net: Rng::new(sc.seed, Stream::Network),
-            rng_restart: Rng::new(sc.seed, Stream::Restart),
             logs,
-            source_log_of_op,
-            executors: Vec::new(),
-            host_executor: Vec::new(),
-            group_slot: vec![None; groups],
-            slot_waiters: BTreeSet::new(),
-            slot_generation: vec![0; groups],
-            subtasks,
-            channels,
-            out_channels,
-            job_status: JobStatus::Created,
-            restart: RestartBackoff::new(sc.flink.restart_strategy.clone()),
-            failovers: Vec::new(),
-            failover_rt: Vec::new(),
-            next_checkpoint_id: 1,
-            pending: None,
-            expiry_check_scheduled: false,
-            completed: VecDeque::new(),
-            cut_samples: Vec::new(),
-            cut_sample_entries: 0,
-            last_checkpoint_done_us: 0,
-            uploaded: BTreeMap::new(),
-            final_snapshots: vec![None; n],
-            checkpoints_completed: 0,
-            checkpoints_aborted: 0,
-            store: TxnStore::default(),
-            notes: Vec::new(),
-            violations: Vec::new(),
-            fault_times: vec![None; sc.faults.len()],
-            record_faults,
-            has_record_fault,
-            records_seen: BTreeMap::new(),
-            records_read: 0,
+            bugs,
+            q: EventQueue::new(),
+            net,
+            slab: Slab::default(),
+            trace: Trace::default(),
+            faults: FaultRt {
+                fault_times: vec![None; sc.faults.len()],
+                record_faults,
+                has_record_fault,
+                records_seen: Default::default(),
+                records_read: 0,
+                worker_requests: 0,
+                high_water: Default::default(),
+            },
+            events: 0,
             stopped: false,
+            jm: None,
+            jm_gen: 0,
+            old_jms: Vec::new(),
+            tes: Vec::new(),
+            host_te: vec![None; n_hosts],
+            starting: vec![false; n_hosts],
+            storage: CheckpointStorage::default(),
+            store: TxnStore::new(bugs.no_fencing),
+            ha: HaStore::default(),
+            backlog: vec![Vec::new(); n_hosts],
+            rolling: None,
+            with_faults,
             graph,
         };
         for (i, f) in faults.iter().enumerate() {
@@ -431,278 +437,445 @@ impl<'a> World<'a> {
         w
     }
 
-    /// Runtime state of a subtask before any attempt has run (or after a restart, before
-    /// restore fills it in).
-    fn fresh_runtime(graph: &JobGraph, log_of: &[Option<usize>], logs: &[SourceLog], st: SubtaskId) -> SubtaskRt {
-        let index = graph.subtasks[st.0 as usize].index;
-        let task = graph.task_of(st);
-        let mut source = None;
-        let mut keyed = None;
-        let mut sinks = Vec::new();
-        for &op in &task.operators {
-            let spec = &graph.spec.operators[op.0 as usize];
-            match &spec.kind {
-                OperatorKind::Source(_) => {
-                    let log = log_of[op.0 as usize].expect("every source operator has a log");
-                    // KafkaSource-style static assignment: partition p → reader p mod parallelism.
-                    let cursors =
-                        (0..logs[log].partitions).filter(|p| p % task.parallelism == index).map(|p| (p, 0)).collect();
-                    source = Some(SourceRt { log, cursors, rr: 0, end_snapshot_cp: None });
-                }
-                k if k.is_keyed() => keyed = Some((op, BTreeMap::new())),
-                OperatorKind::Sink(semantic) => sinks.push(SinkRt {
-                    op,
-                    semantic: *semantic,
-                    next_checkpoint: 1,
-                    open_has_records: false,
-                    committables: Vec::new(),
-                }),
-                _ => {}
-            }
-        }
-        let high_water = source.as_ref().map(|s| s.cursors.clone()).unwrap_or_default();
-        SubtaskRt {
-            attempt: 0,
-            state: ExecutionState::Created,
-            executor: None,
-            live: false,
-            failure_sent: false,
-            restore_from: None,
-            created_by_failover: None,
-            blocked_output: false,
-            emit_scheduled: false,
-            align: None,
-            ended: vec![false; graph.subtasks[st.0 as usize].inputs.len()],
-            deferred_trigger: None,
-            finishing: false,
-            source,
-            keyed,
-            sinks,
-            rr: vec![0; graph.edges.len()],
-            uploading: Vec::new(),
-            high_water,
-        }
-    }
-
-    /// Resets the data-plane state of a subtask for a new attempt (state comes from restore).
-    pub fn reset_runtime(&mut self, st: SubtaskId) {
-        let fresh = Self::fresh_runtime(&self.graph, &self.source_log_of_op, &self.logs, st);
-        let s = &mut self.subtasks[st.0 as usize];
-        let keep_high_water = std::mem::take(&mut s.high_water);
-        let SubtaskRt { attempt, state, executor, restore_from, created_by_failover, .. } = *s;
-        *s = SubtaskRt {
-            attempt,
-            state,
-            executor,
-            restore_from,
-            created_by_failover,
-            high_water: keep_high_water,
-            ..fresh
-        };
-    }
-
     pub fn now(&self) -> TimeUs {
         self.q.now_us()
-    }
-
-    pub fn note(&mut self, note: Note) {
-        let at_us = self.now();
-        note.hash(&mut self.hash);
-        self.notes.push(TraceEntry { at_us, note });
-    }
-
-    pub fn violation(&mut self, what: String) {
-        if self.violations.len() < 100 {
-            self.violations.push(format!("{}: {what}", crate::sim::fmt_time(self.now())));
-        }
-    }
-
-    /// Keeps a completed checkpoint for the consistent-cut check, within the memory budget.
-    pub fn keep_cut_sample(&mut self, chk: CompletedCheckpoint) {
-        let entries = |c: &CompletedCheckpoint| -> u64 {
-            c.subtasks.iter().flat_map(|s| s.keyed.iter()).map(|(_, m)| m.len() as u64 + 1).sum()
-        };
-        self.cut_sample_entries += entries(&chk);
-        self.cut_samples.push(chk);
-        while self.cut_sample_entries > CUT_SAMPLE_ENTRIES && self.cut_samples.len() > 2 {
-            let mut i = 0;
-            self.cut_samples.retain(|_| {
-                i += 1;
-                i % 2 == 1
-            });
-            self.cut_sample_entries = self.cut_samples.iter().map(entries).sum();
-        }
-    }
-
-    pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
-        let keyed: u64 = s.keyed.iter().map(|(_, m)| m.len() as u64).sum();
-        SNAPSHOT_BASE_BYTES
-            + keyed * BYTES_PER_KEYED_ENTRY
-            + s.source_positions.len() as u64 * BYTES_PER_OFFSET
-            + s.committables.len() as u64 * BYTES_PER_COMMITTABLE
     }
 
     /// Runs until the job is terminal or the time limit; returns what the oracle needs.
     pub fn run(mut self) -> EngineOutcome {
         let end_us = self.sc.duration_us + self.sc.drain_us;
         self.q.schedule(end_us, Event::RunEnd);
-        self.start();
+        self.q.schedule(0, Event::JobManagerUp { jm: 0 });
+        for tm in 0..self.sc.cluster.taskmanagers {
+            self.starting[HostId::tm(tm).0 as usize] = true;
+            self.q.schedule(0, Event::TaskManagerUp { host: HostId::tm(tm) });
+        }
         while let Some((at, ev)) = self.q.pop() {
             self.events += 1;
-            at.hash(&mut self.hash);
-            ev.hash(&mut self.hash);
+            at.hash(&mut self.trace.hash);
+            ev.hash(&mut self.trace.hash);
             self.dispatch(ev);
-            if self.stopped {
+            if self.stopped || self.jm.as_ref().is_some_and(|j| j.job_status().is_globally_terminal()) {
                 break;
             }
         }
-        let completed_all = std::mem::take(&mut self.cut_samples);
+        self.finish()
+    }
+
+    fn finish(mut self) -> EngineOutcome {
+        let now = self.now();
         if self.store.commits_of_aborted > 0 {
             let n = self.store.commits_of_aborted;
-            self.violation(format!("{n} commits of transactions that had been aborted"));
+            self.trace.violation(now, format!("{n} commits of transactions that had been aborted"));
         }
         // What readers of the sink saw is part of the run: fold it in.
-        self.store.committed().hash(&mut self.hash);
+        self.store.committed().hash(&mut self.trace.hash);
+        let job_status = match &self.jm {
+            Some(j) => j.job_status(),
+            None if self.sc.flink.leader_election_us().is_some() => JobStatus::Suspended,
+            None => JobStatus::Lost,
+        };
+        let mut failovers = Vec::new();
+        let (mut completed, mut aborted) = (0, 0);
+        for j in self.old_jms.iter().chain(self.jm.iter()) {
+            failovers.extend(j.failovers().iter().cloned());
+            completed += j.checkpoints_completed();
+            aborted += j.checkpoints_aborted();
+        }
         EngineOutcome {
-            trace_hash: self.hash.finish(),
+            trace_hash: self.trace.hash.finish(),
             events: self.events,
-            end_us: self.now(),
-            job_status: self.job_status,
-            notes: self.notes,
-            failovers: self.failovers,
-            checkpoints_completed: self.checkpoints_completed,
-            checkpoints_aborted: self.checkpoints_aborted,
-            completed: completed_all,
+            end_us: now,
+            job_status,
+            notes: self.trace.notes,
+            failovers,
+            checkpoints_completed: completed,
+            checkpoints_aborted: aborted,
+            completed: self.storage.take_cut_samples(),
             store: self.store,
-            fault_times: self.fault_times,
-            violations: self.violations,
-            records_read: self.records_read,
+            fault_times: self.faults.fault_times,
+            violations: self.trace.violations,
+            records_read: self.faults.records_read,
         }
     }
 
     fn dispatch(&mut self, ev: Event) {
         match ev {
             Event::Fault { index } => self.on_fault(index as usize),
-            Event::SourceEmit { st, attempt } => self.on_source_emit(st, attempt),
-            Event::Deliver { ch, epoch } => self.on_deliver(ch, epoch),
-            Event::Resume { st, attempt } => self.on_resume(st, attempt),
-            Event::DeployArrived { st, attempt } => self.on_deploy_arrived(st, attempt),
-            Event::DeployRpcFailed { st, attempt, host } => {
-                self.on_failure_reported(st, attempt, FailureCause::DeployFailed { tm: host }, self.now())
+            Event::Arrive { slot } => {
+                let to = self.slab.get(slot).to;
+                match self.net.condition(to) {
+                    HostCondition::Lost => drop(self.slab.take(slot)),
+                    HostCondition::Frozen => self.backlog[to.0 as usize].push(ev),
+                    HostCondition::Up => {
+                        let env = self.slab.take(slot);
+                        self.deliver(env);
+                    }
+                }
             }
-            Event::Initializing { st, attempt } => self.on_initializing(st, attempt),
-            Event::Restored { st, attempt } => self.on_restored(st, attempt),
-            Event::TaskFailedLocal { st, attempt, cause } => self.on_task_failed_local(st, attempt, cause),
-            Event::FailureReported { st, attempt, cause, failed_at_us } => {
-                self.on_failure_reported(st, attempt, cause, failed_at_us)
+            Event::Timer { host, inc, timer } => match self.net.condition(host) {
+                HostCondition::Lost => {
+                    if let Timer::Send { slot } = timer {
+                        drop(self.slab.take(slot));
+                    }
+                }
+                HostCondition::Frozen => self.backlog[host.0 as usize].push(ev),
+                HostCondition::Up => self.on_timer(host, inc, timer),
+            },
+            Event::EnvSend { slot } => {
+                let env = self.slab.take(slot);
+                let now = self.now();
+                route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
             }
-            Event::CancelDone { st, attempt } => self.on_cancel_done(st, attempt),
-            Event::RestartTimer { failover } => self.on_restart_timer(failover as usize),
-            Event::CheckpointTick => self.on_checkpoint_tick(),
-            Event::Trigger { st, attempt, cp } => self.on_trigger(st, attempt, cp),
-            Event::UploadDone { st, attempt, cp } => self.on_upload_done(st, attempt, cp),
-            Event::AckArrived { st, cp } => self.on_ack(st, cp),
-            Event::CheckpointExpired => self.on_checkpoint_expired(),
-            Event::NotifyComplete { st, attempt, cp } => self.on_notify_complete(st, attempt, cp),
-            Event::HeartbeatTick => self.on_heartbeat_tick(),
-            Event::HeartbeatAnswer { executor, ok } => self.on_heartbeat_answer(executor, ok),
-            Event::HeartbeatTimeout { executor } => self.on_heartbeat_timeout(executor),
-            Event::ExecutorStarted { executor } => self.on_executor_started(executor),
-            Event::SlotRequestTimeout { group, generation } => self.on_slot_request_timeout(group, generation),
+            Event::Heal { fault } => self.on_heal(fault as usize),
+            Event::Thaw { host } => self.on_thaw(host),
+            Event::TaskManagerUp { host } => self.on_taskmanager_up(host),
+            Event::JobManagerUp { jm } => self.on_jobmanager_up(jm),
+            Event::RollingStep => self.rolling_step(),
             Event::RunEnd => self.stopped = true,
         }
     }
 
+    fn alive_te(&self, host: HostId) -> Option<u32> {
+        let id = (*self.host_te.get(host.0 as usize)?)?;
+        self.tes[id as usize].as_ref().map(|_| id)
+    }
+
+    /// Hands an arrived message to the process on its host; a host whose process is gone
+    /// refuses the connection (an ask fails with RecipientUnreachableException).
+    fn deliver(&mut self, env: Envelope) {
+        let Envelope { from, to, msg } = env;
+        match to {
+            HostId::JOBMANAGER => {
+                let inc = self.jm_gen;
+                if let Some(jm) = self.jm.as_mut() {
+                    let mut c = ctx!(self, to, inc);
+                    jm.handle(&mut c, from, msg);
+                    self.start_requested_workers();
+                } else {
+                    self.refuse(from, to, &msg);
+                }
+            }
+            HostId::STORAGE => {
+                let mut c = ctx!(self, to, 0);
+                self.storage.handle(&mut c, from, msg);
+            }
+            HostId::STORE => {
+                let mut c = ctx!(self, to, 0);
+                self.store.handle(&mut c, from, msg);
+            }
+            HostId::HA => {
+                let mut c = ctx!(self, to, 0);
+                self.ha.handle(&mut c, from, msg);
+            }
+            _ => match self.alive_te(to) {
+                Some(id) => {
+                    let te = self.tes[id as usize].as_mut().expect("alive_te checked it");
+                    let mut c = ctx!(self, to, id);
+                    te.handle(&mut c, from, msg);
+                    self.after_te_event(to, id);
+                }
+                None => self.refuse(from, to, &msg),
+            },
+        }
+    }
+
+    fn refuse(&mut self, from: HostId, to: HostId, msg: &Msg) {
+        if let Some(ask) = msg.ask() {
+            let now = self.now();
+            route(now, to, from, Msg::Refused { ask }, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
+        }
+    }
+
+    fn on_timer(&mut self, host: HostId, inc: u32, timer: Timer) {
+        let alive = match host {
+            HostId::JOBMANAGER => self.jm.is_some() && self.jm_gen == inc,
+            HostId::STORAGE | HostId::STORE | HostId::HA => true,
+            _ => self.alive_te(host) == Some(inc),
+        };
+        if let Timer::Send { slot } = timer {
+            let env = self.slab.take(slot);
+            if alive {
+                let now = self.now();
+                route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
+            }
+            return;
+        }
+        if !alive {
+            return;
+        }
+        match timer {
+            Timer::Jm(t) => {
+                let jm = self.jm.as_mut().expect("checked alive");
+                let mut c = ctx!(self, host, inc);
+                jm.on_timer(&mut c, t);
+                self.start_requested_workers();
+            }
+            Timer::Te(t) => {
+                let te = self.tes[inc as usize].as_mut().expect("checked alive");
+                let mut c = ctx!(self, host, inc);
+                te.on_timer(&mut c, t);
+                self.after_te_event(host, inc);
+            }
+            Timer::Send { .. } => unreachable!("handled above"),
+        }
+    }
+
+    /// Kubernetes' readiness check for a rolling update: a new pod counts once it registered.
+    fn after_te_event(&mut self, host: HostId, id: u32) {
+        if let Some(r) = &mut self.rolling
+            && r.waiting_for == Some(host)
+            && self.tes[id as usize].as_ref().is_some_and(|t| t.is_registered())
+        {
+            r.waiting_for = None;
+            let old = r.old.get(r.next).copied();
+            r.next += 1;
+            let interval = r.interval_us;
+            if let Some(old) = old {
+                self.stop_te(old);
+            }
+            self.q.schedule_in(interval, Event::RollingStep);
+        }
+    }
+
+    /// Kubernetes/YARN start the workers an active ResourceManager asked for: new pods on new
+    /// hosts, registered after the start delay.
+    fn start_requested_workers(&mut self) {
+        for _ in 0..std::mem::take(&mut self.faults.worker_requests) {
+            let host = self.new_tm_host();
+            self.start_taskmanager(host, self.sc.cluster.taskmanager_start_delay_us);
+        }
+    }
+
+    fn env_send(&mut self, delay_us: u64, from: HostId, to: HostId, msg: Msg) {
+        let slot = self.slab.put(Envelope { from, to, msg });
+        self.q.schedule_in(delay_us, Event::EnvSend { slot });
+    }
+
+    fn note(&mut self, note: Note) {
+        let now = self.now();
+        self.trace.note(now, note);
+    }
+
+    // ---- the environment: processes starting and dying, hosts, faults ----
+
+    fn on_jobmanager_up(&mut self, generation: u32) {
+        self.jm_gen = generation;
+        let leader_at = if generation == 0 {
+            0
+        } else {
+            let lease = self.sc.flink.leader_election_us().unwrap_or(0);
+            let died = self.old_jms.last().map(|j| j.died_at_us()).unwrap_or(0);
+            (died + lease).max(self.now())
+        };
+        let mut jm = JobManager::new(self.sc, &self.graph, generation, self.with_faults);
+        let mut c = ctx!(self, HostId::JOBMANAGER, generation);
+        jm.start(&mut c, leader_at);
+        self.jm = Some(jm);
+    }
+
+    fn on_taskmanager_up(&mut self, host: HostId) {
+        let h = host.0 as usize;
+        if !std::mem::take(&mut self.starting[h]) || self.net.condition(host) == HostCondition::Lost {
+            return;
+        }
+        let id = self.tes.len() as u32;
+        let tm = host.tm_index().expect("TaskManagers run on TaskManager hosts");
+        let mut te = TaskExecutor::new(id, host, tm, self.sc.cluster.slots_per_taskmanager, &self.graph);
+        self.host_te[h] = Some(id);
+        let mut c = ctx!(self, host, id);
+        te.start(&mut c);
+        self.tes.push(Some(te));
+    }
+
+    fn start_taskmanager(&mut self, host: HostId, delay_us: u64) {
+        self.starting[host.0 as usize] = true;
+        self.q.schedule_in(delay_us, Event::TaskManagerUp { host });
+    }
+
+    fn new_tm_host(&mut self) -> HostId {
+        let h = self.net.add_host();
+        self.host_te.push(None);
+        self.starting.push(false);
+        self.backlog.push(Vec::new());
+        h
+    }
+
+    /// The process on `host` is gone and its host is up: the kernel resets its connections
+    /// (peers see it after a drawn delay, like the measured 64–106 ms), and Kubernetes tells
+    /// an active ResourceManager that the pod terminated.
+    fn te_process_gone(&mut self, host: HostId, id: u32, graceful: bool) {
+        self.tes[id as usize] = None;
+        let base = if graceful { self.sc.cluster.rpc_latency_us } else { self.sc.cluster.connection_reset_us };
+        for peer in self.net.take_connections(host) {
+            let delay = base + self.net.draw_below(base);
+            self.env_send(delay, host, peer, Msg::ConnectionReset { remote: host });
+        }
+        if self.sc.cluster.resource_manager == super::config::ResourceManagerKind::Active {
+            let delay = base + self.net.draw_below(base);
+            self.env_send(delay, HostId::HA, HostId::JOBMANAGER, Msg::WorkerTerminated { te: id });
+        }
+    }
+
+    fn kill_te(&mut self, host: HostId) {
+        self.starting[host.0 as usize] = false;
+        if let Some(id) = self.alive_te(host) {
+            self.te_process_gone(host, id, false);
+        }
+    }
+
+    /// SIGTERM: the TaskExecutor fails its tasks and says goodbye, then exits.
+    fn stop_te(&mut self, host: HostId) {
+        let Some(id) = self.alive_te(host) else { return };
+        if self.net.condition(host) != HostCondition::Up {
+            return;
+        }
+        let te = self.tes[id as usize].as_mut().expect("alive");
+        let mut c = ctx!(self, host, id);
+        te.shutdown(&mut c);
+        // The process exits once its goodbyes are out (a few milliseconds).
+        let exit_us = 5_000 + self.net.draw_below(5_000);
+        self.q.schedule_in(exit_us, Event::Fault { index: u32::MAX - id });
+    }
+
     fn on_fault(&mut self, index: usize) {
-        self.fault_times[index] = Some(self.now());
+        if index > self.sc.faults.len() {
+            // A graceful stop's process exit (see `stop_te`).
+            let id = (u32::MAX - index as u32) as usize;
+            if self.tes.get(id).is_some_and(|t| t.is_some()) {
+                let host = self.tes[id].as_ref().expect("checked").host();
+                self.te_process_gone(host, id as u32, true);
+            }
+            return;
+        }
+        let now = self.now();
+        self.faults.fault_times[index] = Some(now);
         let action = self.sc.faults[index].action.clone();
-        let text = action.describe(&|r| self.graph.subtask_ref_name(r));
+        let graph = &self.graph;
+        let text = action.describe(&|r| graph.subtask_ref_name(r));
         self.note(Note::FaultInjected { fault: index, text });
         match action {
-            FaultAction::KillTaskManager(host) => self.kill_host(host),
-            FaultAction::RestartTaskManager(host) => self.restart_host(host),
+            FaultAction::KillTaskManager(tm) => self.kill_te(HostId::tm(tm)),
+            FaultAction::RestartTaskManager(tm) => {
+                let host = HostId::tm(tm);
+                if self.alive_te(host).is_some() || self.starting[host.0 as usize] {
+                    self.note(Note::Warning { text: format!("tm-{tm} is running: restart-taskmanager does nothing") });
+                } else if self.net.condition(host) == HostCondition::Lost {
+                    self.note(Note::Warning { text: format!("tm-{tm}'s host is lost: nothing can start there") });
+                } else {
+                    self.start_taskmanager(host, self.sc.cluster.taskmanager_start_delay_us);
+                }
+            }
             FaultAction::FailTask(r) => {
                 let st = self.graph.subtask_id(r);
-                self.fail_locally_now(st, FailureCause::TaskException);
+                // The fault lives in user code: it hits the newest running attempt of the subtask.
+                let victim = (0..self.tes.len())
+                    .filter_map(|i| self.tes[i].as_ref().and_then(|t| t.running_attempt(st)).map(|a| (a, i)))
+                    .max();
+                if let Some((a, i)) = victim {
+                    let te = self.tes[i].as_mut().expect("found above");
+                    let host = te.host();
+                    if self.net.condition(host) == HostCondition::Up {
+                        let mut c = ctx!(self, host, i as u32);
+                        te.fail_task(&mut c, a, crate::trace::FailureCause::TaskException);
+                    }
+                }
             }
-            // Network and process faults arrive with the process/network engine (issue 6).
-            _ => {}
+            FaultAction::LoseTaskManagerHost(tm) => {
+                let host = HostId::tm(tm);
+                self.net.lose_host(host);
+                self.starting[host.0 as usize] = false;
+                if let Some(id) = self.alive_te(host) {
+                    // Its memory is gone with it; nobody is told anything.
+                    self.tes[id as usize] = None;
+                }
+                self.backlog[host.0 as usize].clear();
+            }
+            FaultAction::FreezeTaskManager { tm, duration_us } => {
+                let host = HostId::tm(tm);
+                if self.net.condition(host) == HostCondition::Up {
+                    self.net.freeze(host);
+                    self.q.schedule_in(duration_us, Event::Thaw { host });
+                }
+            }
+            FaultAction::Partition { a, b, one_way, heal_at_us } => {
+                self.net.partition(index, &a, &b, one_way);
+                if let Some(h) = heal_at_us {
+                    self.q.schedule(h, Event::Heal { fault: index as u32 });
+                }
+            }
+            FaultAction::LoseMessages(rule) => self.net.lose(index, &rule),
+            FaultAction::DelayMessages { rule, delay_us } => self.net.delay(index, &rule, delay_us),
+            FaultAction::StopTaskManager(tm) => self.stop_te(HostId::tm(tm)),
+            FaultAction::RollingUpdate { interval_us } => {
+                let old: Vec<HostId> =
+                    (0..self.host_te.len()).map(|h| HostId(h as u16)).filter(|h| self.alive_te(*h).is_some()).collect();
+                self.rolling = Some(Rolling { old, next: 0, interval_us, waiting_for: None });
+                self.rolling_step();
+            }
+            FaultAction::KillJobManager => {
+                if let Some(mut jm) = self.jm.take() {
+                    jm.died(now);
+                    self.old_jms.push(jm);
+                    match self.sc.flink.leader_election_us() {
+                        Some(_) => {
+                            let generation = self.jm_gen + 1;
+                            self.q.schedule_in(self.sc.cluster.jobmanager_restart_delay_us, Event::JobManagerUp { jm: generation });
+                        }
+                        None => self.note(Note::Warning {
+                            text: "high-availability.type is NONE: the job graph and its checkpoint pointers were only in the JobManager's memory; the job is lost".into(),
+                        }),
+                    }
+                }
+            }
         }
     }
 
-    /// The current attempt of `st` throws now (if it runs).
-    pub fn fail_locally_now(&mut self, st: SubtaskId, cause: FailureCause) {
-        let s = &self.subtasks[st.0 as usize];
-        if s.live && !s.failure_sent {
-            let attempt = s.attempt;
-            self.on_task_failed_local(st, attempt, cause);
+    fn rolling_step(&mut self) {
+        let Some(r) = &self.rolling else { return };
+        if r.next >= r.old.len() {
+            self.rolling = None;
+            self.note(Note::Warning { text: "rolling update done".into() });
+            return;
         }
-    }
-
-    /// A record reached operator `op` of subtask `st`: fires an at-record fault if one is armed
-    /// (or if this is a poison record coming round again). Returns true when the task throws.
-    pub fn record_fault_fires(&mut self, st: SubtaskId, op: OperatorId, rec: &Record) -> bool {
-        let index = self.graph.subtasks[st.0 as usize].index;
-        let seen = self.records_seen.entry((op.0, index)).or_insert(0);
-        *seen += 1;
-        let seen = *seen;
-        let hit = self.record_faults.iter().position(|f| {
-            f.op == op
-                && f.index == index
-                && (f.poisoned == Some(rec.origin) || (f.n == seen && self.fault_times[f.fault].is_none()))
+        let host = self.new_tm_host();
+        if let Some(r) = &mut self.rolling {
+            r.waiting_for = Some(host);
+        }
+        self.note(Note::Warning {
+            text: format!("rolling update: starting {}, then stopping the next old TaskManager", host.name()),
         });
-        let Some(k) = hit else { return false };
-        let f = &mut self.record_faults[k];
-        let fault = f.fault;
-        let again = f.poisoned.is_some();
-        if f.poison {
-            f.poisoned = Some(rec.origin);
-        }
-        if !again {
-            self.fault_times[fault] = Some(self.now());
-        }
-        let text = self.sc.faults[fault].action.describe(&|r| self.graph.subtask_ref_name(r));
-        let text = if again {
-            format!("{text}: poison record {} again", rec.origin)
-        } else {
-            format!("{text} at its record {seen} ({})", rec.origin)
-        };
-        self.note(Note::FaultInjected { fault, text });
-        self.fail_locally_now(st, FailureCause::TaskException);
-        true
+        self.start_taskmanager(host, self.sc.cluster.taskmanager_start_delay_us);
     }
-}
 
-/// A fault that fires when an operator subtask processes its n-th record.
-#[derive(Clone, Copy, Debug)]
-pub struct RecordFault {
-    pub op: OperatorId,
-    pub index: u32,
-    pub n: u64,
-    pub fault: usize,
-    pub poison: bool,
-    /// The record that failed, once a poison fault fired: it fails again whenever replayed.
-    pub poisoned: Option<crate::job::record::RecordId>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scenario::testing::keyed_job;
-
-    #[test]
-    fn cut_samples_stay_within_budget_and_span_the_run() {
-        let sc = keyed_job(1, 1);
-        let mut w = World::new(&sc, false);
-        let keyed: BTreeMap<u32, i64> = (0..100_000).map(|k| (k, 1)).collect();
-        for id in 1..=200 {
-            let snap = SubtaskSnapshot { keyed: vec![(OperatorId(1), keyed.clone())], ..SubtaskSnapshot::default() };
-            w.keep_cut_sample(CompletedCheckpoint { id, completed_at_us: id, subtasks: vec![snap], bytes: 0 });
+    fn on_heal(&mut self, fault: usize) {
+        if !self.net.heal(fault) {
+            return;
         }
-        assert!(w.cut_sample_entries <= CUT_SAMPLE_ENTRIES);
-        assert!(w.cut_samples.len() >= 10);
-        assert_eq!(w.cut_samples[0].id, 1, "the first checkpoint stays");
-        assert!(w.cut_samples.last().is_some_and(|c| c.id > 150), "recent checkpoints are kept");
-        assert!(w.cut_samples.windows(2).all(|p| p[0].id < p[1].id));
+        // Held messages go out again in the order they were sent (TCP retransmits).
+        let held = std::mem::take(&mut self.slab.held);
+        let n = held.len() as u64;
+        let now = self.now();
+        for slot in held {
+            let env = self.slab.take(slot);
+            route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
+        }
+        let still = self.slab.held.len() as u64;
+        self.note(Note::PartitionHealed { fault, released: n - still });
+    }
+
+    fn on_thaw(&mut self, host: HostId) {
+        if self.net.condition(host) != HostCondition::Frozen {
+            return;
+        }
+        self.net.thaw(host);
+        let backlog = std::mem::take(&mut self.backlog[host.0 as usize]);
+        self.note(Note::HostThawed { host, backlog: backlog.len() as u64 });
+        let now = self.now();
+        for ev in backlog {
+            self.q.schedule(now, ev);
+        }
+        // Active ResourceManager: a worker that is found again is kept; nothing else to do.
+        let _ = HostRef::JobManager;
     }
 }

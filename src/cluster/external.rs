@@ -1,19 +1,26 @@
-//! Systems outside Flink that survive any Flink failure: the transactional sink store (Kafka-like
-//! transactions with producer fencing) and checkpoint storage (a DFS holding uploaded snapshots).
+//! Systems outside Flink that survive any Flink failure, each a process on a host of its own:
+//! the transactional sink store (Kafka-like transactions with producer fencing by epoch),
+//! checkpoint storage (a DFS holding uploaded snapshots), and the HA store (ZooKeeper or
+//! Kubernetes ConfigMaps: job graph, completed-checkpoint pointers, leader).
 
+use super::engine::Ctx;
+use super::msg::{AttemptId, FileKey, Msg};
+use super::net::HostId;
+use crate::job::graph::SubtaskId;
 use crate::job::record::Record;
 use crate::job::spec::OperatorId;
 use crate::sim::TimeUs;
-use std::collections::BTreeMap;
+use crate::trace::Note;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// A transaction's name: sink subtask, the checkpoint that will pre-commit it, and the writer
-/// attempt that opened it (Kafka: transactional id prefix-subtask-checkpoint, plus the epoch).
+/// A transaction's name: sink subtask and the checkpoint that will pre-commit it (Kafka's
+/// transactional id `prefix-subtask-checkpoint`). The writer's epoch is not part of the name:
+/// a zombie and its replacement write to the same id, and only fencing keeps them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TxnId {
     pub sink: OperatorId,
     pub index: u32,
     pub checkpoint: u64,
-    pub attempt: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,158 +45,161 @@ pub struct CommittedRecord {
     pub committed_at_us: TimeUs,
 }
 
-/// Outcome of a write or commit from a writer attempt.
+/// Writes refused because a newer producer of the same sink subtask had initialized (a zombie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreResult {
-    Ok,
-    /// A newer attempt of the same sink subtask initialised its producer: this one is a zombie.
-    Fenced,
+pub struct ZombieRefusal {
+    pub st: SubtaskId,
+    pub attempt: u32,
+    pub records: u64,
+    pub operations: u64,
 }
 
 #[derive(Debug, Default)]
 pub struct TxnStore {
     txns: BTreeMap<TxnId, Txn>,
-    /// Producer epoch per sink subtask: the newest writer attempt that initialised.
-    epochs: BTreeMap<(OperatorId, u32), u32>,
+    /// Producer epoch per sink subtask (bumped by every initTransactions).
+    epochs: BTreeMap<(OperatorId, u32), u64>,
     committed: Vec<CommittedRecord>,
     /// Commits that found the transaction aborted (a protocol violation the oracle reports).
     pub commits_of_aborted: u64,
-    pub fenced_operations: u64,
-    /// Per sink subtask, the transaction it writes into and its records, held out of `txns`
-    /// for fast appends (see `write`).
-    open_writes: Vec<(TxnId, Vec<Record>)>,
+    /// Planted bug: the store accepts writes and commits from any epoch.
+    no_fencing: bool,
+    zombies: Vec<ZombieRefusal>,
 }
 
 impl TxnStore {
-    /// A writer attempt starts: bumps the epoch, fencing older attempts (initTransactions).
-    pub fn init_producer(&mut self, sink: OperatorId, index: u32, attempt: u32) {
-        let e = self.epochs.entry((sink, index)).or_insert(0);
-        *e = (*e).max(attempt);
+    pub fn new(no_fencing: bool) -> TxnStore {
+        TxnStore { no_fencing, ..TxnStore::default() }
     }
 
-    fn fenced(&mut self, sink: OperatorId, index: u32, attempt: u32) -> bool {
+    pub fn committed(&self) -> &[CommittedRecord] {
+        &self.committed
+    }
+    /// Zombie writers the store refused, per attempt.
+    pub fn zombies(&self) -> &[ZombieRefusal] {
+        &self.zombies
+    }
+
+    /// Whether an operation with `epoch` is fenced; records the refusal.
+    fn fenced(&mut self, ctx: &mut Ctx, id: AttemptId, sink: OperatorId, index: u32, epoch: u64, records: u64) -> bool {
         let newest = self.epochs.get(&(sink, index)).copied().unwrap_or(0);
-        if attempt < newest {
-            self.fenced_operations += 1;
-            true
-        } else {
-            false
+        if epoch >= newest || self.no_fencing {
+            return false;
         }
-    }
-
-    pub fn write(&mut self, txn: TxnId, rec: Record) -> StoreResult {
-        if self.fenced(txn.sink, txn.index, txn.attempt) {
-            return StoreResult::Fenced;
-        }
-        // Hot path: a sink subtask keeps writing into its open transaction, held outside
-        // `txns` (one slot per sink subtask) until something else looks at it.
-        let slot = match self.open_writes.iter().position(|(t, _)| t.sink == txn.sink && t.index == txn.index) {
-            Some(i) if self.open_writes[i].0 == txn => i,
-            Some(i) => {
-                let (old, records) = std::mem::replace(&mut self.open_writes[i], (txn, Vec::new()));
-                self.put_back(old, records);
-                self.open_writes[i].1 = self.take_records(txn);
-                i
+        match self.zombies.iter_mut().find(|z| z.st == id.st && z.attempt == id.attempt) {
+            Some(z) => {
+                z.records += records;
+                z.operations += 1;
             }
             None => {
-                let records = self.take_records(txn);
-                self.open_writes.push((txn, records));
-                self.open_writes.len() - 1
-            }
-        };
-        self.open_writes[slot].1.push(rec);
-        StoreResult::Ok
-    }
-
-    fn take_records(&mut self, txn: TxnId) -> Vec<Record> {
-        match self.txns.get_mut(&txn) {
-            Some(t) => std::mem::take(&mut t.records),
-            None => {
-                self.txns.insert(txn, Txn { state: TxnState::Open, records: Vec::new() });
-                Vec::new()
+                self.zombies.push(ZombieRefusal { st: id.st, attempt: id.attempt, records, operations: 1 });
+                ctx.note(Note::ZombieFenced { st: id.st, attempt: id.attempt, epoch, newest });
             }
         }
+        true
     }
 
-    fn put_back(&mut self, txn: TxnId, records: Vec<Record>) {
-        if let Some(t) = self.txns.get_mut(&txn) {
+    fn write(&mut self, txn: TxnId, records: Vec<Record>) {
+        let t = self.txns.entry(txn).or_insert(Txn { state: TxnState::Open, records: Vec::new() });
+        if matches!(t.state, TxnState::Aborted | TxnState::Committed) {
+            // A new transaction under the same transactional id.
+            t.state = TxnState::Open;
+            t.records.clear();
+        }
+        if t.records.is_empty() {
             t.records = records;
-        }
-    }
-
-    /// Puts all write-cached records back into their transactions before anyone else looks.
-    fn flush_open_write(&mut self) {
-        for (txn, records) in std::mem::take(&mut self.open_writes) {
-            self.put_back(txn, records);
-        }
-    }
-
-    /// Plain append (no transaction): visible at once.
-    pub fn append(&mut self, sink: OperatorId, rec: Record, now_us: TimeUs) {
-        self.committed.push(CommittedRecord { sink, record: rec, committed_at_us: now_us });
-    }
-
-    /// Pre-commit (flush + prepare). A transaction nobody wrote to does not exist: nothing to do.
-    pub fn prepare(&mut self, txn: TxnId) -> bool {
-        self.flush_open_write();
-        match self.txns.get_mut(&txn) {
-            Some(t) if t.state == TxnState::Open => {
-                t.state = TxnState::Prepared;
-                true
-            }
-            _ => false,
+        } else {
+            t.records.extend(records);
         }
     }
 
     /// Commits; idempotent (already committed is success, as Flink requires of committers).
-    /// Returns the number of records made visible by this call.
-    pub fn commit(&mut self, txn: TxnId, committer_attempt: u32, now_us: TimeUs) -> (StoreResult, u64) {
-        if self.fenced(txn.sink, txn.index, committer_attempt) {
-            return (StoreResult::Fenced, 0);
-        }
-        self.flush_open_write();
-        let Some(t) = self.txns.get_mut(&txn) else { return (StoreResult::Ok, 0) };
+    /// Returns the records made visible.
+    fn commit(&mut self, txn: TxnId, now_us: TimeUs) -> u64 {
+        let Some(t) = self.txns.get_mut(&txn) else { return 0 };
         match t.state {
-            TxnState::Committed => (StoreResult::Ok, 0),
+            TxnState::Committed => 0,
             TxnState::Aborted => {
                 self.commits_of_aborted += 1;
-                (StoreResult::Ok, 0)
+                0
             }
             TxnState::Open | TxnState::Prepared => {
                 t.state = TxnState::Committed;
                 let n = t.records.len() as u64;
                 let sink = txn.sink;
-                self.committed.extend(t.records.iter().map(|&record| CommittedRecord {
-                    sink,
-                    record,
-                    committed_at_us: now_us,
-                }));
-                t.records = Vec::new();
-                (StoreResult::Ok, n)
+                self.committed.extend(t.records.drain(..).map(|record| CommittedRecord { sink, record, committed_at_us: now_us }));
+                n
             }
         }
     }
 
-    /// Aborts every open or prepared transaction of a sink subtask except `keep` (lingering
-    /// transactions after a restore). Returns (transactions, records) aborted.
-    pub fn abort_lingering(&mut self, sink: OperatorId, index: u32, keep: &[TxnId]) -> (u32, u64) {
-        self.flush_open_write();
-        let lo = TxnId { sink, index, checkpoint: 0, attempt: 0 };
-        let hi = TxnId { sink, index, checkpoint: u64::MAX, attempt: u32::MAX };
-        let mut n = (0, 0);
-        for (id, t) in self.txns.range_mut(lo..=hi) {
-            if matches!(t.state, TxnState::Open | TxnState::Prepared) && !keep.contains(id) {
-                t.state = TxnState::Aborted;
-                n.0 += 1;
-                n.1 += t.records.len() as u64;
-                t.records = Vec::new();
+    pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
+        let now = ctx.now;
+        match msg {
+            Msg::InitSink { id, sink, index, recommit, restored_cp } => {
+                // initTransactions: a new epoch fences every older producer of this subtask.
+                let e = self.epochs.entry((sink, index)).or_insert(0);
+                *e += 1;
+                let epoch = *e;
+                if restored_cp.is_some() {
+                    for &txn in &recommit {
+                        let records = self.commit(txn, now);
+                        if records > 0 {
+                            ctx.note(Note::SinkCommitted { st: id.st, checkpoint: txn.checkpoint, records, recovered: true });
+                        }
+                    }
+                }
+                // Abort every transaction of this subtask still open or prepared (lingering).
+                let lo = TxnId { sink, index, checkpoint: 0 };
+                let hi = TxnId { sink, index, checkpoint: u64::MAX };
+                let (mut txns, mut records) = (0, 0);
+                for (tid, t) in self.txns.range_mut(lo..=hi) {
+                    if matches!(t.state, TxnState::Open | TxnState::Prepared) && !recommit.contains(tid) {
+                        t.state = TxnState::Aborted;
+                        txns += 1;
+                        records += t.records.len() as u64;
+                        t.records = Vec::new();
+                    }
+                }
+                if txns > 0 {
+                    ctx.note(Note::SinkAborted { st: id.st, transactions: txns, records });
+                }
+                ctx.send(from, Msg::SinkReady { id, sink, epoch });
             }
+            Msg::Produce { id, txn, epoch, records } => {
+                if !self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
+                    self.write(txn, records);
+                }
+            }
+            Msg::Prepare { id, txn, epoch, records, cp } => {
+                // A fenced producer gets ProducerFencedException: no answer, no acknowledgement.
+                if self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
+                    return;
+                }
+                self.write(txn, records);
+                if let Some(t) = self.txns.get_mut(&txn)
+                    && t.state == TxnState::Open
+                {
+                    t.state = TxnState::Prepared;
+                }
+                if cp > 0 {
+                    ctx.send(from, Msg::Prepared { id, cp });
+                }
+            }
+            Msg::Commit { id, txn, epoch, recovered } => {
+                if self.fenced(ctx, id, txn.sink, txn.index, epoch, 0) {
+                    return;
+                }
+                let records = self.commit(txn, now);
+                if records > 0 {
+                    ctx.note(Note::SinkCommitted { st: id.st, checkpoint: txn.checkpoint, records, recovered });
+                }
+            }
+            Msg::Append { sink, records } => {
+                self.committed.extend(records.into_iter().map(|record| CommittedRecord { sink, record, committed_at_us: now }));
+            }
+            _ => {}
         }
-        n
-    }
-
-    pub fn committed(&self) -> &[CommittedRecord] {
-        &self.committed
     }
 }
 
@@ -215,4 +225,132 @@ pub struct CompletedCheckpoint {
     /// Indexed by subtask.
     pub subtasks: Vec<SubtaskSnapshot>,
     pub bytes: u64,
+}
+
+/// Bytes a snapshot takes in storage: fixed metadata plus entries (heap backend, roughly).
+const SNAPSHOT_BASE_BYTES: u64 = 1024;
+const BYTES_PER_KEYED_ENTRY: u64 = 32;
+const BYTES_PER_OFFSET: u64 = 16;
+const BYTES_PER_COMMITTABLE: u64 = 128;
+/// Keyed-state entries kept over all cut samples (about 100 MB).
+const CUT_SAMPLE_ENTRIES: u64 = 2_000_000;
+
+pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
+    let keyed: u64 = s.keyed.iter().map(|(_, m)| m.len() as u64).sum();
+    SNAPSHOT_BASE_BYTES
+        + keyed * BYTES_PER_KEYED_ENTRY
+        + s.source_positions.len() as u64 * BYTES_PER_OFFSET
+        + s.committables.len() as u64 * BYTES_PER_COMMITTABLE
+}
+
+/// Checkpoint storage: files by (checkpoint, subtask); uploads and downloads take latency plus
+/// size over bandwidth. Completed checkpoints (their _metadata written by the JobManager) are
+/// also kept, thinned within a memory budget, for the oracle's consistent-cut check.
+#[derive(Default)]
+pub struct CheckpointStorage {
+    files: BTreeMap<FileKey, SubtaskSnapshot>,
+    cut_samples: Vec<CompletedCheckpoint>,
+    cut_sample_entries: u64,
+}
+
+impl CheckpointStorage {
+    fn transfer_us(ctx: &Ctx, bytes: u64) -> u64 {
+        let c = &ctx.sc.cluster;
+        c.storage_latency_us + bytes.saturating_mul(1_000_000) / c.storage_bytes_per_s.max(1)
+    }
+
+    pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
+        match msg {
+            Msg::Upload { id, cp, file, snapshot } => {
+                let d = Self::transfer_us(ctx, snapshot.bytes);
+                self.files.insert(file, *snapshot);
+                ctx.send_in(d, from, Msg::UploadDone { id, cp });
+            }
+            Msg::Download { id, files } => {
+                let mut snapshots = Vec::with_capacity(files.len());
+                let mut bytes = 0;
+                for f in &files {
+                    match self.files.get(f) {
+                        Some(s) => {
+                            bytes += s.bytes;
+                            snapshots.push(s.clone());
+                        }
+                        None => ctx.violation(format!("restore reads chk-{}/{}, which is not in storage", f.cp, f.st.0)),
+                    }
+                }
+                let d = Self::transfer_us(ctx, bytes);
+                ctx.send_in(d, from, Msg::Downloaded { id, snapshots });
+            }
+            Msg::FinalizeCheckpoint { cp, files, completed_at_us } => {
+                let subtasks: Vec<SubtaskSnapshot> =
+                    files.iter().map(|f| self.files.get(f).cloned().unwrap_or_default()).collect();
+                let bytes = subtasks.iter().map(|s| s.bytes).sum();
+                self.keep_cut_sample(CompletedCheckpoint { id: cp, completed_at_us, subtasks, bytes });
+            }
+            Msg::DiscardCheckpoint { cp } => {
+                let keys: Vec<FileKey> = self.files.keys().filter(|k| k.cp == cp).copied().collect();
+                for k in keys {
+                    self.files.remove(&k);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Keeps a completed checkpoint for the consistent-cut check, within the memory budget:
+    /// every other sample is dropped whenever their keyed entries exceed the budget, so memory
+    /// stays bounded in run length while the samples still span the whole run.
+    pub fn keep_cut_sample(&mut self, chk: CompletedCheckpoint) {
+        let entries = |c: &CompletedCheckpoint| -> u64 {
+            c.subtasks.iter().flat_map(|s| s.keyed.iter()).map(|(_, m)| m.len() as u64 + 1).sum()
+        };
+        self.cut_sample_entries += entries(&chk);
+        self.cut_samples.push(chk);
+        while self.cut_sample_entries > CUT_SAMPLE_ENTRIES && self.cut_samples.len() > 2 {
+            let mut i = 0;
+            self.cut_samples.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.cut_sample_entries = self.cut_samples.iter().map(entries).sum();
+        }
+    }
+
+    pub fn take_cut_samples(&mut self) -> Vec<CompletedCheckpoint> {
+        std::mem::take(&mut self.cut_samples)
+    }
+}
+
+/// The HA store: the latest completed checkpoint pointer and the checkpoint id counter of the
+/// job, and the leader. A new leader reads them; every TaskManager watching the leader hears of
+/// the change.
+#[derive(Default)]
+pub struct HaStore {
+    latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
+    next_cp: u64,
+    leaders: BTreeSet<u32>,
+}
+
+impl HaStore {
+    pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
+        match msg {
+            Msg::HaPutCheckpoint { jm: _, cp, files, bytes } => {
+                self.latest = Some((cp, files, bytes));
+                self.next_cp = self.next_cp.max(cp + 1);
+            }
+            Msg::HaRecover { jm } => {
+                self.leaders.insert(jm);
+                let next_cp = self.next_cp.max(1);
+                ctx.send(from, Msg::HaRecovered { jm, latest: self.latest.clone(), next_cp });
+                // Leader retrieval: every TaskManager watching the leader node hears of it.
+                for h in 0..ctx.n_hosts() {
+                    let host = HostId(h as u16);
+                    if host.tm_index().is_some() {
+                        ctx.send(host, Msg::LeaderChanged { jm });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }

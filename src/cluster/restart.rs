@@ -63,9 +63,12 @@ impl RestartBackoff {
                 jitter_factor,
                 attempts_before_reset,
             } => {
-                // A failure at or before the already scheduled restart merges into it.
+                // A failure before the already scheduled restart merges into it. (Flink merges
+                // `now <= next restart` in wall-clock milliseconds; here a failure of the restarted
+                // attempts themselves can happen at the very instant of the restart, and is a new
+                // attempt, or virtual time would never move on.)
                 if let Some(at) = self.last_restart_at_us {
-                    if now_us <= at {
+                    if now_us < at {
                         return RestartDecision::Restart { delay_us: at - now_us };
                     }
                     if now_us - at >= reset_backoff_threshold_us {

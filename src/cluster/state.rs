@@ -58,9 +58,17 @@ pub enum JobStatus {
     Failing,
     Failed,
     Finished,
+    /// HA: the JobManager lost leadership; a new leader will recover the job.
+    Suspended,
+    /// Not a Flink status: the JobManager died without HA, so nothing knows the job any more.
+    Lost,
 }
 
 impl JobStatus {
+    /// FINISHED or FAILED: the run can stop.
+    pub fn is_globally_terminal(self) -> bool {
+        matches!(self, JobStatus::Finished | JobStatus::Failed)
+    }
     pub fn name(self) -> &'static str {
         match self {
             JobStatus::Created => "CREATED",
@@ -69,6 +77,8 @@ impl JobStatus {
             JobStatus::Failing => "FAILING",
             JobStatus::Failed => "FAILED",
             JobStatus::Finished => "FINISHED",
+            JobStatus::Suspended => "SUSPENDED",
+            JobStatus::Lost => "LOST",
         }
     }
     pub fn parse(s: &str) -> Option<JobStatus> {
@@ -79,6 +89,8 @@ impl JobStatus {
             JobStatus::Failing,
             JobStatus::Failed,
             JobStatus::Finished,
+            JobStatus::Suspended,
+            JobStatus::Lost,
         ]
         .into_iter()
         .find(|j| j.name().eq_ignore_ascii_case(s))

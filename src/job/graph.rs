@@ -79,6 +79,10 @@ pub struct JobGraph {
     pub edges: Vec<NetworkEdge>,
     pub channels: Vec<Channel>,
     pub subtasks: Vec<Subtask>,
+    /// Output channels of each subtask, in channel order.
+    pub out_channels: Vec<Vec<ChannelId>>,
+    /// Position of each channel among its producer's `out_channels`.
+    pub output_index: Vec<u32>,
 }
 
 impl JobGraph {
@@ -172,7 +176,25 @@ impl JobGraph {
         }
         let max_p = ops.iter().map(|o| o.parallelism).max().unwrap_or(1);
         let max_parallelism = spec.max_parallelism.unwrap_or_else(|| default_max_parallelism(max_p));
-        JobGraph { spec: spec.clone(), max_parallelism, tasks, operator_task, outputs, edges, channels, subtasks }
+        let mut out_channels = vec![Vec::new(); subtasks.len()];
+        let mut output_index = vec![0; channels.len()];
+        for (i, ch) in channels.iter().enumerate() {
+            let outs: &mut Vec<ChannelId> = &mut out_channels[ch.from.0 as usize];
+            output_index[i] = outs.len() as u32;
+            outs.push(ChannelId(i as u32));
+        }
+        JobGraph {
+            spec: spec.clone(),
+            max_parallelism,
+            tasks,
+            operator_task,
+            outputs,
+            edges,
+            channels,
+            subtasks,
+            out_channels,
+            output_index,
+        }
     }
 
     pub fn subtask_count(&self) -> usize {

@@ -158,6 +158,7 @@ impl Cx<'_> {
             no_source_rewind: b.no_source_rewind,
             restore_empty_state: b.restore_empty_state,
             skip_alignment: b.skip_alignment,
+            no_fencing: b.no_fencing,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);
@@ -1032,6 +1033,8 @@ struct RawBugs {
     restore_empty_state: bool,
     #[serde(default)]
     skip_alignment: bool,
+    #[serde(default)]
+    no_fencing: bool,
 }
 
 #[derive(Deserialize, Default)]

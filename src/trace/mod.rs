@@ -3,6 +3,7 @@
 //! Every processed event also goes into the running trace hash (`sim::TraceHasher`); this log
 //! is the readable subset.
 
+use crate::cluster::net::HostId;
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::SubtaskId;
 use crate::sim::TimeUs;
@@ -16,6 +17,28 @@ pub enum Detection {
     HeartbeatRpcFailures(u32),
     /// No heartbeat answer for `heartbeat.timeout`.
     HeartbeatTimeout,
+    /// The ResourceManager's heartbeat RPCs failed (connection refused); it closed the
+    /// TaskManager's connection, which disconnects it from the JobMaster too.
+    RmHeartbeatRpcFailures(u32),
+    /// The ResourceManager's heartbeat monitor timed out.
+    RmHeartbeatTimeout,
+    /// The TaskManager said goodbye (graceful shutdown).
+    Deregistered,
+    /// Kubernetes told the active ResourceManager that the pod terminated.
+    PodTerminated,
+}
+
+impl Detection {
+    pub fn describe(&self) -> String {
+        match *self {
+            Detection::HeartbeatRpcFailures(n) => format!("{n} JobMaster heartbeat RPCs refused"),
+            Detection::HeartbeatTimeout => "JobMaster heartbeat timeout".into(),
+            Detection::RmHeartbeatRpcFailures(n) => format!("{n} ResourceManager heartbeat RPCs refused"),
+            Detection::RmHeartbeatTimeout => "ResourceManager heartbeat timeout".into(),
+            Detection::Deregistered => "the TaskManager deregistered (shutting down)".into(),
+            Detection::PodTerminated => "Kubernetes reported the pod terminated".into(),
+        }
+    }
 }
 
 /// Why a subtask attempt failed, in Flink's words.
@@ -30,8 +53,21 @@ pub enum FailureCause {
     TaskManagerLost { tm: u32, detection: Detection },
     /// The deploy RPC could not reach the TaskManager.
     DeployFailed { tm: u32 },
+    /// The deploy RPC got no answer within `pekko.ask.timeout`.
+    DeployTimeout { tm: u32 },
     /// No slot within `slot.request.timeout`.
     NoResourceAvailable,
+    /// A standalone ResourceManager past its start-up time cannot meet the requirements.
+    NotEnoughResources,
+    /// The TaskManager is shutting down (SIGTERM) and fails its own tasks.
+    TaskExecutorShuttingDown { tm: u32 },
+    /// The TaskManager lost its JobManager (heartbeat timeout, disconnect, leader change) and
+    /// failed the job's tasks.
+    JobManagerLost { tm: u32 },
+    /// The partition request to a producer's TaskManager was refused.
+    PartitionConnection { remote_tm: u32 },
+    /// Checkpoints expired beyond `execution.checkpointing.tolerable-failed-checkpoints`.
+    CheckpointExpired,
 }
 
 impl FailureCause {
@@ -43,11 +79,34 @@ impl FailureCause {
                     "RemoteTransportException: Connection unexpectedly closed by remote task manager tm-{remote_tm}"
                 )
             }
-            FailureCause::TaskManagerLost { tm, detection: Detection::HeartbeatRpcFailures(n) } => {
-                format!("TaskManager tm-{tm} is no longer reachable ({n} heartbeat RPCs failed)")
+            FailureCause::TaskManagerLost { tm, detection } => match detection {
+                Detection::HeartbeatRpcFailures(_) | Detection::RmHeartbeatRpcFailures(_) => {
+                    format!("TaskManager tm-{tm} is no longer reachable ({})", detection.describe())
+                }
+                Detection::HeartbeatTimeout | Detection::RmHeartbeatTimeout => {
+                    format!("TimeoutException: Heartbeat of TaskManager tm-{tm} timed out ({})", detection.describe())
+                }
+                Detection::Deregistered | Detection::PodTerminated => {
+                    format!("TaskManager tm-{tm} disconnected ({})", detection.describe())
+                }
+            },
+            FailureCause::DeployTimeout { tm } => {
+                format!("TimeoutException: Cannot deploy task - TaskManager tm-{tm} not responding (pekko.ask.timeout)")
             }
-            FailureCause::TaskManagerLost { tm, detection: Detection::HeartbeatTimeout } => {
-                format!("TimeoutException: Heartbeat of TaskManager tm-{tm} timed out")
+            FailureCause::NotEnoughResources => {
+                "NoResourceAvailableException: Could not acquire the minimum required resources".into()
+            }
+            FailureCause::TaskExecutorShuttingDown { tm } => {
+                format!("FlinkException: The TaskExecutor is shutting down (tm-{tm})")
+            }
+            FailureCause::JobManagerLost { tm } => {
+                format!("FlinkException: tm-{tm} lost its JobManager and failed the job's tasks")
+            }
+            FailureCause::PartitionConnection { remote_tm } => {
+                format!("PartitionConnectionException: Connecting to remote task manager tm-{remote_tm} has failed")
+            }
+            FailureCause::CheckpointExpired => {
+                "FlinkRuntimeException: Exceeded checkpoint tolerable failure threshold".into()
             }
             FailureCause::DeployFailed { tm } => {
                 format!("RecipientUnreachableException: could not deploy to TaskManager tm-{tm}")
@@ -62,12 +121,22 @@ impl FailureCause {
         match self {
             FailureCause::TaskException => "task-exception",
             FailureCause::ConnectionLost { .. } => "connection-lost",
-            FailureCause::TaskManagerLost { detection: Detection::HeartbeatRpcFailures(_), .. } => {
-                "heartbeat-rpc-failures"
-            }
-            FailureCause::TaskManagerLost { detection: Detection::HeartbeatTimeout, .. } => "heartbeat-timeout",
+            FailureCause::TaskManagerLost { detection, .. } => match detection {
+                Detection::HeartbeatRpcFailures(_) => "heartbeat-rpc-failures",
+                Detection::HeartbeatTimeout => "heartbeat-timeout",
+                Detection::RmHeartbeatRpcFailures(_) => "rm-heartbeat-rpc-failures",
+                Detection::RmHeartbeatTimeout => "rm-heartbeat-timeout",
+                Detection::Deregistered => "taskmanager-deregistered",
+                Detection::PodTerminated => "pod-terminated",
+            },
             FailureCause::DeployFailed { .. } => "deploy-failed",
+            FailureCause::DeployTimeout { .. } => "deploy-timeout",
             FailureCause::NoResourceAvailable => "no-resource-available",
+            FailureCause::NotEnoughResources => "not-enough-resources",
+            FailureCause::TaskExecutorShuttingDown { .. } => "taskexecutor-shutting-down",
+            FailureCause::JobManagerLost { .. } => "jobmanager-lost",
+            FailureCause::PartitionConnection { .. } => "partition-connection",
+            FailureCause::CheckpointExpired => "checkpoint-expired",
         }
     }
 }
@@ -168,6 +237,49 @@ pub enum Note {
         st: SubtaskId,
         transactions: u32,
         records: u64,
+    },
+    /// A `lose-messages` rule dropped a message (the first few per fault are noted).
+    MessageLost {
+        fault: usize,
+        message: String,
+        from: HostId,
+        to: HostId,
+    },
+    /// A partition healed; the messages it held were sent on.
+    PartitionHealed {
+        fault: usize,
+        released: u64,
+    },
+    /// A frozen host woke up with this many events waiting.
+    HostThawed {
+        host: HostId,
+        backlog: u64,
+    },
+    /// A TaskManager's own view: it lost its JobManager and fails the job's tasks.
+    JobManagerLostByTaskManager {
+        tm: u32,
+        reason: String,
+    },
+    /// A TaskManager freed the slots of a job whose JobManager it lost (`taskmanager.slot.timeout`).
+    SlotsFreed {
+        tm: u32,
+        slots: u32,
+    },
+    /// The sink's store refused a zombie writer (an older epoch than the newest producer).
+    ZombieFenced {
+        st: SubtaskId,
+        attempt: u32,
+        epoch: u64,
+        newest: u64,
+    },
+    /// A new JobManager leader recovered the job from the HA store.
+    LeaderElected {
+        jm: u32,
+        checkpoint: Option<u64>,
+    },
+    /// Something the user should know that is not a Flink event.
+    Warning {
+        text: String,
     },
 }
 

@@ -34,7 +34,11 @@ fn killed_taskmanager_is_noticed_first_through_broken_connections() {
     let run = simulate(&sc);
     let f = &run.outcome.failovers[0];
     assert!(matches!(f.cause, FailureCause::ConnectionLost { remote_tm: 1 }));
-    assert_eq!(f.failed_at_us - 7_500_000, sc.cluster.connection_reset_us);
+    // The kernel's reset reaches the peer after a drawn delay in [reset, 2 × reset] plus the
+    // network's latency (measured on Flink: 64–106 ms from the kill to the first task failure).
+    let reset = sc.cluster.connection_reset_us;
+    let after = f.failed_at_us - 7_500_000;
+    assert!(after >= reset && after <= 2 * reset + sc.cluster.rpc_latency_us + sc.cluster.network_jitter_us, "{after}");
     assert!(f.detected_at_us - f.failed_at_us <= 2 * sc.cluster.rpc_latency_us);
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
     // The JobManager gives the TaskManager up after rpc-failure-threshold failed heartbeats.
@@ -79,12 +83,14 @@ fn active_resource_manager_replaces_a_killed_taskmanager() {
     sc.cluster.resource_manager = ResourceManagerKind::Active;
     sc.faults.push(kill(7_500_000, 1));
     let run = simulate(&sc);
+    // The replacement is a new pod on a new host (tm-2 after tm-0 and tm-1).
     let registered = run.outcome.notes.iter().find_map(|e| match e.note {
-        Note::TaskManagerRegistered { tm: 1, .. } => Some(e.at_us),
+        Note::TaskManagerRegistered { tm: 2, .. } => Some(e.at_us),
         _ => None,
     });
     let at = registered.expect("a replacement TaskManager registers");
-    assert_eq!(at, 7_500_000 + sc.cluster.connection_reset_us + sc.cluster.taskmanager_start_delay_us);
+    let earliest = 7_500_000 + sc.cluster.connection_reset_us + sc.cluster.taskmanager_start_delay_us;
+    assert!(at >= earliest && at <= earliest + sc.cluster.connection_reset_us + 10_000, "{at}");
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
     assert_eq!(run.outcome.job_status, JobStatus::Finished);
 }
@@ -285,8 +291,11 @@ fn a_taskmanager_killed_while_starting_never_registers_and_restarts_do_not_pile_
         .notes
         .iter()
         .filter_map(|e| matches!(e.note, Note::TaskManagerRegistered { tm: 1, .. }).then_some(e.at_us))
+        .filter(|&at| at > 1_000_000)
         .collect();
-    assert_eq!(registrations, vec![12_000_000 + sc.cluster.taskmanager_start_delay_us]);
+    let expected = 12_000_000 + sc.cluster.taskmanager_start_delay_us;
+    assert_eq!(registrations.len(), 1, "{registrations:?}");
+    assert!(registrations[0] >= expected && registrations[0] <= expected + 10_000, "{registrations:?}");
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
     assert!(run.outcome.failovers.is_empty());
 }

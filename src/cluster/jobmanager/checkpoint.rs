@@ -1,0 +1,147 @@
+//! The JobMaster's checkpoint coordinator: periodic triggers (only when every task runs),
+//! acknowledgements, completion (the _metadata written to storage, the pointer to the HA
+//! store), retention, notifications, expiry and `tolerable-failed-checkpoints`.
+
+use super::{CompletedMeta, JmTimer, JobManager, PendingCheckpoint};
+use crate::cluster::engine::{Ctx, Timer};
+use crate::cluster::msg::{AttemptId, FileKey, Msg};
+use crate::cluster::net::HostId;
+use crate::cluster::state::{ExecutionState, JobStatus};
+use crate::job::graph::SubtaskId;
+use crate::trace::{AbortReason, FailureCause, Note};
+
+impl JobManager {
+    fn host_of(&self, st: SubtaskId) -> Option<HostId> {
+        let te = self.vertices[st.0 as usize].te?;
+        self.tms.get(&te).map(|r| r.host)
+    }
+
+    pub(super) fn on_checkpoint_tick(&mut self, ctx: &mut Ctx) {
+        let Some(interval) = ctx.sc.flink.checkpoint_interval_us else { return };
+        ctx.timer(interval, Timer::Jm(JmTimer::CheckpointTick));
+        let now = ctx.now;
+        // FLIP-147: finished tasks take no part; every other task must be running.
+        let ready = self.vertices.iter().all(|v| matches!(v.state, ExecutionState::Running | ExecutionState::Finished))
+            && self.vertices.iter().any(|v| v.state == ExecutionState::Running);
+        if self.job_status != JobStatus::Running
+            || self.pending.is_some()
+            || !ready
+            || (self.checkpoints_completed > 0 && now < self.last_checkpoint_done_us + ctx.sc.flink.checkpoint_min_pause_us)
+        {
+            return;
+        }
+        let id = self.next_checkpoint_id;
+        self.next_checkpoint_id += 1;
+        let n = self.vertices.len();
+        let acked: Vec<bool> = self.vertices.iter().map(|v| v.state == ExecutionState::Finished).collect();
+        let files: Vec<Option<(FileKey, u64)>> =
+            (0..n).map(|i| if acked[i] { self.final_files[i] } else { None }).collect();
+        let missing = acked.iter().filter(|a| !**a).count() as u32;
+        let deadline_us = now + ctx.sc.flink.checkpoint_timeout_us;
+        self.pending =
+            Some(PendingCheckpoint { id, triggered_at_us: now, deadline_us, files, acked, missing, max_alignment_us: 0 });
+        ctx.note(Note::CheckpointTriggered { cp: id });
+        for i in 0..n {
+            let st = SubtaskId(i as u32);
+            // CheckpointPlanCalculator: trigger the running tasks whose inputs all come from
+            // finished tasks (at first: the sources).
+            let producers_finished = ctx.graph.subtasks[i].inputs.iter().all(|ch| {
+                self.vertices[ctx.graph.channels[ch.0 as usize].from.0 as usize].state == ExecutionState::Finished
+            });
+            if self.vertices[i].state == ExecutionState::Running
+                && producers_finished
+                && let Some(host) = self.host_of(st)
+            {
+                let aid = AttemptId { st, attempt: self.vertices[i].attempt, jm: self.generation };
+                ctx.send(host, Msg::TriggerCheckpoint { id: aid, cp: id });
+            }
+        }
+        if !self.expiry_check_scheduled {
+            self.expiry_check_scheduled = true;
+            ctx.timer_at(deadline_us, Timer::Jm(JmTimer::CheckpointExpired));
+        }
+    }
+
+    pub(super) fn on_ack(&mut self, ctx: &mut Ctx, st: SubtaskId, cp: u64, file: FileKey, bytes: u64, alignment_us: u64) {
+        let Some(p) = &mut self.pending else { return };
+        if p.id != cp || p.acked[st.0 as usize] {
+            return;
+        }
+        p.acked[st.0 as usize] = true;
+        p.files[st.0 as usize] = Some((file, bytes));
+        p.max_alignment_us = p.max_alignment_us.max(alignment_us);
+        p.missing -= 1;
+        if p.missing > 0 {
+            return;
+        }
+        let p = self.pending.take().expect("checked above");
+        let now = ctx.now;
+        let (files, sizes): (Vec<FileKey>, Vec<u64>) =
+            p.files.iter().map(|f| f.expect("every subtask acknowledged or had finished")).unzip();
+        let total: u64 = sizes.iter().sum();
+        ctx.send(HostId::STORAGE, Msg::FinalizeCheckpoint { cp, files: files.clone(), completed_at_us: now });
+        if ctx.sc.flink.leader_election_us().is_some() {
+            ctx.send(HostId::HA, Msg::HaPutCheckpoint { jm: self.generation, cp, files: files.clone(), bytes: sizes.clone() });
+        }
+        self.completed.push_back(CompletedMeta { id: cp, files, bytes: sizes });
+        while self.completed.len() > ctx.sc.flink.checkpoints_retained as usize {
+            let old = self.completed.pop_front().expect("longer than retained");
+            ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { cp: old.id });
+        }
+        self.checkpoints_completed += 1;
+        self.consecutive_failed_checkpoints = 0;
+        self.last_checkpoint_done_us = now;
+        ctx.note(Note::CheckpointCompleted {
+            cp,
+            bytes: total,
+            duration_us: now - p.triggered_at_us,
+            alignment_us: p.max_alignment_us,
+        });
+        for i in 0..self.vertices.len() {
+            let v = &self.vertices[i];
+            if v.state == ExecutionState::Running
+                && let Some(host) = self.host_of(SubtaskId(i as u32))
+            {
+                let id = AttemptId { st: SubtaskId(i as u32), attempt: v.attempt, jm: self.generation };
+                ctx.send(host, Msg::NotifyComplete { id, cp });
+            }
+        }
+    }
+
+    /// The pending checkpoint expires at its deadline; an earlier check (left from a checkpoint
+    /// that completed) re-arms for the current one. Expiries beyond
+    /// `tolerable-failed-checkpoints` in a row fail the job (a global failover).
+    pub(super) fn on_checkpoint_expired(&mut self, ctx: &mut Ctx) {
+        self.expiry_check_scheduled = false;
+        let Some(deadline) = self.pending.as_ref().map(|p| p.deadline_us) else { return };
+        if ctx.now < deadline {
+            self.expiry_check_scheduled = true;
+            ctx.timer_at(deadline, Timer::Jm(JmTimer::CheckpointExpired));
+            return;
+        }
+        self.abort_pending(ctx, AbortReason::Expired);
+        self.consecutive_failed_checkpoints += 1;
+        if self.consecutive_failed_checkpoints > ctx.sc.flink.tolerable_failed_checkpoints {
+            self.consecutive_failed_checkpoints = 0;
+            // CheckpointFailureManager → a global failure: every task is cancelled and restarted.
+            if matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
+                let all: Vec<SubtaskId> = (0..self.vertices.len() as u32).map(SubtaskId).collect();
+                let now = ctx.now;
+                self.start_failover(ctx, SubtaskId(0), FailureCause::CheckpointExpired, now, all);
+            }
+        }
+    }
+
+    pub(super) fn abort_pending(&mut self, ctx: &mut Ctx, reason: AbortReason) {
+        let Some(p) = self.pending.take() else { return };
+        self.checkpoints_aborted += 1;
+        ctx.note(Note::CheckpointAborted { cp: p.id, reason });
+        ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { cp: p.id });
+        // notifyCheckpointAborted to every TaskManager running a task of the job.
+        let hosts: std::collections::BTreeSet<HostId> =
+            (0..self.vertices.len()).filter_map(|i| self.host_of(SubtaskId(i as u32))).collect();
+        for h in hosts {
+            ctx.send(h, Msg::AbortCheckpoint { jm: self.generation, cp: p.id });
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Everything one process can tell another: Flink's RPCs (JobMaster, ResourceManager and
+//! TaskExecutor gateways), the data plane between TaskManagers (records, barriers, credit), and
+//! the calls to external systems (checkpoint storage, the sink's transactional store, the HA
+//! store). A message travels over `net::Network` from one host to another; nothing else crosses
+//! a process boundary.
+
+use super::external::{SubtaskSnapshot, TxnId};
+use super::net::HostId;
+use super::state::ExecutionState;
+use crate::fault::MessageKind;
+use crate::job::graph::{ChannelId, SubtaskId};
+use crate::job::record::Record;
+use crate::job::spec::OperatorId;
+use crate::trace::FailureCause;
+
+/// What travels in a data channel.
+#[derive(Clone, Copy, Debug)]
+pub enum Item {
+    Record(Record),
+    Barrier(u64),
+    EndOfPartition,
+}
+
+/// One execution attempt as every process names it: subtask, attempt number, and the JobMaster
+/// generation that created it (Flink's ExecutionAttemptID holds the ExecutionGraphID, so a new
+/// JobMaster's attempts never collide with an old one's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttemptId {
+    pub st: SubtaskId,
+    pub attempt: u32,
+    pub jm: u32,
+}
+
+/// A file in checkpoint storage: `chk-<cp>/<subtask>` (cp 0: a finished task's final state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileKey {
+    pub cp: u64,
+    pub st: SubtaskId,
+}
+
+/// Where a restarted attempt's state comes from (Flink's JobManagerTaskRestore).
+#[derive(Clone, Debug)]
+pub struct RestoreDesc {
+    pub cp: u64,
+    /// Files to read: its own for sources and sinks, every file of its keyed operator (the
+    /// key groups it owns are picked out of them).
+    pub files: Vec<FileKey>,
+    pub bytes: u64,
+}
+
+/// `submitTask`'s TaskDeploymentDescriptor: the attempt, its restore, where its inputs come from.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub id: AttemptId,
+    /// The TaskExecutor (ResourceID) the slot was offered by.
+    pub te: u32,
+    pub restore: Option<RestoreDesc>,
+    /// Per input channel (in the subtask's input order): the producer's host and attempt.
+    pub inputs: Vec<(HostId, u32)>,
+}
+
+/// Which ask a reply (or a refusal) belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AskRef {
+    /// One of the JobManager process's asks, by its number.
+    Jm(u64),
+    /// A TaskExecutor's registration attempt.
+    Register { te: u32 },
+    /// A consumer's partition request.
+    PartitionRequest { consumer: AttemptId, input: u32 },
+}
+
+/// Which side of the JobManager process sends a heartbeat request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HbSender {
+    JobMaster,
+    ResourceManager,
+}
+
+#[derive(Debug)]
+pub enum Msg {
+    // ---- TaskExecutor → JobManager process (ResourceManager + JobMaster) ----
+    /// registerTaskExecutor + the JobMaster connection + offerSlots, as one registration.
+    Register { te: u32, tm: u32, slots: u32 },
+    /// The answer to a heartbeat request (heartbeatFromTaskManager), with the deployed attempts.
+    HeartbeatAnswer { te: u32, from: HbSender, jm: u32 },
+    /// updateTaskExecutionState.
+    TaskState { id: AttemptId, te: u32, state: ExecutionState, cause: Option<FailureCause>, failed_at_us: u64 },
+    /// A finished task's final state, stored for later checkpoints (FLIP-147).
+    TaskFinished { id: AttemptId, file: FileKey, bytes: u64 },
+    /// acknowledgeCheckpoint (a tell).
+    AckCheckpoint { id: AttemptId, cp: u64, file: FileKey, bytes: u64, alignment_us: u64 },
+    /// disconnectTaskManager: a TaskExecutor that shuts down says goodbye.
+    Unregister { te: u32 },
+    /// The answer to submitTask / cancelTask.
+    AskReply { ask: AskRef, ok: bool },
+
+    // ---- JobManager process → TaskExecutor ----
+    RegisterReply { te: u32, jm: u32 },
+    HeartbeatRequest { te: u32, from: HbSender, jm: u32 },
+    SubmitTask { ask: u64, jm: u32, deployment: Box<Deployment> },
+    CancelTask { ask: u64, id: AttemptId },
+    TriggerCheckpoint { id: AttemptId, cp: u64 },
+    NotifyComplete { id: AttemptId, cp: u64 },
+    AbortCheckpoint { jm: u32, cp: u64 },
+    /// disconnectJobManager: the JobMaster gave this TaskExecutor up.
+    DisconnectJobManager { te: u32, jm: u32 },
+
+    // ---- TaskExecutor ↔ TaskExecutor: the data plane ----
+    Data { ch: ChannelId, producer: u32, consumer: AttemptId, item: Item },
+    PartitionRequest { ch: ChannelId, producer: AttemptId, consumer: AttemptId, credit: u32 },
+    Credit { ch: ChannelId, producer: AttemptId, credit: u32 },
+    /// The kernel reports that the data connection to `remote` was reset or closed.
+    ConnectionReset { remote: HostId },
+
+    // ---- TaskExecutor ↔ checkpoint storage ----
+    Upload { id: AttemptId, cp: u64, file: FileKey, snapshot: Box<SubtaskSnapshot> },
+    UploadDone { id: AttemptId, cp: u64 },
+    Download { id: AttemptId, files: Vec<FileKey> },
+    Downloaded { id: AttemptId, snapshots: Vec<SubtaskSnapshot> },
+    // ---- JobManager → checkpoint storage ----
+    /// The checkpoint's _metadata is written: it is complete.
+    FinalizeCheckpoint { cp: u64, files: Vec<FileKey>, completed_at_us: u64 },
+    DiscardCheckpoint { cp: u64 },
+
+    // ---- TaskExecutor ↔ the sink's transactional store ----
+    /// initTransactions for a sink subtask: bump the producer epoch (fencing older writers),
+    /// commit the restored committables, abort every other open transaction.
+    InitSink { id: AttemptId, sink: OperatorId, index: u32, recommit: Vec<TxnId>, restored_cp: Option<u64> },
+    SinkReady { id: AttemptId, sink: OperatorId, epoch: u64 },
+    /// Records sent into a transaction (a producer batch).
+    Produce { id: AttemptId, txn: TxnId, epoch: u64, records: Vec<Record> },
+    /// Flush + prepare (pre-commit) at a checkpoint.
+    Prepare { id: AttemptId, txn: TxnId, epoch: u64, records: Vec<Record>, cp: u64 },
+    Prepared { id: AttemptId, cp: u64 },
+    Commit { id: AttemptId, txn: TxnId, epoch: u64, recovered: bool },
+    /// Plain (non-transactional) appends.
+    Append { sink: OperatorId, records: Vec<Record> },
+
+    // ---- the HA store ----
+    HaPutCheckpoint { jm: u32, cp: u64, files: Vec<FileKey>, bytes: Vec<u64> },
+    HaRecover { jm: u32 },
+    HaRecovered { jm: u32, latest: Option<(u64, Vec<FileKey>, Vec<u64>)>, next_cp: u64 },
+    /// Leader retrieval: a new JobManager leader (generation `jm`).
+    LeaderChanged { jm: u32 },
+    /// Kubernetes tells the active ResourceManager a worker pod terminated.
+    WorkerTerminated { te: u32 },
+
+    /// The destination host refused the connection (its process is gone): the ask fails with
+    /// RecipientUnreachableException.
+    Refused { ask: AskRef },
+}
+
+impl Msg {
+    /// The kind a `lose-messages` / `delay-messages` rule can pick.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Msg::HeartbeatAnswer { .. } | Msg::HeartbeatRequest { .. } => MessageKind::Heartbeat,
+            Msg::SubmitTask { .. } => MessageKind::SubmitTask,
+            Msg::CancelTask { .. } => MessageKind::CancelTask,
+            Msg::TaskState { .. } | Msg::TaskFinished { .. } => MessageKind::TaskStateUpdate,
+            Msg::TriggerCheckpoint { .. } => MessageKind::TriggerCheckpoint,
+            Msg::AckCheckpoint { .. } => MessageKind::AcknowledgeCheckpoint,
+            Msg::NotifyComplete { .. } => MessageKind::NotifyCheckpointComplete,
+            Msg::Register { .. } | Msg::RegisterReply { .. } | Msg::Unregister { .. } => MessageKind::Registration,
+            Msg::Data { .. } | Msg::PartitionRequest { .. } | Msg::Credit { .. } | Msg::ConnectionReset { .. } => {
+                MessageKind::Data
+            }
+            _ => MessageKind::Any,
+        }
+    }
+
+    /// Data-plane messages travel on Netty connections, the rest on Pekko RPC connections:
+    /// each has its own FIFO order.
+    pub fn is_data(&self) -> bool {
+        matches!(self, Msg::Data { .. } | Msg::PartitionRequest { .. } | Msg::Credit { .. })
+    }
+
+    /// For an ask: what the sender must hear if the destination refuses the connection.
+    pub fn ask(&self) -> Option<AskRef> {
+        match *self {
+            Msg::SubmitTask { ask, .. } | Msg::CancelTask { ask, .. } => Some(AskRef::Jm(ask)),
+            Msg::HeartbeatRequest { te, from, .. } => Some(AskRef::Jm(heartbeat_ask(te, from))),
+            Msg::Register { te, .. } => Some(AskRef::Register { te }),
+            Msg::PartitionRequest { consumer, ch, .. } => {
+                Some(AskRef::PartitionRequest { consumer, input: ch.0 })
+            }
+            _ => None,
+        }
+    }
+
+    /// A short name for the timeline, in Flink's RPC vocabulary.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Register { .. } => "registerTaskExecutor",
+            Msg::HeartbeatAnswer { .. } => "heartbeatFromTaskManager",
+            Msg::TaskState { .. } => "updateTaskExecutionState",
+            Msg::TaskFinished { .. } => "updateTaskExecutionState(FINISHED)",
+            Msg::AckCheckpoint { .. } => "acknowledgeCheckpoint",
+            Msg::Unregister { .. } => "disconnectTaskManager",
+            Msg::AskReply { .. } => "RPC answer",
+            Msg::RegisterReply { .. } => "registration answer",
+            Msg::HeartbeatRequest { from: HbSender::JobMaster, .. } => "heartbeatFromJobManager",
+            Msg::HeartbeatRequest { from: HbSender::ResourceManager, .. } => "heartbeatFromResourceManager",
+            Msg::SubmitTask { .. } => "submitTask",
+            Msg::CancelTask { .. } => "cancelTask",
+            Msg::TriggerCheckpoint { .. } => "triggerCheckpoint",
+            Msg::NotifyComplete { .. } => "notifyCheckpointComplete",
+            Msg::AbortCheckpoint { .. } => "notifyCheckpointAborted",
+            Msg::DisconnectJobManager { .. } => "disconnectJobManager",
+            Msg::Data { .. } => "data buffer",
+            Msg::PartitionRequest { .. } => "partition request",
+            Msg::Credit { .. } => "credit announcement",
+            Msg::ConnectionReset { .. } => "connection reset",
+            Msg::Upload { .. } => "snapshot upload",
+            Msg::UploadDone { .. } => "upload done",
+            Msg::Download { .. } => "state download",
+            Msg::Downloaded { .. } => "state downloaded",
+            Msg::FinalizeCheckpoint { .. } => "checkpoint _metadata",
+            Msg::DiscardCheckpoint { .. } => "discard checkpoint",
+            Msg::InitSink { .. } => "initTransactions",
+            Msg::SinkReady { .. } => "initTransactions answer",
+            Msg::Produce { .. } => "produce",
+            Msg::Prepare { .. } => "flush + prepare",
+            Msg::Prepared { .. } => "prepared",
+            Msg::Commit { .. } => "commitTransaction",
+            Msg::Append { .. } => "append",
+            Msg::HaPutCheckpoint { .. } => "HA: add checkpoint",
+            Msg::HaRecover { .. } => "HA: recover job",
+            Msg::HaRecovered { .. } => "HA: job recovered",
+            Msg::LeaderChanged { .. } => "leader changed",
+            Msg::WorkerTerminated { .. } => "pod terminated",
+            Msg::Refused { .. } => "connection refused",
+        }
+    }
+}
+
+/// Heartbeat requests are asks too; their number is derived from the target and the sender so a
+/// refusal finds its monitor.
+pub fn heartbeat_ask(te: u32, from: HbSender) -> u64 {
+    (1 << 62) | (u64::from(te) << 1) | u64::from(from == HbSender::ResourceManager)
+}

@@ -1,0 +1,294 @@
+//! The simulated network: hosts, links with latency and jitter, partitions, message rules (loss,
+//! delay) and TCP-like connections. It decides, for every message a process sends, when it
+//! arrives, whether it is held (a partition: TCP keeps retransmitting, so it arrives in order
+//! once the partition heals) or dropped (a `lose-messages` rule). It never looks inside a
+//! process; processes never look inside it.
+//!
+//! Short verbs, as a fault reads: `partition`, `heal`, `lose`, `delay`, and the host conditions
+//! `freeze`, `thaw`, `lose_host`.
+
+use crate::fault::{HostRef, MessageKind, MessageRule};
+use crate::sim::{Rng, TimeUs};
+
+/// A host. Fixed hosts first, then TaskManager hosts in the order they were created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct HostId(pub u16);
+
+impl HostId {
+    pub const JOBMANAGER: HostId = HostId(0);
+    pub const STORAGE: HostId = HostId(1);
+    pub const STORE: HostId = HostId(2);
+    pub const HA: HostId = HostId(3);
+    const FIRST_TM: u16 = 4;
+
+    pub fn tm(n: u32) -> HostId {
+        HostId(Self::FIRST_TM + n as u16)
+    }
+    /// The TaskManager number of a TaskManager host.
+    pub fn tm_index(self) -> Option<u32> {
+        self.0.checked_sub(Self::FIRST_TM).map(u32::from)
+    }
+    pub fn of(h: HostRef) -> HostId {
+        match h {
+            HostRef::JobManager => HostId::JOBMANAGER,
+            HostRef::CheckpointStorage => HostId::STORAGE,
+            HostRef::SinkStore => HostId::STORE,
+            HostRef::HaStore => HostId::HA,
+            HostRef::TaskManager(n) => HostId::tm(n),
+        }
+    }
+    pub fn host_ref(self) -> HostRef {
+        match self.0 {
+            0 => HostRef::JobManager,
+            1 => HostRef::CheckpointStorage,
+            2 => HostRef::SinkStore,
+            3 => HostRef::HaStore,
+            n => HostRef::TaskManager(u32::from(n - Self::FIRST_TM)),
+        }
+    }
+    pub fn name(self) -> String {
+        self.host_ref().name()
+    }
+}
+
+/// What a host is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostCondition {
+    Up,
+    /// Gone without a trace (power loss): nothing it was sent arrives, nothing is reset.
+    Lost,
+    /// Its process is stopped: messages and timers wait until it wakes.
+    Frozen,
+}
+
+/// The network's verdict on one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Arrives at this time.
+    Deliver(TimeUs),
+    /// Held by a partition: re-routed when it heals.
+    Hold,
+    /// Dropped by a `lose-messages` rule (index of the fault that set it).
+    Drop { fault: usize },
+}
+
+#[derive(Debug)]
+struct Partition {
+    fault: usize,
+    a: Vec<HostId>,
+    b: Vec<HostId>,
+    one_way: bool,
+    active: bool,
+}
+
+#[derive(Debug)]
+struct Rule {
+    fault: usize,
+    kind: MessageKind,
+    from: Vec<HostId>,
+    to: Vec<HostId>,
+    probability: f64,
+    until_us: Option<TimeUs>,
+    /// `None`: lose; `Some(d)`: delay by d.
+    delay_us: Option<u64>,
+    hits: u64,
+}
+
+/// Latency settings (from `[cluster]`).
+#[derive(Clone, Copy, Debug)]
+pub struct Latencies {
+    pub rpc_us: u64,
+    pub data_us: u64,
+    pub jitter_us: u64,
+}
+
+pub struct Network {
+    conditions: Vec<HostCondition>,
+    partitions: Vec<Partition>,
+    rules: Vec<Rule>,
+    /// Last arrival time per (from, to, data?) link: each link is FIFO, like a TCP connection.
+    last_arrival: Vec<TimeUs>,
+    n_hosts: usize,
+    lat: Latencies,
+    rng: Rng,
+    /// Data connections ever opened between two hosts (`[from][to]`), for connection resets.
+    connected: Vec<bool>,
+}
+
+impl Network {
+    pub fn new(n_tm_hosts: u32, lat: Latencies, rng: Rng) -> Network {
+        let n_hosts = HostId::FIRST_TM as usize + n_tm_hosts as usize;
+        Network {
+            conditions: vec![HostCondition::Up; n_hosts],
+            partitions: Vec::new(),
+            rules: Vec::new(),
+            last_arrival: vec![0; n_hosts * n_hosts * 2],
+            n_hosts,
+            lat,
+            rng,
+            connected: vec![false; n_hosts * n_hosts],
+        }
+    }
+
+    pub fn condition(&self, h: HostId) -> HostCondition {
+        self.conditions.get(h.0 as usize).copied().unwrap_or(HostCondition::Lost)
+    }
+    pub fn n_hosts(&self) -> usize {
+        self.n_hosts
+    }
+    pub fn freeze(&mut self, h: HostId) {
+        self.conditions[h.0 as usize] = HostCondition::Frozen;
+    }
+    pub fn thaw(&mut self, h: HostId) {
+        if self.conditions[h.0 as usize] == HostCondition::Frozen {
+            self.conditions[h.0 as usize] = HostCondition::Up;
+        }
+    }
+    pub fn lose_host(&mut self, h: HostId) {
+        self.conditions[h.0 as usize] = HostCondition::Lost;
+    }
+
+    pub fn partition(&mut self, fault: usize, a: &[HostRef], b: &[HostRef], one_way: bool) {
+        let ids = |v: &[HostRef]| v.iter().map(|h| HostId::of(*h)).collect();
+        self.partitions.push(Partition { fault, a: ids(a), b: ids(b), one_way, active: true });
+    }
+    /// Heals the partition set by `fault`; true if it was active.
+    pub fn heal(&mut self, fault: usize) -> bool {
+        let mut any = false;
+        for p in self.partitions.iter_mut().filter(|p| p.fault == fault && p.active) {
+            p.active = false;
+            any = true;
+        }
+        any
+    }
+    pub fn lose(&mut self, fault: usize, rule: &MessageRule) {
+        self.add_rule(fault, rule, None);
+    }
+    pub fn delay(&mut self, fault: usize, rule: &MessageRule, delay_us: u64) {
+        self.add_rule(fault, rule, Some(delay_us));
+    }
+    fn add_rule(&mut self, fault: usize, r: &MessageRule, delay_us: Option<u64>) {
+        let ids = |v: &[HostRef]| v.iter().map(|h| HostId::of(*h)).collect();
+        self.rules.push(Rule {
+            fault,
+            kind: r.kind,
+            from: ids(&r.from),
+            to: ids(&r.to),
+            probability: r.probability,
+            until_us: r.until_us,
+            delay_us,
+            hits: 0,
+        });
+    }
+    /// Messages hit by each rule so far: (fault, hits).
+    pub fn rule_hits(&self) -> Vec<(usize, u64)> {
+        self.rules.iter().map(|r| (r.fault, r.hits)).collect()
+    }
+
+    /// Whether messages from `from` to `to` are cut by an active partition.
+    pub fn cut(&self, from: HostId, to: HostId) -> bool {
+        self.partitions.iter().any(|p| {
+            p.active
+                && ((p.a.contains(&from) && p.b.contains(&to))
+                    || (!p.one_way && p.b.contains(&from) && p.a.contains(&to)))
+        })
+    }
+
+    /// Decides the fate of one message sent now. Same-host messages are local calls: no
+    /// latency, no faults.
+    pub fn route(&mut self, now: TimeUs, from: HostId, to: HostId, kind: MessageKind, data: bool) -> Route {
+        if from == to {
+            return Route::Deliver(now);
+        }
+        let mut extra = 0;
+        let mut delayed = false;
+        if !self.rules.is_empty() {
+            for i in 0..self.rules.len() {
+                let r = &self.rules[i];
+                if r.until_us.is_some_and(|u| now > u)
+                    || !kind.matches(r.kind)
+                    || (!r.from.is_empty() && !r.from.contains(&from))
+                    || (!r.to.is_empty() && !r.to.contains(&to))
+                {
+                    continue;
+                }
+                if r.probability < 1.0 && self.rng.unit_f64() >= r.probability {
+                    continue;
+                }
+                let r = &mut self.rules[i];
+                r.hits += 1;
+                match r.delay_us {
+                    None => return Route::Drop { fault: r.fault },
+                    Some(d) => {
+                        extra += d;
+                        delayed = true;
+                    }
+                }
+            }
+        }
+        if self.cut(from, to) {
+            return Route::Hold;
+        }
+        if data {
+            self.connected[from.0 as usize * self.n_hosts + to.0 as usize] = true;
+        }
+        let base = if data { self.lat.data_us } else { self.lat.rpc_us };
+        let latency = base + self.rng.below_inclusive(self.lat.jitter_us) + extra;
+        let link = (from.0 as usize * self.n_hosts + to.0 as usize) * 2 + usize::from(data);
+        let at = now + latency;
+        if delayed {
+            // A delayed message is as if it was sent again later: it does not hold back the
+            // messages behind it.
+            return Route::Deliver(at);
+        }
+        let at = at.max(self.last_arrival[link]);
+        self.last_arrival[link] = at;
+        Route::Deliver(at)
+    }
+
+    /// A new TaskManager host (an active ResourceManager's replacement pod, a rolling update).
+    pub fn add_host(&mut self) -> HostId {
+        let old = self.n_hosts;
+        let n = old + 1;
+        let mut last = vec![0; n * n * 2];
+        for f in 0..old {
+            for t in 0..old {
+                for d in 0..2 {
+                    last[(f * n + t) * 2 + d] = self.last_arrival[(f * old + t) * 2 + d];
+                }
+            }
+        }
+        self.last_arrival = last;
+        let mut conn = vec![false; n * n];
+        for f in 0..old {
+            for t in 0..old {
+                conn[f * n + t] = self.connected[f * old + t];
+            }
+        }
+        self.connected = conn;
+        self.n_hosts = n;
+        self.conditions.push(HostCondition::Up);
+        HostId(old as u16)
+    }
+
+    /// The hosts with an open data connection to or from `h`; forgets them (the connections are
+    /// reset now).
+    pub fn take_connections(&mut self, h: HostId) -> Vec<HostId> {
+        let n = self.n_hosts;
+        let h = h.0 as usize;
+        let mut peers = Vec::new();
+        for p in 0..n {
+            if p != h && (self.connected[h * n + p] || self.connected[p * n + h]) {
+                self.connected[h * n + p] = false;
+                self.connected[p * n + h] = false;
+                peers.push(HostId(p as u16));
+            }
+        }
+        peers
+    }
+
+    /// A seeded draw for timings that decide races (heartbeat phases, handling delays).
+    pub fn draw_below(&mut self, max: u64) -> u64 {
+        self.rng.below_inclusive(max)
+    }
+}

@@ -1,0 +1,971 @@
+//! The data plane of the tasks on one TaskExecutor: sources reading the log, records through
+//! chained operators, input and output channels with credit-based flow control, barriers and
+//! alignment, snapshots (synchronous part, then an asynchronous upload), restore, and the
+//! sinks' transactions. A task talks to other tasks, to checkpoint storage and to the sink's
+//! store only through messages.
+
+use super::{TaskExecutor, TeTimer};
+use crate::cluster::config::CheckpointingMode;
+use crate::cluster::engine::{Ctx, Timer};
+use crate::cluster::external::{SubtaskSnapshot, TxnId, snapshot_bytes};
+use crate::cluster::msg::{AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
+use crate::cluster::net::HostId;
+use crate::cluster::state::ExecutionState;
+use crate::job::graph::{ChannelId, JobGraph};
+use crate::job::keygroup::subtask_for_key;
+use crate::job::record::{Record, SourceLog, apply_keyed, apply_stateless};
+use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
+use crate::trace::{FailureCause, Note};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Records a sink batches before it sends them to the store (a producer batch).
+const SINK_BATCH: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Deploying,
+    Initializing,
+    Running,
+    /// End of input reached: final state uploaded (or uploading); answers triggers with it.
+    Finished,
+    Done,
+}
+
+pub(super) struct Input {
+    /// The producer's host and attempt, from the deployment descriptor.
+    pub from: HostId,
+    producer: u32,
+    queue: VecDeque<Item>,
+    unannounced: u32,
+    drain_scheduled: bool,
+    ended: bool,
+}
+
+pub(super) struct Output {
+    ch: ChannelId,
+    /// The consumer that requested this subpartition: its host and attempt.
+    pub consumer: Option<(HostId, AttemptId)>,
+    pub credit: u32,
+    /// Events (barriers, end of partition) produced before the consumer connected.
+    waiting: VecDeque<Item>,
+}
+
+struct SourceRt {
+    log: usize,
+    /// (partition, next offset to read).
+    cursors: Vec<(u32, u64)>,
+    rr: usize,
+    /// Checkpoint taken after the whole log was read; the source finishes when it completes.
+    end_snapshot_cp: Option<u64>,
+}
+
+struct SinkRt {
+    op: OperatorId,
+    semantic: SinkSemantic,
+    /// The checkpoint the open transaction will be pre-committed at.
+    next_checkpoint: u64,
+    open_has_records: bool,
+    committables: Vec<TxnId>,
+    buffer: Vec<Record>,
+    /// Producer epoch from initTransactions.
+    epoch: u64,
+}
+
+struct Alignment {
+    cp: u64,
+    received: Vec<bool>,
+    started_us: u64,
+}
+
+struct PendingSnap {
+    cp: u64,
+    upload_done: bool,
+    prepares: u32,
+    bytes: u64,
+    alignment_us: u64,
+    local: Option<SubtaskSnapshot>,
+}
+
+pub(super) struct Task {
+    pub id: AttemptId,
+    pub phase: Phase,
+    pub inputs: Vec<Input>,
+    pub outputs: Vec<Output>,
+    source: Option<SourceRt>,
+    keyed: Option<(OperatorId, BTreeMap<u32, i64>)>,
+    sinks: Vec<SinkRt>,
+    rr: Vec<u32>,
+    blocked_output: bool,
+    emit_scheduled: bool,
+    align: Option<Alignment>,
+    deferred_trigger: Option<u64>,
+    finishing: bool,
+    snaps: Vec<PendingSnap>,
+    restore: Option<RestoreDesc>,
+    init_pending: u32,
+    restore_started_us: u64,
+    /// Final state (bytes) once the task finished, and whether it is in storage yet.
+    final_state: Option<(u64, bool)>,
+    triggers_waiting_final: Vec<u64>,
+}
+
+type Res = Result<(), FailureCause>;
+
+fn aligned(ctx: &Ctx) -> bool {
+    ctx.sc.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce && !ctx.bugs.skip_alignment
+}
+
+impl Task {
+    fn new(graph: &JobGraph, logs: &[SourceLog], d: &Deployment) -> Task {
+        let st = d.id.st;
+        let index = graph.subtasks[st.0 as usize].index;
+        let task = graph.task_of(st);
+        let mut source = None;
+        let mut keyed = None;
+        let mut sinks = Vec::new();
+        let mut log_index = 0;
+        for (i, op) in graph.spec.operators.iter().enumerate() {
+            let here = task.operators.contains(&OperatorId(i as u32));
+            match &op.kind {
+                OperatorKind::Source(_) if here => {
+                    // KafkaSource-style static assignment: partition p → reader p mod parallelism.
+                    let cursors = (0..logs[log_index].partitions)
+                        .filter(|p| p % task.parallelism == index)
+                        .map(|p| (p, 0))
+                        .collect();
+                    source = Some(SourceRt { log: log_index, cursors, rr: 0, end_snapshot_cp: None });
+                }
+                k if k.is_keyed() && here => keyed = Some((OperatorId(i as u32), BTreeMap::new())),
+                OperatorKind::Sink(semantic) if here => sinks.push(SinkRt {
+                    op: OperatorId(i as u32),
+                    semantic: *semantic,
+                    next_checkpoint: 1,
+                    open_has_records: false,
+                    committables: Vec::new(),
+                    buffer: Vec::new(),
+                    epoch: 0,
+                }),
+                _ => {}
+            }
+            if matches!(op.kind, OperatorKind::Source(_)) {
+                log_index += 1;
+            }
+        }
+        let inputs = d
+            .inputs
+            .iter()
+            .map(|&(from, producer)| Input {
+                from,
+                producer,
+                queue: VecDeque::new(),
+                unannounced: 0,
+                drain_scheduled: false,
+                ended: false,
+            })
+            .collect();
+        let outputs = graph.out_channels[st.0 as usize]
+            .iter()
+            .map(|&ch| Output { ch, consumer: None, credit: 0, waiting: VecDeque::new() })
+            .collect();
+        Task {
+            id: d.id,
+            phase: Phase::Deploying,
+            inputs,
+            outputs,
+            source,
+            keyed,
+            sinks,
+            rr: vec![0; graph.edges.len()],
+            blocked_output: false,
+            emit_scheduled: false,
+            align: None,
+            deferred_trigger: None,
+            finishing: false,
+            snaps: Vec::new(),
+            restore: d.restore.clone(),
+            init_pending: 0,
+            restore_started_us: 0,
+            final_state: None,
+            triggers_waiting_final: Vec::new(),
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.phase == Phase::Running
+    }
+
+    /// Can the task emit one more record on every output channel (credit everywhere)?
+    fn outputs_available(&self) -> bool {
+        self.outputs.iter().all(|o| o.credit > 0)
+    }
+
+    fn send_item(&mut self, ctx: &mut Ctx, k: usize, item: Item) {
+        let o = &mut self.outputs[k];
+        let Some((host, consumer)) = o.consumer else {
+            // Not connected yet: events wait for the partition request; records never get here
+            // (no credit before it).
+            if !matches!(item, Item::Record(_)) {
+                o.waiting.push_back(item);
+            }
+            return;
+        };
+        if matches!(item, Item::Record(_)) {
+            o.credit = o.credit.saturating_sub(1);
+        }
+        let ch = o.ch;
+        ctx.send(host, Msg::Data { ch, producer: self.id.attempt, consumer, item });
+    }
+
+    /// Operator `op` produced `rec`: hand it to chained successors and network edges.
+    fn emit(&mut self, ctx: &mut Ctx, op: OperatorId, rec: Record) -> Res {
+        let graph = ctx.graph;
+        let o = op.0 as usize;
+        for &next in &graph.outputs[o].chained {
+            self.process(ctx, next, rec)?;
+        }
+        let index = graph.subtasks[self.id.st.0 as usize].index as usize;
+        for &e in &graph.outputs[o].network {
+            let edge = &graph.edges[e as usize];
+            let targets = &edge.channels[index];
+            let ch = match edge.kind {
+                EdgeKind::Forward => targets[0],
+                EdgeKind::Hash => {
+                    let pd = targets.len() as u32;
+                    targets[subtask_for_key(rec.key, graph.max_parallelism, pd) as usize]
+                }
+                EdgeKind::Rebalance => {
+                    let rr = &mut self.rr[e as usize];
+                    let ch = targets[*rr as usize % targets.len()];
+                    *rr = rr.wrapping_add(1);
+                    ch
+                }
+            };
+            let k = graph.output_index[ch.0 as usize] as usize;
+            self.send_item(ctx, k, Item::Record(rec));
+        }
+        Ok(())
+    }
+
+    /// Runs operator `op` on `rec`.
+    fn process(&mut self, ctx: &mut Ctx, op: OperatorId, rec: Record) -> Res {
+        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        if ctx.record_fault_fires(index, op, &rec) {
+            return Err(FailureCause::TaskException);
+        }
+        let kind = &ctx.graph.spec.operators[op.0 as usize].kind;
+        match kind {
+            OperatorKind::Source(_) => Ok(()),
+            OperatorKind::Map { .. } | OperatorKind::Filter { .. } => match apply_stateless(kind, rec) {
+                Some(out) => self.emit(ctx, op, out),
+                None => Ok(()),
+            },
+            OperatorKind::KeyedCount | OperatorKind::KeyedSum => {
+                let (_, state) = self.keyed.as_mut().expect("keyed operators have keyed state");
+                let v = state.entry(rec.key).or_insert(0);
+                *v = apply_keyed(kind, *v, &rec);
+                let out = Record { value: *v, ..rec };
+                self.emit(ctx, op, out)
+            }
+            OperatorKind::Sink(_) => {
+                self.sink_write(ctx, op, rec);
+                Ok(())
+            }
+        }
+    }
+
+    fn sink_write(&mut self, ctx: &mut Ctx, op: OperatorId, rec: Record) {
+        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let id = self.id;
+        let sink = self.sinks.iter_mut().find(|k| k.op == op).expect("sink operator has a sink runtime");
+        sink.buffer.push(rec);
+        sink.open_has_records = true;
+        if sink.buffer.len() >= SINK_BATCH {
+            let records = std::mem::replace(&mut sink.buffer, Vec::with_capacity(SINK_BATCH));
+            match sink.semantic {
+                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: op, records }),
+                SinkSemantic::TwoPhaseCommit => {
+                    let txn = TxnId { sink: op, index, checkpoint: sink.next_checkpoint };
+                    ctx.send(HostId::STORE, Msg::Produce { id, txn, epoch: sink.epoch, records });
+                }
+            }
+        }
+    }
+
+    /// Reads the next record of the source, if one is there and the outputs have credit.
+    fn source_emit(&mut self, ctx: &mut Ctx) -> Res {
+        if !self.active() || self.finishing {
+            return Ok(());
+        }
+        if !self.outputs_available() {
+            self.blocked_output = true;
+            return Ok(());
+        }
+        let now = ctx.now;
+        let logs = ctx.logs;
+        let src = self.source.as_ref().expect("SourceEmit only for sources");
+        let log = &logs[src.log];
+        let n = src.cursors.len();
+        // Round robin over this reader's partitions: the first one with a record already appended.
+        let mut pick = None;
+        let mut next_append = u64::MAX;
+        for k in 0..n {
+            let i = (src.rr + k) % n;
+            let (p, off) = src.cursors[i];
+            if off >= log.len(p) {
+                continue;
+            }
+            let t = log.append_time_us(p, off);
+            if t <= now {
+                pick = Some(i);
+                break;
+            }
+            next_append = next_append.min(t);
+        }
+        let Some(i) = pick else {
+            if next_append != u64::MAX {
+                self.schedule_emit(ctx, next_append);
+            }
+            // Otherwise the whole log is read: the source waits for a checkpoint to finish.
+            return Ok(());
+        };
+        let (p, off) = src.cursors[i];
+        let rec = log.record(p, off);
+        let src = self.source.as_mut().expect("checked above");
+        src.cursors[i].1 = off + 1;
+        src.rr = (i + 1) % n;
+        ctx.faults.records_read += 1;
+        if ctx.bugs.no_source_rewind {
+            ctx.faults.note_read(self.id.st, p, off + 1);
+        }
+        let head = ctx.graph.task_of(self.id.st).operators[0];
+        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        if ctx.record_fault_fires(index, head, &rec) {
+            return Err(FailureCause::TaskException);
+        }
+        self.emit(ctx, head, rec)?;
+        // Next read: not before the catch-up pace allows, nor before a record is there.
+        let catch_up = match &ctx.graph.spec.operators[head.0 as usize].kind {
+            OperatorKind::Source(s) => (1_000_000 / s.catch_up_rate_per_s.max(1)).max(1),
+            _ => 1,
+        };
+        let src = self.source.as_ref().expect("checked above");
+        let log = &logs[src.log];
+        let next = src.cursors.iter().filter(|&&(p, off)| off < log.len(p)).map(|&(p, off)| log.append_time_us(p, off)).min();
+        if let Some(t) = next {
+            self.schedule_emit(ctx, t.max(now + catch_up));
+        }
+        Ok(())
+    }
+
+    fn schedule_emit(&mut self, ctx: &mut Ctx, at_us: u64) {
+        if !self.emit_scheduled {
+            self.emit_scheduled = true;
+            ctx.timer_at(at_us, Timer::Te(TeTimer::SourceEmit { id: self.id }));
+        }
+    }
+
+    fn input_blocked(&self, ctx: &Ctx, k: usize) -> bool {
+        aligned(ctx) && self.align.as_ref().is_some_and(|a| a.received[k])
+    }
+
+    fn schedule_drain(&mut self, ctx: &mut Ctx, k: usize) {
+        if !self.active() || self.blocked_output || self.input_blocked(ctx, k) {
+            return;
+        }
+        let i = &mut self.inputs[k];
+        if i.drain_scheduled || i.queue.is_empty() {
+            return;
+        }
+        i.drain_scheduled = true;
+        ctx.timer(0, Timer::Te(TeTimer::Drain { id: self.id, input: k as u32 }));
+    }
+
+    /// Lets a running task make progress: sources emit, others pull from their inputs.
+    fn wake(&mut self, ctx: &mut Ctx) {
+        if self.source.is_some() {
+            self.schedule_emit(ctx, ctx.now);
+        }
+        for k in 0..self.inputs.len() {
+            self.schedule_drain(ctx, k);
+        }
+    }
+
+    /// Processes the head item of input `k`.
+    fn deliver_one(&mut self, ctx: &mut Ctx, k: usize) -> Res {
+        if !self.active() || self.blocked_output || self.input_blocked(ctx, k) {
+            return Ok(());
+        }
+        // Processing a record may emit one record per output channel: look before taking it.
+        if !self.outputs_available() {
+            self.blocked_output = true;
+            return Ok(());
+        }
+        let Some(item) = self.inputs[k].queue.pop_front() else { return Ok(()) };
+        match item {
+            Item::Record(rec) => {
+                self.announce_credit(ctx, k);
+                let head = ctx.graph.task_of(self.id.st).operators[0];
+                self.process(ctx, head, rec)?;
+            }
+            Item::Barrier(cp) => self.on_barrier(ctx, k, cp),
+            Item::EndOfPartition => self.on_end_of_partition(ctx, k),
+        }
+        self.schedule_drain(ctx, k);
+        Ok(())
+    }
+
+    /// A buffer was freed: credit goes back to the producer in batches of a quarter of the
+    /// channel's buffers.
+    fn announce_credit(&mut self, ctx: &mut Ctx, k: usize) {
+        let cap = ctx.sc.cluster.channel_capacity;
+        let i = &mut self.inputs[k];
+        i.unannounced += 1;
+        if i.unannounced >= (cap / 4).max(1) {
+            let credit = std::mem::take(&mut i.unannounced);
+            let ch = ctx.graph.subtasks[self.id.st.0 as usize].inputs[k];
+            let producer = AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: i.producer, jm: self.id.jm };
+            ctx.send(i.from, Msg::Credit { ch, producer, credit });
+        }
+    }
+
+    fn on_barrier(&mut self, ctx: &mut Ctx, k: usize, cp: u64) {
+        let n = self.inputs.len();
+        let now = ctx.now;
+        let mut abandoned = false;
+        match &self.align {
+            Some(a) if a.cp > cp => return, // a barrier of a checkpoint already given up
+            Some(a) if a.cp == cp => {}
+            other => {
+                // First barrier of a newer checkpoint: an older alignment is abandoned and the
+                // channels it blocked flow again.
+                abandoned = other.is_some();
+                self.align = Some(Alignment { cp, received: vec![false; n], started_us: now });
+            }
+        }
+        let a = self.align.as_mut().expect("set above");
+        if a.received[k] {
+            return;
+        }
+        a.received[k] = true;
+        self.complete_alignment_if_done(ctx);
+        if abandoned {
+            self.wake(ctx);
+        }
+    }
+
+    /// Snapshots once every input delivered the barrier or has ended.
+    fn complete_alignment_if_done(&mut self, ctx: &mut Ctx) {
+        let Some(a) = &self.align else { return };
+        if a.received.iter().zip(&self.inputs).any(|(r, i)| !r && !i.ended) {
+            return;
+        }
+        let (cp, alignment_us) = (a.cp, ctx.now - a.started_us);
+        self.align = None;
+        self.snapshot(ctx, cp, alignment_us);
+        self.wake(ctx);
+    }
+
+    /// The task's state as a snapshot holds it: read positions, keyed state, committables.
+    fn capture_state(&self, ctx: &Ctx) -> SubtaskSnapshot {
+        let mut snap = SubtaskSnapshot::default();
+        if let Some(src) = &self.source {
+            snap.source_positions = src.cursors.clone();
+            let log = &ctx.logs[src.log];
+            snap.source_at_end = src.cursors.iter().all(|&(p, off)| off >= log.len(p));
+        }
+        if let Some((op, state)) = &self.keyed {
+            snap.keyed.push((*op, state.clone()));
+        }
+        for sink in &self.sinks {
+            snap.committables.extend(sink.committables.iter().copied());
+        }
+        snap
+    }
+
+    /// Synchronous snapshot of the whole task, barrier downstream, then the asynchronous upload
+    /// and the sinks' pre-commit; the acknowledgement goes out when both are done.
+    fn snapshot(&mut self, ctx: &mut Ctx, cp: u64, alignment_us: u64) {
+        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let id = self.id;
+        let mut snap = self.capture_state(ctx);
+        if let Some(src) = &mut self.source
+            && snap.source_at_end
+            && src.end_snapshot_cp.is_none()
+        {
+            src.end_snapshot_cp = Some(cp);
+        }
+        let mut prepares = 0;
+        for sink in &mut self.sinks {
+            let records = std::mem::take(&mut sink.buffer);
+            match sink.semantic {
+                SinkSemantic::Append => {
+                    if !records.is_empty() {
+                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records });
+                    }
+                }
+                SinkSemantic::TwoPhaseCommit => {
+                    // Pre-commit: flush and prepare the open transaction; it becomes a
+                    // committable of this checkpoint.
+                    let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
+                    if sink.open_has_records {
+                        ctx.send(HostId::STORE, Msg::Prepare { id, txn, epoch: sink.epoch, records, cp });
+                        prepares += 1;
+                        sink.committables.push(txn);
+                        if ctx.bugs.commit_on_snapshot {
+                            ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch: sink.epoch, recovered: false });
+                        }
+                    }
+                }
+            }
+            sink.open_has_records = false;
+            sink.next_checkpoint = cp + 1;
+        }
+        snap.committables = self.sinks.iter().flat_map(|k| k.committables.iter().copied()).collect();
+        snap.bytes = snapshot_bytes(&snap);
+        let bytes = snap.bytes;
+        for k in 0..self.outputs.len() {
+            self.send_item(ctx, k, Item::Barrier(cp));
+        }
+        let local = ctx.sc.flink.local_recovery.then(|| snap.clone());
+        let file = FileKey { cp, st: id.st };
+        ctx.send(HostId::STORAGE, Msg::Upload { id, cp, file, snapshot: Box::new(snap) });
+        self.snaps.push(PendingSnap { cp, upload_done: false, prepares, bytes, alignment_us, local });
+    }
+
+    /// The coordinator's trigger: a source snapshots and emits the barrier at once; a task whose
+    /// upstream finished does so once the last EndOfPartition (after all data) has arrived.
+    fn on_trigger(&mut self, ctx: &mut Ctx, cp: u64) {
+        match self.phase {
+            Phase::Running => {
+                if self.inputs.iter().all(|i| i.ended) {
+                    self.snapshot(ctx, cp, 0);
+                } else {
+                    self.deferred_trigger = Some(cp);
+                }
+            }
+            Phase::Finished => match self.final_state {
+                Some((bytes, true)) => ack(ctx, self.id, cp, FileKey { cp: 0, st: self.id.st }, bytes, 0),
+                _ => self.triggers_waiting_final.push(cp),
+            },
+            _ => {}
+        }
+    }
+
+    fn on_end_of_partition(&mut self, ctx: &mut Ctx, k: usize) {
+        let checkpointing = ctx.sc.flink.checkpoint_interval_us.is_some();
+        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        self.inputs[k].ended = true;
+        self.complete_alignment_if_done(ctx);
+        if !self.inputs.iter().all(|i| i.ended) {
+            return;
+        }
+        if let Some(cp) = self.deferred_trigger.take() {
+            self.snapshot(ctx, cp, 0);
+        }
+        if !checkpointing {
+            // Without checkpoints the committer commits what is left at end of input.
+            let id = self.id;
+            for sink in &mut self.sinks {
+                let records = std::mem::take(&mut sink.buffer);
+                if sink.semantic == SinkSemantic::Append {
+                    if !records.is_empty() {
+                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records });
+                    }
+                } else if sink.open_has_records {
+                    let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
+                    ctx.send(HostId::STORE, Msg::Prepare { id, txn, epoch: sink.epoch, records, cp: 0 });
+                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch: sink.epoch, recovered: false });
+                }
+                sink.open_has_records = false;
+            }
+        }
+        if self.sinks.iter().all(|k| k.committables.is_empty() && !k.open_has_records) {
+            self.finish(ctx);
+        } else {
+            self.finishing = true;
+        }
+    }
+
+    /// No more input: end the partitions, upload the final state (it stands in for the task in
+    /// later checkpoints, FLIP-147) and report FINISHED once it is stored.
+    fn finish(&mut self, ctx: &mut Ctx) {
+        for k in 0..self.outputs.len() {
+            self.send_item(ctx, k, Item::EndOfPartition);
+        }
+        let mut last = self.capture_state(ctx);
+        last.bytes = snapshot_bytes(&last);
+        self.final_state = Some((last.bytes, false));
+        self.phase = Phase::Finished;
+        let file = FileKey { cp: 0, st: self.id.st };
+        ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp: 0, file, snapshot: Box::new(last) });
+    }
+
+    /// Commits every committable pre-committed at or before `cp`.
+    fn commit_up_to(&mut self, ctx: &mut Ctx, cp: u64) {
+        let id = self.id;
+        for sink in &mut self.sinks {
+            let epoch = sink.epoch;
+            sink.committables.retain(|&txn| {
+                if txn.checkpoint <= cp {
+                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false });
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
+
+    fn on_notify_complete(&mut self, ctx: &mut Ctx, cp: u64) {
+        if !matches!(self.phase, Phase::Running) {
+            return;
+        }
+        self.commit_up_to(ctx, cp);
+        let source_done = self.source.as_ref().and_then(|s| s.end_snapshot_cp).is_some_and(|end| end <= cp);
+        if source_done || (self.finishing && self.sinks.iter().all(|k| k.committables.is_empty())) {
+            self.finish(ctx);
+        }
+    }
+
+    /// Installs the subtask's share of a checkpoint: source offsets, keyed state by key group,
+    /// sink committables.
+    fn install(&mut self, ctx: &mut Ctx, cp: u64, snapshots: &[SubtaskSnapshot]) {
+        let graph = ctx.graph;
+        let st = self.id.st;
+        let index = graph.subtasks[st.0 as usize].index;
+        let p = graph.task_of(st).parallelism;
+        let own = snapshots.first();
+        if let Some((op, state)) = &mut self.keyed
+            && !ctx.bugs.restore_empty_state
+        {
+            // StateAssignmentOperation: every key whose key group this subtask owns.
+            for s in snapshots {
+                for (o, m) in &s.keyed {
+                    if o == op {
+                        state.extend(m.iter().filter(|(k, _)| subtask_for_key(**k, graph.max_parallelism, p) == index));
+                    }
+                }
+            }
+        }
+        if let Some(src) = &mut self.source {
+            let planted = ctx.bugs.no_source_rewind.then(|| ctx.faults.high_water(st));
+            let from = planted.as_deref().or(own.map(|s| s.source_positions.as_slice())).unwrap_or(&[]);
+            for c in &mut src.cursors {
+                if let Some(&(_, off)) = from.iter().find(|(p, _)| *p == c.0) {
+                    c.1 = off;
+                }
+            }
+        }
+        if let Some(own) = own {
+            for sink in &mut self.sinks {
+                sink.committables = own.committables.iter().copied().filter(|t| t.sink == sink.op).collect();
+                sink.next_checkpoint = cp + 1;
+            }
+        }
+    }
+}
+
+fn ack(ctx: &mut Ctx, id: AttemptId, cp: u64, file: FileKey, bytes: u64, alignment_us: u64) {
+    ctx.send(HostId::JOBMANAGER, Msg::AckCheckpoint { id, cp, file, bytes, alignment_us });
+}
+
+impl TaskExecutor {
+    pub(super) fn find(&self, id: AttemptId) -> Option<usize> {
+        let i = self.by_st[id.st.0 as usize]? as usize;
+        match &self.tasks[i] {
+            Some(t) if t.id == id => Some(i),
+            _ => self.tasks.iter().position(|t| t.as_ref().is_some_and(|t| t.id == id)),
+        }
+    }
+
+    pub(super) fn deploy(&mut self, ctx: &mut Ctx, d: Deployment) {
+        if let Some(old) = self.by_st[d.id.st.0 as usize]
+            && let Some(t) = &self.tasks[old as usize]
+            && t.phase != Phase::Done
+        {
+            // A newer attempt of the same subtask in this slot: the old one is gone.
+            let id = t.id;
+            self.remove_task(ctx, id);
+        }
+        let task = Task::new(ctx.graph, ctx.logs, &d);
+        let i = match self.tasks.iter().position(|t| t.is_none()) {
+            Some(i) => {
+                self.tasks[i] = Some(task);
+                i
+            }
+            None => {
+                self.tasks.push(Some(task));
+                self.tasks.len() - 1
+            }
+        };
+        self.by_st[d.id.st.0 as usize] = Some(i as u32);
+        let deploy = ctx.sc.cluster.deploy_us;
+        let delay = deploy + ctx.draw(deploy);
+        ctx.timer(delay, Timer::Te(TeTimer::DeployDone { id: d.id }));
+        // Partition requests that came early.
+        let parked = std::mem::take(&mut self.parked);
+        for m in parked {
+            match m {
+                Msg::PartitionRequest { producer, .. } if producer.st == d.id.st && producer < d.id => {}
+                Msg::PartitionRequest { producer, .. } if producer == d.id => self.handle_task_msg(ctx, HostId(u16::MAX), m),
+                other => self.parked.push(other),
+            }
+        }
+    }
+
+    pub(super) fn remove_task(&mut self, _ctx: &mut Ctx, id: AttemptId) {
+        if let Some(i) = self.find(id) {
+            self.tasks[i] = None;
+            if self.by_st[id.st.0 as usize] == Some(i as u32) {
+                self.by_st[id.st.0 as usize] = None;
+            }
+        }
+    }
+
+    fn task_mut(&mut self, id: AttemptId) -> Option<&mut Task> {
+        let i = self.find(id)?;
+        self.tasks[i].as_mut()
+    }
+
+    /// Runs `f` on the task; if it fails, the task fails here.
+    fn with_task(&mut self, ctx: &mut Ctx, id: AttemptId, f: impl FnOnce(&mut Task, &mut Ctx) -> Res) {
+        let Some(t) = self.task_mut(id) else { return };
+        if let Err(cause) = f(t, ctx) {
+            self.fail_task(ctx, id, cause);
+        }
+    }
+
+    pub(super) fn handle_task_msg(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
+        match msg {
+            Msg::Data { ch, producer, consumer, item } => {
+                let k = ctx.graph.channels[ch.0 as usize].input_index as usize;
+                let Some(t) = self.task_mut(consumer) else { return };
+                if t.inputs[k].producer != producer || !matches!(t.phase, Phase::Running | Phase::Initializing) {
+                    return;
+                }
+                let can_now = t.active()
+                    && t.inputs[k].queue.is_empty()
+                    && !t.inputs[k].drain_scheduled
+                    && !t.blocked_output
+                    && !t.input_blocked(ctx, k);
+                t.inputs[k].queue.push_back(item);
+                if can_now {
+                    self.with_task(ctx, consumer, |t, ctx| t.deliver_one(ctx, k));
+                } else {
+                    t.schedule_drain(ctx, k);
+                }
+            }
+            Msg::PartitionRequest { ch, producer, consumer, credit } => {
+                let Some(t) = self.task_mut(producer) else {
+                    if from != HostId(u16::MAX) {
+                        self.parked.push(Msg::PartitionRequest { ch, producer, consumer, credit });
+                    }
+                    return;
+                };
+                let k = ctx.graph.output_index[ch.0 as usize] as usize;
+                let reply_host = if from == HostId(u16::MAX) { t.outputs[k].consumer.map(|c| c.0) } else { Some(from) };
+                let Some(host) = reply_host.or(Some(from)) else { return };
+                let o = &mut t.outputs[k];
+                o.consumer = Some((host, consumer));
+                o.credit += credit;
+                while let Some(item) = o.waiting.pop_front() {
+                    ctx.send(host, Msg::Data { ch, producer: producer.attempt, consumer, item });
+                }
+                if t.blocked_output && t.outputs_available() {
+                    t.blocked_output = false;
+                    t.wake(ctx);
+                }
+            }
+            Msg::Credit { ch, producer, credit } => {
+                let Some(t) = self.task_mut(producer) else { return };
+                let k = ctx.graph.output_index[ch.0 as usize] as usize;
+                t.outputs[k].credit += credit;
+                if t.blocked_output && t.outputs_available() {
+                    t.blocked_output = false;
+                    t.wake(ctx);
+                }
+            }
+            Msg::TriggerCheckpoint { id, cp } => {
+                if let Some(t) = self.task_mut(id) {
+                    t.on_trigger(ctx, cp);
+                }
+            }
+            Msg::NotifyComplete { id, cp } => {
+                if let Some(t) = self.task_mut(id) {
+                    t.on_notify_complete(ctx, cp);
+                }
+            }
+            Msg::AbortCheckpoint { jm, cp } => {
+                for t in self.tasks.iter_mut().flatten() {
+                    if t.id.jm == jm && t.align.as_ref().is_some_and(|a| a.cp == cp) {
+                        t.align = None;
+                        t.snaps.retain(|s| s.cp != cp);
+                        t.wake(ctx);
+                    }
+                }
+            }
+            Msg::UploadDone { id, cp } => {
+                let local_recovery = ctx.sc.flink.local_recovery;
+                let Some(t) = self.task_mut(id) else { return };
+                if cp == 0 {
+                    let bytes = t.final_state.map(|f| f.0).unwrap_or(0);
+                    t.final_state = Some((bytes, true));
+                    let file = FileKey { cp: 0, st: id.st };
+                    for c in std::mem::take(&mut t.triggers_waiting_final) {
+                        ack(ctx, id, c, file, bytes, 0);
+                    }
+                    ctx.send(HostId::JOBMANAGER, Msg::TaskFinished { id, file, bytes });
+                    return;
+                }
+                let Some(s) = t.snaps.iter_mut().find(|s| s.cp == cp) else { return };
+                s.upload_done = true;
+                let local = s.local.take();
+                self.maybe_ack(ctx, id, cp);
+                if local_recovery && let Some(snap) = local {
+                    self.local_copies.insert(id.st, (cp, snap));
+                }
+            }
+            Msg::Prepared { id, cp } => {
+                let Some(t) = self.task_mut(id) else { return };
+                if let Some(s) = t.snaps.iter_mut().find(|s| s.cp == cp) {
+                    s.prepares = s.prepares.saturating_sub(1);
+                }
+                self.maybe_ack(ctx, id, cp);
+            }
+            Msg::Downloaded { id, snapshots } => {
+                let Some(t) = self.task_mut(id) else { return };
+                if t.phase != Phase::Initializing {
+                    return;
+                }
+                let r = t.restore.clone().expect("a download is for a restore");
+                t.install(ctx, r.cp, &snapshots);
+                let duration_us = ctx.now - t.restore_started_us;
+                ctx.note(Note::Restored { st: id.st, cp: Some(r.cp), bytes: r.bytes, local: false, duration_us });
+                self.init_step_done(ctx, id);
+            }
+            Msg::SinkReady { id, sink, epoch } => {
+                let Some(t) = self.task_mut(id) else { return };
+                if let Some(s) = t.sinks.iter_mut().find(|s| s.op == sink) {
+                    s.epoch = epoch;
+                }
+                self.init_step_done(ctx, id);
+            }
+            _ => {}
+        }
+    }
+
+    fn maybe_ack(&mut self, ctx: &mut Ctx, id: AttemptId, cp: u64) {
+        let Some(t) = self.task_mut(id) else { return };
+        let Some(pos) = t.snaps.iter().position(|s| s.cp == cp && s.upload_done && s.prepares == 0) else { return };
+        let s = t.snaps.remove(pos);
+        ack(ctx, id, cp, FileKey { cp, st: id.st }, s.bytes, s.alignment_us);
+    }
+
+    pub(super) fn on_task_timer(&mut self, ctx: &mut Ctx, t: TeTimer) {
+        match t {
+            TeTimer::SourceEmit { id } => {
+                let Some(t) = self.task_mut(id) else { return };
+                t.emit_scheduled = false;
+                self.with_task(ctx, id, |t, ctx| t.source_emit(ctx));
+            }
+            TeTimer::Drain { id, input } => {
+                let Some(t) = self.task_mut(id) else { return };
+                t.inputs[input as usize].drain_scheduled = false;
+                self.with_task(ctx, id, |t, ctx| t.deliver_one(ctx, input as usize));
+            }
+            TeTimer::DeployDone { id } => self.on_deployed(ctx, id),
+            TeTimer::RestoredLocally { id } => {
+                let Some((cp, snap)) = self.local_copies.get(&id.st).cloned() else { return };
+                let Some(t) = self.task_mut(id) else { return };
+                if t.phase != Phase::Initializing {
+                    return;
+                }
+                t.install(ctx, cp, std::slice::from_ref(&snap));
+                let bytes = t.restore.as_ref().map(|r| r.bytes).unwrap_or(0);
+                let duration_us = ctx.now - t.restore_started_us;
+                ctx.note(Note::Restored { st: id.st, cp: Some(cp), bytes, local: true, duration_us });
+                self.init_step_done(ctx, id);
+            }
+            _ => {}
+        }
+    }
+
+    /// DEPLOYING → INITIALIZING: load state (local copy or download), then the sinks'
+    /// initTransactions, then RUNNING.
+    fn on_deployed(&mut self, ctx: &mut Ctx, id: AttemptId) {
+        let local_copy = self.local_copies.get(&id.st).map(|c| c.0);
+        let Some(t) = self.task_mut(id) else { return };
+        if t.phase != Phase::Deploying {
+            return;
+        }
+        t.phase = Phase::Initializing;
+        let te = self.id;
+        ctx.send(HostId::JOBMANAGER, Msg::TaskState { id, te, state: ExecutionState::Initializing, cause: None, failed_at_us: 0 });
+        let Some(t) = self.task_mut(id) else { return };
+        t.restore_started_us = ctx.now;
+        match t.restore.clone() {
+            Some(r) => {
+                t.init_pending = 1;
+                if ctx.sc.flink.local_recovery && local_copy == Some(r.cp) {
+                    let c = &ctx.sc.cluster;
+                    let d = r.bytes.saturating_mul(1_000_000) / c.local_bytes_per_s.max(1);
+                    ctx.timer(d, Timer::Te(TeTimer::RestoredLocally { id }));
+                } else {
+                    ctx.send(HostId::STORAGE, Msg::Download { id, files: r.files.clone() });
+                }
+            }
+            None => {
+                t.init_pending = 1;
+                self.init_step_done(ctx, id);
+            }
+        }
+    }
+
+    /// One initialization step finished (state loaded, or a sink's producer initialized).
+    fn init_step_done(&mut self, ctx: &mut Ctx, id: AttemptId) {
+        let index = ctx.graph.subtasks[id.st.0 as usize].index;
+        let Some(t) = self.task_mut(id) else { return };
+        t.init_pending = t.init_pending.saturating_sub(1);
+        if t.init_pending > 0 {
+            return;
+        }
+        let state_loaded = t.sinks.iter().all(|s| s.epoch > 0 || s.semantic == SinkSemantic::Append);
+        if !state_loaded {
+            // Sink writer/committer recovery: fence older writers, commit the checkpoint's
+            // committables again (idempotent), abort transactions opened after it.
+            let restored_cp = t.restore.as_ref().map(|r| r.cp);
+            let mut n = 0;
+            for s in &t.sinks {
+                if s.semantic == SinkSemantic::TwoPhaseCommit {
+                    let recommit = s.committables.clone();
+                    ctx.send(HostId::STORE, Msg::InitSink { id, sink: s.op, index, recommit, restored_cp });
+                    n += 1;
+                }
+            }
+            if let Some(cp) = restored_cp {
+                for s in &mut t.sinks {
+                    s.committables.retain(|c| c.checkpoint > cp);
+                }
+            }
+            t.init_pending = n;
+            return;
+        }
+        t.phase = Phase::Running;
+        let te = self.id;
+        ctx.send(HostId::JOBMANAGER, Msg::TaskState { id, te, state: ExecutionState::Running, cause: None, failed_at_us: 0 });
+        let Some(t) = self.task_mut(id) else { return };
+        if let Some(src) = &t.source
+            && t.restore.is_some()
+        {
+            ctx.note(Note::SourceRewound { st: id.st, positions: src.cursors.clone() });
+        }
+        // Request every input subpartition from its producer, with the initial credit.
+        let cap = ctx.sc.cluster.channel_capacity;
+        for k in 0..t.inputs.len() {
+            let ch = ctx.graph.subtasks[id.st.0 as usize].inputs[k];
+            let producer = AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: t.inputs[k].producer, jm: id.jm };
+            ctx.send(t.inputs[k].from, Msg::PartitionRequest { ch, producer, consumer: id, credit: cap });
+        }
+        t.wake(ctx);
+    }
+}
