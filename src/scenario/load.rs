@@ -7,7 +7,7 @@ use crate::check::Verdict;
 use crate::cluster::bugs::PlantedBugs;
 use crate::cluster::config::*;
 use crate::cluster::state::JobStatus;
-use crate::fault::{FaultAction, FaultSpec, FaultTrigger};
+use crate::fault::{FaultAction, FaultSpec, FaultTrigger, HostRef, MessageKind, MessageRule};
 use crate::job::graph::SubtaskRef;
 use crate::job::spec::*;
 use serde::Deserialize;
@@ -77,7 +77,7 @@ pub fn parse_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let message = e.message().trim().to_string();
-        let hint = unknown_field_hint(&message);
+        let hint = unknown_field_hint(&message).or_else(|| host_list_hint(text, span.start, &message));
         cx.error_at(span, message, hint)
     })?;
     cx.build(raw)
@@ -355,6 +355,45 @@ impl Cx<'_> {
                 "-1 disables it",
             );
         }
+        // A deprecated key Flink still reads: the one set, or the current name if neither is.
+        let aliased = |key: &'static str, old: &'static str| -> Res<&'static str> {
+            match (values.get(key), values.get(old)) {
+                (Some(_), Some(v)) => self.err_hint(
+                    v.span(),
+                    format!("\"{old}\" is the deprecated name of \"{key}\"; set only one of them"),
+                    format!("keep \"{key}\""),
+                ),
+                (None, Some(_)) => Ok(old),
+                _ => Ok(key),
+            }
+        };
+        // A duration that must be at least 1ms (a timeout of 0 would fail everything at once).
+        let positive = |key: &str, default: u64| -> Res<u64> {
+            let us = dur(key, default)?;
+            if us < 1_000 {
+                let span = values.get(key).map_or(0..0, |v| v.span());
+                return self.err(span, format!("\"{key}\" must be at least 1ms"));
+            }
+            Ok(us)
+        };
+        let ask_timeout_us = positive(aliased("pekko.ask.timeout", "akka.ask.timeout")?, 10_000_000)?;
+        // Flink's fallback for `taskmanager.slot.timeout` is the key `pekko.ask.timeout` only: the
+        // deprecated `akka.ask.timeout` does not carry over (`ConfigOption.withFallbackKeys`).
+        let slot_timeout_default = if values.contains_key("pekko.ask.timeout") { ask_timeout_us } else { 10_000_000 };
+        let slot_timeout_us = positive("taskmanager.slot.timeout", slot_timeout_default)?;
+        let slot_request_timeout_us = dur("slot.request.timeout", 300_000_000)?;
+        // A bare number is milliseconds (Flink's type is a long); -1, Flink's default, means
+        // "the value of slot.request.timeout".
+        let standalone_start_up_us = match values.get("resourcemanager.standalone.start-up-time") {
+            Some(v)
+                if matches!(v.get_ref(), toml::Value::Integer(-1))
+                    || matches!(v.get_ref(), toml::Value::String(s) if s.trim() == "-1") =>
+            {
+                slot_request_timeout_us
+            }
+            _ => dur("resourcemanager.standalone.start-up-time", slot_request_timeout_us)?,
+        };
+        let ha_key = aliased("high-availability.type", "high-availability")?;
         let flink = FlinkConfig {
             checkpoint_interval_us,
             checkpointing_mode,
@@ -369,19 +408,28 @@ impl Cx<'_> {
             heartbeat_interval_us,
             heartbeat_timeout_us,
             heartbeat_rpc_failure_threshold: (threshold > 0).then_some(threshold as u32),
-            slot_request_timeout_us: dur("slot.request.timeout", 300_000_000)?,
+            slot_request_timeout_us,
             local_recovery: boolean("execution.state-recovery.from-local", false)?,
             load_balance: match choice("taskmanager.load-balance.mode", "NONE", &["NONE", "SLOTS"])? {
                 "SLOTS" => LoadBalanceMode::Slots,
                 _ => LoadBalanceMode::None,
             },
-            ask_timeout_us: 10_000_000,
-            slot_timeout_us: 10_000_000,
-            standalone_start_up_us: 300_000_000,
-            tolerable_failed_checkpoints: 0,
-            ha: crate::cluster::config::HaKind::None,
-            zk_session_timeout_us: 60_000_000,
-            k8s_lease_duration_us: 15_000_000,
+            ask_timeout_us,
+            slot_timeout_us,
+            standalone_start_up_us,
+            tolerable_failed_checkpoints: int(
+                "execution.checkpointing.tolerable-failed-checkpoints",
+                0,
+                0,
+                i64::from(i32::MAX),
+            )? as u32,
+            ha: match choice(ha_key, "NONE", &["NONE", "ZOOKEEPER", "KUBERNETES"])? {
+                "ZOOKEEPER" => HaKind::Zookeeper,
+                "KUBERNETES" => HaKind::Kubernetes,
+                _ => HaKind::None,
+            },
+            zk_session_timeout_us: positive("high-availability.zookeeper.client.session-timeout", 60_000_000)?,
+            k8s_lease_duration_us: positive("high-availability.kubernetes.leader-election.lease-duration", 15_000_000)?,
         };
         let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
         let max_parallelism = match values.get("pipeline.max-parallelism") {
@@ -472,7 +520,7 @@ impl Cx<'_> {
             storage_latency_us: dur(&c.storage_latency, 20_000, "storage-latency")?,
             local_bytes_per_s: bw(&c.local_bandwidth, 1_000_000_000, "local-bandwidth")?,
             deploy_us: dur(&c.deploy_time, 5_000, "deploy-time")?,
-            jobmanager_restart_delay_us: 5_000_000,
+            jobmanager_restart_delay_us: dur(&c.jobmanager_restart_delay, 5_000_000, "jobmanager-restart-delay")?,
         })
     }
 
@@ -809,32 +857,56 @@ impl Cx<'_> {
 
     fn fault(&self, f: &Spanned<RawFault>, job: &JobSpec, cluster: &ClusterSpec, end_us: u64) -> Res<FaultSpec> {
         let r = f.get_ref();
-        let tm = |v: &Spanned<u64>| -> Res<u32> {
-            if *v.get_ref() < u64::from(cluster.taskmanagers) {
-                Ok(*v.get_ref() as u32)
-            } else {
-                self.err_hint(
-                    v.span(),
-                    format!("no TaskManager {} (the cluster has {})", v.get_ref(), cluster.taskmanagers),
-                    "TaskManagers are numbered from 0",
-                )
+        // The action keys that are set, in file order.
+        let mut actions: Vec<(&str, Range<usize>)> = [
+            ("kill-taskmanager", r.kill_taskmanager.as_ref().map(Spanned::span)),
+            ("restart-taskmanager", r.restart_taskmanager.as_ref().map(Spanned::span)),
+            ("fail-task", r.fail_task.as_ref().map(Spanned::span)),
+            ("lose-taskmanager-host", r.lose_taskmanager_host.as_ref().map(Spanned::span)),
+            ("freeze-taskmanager", r.freeze_taskmanager.as_ref().map(Spanned::span)),
+            ("stop-taskmanager", r.stop_taskmanager.as_ref().map(Spanned::span)),
+            ("partition", r.partition.as_ref().map(Spanned::span)),
+            ("lose-messages", r.lose_messages.as_ref().map(Spanned::span)),
+            ("delay-messages", r.delay_messages.as_ref().map(Spanned::span)),
+            ("rolling-update", r.rolling_update.as_ref().map(Spanned::span)),
+            ("kill-jobmanager", r.kill_jobmanager.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .filter_map(|(name, span)| Some((name, span?)))
+        .collect();
+        actions.sort_by_key(|(_, span)| span.start);
+        let kind = match actions.as_slice() {
+            [(kind, _)] => *kind,
+            [] => return self.err_hint(f.span(), "a [[fault]] needs exactly one action", FAULT_ACTIONS),
+            [(first, _), (second, span), ..] => {
+                return self.err_hint(
+                    span.clone(),
+                    format!("a [[fault]] needs exactly one action; this one has `{first}` and `{second}`"),
+                    FAULT_ACTIONS,
+                );
             }
         };
-        let mut actions = Vec::new();
-        if let Some(v) = &r.kill_taskmanager {
-            actions.push(FaultAction::KillTaskManager(tm(v)?));
+        // Options that belong to some actions only.
+        // (option, where it is set, the actions it belongs to)
+        type Owned<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+        let options: [Owned; 8] = [
+            ("duration", r.duration.as_ref().map(Spanned::span), &["freeze-taskmanager"]),
+            ("one-way", r.one_way.as_ref().map(Spanned::span), &["partition"]),
+            ("heal-at", r.heal_at.as_ref().map(Spanned::span), &["partition"]),
+            ("from", r.from.as_ref().map(Spanned::span), &["lose-messages", "delay-messages"]),
+            ("to", r.to.as_ref().map(Spanned::span), &["lose-messages", "delay-messages"]),
+            ("probability", r.probability.as_ref().map(Spanned::span), &["lose-messages", "delay-messages"]),
+            ("until", r.until.as_ref().map(Spanned::span), &["lose-messages", "delay-messages"]),
+            ("delay", r.delay.as_ref().map(Spanned::span), &["delay-messages"]),
+        ];
+        for (option, span, owners) in options {
+            if let Some(span) = span
+                && !owners.contains(&kind)
+            {
+                return self
+                    .err(span, format!("`{option}` is only for {} faults (this one is {kind})", owners.join(" and ")));
+            }
         }
-        if let Some(v) = &r.restart_taskmanager {
-            actions.push(FaultAction::RestartTaskManager(tm(v)?));
-        }
-        if let Some(v) = &r.fail_task {
-            actions.push(FaultAction::FailTask(self.subtask_ref(v, job)?));
-        }
-        const ACTIONS: &str = "kill-taskmanager = N, restart-taskmanager = N or fail-task = \"op[i]\"";
-        if actions.len() != 1 {
-            return self.err_hint(f.span(), "a [[fault]] needs exactly one action", ACTIONS);
-        }
-        let action = actions.remove(0);
         if let Some(p) = &r.poison
             && r.at_record.is_none()
         {
@@ -853,11 +925,11 @@ impl Cx<'_> {
                 FaultTrigger::At { at_us }
             }
             (None, Some(n)) => {
-                if !matches!(action, FaultAction::FailTask(_)) {
+                if kind != "fail-task" {
                     return self.err_hint(
                         n.span(),
                         "`at-record` only works with `fail-task`",
-                        "use `at` for TaskManager faults",
+                        "use `at` for every other fault",
                     );
                 }
                 if *n.get_ref() < 1 {
@@ -873,7 +945,207 @@ impl Cx<'_> {
                 );
             }
         };
+        // Only `fail-task` may have an `at-record` trigger, and it has no times to check against `at`.
+        let at_us = match trigger {
+            FaultTrigger::At { at_us } => at_us,
+            FaultTrigger::AtRecord { .. } => 0,
+        };
+        let tm = |v: &Spanned<u64>| -> Res<u32> {
+            if *v.get_ref() < u64::from(cluster.taskmanagers) {
+                Ok(*v.get_ref() as u32)
+            } else {
+                self.err_hint(
+                    v.span(),
+                    format!("no TaskManager {} (the cluster has {})", v.get_ref(), cluster.taskmanagers),
+                    "TaskManagers are numbered from 0",
+                )
+            }
+        };
+        // A point in time after `at` and before the end of the run.
+        let after_at = |v: &Spanned<String>, what: &str| -> Res<u64> {
+            let us = self.duration(v, what)?;
+            if us <= at_us {
+                return self.err(
+                    v.span(),
+                    format!(
+                        "`{what}` ({}) must be after the fault's `at` ({})",
+                        crate::sim::fmt_duration(us),
+                        crate::sim::fmt_duration(at_us)
+                    ),
+                );
+            }
+            if us >= end_us {
+                return self.err_hint(
+                    v.span(),
+                    format!("`{what}` is after the end of the run (duration + drain)"),
+                    format!("leave `{what}` out: the fault then lasts to the end of the run"),
+                );
+            }
+            Ok(us)
+        };
+        // A length of time, up to 24h; `min_us` is 0 or 1.
+        let length = |v: &Spanned<String>, what: &str, min_us: u64| -> Res<u64> {
+            let us = self.duration(v, what)?;
+            if us < min_us {
+                return self.err(v.span(), format!("`{what}` must be longer than 0"));
+            }
+            if us > DAY_US {
+                return self.err(v.span(), format!("`{what}` must be at most 24h"));
+            }
+            Ok(us)
+        };
+        let needs = |option: Option<&Spanned<String>>, what: &str, example: &str| -> Res<Spanned<String>> {
+            match option {
+                Some(v) => Ok(v.clone()),
+                None => self.err_hint(f.span(), format!("a `{kind}` fault needs a `{what}`"), example),
+            }
+        };
+        let hosts = |list: &HostList, what: &str| -> Res<Vec<HostRef>> {
+            if list.get_ref().is_empty() {
+                return self.err_hint(
+                    list.span(),
+                    format!("`{what}` names no host"),
+                    "name at least one host, or leave the list out",
+                );
+            }
+            let mut out: Vec<HostRef> = Vec::new();
+            for name in list.get_ref() {
+                let host = self.host(name, cluster)?;
+                if out.contains(&host) {
+                    return self.err(name.span(), format!("`{what}` names {:?} twice", name.get_ref()));
+                }
+                out.push(host);
+            }
+            Ok(out)
+        };
+        let rule = |kind_name: &Spanned<String>| -> Res<MessageRule> {
+            let Some(message_kind) = MessageKind::parse(kind_name.get_ref()) else {
+                let list = MessageKind::NAMES.join(", ");
+                // "acknowledge" for "acknowledge-checkpoint": a unique prefix is as good a guess.
+                let word = kind_name.get_ref().as_str();
+                let mut prefixed = MessageKind::NAMES.iter().filter(|n| !word.is_empty() && n.starts_with(word));
+                let unique_prefix = match (prefixed.next(), prefixed.next()) {
+                    (Some(n), None) => Some(*n),
+                    _ => None,
+                };
+                let hint = match closest(word, &MessageKind::NAMES).or(unique_prefix) {
+                    Some(c) => format!("did you mean \"{c}\"? message kinds: {list}"),
+                    None => format!("message kinds: {list}"),
+                };
+                return self.err_hint(
+                    kind_name.span(),
+                    format!("unknown message kind {:?}", kind_name.get_ref()),
+                    hint,
+                );
+            };
+            let probability = match &r.probability {
+                None => 1.0,
+                Some(p) if *p.get_ref() > 0.0 && *p.get_ref() <= 1.0 => *p.get_ref(),
+                Some(p) => {
+                    return self.err_hint(
+                        p.span(),
+                        format!("`probability` = {} must be more than 0 and at most 1", p.get_ref()),
+                        "1.0 (the default) hits every matching message",
+                    );
+                }
+            };
+            Ok(MessageRule {
+                kind: message_kind,
+                from: r.from.as_ref().map_or(Ok(Vec::new()), |l| hosts(l, "from"))?,
+                to: r.to.as_ref().map_or(Ok(Vec::new()), |l| hosts(l, "to"))?,
+                probability,
+                until_us: r.until.as_ref().map(|u| after_at(u, "until")).transpose()?,
+            })
+        };
+        let action = if let Some(v) = &r.kill_taskmanager {
+            FaultAction::KillTaskManager(tm(v)?)
+        } else if let Some(v) = &r.restart_taskmanager {
+            FaultAction::RestartTaskManager(tm(v)?)
+        } else if let Some(v) = &r.fail_task {
+            FaultAction::FailTask(self.subtask_ref(v, job)?)
+        } else if let Some(v) = &r.lose_taskmanager_host {
+            FaultAction::LoseTaskManagerHost(tm(v)?)
+        } else if let Some(v) = &r.freeze_taskmanager {
+            let tm = tm(v)?;
+            let d = needs(r.duration.as_ref(), "duration", "duration = \"70s\": how long the process stays stopped")?;
+            FaultAction::FreezeTaskManager { tm, duration_us: length(&d, "duration", 1)? }
+        } else if let Some(v) = &r.stop_taskmanager {
+            FaultAction::StopTaskManager(tm(v)?)
+        } else if let Some(p) = &r.partition {
+            let [a, b] = p.get_ref().as_slice() else {
+                return self.err_hint(
+                    p.span(),
+                    format!("`partition` takes two lists of hosts, not {}", p.get_ref().len()),
+                    "partition = [[\"jobmanager\"], [\"tm-1\"]]",
+                );
+            };
+            let (raw_b, a, b) = (b, hosts(a, "partition")?, hosts(b, "partition")?);
+            if let Some(i) = b.iter().position(|h| a.contains(h)) {
+                let name = &raw_b.get_ref()[i];
+                return self.err(name.span(), format!("{:?} is on both sides of the partition", name.get_ref()));
+            }
+            FaultAction::Partition {
+                a,
+                b,
+                one_way: r.one_way.as_ref().is_some_and(|w| *w.get_ref()),
+                heal_at_us: r.heal_at.as_ref().map(|h| after_at(h, "heal-at")).transpose()?,
+            }
+        } else if let Some(v) = &r.lose_messages {
+            FaultAction::LoseMessages(rule(v)?)
+        } else if let Some(v) = &r.delay_messages {
+            let rule = rule(v)?;
+            let d = needs(r.delay.as_ref(), "delay", "delay = \"3s\": how much later matching messages arrive")?;
+            FaultAction::DelayMessages { rule, delay_us: length(&d, "delay", 1)? }
+        } else if let Some(v) = &r.rolling_update {
+            FaultAction::RollingUpdate { interval_us: length(v, "rolling-update", 0)? }
+        } else if let Some(v) = &r.kill_jobmanager {
+            if !*v.get_ref() {
+                return self.err_hint(
+                    v.span(),
+                    "`kill-jobmanager` takes `true`",
+                    "leave the [[fault]] out to keep the JobManager running",
+                );
+            }
+            FaultAction::KillJobManager
+        } else {
+            return self.err_hint(f.span(), "a [[fault]] needs exactly one action", FAULT_ACTIONS);
+        };
         Ok(FaultSpec { trigger, action })
+    }
+
+    /// A host name as a fault names it: `jobmanager`, `tm-N`, `checkpoint-storage`, `sink-store`,
+    /// `ha-store`.
+    fn host(&self, s: &Spanned<String>, cluster: &ClusterSpec) -> Res<HostRef> {
+        let name = s.get_ref().as_str();
+        let n = cluster.taskmanagers;
+        let tms = match n {
+            1 => "tm-0".to_string(),
+            2 => "tm-0, tm-1".to_string(),
+            _ => format!("tm-0 … tm-{}", n - 1),
+        };
+        match HostRef::parse(name) {
+            // Only the canonical spelling: `tm-01` and `tm-+1` are not host names.
+            Some(h) if h.name() == name => match h {
+                HostRef::TaskManager(i) if i >= n => self.err_hint(
+                    s.span(),
+                    format!("no TaskManager host {name:?} (the cluster has {n})"),
+                    format!("TaskManagers are numbered from 0: {tms}"),
+                ),
+                _ => Ok(h),
+            },
+            _ => {
+                let list = format!("jobmanager, {tms}, checkpoint-storage, sink-store, ha-store");
+                let mut known: Vec<String> =
+                    ["jobmanager", "checkpoint-storage", "sink-store", "ha-store"].map(String::from).to_vec();
+                known.extend((0..n).map(|i| HostRef::TaskManager(i).name()));
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                let hint = match closest(name, &known) {
+                    Some(c) => format!("did you mean \"{c}\"? hosts: {list}"),
+                    None => format!("hosts: {list}"),
+                };
+                self.err_hint(s.span(), format!("unknown host {name:?}"), hint)
+            }
+        }
     }
 
     fn expect(&self, e: &RawExpect, job: &JobSpec) -> Res<Expect> {
@@ -917,6 +1189,12 @@ impl Cx<'_> {
     }
 }
 
+/// The actions of a `[[fault]]`, for the hint when it has none or several.
+const FAULT_ACTIONS: &str = "one of kill-taskmanager = N, restart-taskmanager = N, fail-task = \"op[i]\", \
+     lose-taskmanager-host = N, freeze-taskmanager = N (with duration = \"70s\"), stop-taskmanager = N, \
+     partition = [[\"jobmanager\"], [\"tm-1\"]], lose-messages = \"<message kind>\", \
+     delay-messages = \"<message kind>\" (with delay = \"3s\"), rolling-update = \"10s\", kill-jobmanager = true";
+
 /// The Flink configuration keys a scenario may set.
 pub const FLINK_KEYS: &[&str] = &[
     "execution.checkpointing.interval",
@@ -938,6 +1216,15 @@ pub const FLINK_KEYS: &[&str] = &[
     "heartbeat.timeout",
     "heartbeat.rpc-failure-threshold",
     "slot.request.timeout",
+    "pekko.ask.timeout",
+    "akka.ask.timeout",
+    "taskmanager.slot.timeout",
+    "resourcemanager.standalone.start-up-time",
+    "execution.checkpointing.tolerable-failed-checkpoints",
+    "high-availability.type",
+    "high-availability",
+    "high-availability.zookeeper.client.session-timeout",
+    "high-availability.kubernetes.leader-election.lease-duration",
     "execution.state-recovery.from-local",
     "taskmanager.load-balance.mode",
     "pipeline.operator-chaining.enabled",
@@ -983,6 +1270,7 @@ struct RawCluster {
     storage_latency: Option<Spanned<String>>,
     local_bandwidth: Option<Spanned<String>>,
     deploy_time: Option<Spanned<String>>,
+    jobmanager_restart_delay: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1011,6 +1299,9 @@ struct RawOperator {
     semantic: Option<Spanned<String>>,
 }
 
+/// `["jobmanager", "tm-1"]` in a fault.
+type HostList = Spanned<Vec<Spanned<String>>>;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawFault {
@@ -1020,6 +1311,27 @@ struct RawFault {
     kill_taskmanager: Option<Spanned<u64>>,
     restart_taskmanager: Option<Spanned<u64>>,
     fail_task: Option<Spanned<String>>,
+    lose_taskmanager_host: Option<Spanned<u64>>,
+    freeze_taskmanager: Option<Spanned<u64>>,
+    stop_taskmanager: Option<Spanned<u64>>,
+    partition: Option<Spanned<Vec<HostList>>>,
+    lose_messages: Option<Spanned<String>>,
+    delay_messages: Option<Spanned<String>>,
+    rolling_update: Option<Spanned<String>>,
+    kill_jobmanager: Option<Spanned<bool>>,
+    /// `freeze-taskmanager`: how long the process stays stopped.
+    duration: Option<Spanned<String>>,
+    /// `partition`: cut only messages from the first set of hosts to the second.
+    one_way: Option<Spanned<bool>>,
+    /// `partition`: when it heals.
+    heal_at: Option<Spanned<String>>,
+    /// `lose-messages` / `delay-messages`: which messages, and until when.
+    from: Option<HostList>,
+    to: Option<HostList>,
+    probability: Option<Spanned<f64>>,
+    until: Option<Spanned<String>>,
+    /// `delay-messages`: how much later.
+    delay: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1135,6 +1447,21 @@ fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
+/// A single host name where a fault wants a list of them: show the list form.
+fn host_list_hint(text: &str, offset: usize, message: &str) -> Option<String> {
+    if !message.ends_with("expected a sequence") {
+        return None;
+    }
+    let offset = text.floor_char_boundary(offset.min(text.len()));
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let key = text[line_start..].split('=').next()?.trim();
+    match key {
+        "partition" => Some("partition takes two lists of hosts: partition = [[\"jobmanager\"], [\"tm-1\"]]".into()),
+        "from" | "to" => Some(format!("`{key}` takes a list of hosts: {key} = [\"tm-1\"]")),
+        _ => None,
+    }
+}
+
 /// serde says "unknown field `x`, expected one of `a`, `b`": hint at the closest.
 fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
@@ -1201,6 +1528,398 @@ operators = [
         let bad = format!("{MINIMAL}\n[[fault]]\nat-record = 5\nkill-taskmanager = 0\n");
         let e = parse_str("m.toml", &bad).expect_err("at-record needs fail-task");
         assert!(e.message.contains("at-record"), "{e}");
+    }
+
+    /// MINIMAL with three TaskManagers and `extra` appended.
+    fn three_tms(extra: &str) -> String {
+        format!("{}\n[cluster]\ntaskmanagers = 3\n{extra}", MINIMAL.replace("[job]", "[flink]\n[job]"))
+    }
+
+    fn flink_with(keys: &str) -> Res<FlinkConfig> {
+        parse_str("m.toml", &MINIMAL.replace("[job]", &format!("[flink]\n{keys}\n[job]"))).map(|sc| sc.flink)
+    }
+
+    /// 1-based line and column of the last `needle` in `part`, a part of `text`.
+    fn position_of(text: &str, part: &str, needle: &str) -> (usize, usize) {
+        let start = text.find(part).expect("part of the text");
+        line_col(text, start + part.rfind(needle).unwrap_or_else(|| panic!("{needle:?} not in {part:?}")))
+    }
+
+    #[test]
+    fn new_fault_kinds_parse_into_their_actions() {
+        let text = three_tms(
+            r#"
+[[fault]]
+at = "12s"
+lose-taskmanager-host = 1
+
+[[fault]]
+at = "12s"
+freeze-taskmanager = 2
+duration = "70s"
+
+[[fault]]
+at = "10s"
+partition = [["jobmanager", "ha-store"], ["tm-1", "checkpoint-storage", "sink-store"]]
+one-way = true
+heal-at = "40s"
+
+[[fault]]
+at = "10s"
+partition = [["tm-0"], ["tm-2"]]
+
+[[fault]]
+at = "10s"
+lose-messages = "acknowledge-checkpoint"
+from = ["tm-1"]
+to = ["jobmanager"]
+probability = 0.5
+until = "20s"
+
+[[fault]]
+at = "10s"
+lose-messages = "heartbeat"
+
+[[fault]]
+at = "10s"
+delay-messages = "notify-checkpoint-complete"
+delay = "3s"
+probability = 1
+
+[[fault]]
+at = "20s"
+stop-taskmanager = 0
+
+[[fault]]
+at = "20s"
+rolling-update = "10s"
+
+[[fault]]
+at = "20s"
+kill-jobmanager = true
+
+[[fault]]
+at = "1s"
+kill-taskmanager = 2
+
+[[fault]]
+at = "5s"
+restart-taskmanager = 2
+"#,
+        );
+        let sc = parse_str("m.toml", &text).expect("valid");
+        let at = |s: u64| FaultTrigger::At { at_us: s * 1_000_000 };
+        let rule = |kind, from, to, probability, until_us| MessageRule { kind, from, to, probability, until_us };
+        let want = vec![
+            (at(12), FaultAction::LoseTaskManagerHost(1)),
+            (at(12), FaultAction::FreezeTaskManager { tm: 2, duration_us: 70_000_000 }),
+            (
+                at(10),
+                FaultAction::Partition {
+                    a: vec![HostRef::JobManager, HostRef::HaStore],
+                    b: vec![HostRef::TaskManager(1), HostRef::CheckpointStorage, HostRef::SinkStore],
+                    one_way: true,
+                    heal_at_us: Some(40_000_000),
+                },
+            ),
+            (
+                at(10),
+                FaultAction::Partition {
+                    a: vec![HostRef::TaskManager(0)],
+                    b: vec![HostRef::TaskManager(2)],
+                    one_way: false,
+                    heal_at_us: None,
+                },
+            ),
+            (
+                at(10),
+                FaultAction::LoseMessages(rule(
+                    MessageKind::AcknowledgeCheckpoint,
+                    vec![HostRef::TaskManager(1)],
+                    vec![HostRef::JobManager],
+                    0.5,
+                    Some(20_000_000),
+                )),
+            ),
+            (at(10), FaultAction::LoseMessages(rule(MessageKind::Heartbeat, vec![], vec![], 1.0, None))),
+            (
+                at(10),
+                FaultAction::DelayMessages {
+                    rule: rule(MessageKind::NotifyCheckpointComplete, vec![], vec![], 1.0, None),
+                    delay_us: 3_000_000,
+                },
+            ),
+            (at(20), FaultAction::StopTaskManager(0)),
+            (at(20), FaultAction::RollingUpdate { interval_us: 10_000_000 }),
+            (at(20), FaultAction::KillJobManager),
+            (at(1), FaultAction::KillTaskManager(2)),
+            (at(5), FaultAction::RestartTaskManager(2)),
+        ];
+        let got: Vec<_> = sc.faults.iter().map(|f| (f.trigger, f.action.clone())).collect();
+        assert_eq!(got, want);
+        // Every message kind name parses.
+        for name in MessageKind::NAMES {
+            let text = three_tms(&format!("[[fault]]\nat = \"1s\"\nlose-messages = \"{name}\"\n"));
+            let sc = parse_str("m.toml", &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(matches!(&sc.faults[0].action, FaultAction::LoseMessages(r) if r.kind.name() == name));
+        }
+        // fail-task with at-record still works.
+        let text = three_tms("[[fault]]\nat-record = 10\npoison = true\nfail-task = \"count[1]\"\n");
+        let sc = parse_str("m.toml", &text).expect("valid");
+        assert_eq!(sc.faults[0].trigger, FaultTrigger::AtRecord { n: 10, poison: true });
+    }
+
+    #[test]
+    fn new_flink_keys_and_their_defaults() {
+        let f = flink_with("").expect("valid");
+        assert_eq!(f.ask_timeout_us, 10_000_000);
+        assert_eq!(f.slot_timeout_us, 10_000_000);
+        assert_eq!(f.standalone_start_up_us, 300_000_000);
+        assert_eq!(f.tolerable_failed_checkpoints, 0);
+        assert_eq!(f.ha, HaKind::None);
+        assert_eq!(f.zk_session_timeout_us, 60_000_000);
+        assert_eq!(f.k8s_lease_duration_us, 15_000_000);
+        assert_eq!(f.leader_election_us(), None);
+        let sc = parse_str("m.toml", MINIMAL).expect("valid");
+        assert_eq!(sc.cluster.jobmanager_restart_delay_us, 5_000_000);
+
+        let f = flink_with(
+            r#""pekko.ask.timeout" = "30 s"
+"taskmanager.slot.timeout" = "45s"
+"resourcemanager.standalone.start-up-time" = 20000
+"execution.checkpointing.tolerable-failed-checkpoints" = 3
+"high-availability.type" = "zookeeper"
+"high-availability.zookeeper.client.session-timeout" = "40s"
+"high-availability.kubernetes.leader-election.lease-duration" = "20s""#,
+        )
+        .expect("valid");
+        assert_eq!(f.ask_timeout_us, 30_000_000);
+        assert_eq!(f.slot_timeout_us, 45_000_000);
+        assert_eq!(f.standalone_start_up_us, 20_000_000, "a bare number is milliseconds");
+        assert_eq!(f.tolerable_failed_checkpoints, 3);
+        assert_eq!(f.ha, HaKind::Zookeeper);
+        assert_eq!(f.zk_session_timeout_us, 40_000_000);
+        assert_eq!(f.k8s_lease_duration_us, 20_000_000);
+        assert_eq!(f.leader_election_us(), Some(40_000_000));
+
+        // Fallbacks: slot timeout → pekko.ask.timeout, start-up time → slot.request.timeout.
+        let f = flink_with("\"pekko.ask.timeout\" = \"25s\"\n\"slot.request.timeout\" = \"2min\"").expect("valid");
+        assert_eq!((f.ask_timeout_us, f.slot_timeout_us), (25_000_000, 25_000_000));
+        assert_eq!((f.slot_request_timeout_us, f.standalone_start_up_us), (120_000_000, 120_000_000));
+        for minus_one in ["-1", "\"-1\""] {
+            let keys = format!(
+                "\"resourcemanager.standalone.start-up-time\" = {minus_one}\n\"slot.request.timeout\" = \"1min\""
+            );
+            let f = flink_with(&keys).expect("-1 is Flink's default");
+            assert_eq!(f.standalone_start_up_us, 60_000_000);
+        }
+        // The deprecated alias sets the ask timeout; like Flink, the slot timeout falls back to the
+        // key `pekko.ask.timeout` only.
+        let f = flink_with("\"akka.ask.timeout\" = \"25s\"").expect("valid");
+        assert_eq!((f.ask_timeout_us, f.slot_timeout_us), (25_000_000, 10_000_000));
+
+        // HA kinds, case-insensitive, under the current and the older key.
+        for (keys, want) in [
+            ("\"high-availability.type\" = \"NONE\"", HaKind::None),
+            ("\"high-availability.type\" = \"KUBERNETES\"", HaKind::Kubernetes),
+            ("\"high-availability\" = \"ZooKeeper\"", HaKind::Zookeeper),
+            ("\"high-availability\" = \"kubernetes\"", HaKind::Kubernetes),
+        ] {
+            assert_eq!(flink_with(keys).expect(keys).ha, want, "{keys}");
+        }
+        let f = flink_with("\"high-availability.type\" = \"KUBERNETES\"").expect("valid");
+        assert_eq!(f.leader_election_us(), Some(15_000_000));
+
+        let sc =
+            parse_str("m.toml", &format!("{MINIMAL}\n[cluster]\njobmanager-restart-delay = \"30s\"\n")).expect("valid");
+        assert_eq!(sc.cluster.jobmanager_restart_delay_us, 30_000_000);
+    }
+
+    #[test]
+    fn bad_new_flink_keys_point_at_the_value() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("\"taskmanager.slot.timeout\" = \"0s\"", "\"0s\"", "at least 1ms"),
+            ("\"pekko.ask.timeout\" = 0", "0", "at least 1ms"),
+            ("\"high-availability.type\" = \"etcd\"", "\"etcd\"", "invalid value for \"high-availability.type\""),
+            ("\"execution.checkpointing.tolerable-failed-checkpoints\" = -1", "-1", "out of range"),
+            (
+                "\"pekko.ask.timeout\" = \"10s\"\n\"akka.ask.timeout\" = \"20s\"",
+                "\"20s\"",
+                "deprecated name of \"pekko.ask.timeout\"",
+            ),
+            (
+                "\"high-availability\" = \"NONE\"\n\"high-availability.type\" = \"ZOOKEEPER\"",
+                "\"NONE\"",
+                "deprecated name of \"high-availability.type\"",
+            ),
+            ("\"high-availability.zookeeper.client.session-timeout\" = \"soon\"", "\"soon\"", "invalid duration"),
+        ];
+        for (keys, at, message) in cases {
+            let text = MINIMAL.replace("[job]", &format!("[flink]\n{keys}\n[job]"));
+            let e = parse_str("m.toml", &text).expect_err(keys);
+            assert!(e.message.contains(message), "{keys}: {e}");
+            assert_eq!((e.line, e.column), position_of(&text, keys, at), "{keys}: {e}");
+        }
+        let e = flink_with("\"high-availability.typ\" = \"NONE\"").expect_err("unknown key");
+        assert_eq!(e.hint.as_deref(), Some("did you mean \"high-availability.type\"?"));
+        let e = flink_with("\"pekko.ask.timout\" = \"1s\"").expect_err("unknown key");
+        assert_eq!(e.hint.as_deref(), Some("did you mean \"pekko.ask.timeout\"?"));
+        let text = format!("{MINIMAL}\n[cluster]\njobmanager-restart-delay = \"2 days\"\n");
+        let e = parse_str("m.toml", &text).expect_err("too long");
+        assert!(e.message.contains("jobmanager-restart-delay"), "{e}");
+    }
+
+    #[test]
+    fn bad_faults_point_at_the_offending_value() {
+        // (the [[fault]] body, where the error points, what the message says, what the hint says)
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                "at = \"10s\"\npartition = [[\"jobmanagr\"], [\"tm-1\"]]",
+                "\"jobmanagr\"",
+                "unknown host \"jobmanagr\"",
+                "did you mean \"jobmanager\"? hosts: jobmanager, tm-0 … tm-2, checkpoint-storage, sink-store, ha-store",
+            ),
+            (
+                "at = \"10s\"\nlose-messages = \"any\"\nfrom = [\"tm-3\"]",
+                "\"tm-3\"",
+                "no TaskManager host \"tm-3\"",
+                "tm-0 … tm-2",
+            ),
+            (
+                "at = \"10s\"\nlose-messages = \"any\"\nto = [\"tm-01\"]",
+                "\"tm-01\"",
+                "unknown host",
+                "did you mean \"tm-0\"?",
+            ),
+            (
+                "at = \"10s\"\nfreeze-taskmanager = 3\nduration = \"1s\"",
+                "3",
+                "no TaskManager 3 (the cluster has 3)",
+                "",
+            ),
+            ("at = \"10s\"\nstop-taskmanager = 7", "7", "no TaskManager 7", ""),
+            ("at = \"10s\"\nlose-taskmanager-host = 3", "3", "no TaskManager 3", ""),
+            (
+                "at = \"10s\"\nfreeze-taskmanager = 1",
+                "[[fault]]",
+                "a `freeze-taskmanager` fault needs a `duration`",
+                "70s",
+            ),
+            (
+                "at = \"10s\"\nfreeze-taskmanager = 1\nduration = \"0s\"",
+                "\"0s\"",
+                "`duration` must be longer than 0",
+                "",
+            ),
+            ("at = \"10s\"\ndelay-messages = \"data\"", "[[fault]]", "a `delay-messages` fault needs a `delay`", ""),
+            (
+                "at = \"10s\"\nlose-messages = \"data\"\ndelay = \"1s\"",
+                "\"1s\"",
+                "`delay` is only for delay-messages faults (this one is lose-messages)",
+                "",
+            ),
+            (
+                "at = \"10s\"\nkill-taskmanager = 1\nduration = \"1s\"",
+                "\"1s\"",
+                "`duration` is only for freeze-taskmanager faults",
+                "",
+            ),
+            (
+                "at = \"10s\"\nstop-taskmanager = 1\nfrom = [\"jobmanager\"]",
+                "[\"jobmanager\"]",
+                "`from` is only for lose-messages and delay-messages faults (this one is stop-taskmanager)",
+                "",
+            ),
+            (
+                "at = \"10s\"\nlose-messages = \"data\"\none-way = true",
+                "true",
+                "`one-way` is only for partition faults",
+                "",
+            ),
+            (
+                "at = \"10s\"\npartition = [[\"tm-0\"], [\"tm-1\"]]\nheal-at = \"5s\"",
+                "\"5s\"",
+                "`heal-at` (5s) must be after the fault's `at` (10s)",
+                "",
+            ),
+            (
+                "at = \"10s\"\npartition = [[\"tm-0\"], [\"tm-1\"]]\nheal-at = \"10s\"",
+                "\"10s\"",
+                "must be after the fault's `at`",
+                "",
+            ),
+            (
+                "at = \"10s\"\nlose-messages = \"data\"\nuntil = \"1h\"",
+                "\"1h\"",
+                "`until` is after the end of the run (duration + drain)",
+                "leave `until` out",
+            ),
+            (
+                "at = \"10s\"\nlose-messages = \"data\"\nprobability = 0",
+                "0",
+                "`probability` = 0 must be more than 0",
+                "",
+            ),
+            ("at = \"10s\"\nlose-messages = \"data\"\nprobability = 1.5", "1.5", "`probability` = 1.5", ""),
+            ("at = \"10s\"\nlose-messages = \"data\"\nprobability = nan", "nan", "`probability` = NaN", ""),
+            (
+                "at = \"10s\"\nlose-messages = \"ack\"",
+                "\"ack\"",
+                "unknown message kind \"ack\"",
+                "message kinds: any, heartbeat, submit-task",
+            ),
+            (
+                "at = \"10s\"\ndelay-messages = \"heartbeats\"\ndelay = \"1s\"",
+                "\"heartbeats\"",
+                "unknown message kind",
+                "did you mean \"heartbeat\"?",
+            ),
+            (
+                "at = \"10s\"\npartition = [[\"tm-0\"]]",
+                "[[\"tm-0\"]]",
+                "`partition` takes two lists of hosts, not 1",
+                "",
+            ),
+            ("at = \"10s\"\npartition = [[\"tm-0\"], []]", "[]", "`partition` names no host", ""),
+            (
+                "at = \"10s\"\npartition = [[\"tm-0\", \"tm-1\"], [\"tm-2\", \"tm-1\"]]",
+                "\"tm-1\"]]",
+                "\"tm-1\" is on both sides of the partition",
+                "",
+            ),
+            (
+                "at = \"10s\"\nlose-messages = \"any\"\nto = [\"tm-0\", \"tm-0\"]",
+                "\"tm-0\"]",
+                "`to` names \"tm-0\" twice",
+                "",
+            ),
+            ("at = \"10s\"\nlose-messages = \"any\"\nfrom = []", "[]", "`from` names no host", ""),
+            ("at-record = 3\nkill-jobmanager = true", "3", "`at-record` only works with `fail-task`", ""),
+            ("at = \"10s\"\nkill-jobmanager = false", "false", "`kill-jobmanager` takes `true`", ""),
+            ("at = \"10s\"\nrolling-update = \"2 days\"", "\"2 days\"", "`rolling-update` must be at most 24h", ""),
+            (
+                "at = \"10s\"\nstop-taskmanager = 1\nkill-jobmanager = true",
+                "true",
+                "a [[fault]] needs exactly one action; this one has `stop-taskmanager` and `kill-jobmanager`",
+                "rolling-update = \"10s\", kill-jobmanager = true",
+            ),
+            ("at = \"10s\"", "[[fault]]", "a [[fault]] needs exactly one action", "lose-taskmanager-host = N"),
+            ("at = \"1h\"\nkill-jobmanager = true", "\"1h\"", "the fault is after the end of the run", ""),
+        ];
+        let text = three_tms("[[fault]]\nat = \"1s\"\npartition = [\"jobmanager\", \"tm-1\"]\n");
+        let e = parse_str("m.toml", &text).expect_err("not lists");
+        assert_eq!((e.line, e.column), position_of(&text, "partition = [\"jobmanager\"", "\"jobmanager\""), "{e}");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("[[\"jobmanager\"], [\"tm-1\"]]")), "{e}");
+        let text = three_tms("[[fault]]\nat = \"1s\"\nlose-messages = \"any\"\nto = \"tm-1\"\n");
+        let e = parse_str("m.toml", &text).expect_err("not a list");
+        assert_eq!(e.hint.as_deref(), Some("`to` takes a list of hosts: to = [\"tm-1\"]"), "{e}");
+        for (body, at, message, hint) in cases {
+            let text = three_tms(&format!("[[fault]]\n{body}\n"));
+            let e = parse_str("m.toml", &text).expect_err(body);
+            assert!(e.message.contains(message), "{body}:\n{e}");
+            assert!(e.hint.as_deref().unwrap_or("").contains(hint), "{body}:\n{e}");
+            assert_eq!((e.line, e.column), position_of(&text, &format!("[[fault]]\n{body}"), at), "{body}:\n{e}");
+        }
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub fn fmt_time(us: TimeUs) -> String {
 /// Formats a duration for people: `250ms`, `1.5s`, `50s`.
 pub fn fmt_duration(us: u64) -> String {
     if us < 1_000_000 {
-        if us % 1_000 == 0 { format!("{}ms", us / 1_000) } else { format!("{}us", us) }
-    } else if us % 1_000_000 == 0 {
+        if us.is_multiple_of(1_000) { format!("{}ms", us / 1_000) } else { format!("{}us", us) }
+    } else if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else {
         let ms = us / 1_000;

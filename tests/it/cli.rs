@@ -79,6 +79,39 @@ fn bad_scenario_files_exit_2_with_file_line_column() {
             "absurd-heartbeats",
             GOOD.replace("[flink]", "[cluster]\ntaskmanagers = 1000\n\n[flink]\n\"heartbeat.interval\" = \"1ms\"\n\"heartbeat.timeout\" = \"1s\""),
         ),
+        (
+            "unknown-ha-type",
+            GOOD.replace("[flink]", "[flink]\n\"high-availability.type\" = \"etcd\""),
+        ),
+        (
+            "fault-unknown-host",
+            format!("{GOOD}\n[[fault]]\nat = \"1s\"\npartition = [[\"job-manager\"], [\"tm-0\"]]\n"),
+        ),
+        (
+            "fault-tm-host-out-of-range",
+            format!("{GOOD}\n[[fault]]\nat = \"1s\"\nlose-messages = \"heartbeat\"\nto = [\"tm-1\"]\n"),
+        ),
+        ("fault-tm-index-out-of-range", format!("{GOOD}\n[[fault]]\nat = \"1s\"\nstop-taskmanager = 1\n")),
+        ("fault-freeze-without-duration", format!("{GOOD}\n[[fault]]\nat = \"1s\"\nfreeze-taskmanager = 0\n")),
+        (
+            "fault-delay-on-lose-messages",
+            format!("{GOOD}\n[[fault]]\nat = \"1s\"\nlose-messages = \"data\"\ndelay = \"1s\"\n"),
+        ),
+        (
+            "fault-heal-before-at",
+            format!(
+                "{GOOD}\n[[fault]]\nat = \"10s\"\npartition = [[\"jobmanager\"], [\"tm-0\"]]\nheal-at = \"5s\"\n"
+            ),
+        ),
+        (
+            "fault-probability-zero",
+            format!("{GOOD}\n[[fault]]\nat = \"1s\"\nlose-messages = \"data\"\nprobability = 0.0\n"),
+        ),
+        (
+            "fault-unknown-message-kind",
+            format!("{GOOD}\n[[fault]]\nat = \"1s\"\ndelay-messages = \"acknowledge\"\ndelay = \"1s\"\n"),
+        ),
+        ("fault-no-action", format!("{GOOD}\n[[fault]]\nat = \"1s\"\n")),
     ];
     let mut all = String::new();
     for (name, text) in cases {
