@@ -499,9 +499,13 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
             format!("{} wakes up and works off {backlog} events that waited while it was frozen", host.name())
         }
         Note::JobManagerLostByTaskManager { tm, reason } => {
-            format!("tm-{tm} lost its JobManager ({reason}): fails the job's tasks, keeps their slots for taskmanager.slot.timeout")
+            format!(
+                "tm-{tm} lost its JobManager ({reason}): fails the job's tasks, keeps their slots for taskmanager.slot.timeout"
+            )
         }
-        Note::SlotsFreed { tm, slots } => format!("tm-{tm} frees its {slots} inactive slots (taskmanager.slot.timeout)"),
+        Note::SlotsFreed { tm, slots } => {
+            format!("tm-{tm} frees its {slots} inactive slots (taskmanager.slot.timeout)")
+        }
         Note::ZombieFenced { st, attempt, epoch, newest } => format!(
             "sink store refuses {} attempt #{attempt}: a zombie writer (producer epoch {epoch} < {newest}, fenced)",
             g.subtask_name(*st)
@@ -721,7 +725,7 @@ fn summary(run: &Run, out: &mut String) {
     let _ = writeln!(out, "  trace hash {:016x}; {} events", o.trace_hash, o.events);
 }
 
-/// `recoverysim run --json`: one object (DESIGN.md contract).
+/// `recoverysim run --json`: one object (the contract in README.md).
 pub fn json(run: &Run) -> serde_json::Value {
     use serde_json::json;
     let o = &run.outcome;

@@ -33,25 +33,45 @@ pub enum Timer {
     Jm(JmTimer),
     Te(TeTimer),
     /// Send a prepared message (in the slab) now: work that took time, then an answer.
-    Send { slot: u32 },
+    Send {
+        slot: u32,
+    },
 }
 
 /// Everything that can happen.
 #[derive(Clone, Copy, Debug, Hash)]
 pub enum Event {
-    Fault { index: u32 },
+    Fault {
+        index: u32,
+    },
     /// A message reaches its destination host (payload in the slab).
-    Arrive { slot: u32 },
+    Arrive {
+        slot: u32,
+    },
     /// A timer of the process incarnation `inc` on `host`.
-    Timer { host: HostId, inc: u32, timer: Timer },
+    Timer {
+        host: HostId,
+        inc: u32,
+        timer: Timer,
+    },
     /// A message the environment sends (a kernel's connection reset, Kubernetes' pod event).
-    EnvSend { slot: u32 },
-    Heal { fault: u32 },
-    Thaw { host: HostId },
+    EnvSend {
+        slot: u32,
+    },
+    Heal {
+        fault: u32,
+    },
+    Thaw {
+        host: HostId,
+    },
     /// A TaskManager process finished starting on `host`.
-    TaskManagerUp { host: HostId },
+    TaskManagerUp {
+        host: HostId,
+    },
     /// A JobManager process (generation `jm`) starts on its host.
-    JobManagerUp { jm: u32 },
+    JobManagerUp {
+        jm: u32,
+    },
     /// The next step of a rolling update.
     RollingStep,
     RunEnd,

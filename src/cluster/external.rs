@@ -127,12 +127,18 @@ impl TxnStore {
                 t.state = TxnState::Committed;
                 let n = t.records.len() as u64;
                 let sink = txn.sink;
-                self.committed.extend(t.records.drain(..).map(|record| CommittedRecord { sink, record, committed_at_us: now_us }));
+                self.committed.extend(t.records.drain(..).map(|record| CommittedRecord {
+                    sink,
+                    record,
+                    committed_at_us: now_us,
+                }));
                 n
             }
         }
     }
 
+    // Each arm is one message handler; guards would hide the handler's condition in the pattern.
+    #[allow(clippy::collapsible_match)]
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         let now = ctx.now;
         match msg {
@@ -145,7 +151,12 @@ impl TxnStore {
                     for &txn in &recommit {
                         let records = self.commit(txn, now);
                         if records > 0 {
-                            ctx.note(Note::SinkCommitted { st: id.st, checkpoint: txn.checkpoint, records, recovered: true });
+                            ctx.note(Note::SinkCommitted {
+                                st: id.st,
+                                checkpoint: txn.checkpoint,
+                                records,
+                                recovered: true,
+                            });
                         }
                     }
                 }
@@ -196,7 +207,11 @@ impl TxnStore {
                 }
             }
             Msg::Append { sink, records } => {
-                self.committed.extend(records.into_iter().map(|record| CommittedRecord { sink, record, committed_at_us: now }));
+                self.committed.extend(records.into_iter().map(|record| CommittedRecord {
+                    sink,
+                    record,
+                    committed_at_us: now,
+                }));
             }
             _ => {}
         }
@@ -275,7 +290,9 @@ impl CheckpointStorage {
                             bytes += s.bytes;
                             snapshots.push(s.clone());
                         }
-                        None => ctx.violation(format!("restore reads chk-{}/{}, which is not in storage", f.cp, f.st.0)),
+                        None => {
+                            ctx.violation(format!("restore reads chk-{}/{}, which is not in storage", f.cp, f.st.0))
+                        }
                     }
                 }
                 let d = Self::transfer_us(ctx, bytes);

@@ -81,74 +81,214 @@ pub enum HbSender {
 pub enum Msg {
     // ---- TaskExecutor → JobManager process (ResourceManager + JobMaster) ----
     /// registerTaskExecutor + the JobMaster connection + offerSlots, as one registration.
-    Register { te: u32, tm: u32, slots: u32 },
+    Register {
+        te: u32,
+        tm: u32,
+        slots: u32,
+    },
     /// The answer to a heartbeat request (heartbeatFromTaskManager), with the deployed attempts.
-    HeartbeatAnswer { te: u32, from: HbSender, jm: u32 },
+    HeartbeatAnswer {
+        te: u32,
+        from: HbSender,
+        jm: u32,
+    },
     /// updateTaskExecutionState.
-    TaskState { id: AttemptId, te: u32, state: ExecutionState, cause: Option<FailureCause>, failed_at_us: u64 },
+    TaskState {
+        id: AttemptId,
+        te: u32,
+        state: ExecutionState,
+        cause: Option<FailureCause>,
+        failed_at_us: u64,
+    },
     /// A finished task's final state, stored for later checkpoints (FLIP-147).
-    TaskFinished { id: AttemptId, file: FileKey, bytes: u64 },
+    TaskFinished {
+        id: AttemptId,
+        file: FileKey,
+        bytes: u64,
+    },
     /// acknowledgeCheckpoint (a tell).
-    AckCheckpoint { id: AttemptId, cp: u64, file: FileKey, bytes: u64, alignment_us: u64 },
+    AckCheckpoint {
+        id: AttemptId,
+        cp: u64,
+        file: FileKey,
+        bytes: u64,
+        alignment_us: u64,
+    },
     /// disconnectTaskManager: a TaskExecutor that shuts down says goodbye.
-    Unregister { te: u32 },
+    Unregister {
+        te: u32,
+    },
     /// The answer to submitTask / cancelTask.
-    AskReply { ask: AskRef, ok: bool },
+    AskReply {
+        ask: AskRef,
+        ok: bool,
+    },
 
     // ---- JobManager process → TaskExecutor ----
-    RegisterReply { te: u32, jm: u32 },
-    HeartbeatRequest { te: u32, from: HbSender, jm: u32 },
-    SubmitTask { ask: u64, jm: u32, deployment: Box<Deployment> },
-    CancelTask { ask: u64, id: AttemptId },
-    TriggerCheckpoint { id: AttemptId, cp: u64 },
-    NotifyComplete { id: AttemptId, cp: u64 },
-    AbortCheckpoint { jm: u32, cp: u64 },
+    RegisterReply {
+        te: u32,
+        jm: u32,
+    },
+    HeartbeatRequest {
+        te: u32,
+        from: HbSender,
+        jm: u32,
+    },
+    SubmitTask {
+        ask: u64,
+        jm: u32,
+        deployment: Box<Deployment>,
+    },
+    CancelTask {
+        ask: u64,
+        id: AttemptId,
+    },
+    TriggerCheckpoint {
+        id: AttemptId,
+        cp: u64,
+    },
+    NotifyComplete {
+        id: AttemptId,
+        cp: u64,
+    },
+    AbortCheckpoint {
+        jm: u32,
+        cp: u64,
+    },
     /// disconnectJobManager: the JobMaster gave this TaskExecutor up.
-    DisconnectJobManager { te: u32, jm: u32 },
+    DisconnectJobManager {
+        te: u32,
+        jm: u32,
+    },
 
     // ---- TaskExecutor ↔ TaskExecutor: the data plane ----
-    Data { ch: ChannelId, producer: u32, consumer: AttemptId, item: Item },
-    PartitionRequest { ch: ChannelId, producer: AttemptId, consumer: AttemptId, credit: u32 },
-    Credit { ch: ChannelId, producer: AttemptId, credit: u32 },
+    Data {
+        ch: ChannelId,
+        producer: u32,
+        consumer: AttemptId,
+        item: Item,
+    },
+    PartitionRequest {
+        ch: ChannelId,
+        producer: AttemptId,
+        consumer: AttemptId,
+        credit: u32,
+    },
+    Credit {
+        ch: ChannelId,
+        producer: AttemptId,
+        credit: u32,
+    },
     /// The kernel reports that the data connection to `remote` was reset or closed.
-    ConnectionReset { remote: HostId },
+    ConnectionReset {
+        remote: HostId,
+    },
 
     // ---- TaskExecutor ↔ checkpoint storage ----
-    Upload { id: AttemptId, cp: u64, file: FileKey, snapshot: Box<SubtaskSnapshot> },
-    UploadDone { id: AttemptId, cp: u64 },
-    Download { id: AttemptId, files: Vec<FileKey> },
-    Downloaded { id: AttemptId, snapshots: Vec<SubtaskSnapshot> },
+    Upload {
+        id: AttemptId,
+        cp: u64,
+        file: FileKey,
+        snapshot: Box<SubtaskSnapshot>,
+    },
+    UploadDone {
+        id: AttemptId,
+        cp: u64,
+    },
+    Download {
+        id: AttemptId,
+        files: Vec<FileKey>,
+    },
+    Downloaded {
+        id: AttemptId,
+        snapshots: Vec<SubtaskSnapshot>,
+    },
     // ---- JobManager → checkpoint storage ----
     /// The checkpoint's _metadata is written: it is complete.
-    FinalizeCheckpoint { cp: u64, files: Vec<FileKey>, completed_at_us: u64 },
-    DiscardCheckpoint { cp: u64 },
+    FinalizeCheckpoint {
+        cp: u64,
+        files: Vec<FileKey>,
+        completed_at_us: u64,
+    },
+    DiscardCheckpoint {
+        cp: u64,
+    },
 
     // ---- TaskExecutor ↔ the sink's transactional store ----
     /// initTransactions for a sink subtask: bump the producer epoch (fencing older writers),
     /// commit the restored committables, abort every other open transaction.
-    InitSink { id: AttemptId, sink: OperatorId, index: u32, recommit: Vec<TxnId>, restored_cp: Option<u64> },
-    SinkReady { id: AttemptId, sink: OperatorId, epoch: u64 },
+    InitSink {
+        id: AttemptId,
+        sink: OperatorId,
+        index: u32,
+        recommit: Vec<TxnId>,
+        restored_cp: Option<u64>,
+    },
+    SinkReady {
+        id: AttemptId,
+        sink: OperatorId,
+        epoch: u64,
+    },
     /// Records sent into a transaction (a producer batch).
-    Produce { id: AttemptId, txn: TxnId, epoch: u64, records: Vec<Record> },
+    Produce {
+        id: AttemptId,
+        txn: TxnId,
+        epoch: u64,
+        records: Vec<Record>,
+    },
     /// Flush + prepare (pre-commit) at a checkpoint.
-    Prepare { id: AttemptId, txn: TxnId, epoch: u64, records: Vec<Record>, cp: u64 },
-    Prepared { id: AttemptId, cp: u64 },
-    Commit { id: AttemptId, txn: TxnId, epoch: u64, recovered: bool },
+    Prepare {
+        id: AttemptId,
+        txn: TxnId,
+        epoch: u64,
+        records: Vec<Record>,
+        cp: u64,
+    },
+    Prepared {
+        id: AttemptId,
+        cp: u64,
+    },
+    Commit {
+        id: AttemptId,
+        txn: TxnId,
+        epoch: u64,
+        recovered: bool,
+    },
     /// Plain (non-transactional) appends.
-    Append { sink: OperatorId, records: Vec<Record> },
+    Append {
+        sink: OperatorId,
+        records: Vec<Record>,
+    },
 
     // ---- the HA store ----
-    HaPutCheckpoint { jm: u32, cp: u64, files: Vec<FileKey>, bytes: Vec<u64> },
-    HaRecover { jm: u32 },
-    HaRecovered { jm: u32, latest: Option<(u64, Vec<FileKey>, Vec<u64>)>, next_cp: u64 },
+    HaPutCheckpoint {
+        jm: u32,
+        cp: u64,
+        files: Vec<FileKey>,
+        bytes: Vec<u64>,
+    },
+    HaRecover {
+        jm: u32,
+    },
+    HaRecovered {
+        jm: u32,
+        latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
+        next_cp: u64,
+    },
     /// Leader retrieval: a new JobManager leader (generation `jm`).
-    LeaderChanged { jm: u32 },
+    LeaderChanged {
+        jm: u32,
+    },
     /// Kubernetes tells the active ResourceManager a worker pod terminated.
-    WorkerTerminated { te: u32 },
+    WorkerTerminated {
+        te: u32,
+    },
 
     /// The destination host refused the connection (its process is gone): the ask fails with
     /// RecipientUnreachableException.
-    Refused { ask: AskRef },
+    Refused {
+        ask: AskRef,
+    },
 }
 
 impl Msg {
@@ -182,9 +322,7 @@ impl Msg {
             Msg::SubmitTask { ask, .. } | Msg::CancelTask { ask, .. } => Some(AskRef::Jm(ask)),
             Msg::HeartbeatRequest { te, from, .. } => Some(AskRef::Jm(heartbeat_ask(te, from))),
             Msg::Register { te, .. } => Some(AskRef::Register { te }),
-            Msg::PartitionRequest { consumer, ch, .. } => {
-                Some(AskRef::PartitionRequest { consumer, input: ch.0 })
-            }
+            Msg::PartitionRequest { consumer, ch, .. } => Some(AskRef::PartitionRequest { consumer, input: ch.0 }),
             _ => None,
         }
     }

@@ -216,7 +216,10 @@ fn trace_option_writes_json_lines() {
     assert!(lines.len() > 100);
     assert!(lines.windows(2).all(|w| w[0]["at_us"].as_u64() <= w[1]["at_us"].as_u64()), "in time order");
     let failed = lines.iter().find(|l| l["kind"] == "task-failed").expect("a task failure is traced");
-    assert_eq!(failed["at_us"], 13_040_000);
-    assert_eq!(failed["st"], "map[0]");
+    // tm-1 is killed at 12.990 s; a task on tm-0 that reads from it fails when the kernel's
+    // connection reset arrives, 50–100 ms later.
+    let at = failed["at_us"].as_u64().expect("a time");
+    assert!((13_040_000..=13_100_000).contains(&at), "{at}");
+    assert!(failed["st"].as_str().is_some_and(|s| s.ends_with("[0]")), "{}", failed["st"]);
     assert!(lines.iter().any(|l| l["kind"] == "job-status" && l["to"] == "RESTARTING"));
 }

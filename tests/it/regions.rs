@@ -1,4 +1,4 @@
-//! Pipelined regions on Flink's textbook topologies (flink-recovery.md §2): pointwise edges keep
+//! Pipelined regions on Flink's textbook topologies (docs/flink-behaviour.md): pointwise edges keep
 //! lanes apart, any all-to-all edge joins everything it touches, chaining never splits a region.
 
 use recoverysim::job::graph::{JobGraph, format_subtasks};

@@ -26,7 +26,8 @@ impl JobManager {
         if self.job_status != JobStatus::Running
             || self.pending.is_some()
             || !ready
-            || (self.checkpoints_completed > 0 && now < self.last_checkpoint_done_us + ctx.sc.flink.checkpoint_min_pause_us)
+            || (self.checkpoints_completed > 0
+                && now < self.last_checkpoint_done_us + ctx.sc.flink.checkpoint_min_pause_us)
         {
             return;
         }
@@ -38,8 +39,15 @@ impl JobManager {
             (0..n).map(|i| if acked[i] { self.final_files[i] } else { None }).collect();
         let missing = acked.iter().filter(|a| !**a).count() as u32;
         let deadline_us = now + ctx.sc.flink.checkpoint_timeout_us;
-        self.pending =
-            Some(PendingCheckpoint { id, triggered_at_us: now, deadline_us, files, acked, missing, max_alignment_us: 0 });
+        self.pending = Some(PendingCheckpoint {
+            id,
+            triggered_at_us: now,
+            deadline_us,
+            files,
+            acked,
+            missing,
+            max_alignment_us: 0,
+        });
         ctx.note(Note::CheckpointTriggered { cp: id });
         for i in 0..n {
             let st = SubtaskId(i as u32);
@@ -62,7 +70,15 @@ impl JobManager {
         }
     }
 
-    pub(super) fn on_ack(&mut self, ctx: &mut Ctx, st: SubtaskId, cp: u64, file: FileKey, bytes: u64, alignment_us: u64) {
+    pub(super) fn on_ack(
+        &mut self,
+        ctx: &mut Ctx,
+        st: SubtaskId,
+        cp: u64,
+        file: FileKey,
+        bytes: u64,
+        alignment_us: u64,
+    ) {
         let Some(p) = &mut self.pending else { return };
         if p.id != cp || p.acked[st.0 as usize] {
             return;
@@ -81,7 +97,10 @@ impl JobManager {
         let total: u64 = sizes.iter().sum();
         ctx.send(HostId::STORAGE, Msg::FinalizeCheckpoint { cp, files: files.clone(), completed_at_us: now });
         if ctx.sc.flink.leader_election_us().is_some() {
-            ctx.send(HostId::HA, Msg::HaPutCheckpoint { jm: self.generation, cp, files: files.clone(), bytes: sizes.clone() });
+            ctx.send(
+                HostId::HA,
+                Msg::HaPutCheckpoint { jm: self.generation, cp, files: files.clone(), bytes: sizes.clone() },
+            );
         }
         self.completed.push_back(CompletedMeta { id: cp, files, bytes: sizes });
         while self.completed.len() > ctx.sc.flink.checkpoints_retained as usize {

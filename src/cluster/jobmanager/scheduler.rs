@@ -156,10 +156,8 @@ impl JobManager {
             .map(|ch| {
                 let p = graph.channels[ch.0 as usize].from;
                 let pg = graph.subtasks[p.0 as usize].index;
-                let ph = self.group_slot[pg as usize]
-                    .and_then(|(t, _)| self.tms.get(&t))
-                    .map(|r| r.host)
-                    .unwrap_or(host);
+                let ph =
+                    self.group_slot[pg as usize].and_then(|(t, _)| self.tms.get(&t)).map(|r| r.host).unwrap_or(host);
                 (ph, self.vertices[p.0 as usize].attempt)
             })
             .collect();
@@ -180,7 +178,14 @@ impl JobManager {
 
     /// The JobMaster learns that an attempt failed (Execution.markFailed →
     /// DefaultScheduler.handleTaskFailure).
-    pub(super) fn on_failure(&mut self, ctx: &mut Ctx, st: SubtaskId, attempt: u32, cause: FailureCause, failed_at_us: u64) {
+    pub(super) fn on_failure(
+        &mut self,
+        ctx: &mut Ctx,
+        st: SubtaskId,
+        attempt: u32,
+        cause: FailureCause,
+        failed_at_us: u64,
+    ) {
         let v = &self.vertices[st.0 as usize];
         if v.attempt != attempt || v.state.is_terminal() {
             return;
@@ -225,7 +230,12 @@ impl JobManager {
             running_again_at_us: None,
             exhausted: decision == RestartDecision::Exhausted,
         });
-        self.failover_rt.push(FailoverRt { to_restart: Vec::new(), timer_fired: false, done: false, waiting_running: 0 });
+        self.failover_rt.push(FailoverRt {
+            to_restart: Vec::new(),
+            timer_fired: false,
+            done: false,
+            waiting_running: 0,
+        });
         ctx.note(Note::FailoverStarted { failover: f });
         match decision {
             RestartDecision::Exhausted => {

@@ -25,15 +25,28 @@ use task::{Phase, Task};
 #[derive(Clone, Copy, Debug, Hash)]
 pub enum TeTimer {
     /// Registration at the JobManager process: try (again).
-    Register { attempt: u32 },
+    Register {
+        attempt: u32,
+    },
     /// The JobManager heartbeat monitor looks at its deadline.
     JmHeartbeatCheck,
     /// A job's slots held inactive since the JobManager was lost are freed.
-    FreeSlots { since_us: u64 },
-    SourceEmit { id: AttemptId },
-    Drain { id: AttemptId, input: u32 },
-    DeployDone { id: AttemptId },
-    RestoredLocally { id: AttemptId },
+    FreeSlots {
+        since_us: u64,
+    },
+    SourceEmit {
+        id: AttemptId,
+    },
+    Drain {
+        id: AttemptId,
+        input: u32,
+    },
+    DeployDone {
+        id: AttemptId,
+    },
+    RestoredLocally {
+        id: AttemptId,
+    },
 }
 
 pub struct TaskExecutor {
@@ -222,7 +235,8 @@ impl TaskExecutor {
     /// fails, the job's slots become inactive and are freed after `taskmanager.slot.timeout`.
     fn lose_jobmanager(&mut self, ctx: &mut Ctx, why: &str) {
         ctx.note(Note::JobManagerLostByTaskManager { tm: self.tm, reason: why.into() });
-        let ids: Vec<AttemptId> = self.tasks.iter().flatten().filter(|t| t.phase != Phase::Done).map(|t| t.id).collect();
+        let ids: Vec<AttemptId> =
+            self.tasks.iter().flatten().filter(|t| t.phase != Phase::Done).map(|t| t.id).collect();
         for id in ids {
             self.fail_task(ctx, id, FailureCause::JobManagerLost { tm: self.tm });
         }
@@ -237,7 +251,8 @@ impl TaskExecutor {
     /// connections).
     pub fn shutdown(&mut self, ctx: &mut Ctx) {
         self.shutting_down = true;
-        let ids: Vec<AttemptId> = self.tasks.iter().flatten().filter(|t| t.phase != Phase::Done).map(|t| t.id).collect();
+        let ids: Vec<AttemptId> =
+            self.tasks.iter().flatten().filter(|t| t.phase != Phase::Done).map(|t| t.id).collect();
         for id in ids {
             self.fail_task(ctx, id, FailureCause::TaskExecutorShuttingDown { tm: self.tm });
         }

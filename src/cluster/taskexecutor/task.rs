@@ -18,8 +18,11 @@ use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
 use crate::trace::{FailureCause, Note};
 use std::collections::{BTreeMap, VecDeque};
 
-/// Records a sink batches before it sends them to the store (a producer batch).
+/// Records a transactional sink batches before it sends them to the store (a producer batch;
+/// whatever is left is flushed at pre-commit).
 const SINK_BATCH: usize = 128;
+/// A plain appending sink writes through in small batches: what it wrote before a crash stays.
+const APPEND_BATCH: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -279,8 +282,9 @@ impl Task {
         let sink = self.sinks.iter_mut().find(|k| k.op == op).expect("sink operator has a sink runtime");
         sink.buffer.push(rec);
         sink.open_has_records = true;
-        if sink.buffer.len() >= SINK_BATCH {
-            let records = std::mem::replace(&mut sink.buffer, Vec::with_capacity(SINK_BATCH));
+        let batch = if sink.semantic == SinkSemantic::Append { APPEND_BATCH } else { SINK_BATCH };
+        if sink.buffer.len() >= batch {
+            let records = std::mem::replace(&mut sink.buffer, Vec::with_capacity(batch));
             match sink.semantic {
                 SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: op, records }),
                 SinkSemantic::TwoPhaseCommit => {
@@ -350,7 +354,8 @@ impl Task {
         };
         let src = self.source.as_ref().expect("checked above");
         let log = &logs[src.log];
-        let next = src.cursors.iter().filter(|&&(p, off)| off < log.len(p)).map(|&(p, off)| log.append_time_us(p, off)).min();
+        let next =
+            src.cursors.iter().filter(|&&(p, off)| off < log.len(p)).map(|&(p, off)| log.append_time_us(p, off)).min();
         if let Some(t) = next {
             self.schedule_emit(ctx, t.max(now + catch_up));
         }
@@ -423,7 +428,8 @@ impl Task {
         if i.unannounced >= (cap / 4).max(1) {
             let credit = std::mem::take(&mut i.unannounced);
             let ch = ctx.graph.subtasks[self.id.st.0 as usize].inputs[k];
-            let producer = AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: i.producer, jm: self.id.jm };
+            let producer =
+                AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: i.producer, jm: self.id.jm };
             ctx.send(i.from, Msg::Credit { ch, producer, credit });
         }
     }
@@ -707,7 +713,9 @@ impl TaskExecutor {
         for m in parked {
             match m {
                 Msg::PartitionRequest { producer, .. } if producer.st == d.id.st && producer < d.id => {}
-                Msg::PartitionRequest { producer, .. } if producer == d.id => self.handle_task_msg(ctx, HostId(u16::MAX), m),
+                Msg::PartitionRequest { producer, .. } if producer == d.id => {
+                    self.handle_task_msg(ctx, HostId(u16::MAX), m)
+                }
                 other => self.parked.push(other),
             }
         }
@@ -900,7 +908,10 @@ impl TaskExecutor {
         }
         t.phase = Phase::Initializing;
         let te = self.id;
-        ctx.send(HostId::JOBMANAGER, Msg::TaskState { id, te, state: ExecutionState::Initializing, cause: None, failed_at_us: 0 });
+        ctx.send(
+            HostId::JOBMANAGER,
+            Msg::TaskState { id, te, state: ExecutionState::Initializing, cause: None, failed_at_us: 0 },
+        );
         let Some(t) = self.task_mut(id) else { return };
         t.restore_started_us = ctx.now;
         match t.restore.clone() {
@@ -952,7 +963,10 @@ impl TaskExecutor {
         }
         t.phase = Phase::Running;
         let te = self.id;
-        ctx.send(HostId::JOBMANAGER, Msg::TaskState { id, te, state: ExecutionState::Running, cause: None, failed_at_us: 0 });
+        ctx.send(
+            HostId::JOBMANAGER,
+            Msg::TaskState { id, te, state: ExecutionState::Running, cause: None, failed_at_us: 0 },
+        );
         let Some(t) = self.task_mut(id) else { return };
         if let Some(src) = &t.source
             && t.restore.is_some()
@@ -963,7 +977,8 @@ impl TaskExecutor {
         let cap = ctx.sc.cluster.channel_capacity;
         for k in 0..t.inputs.len() {
             let ch = ctx.graph.subtasks[id.st.0 as usize].inputs[k];
-            let producer = AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: t.inputs[k].producer, jm: id.jm };
+            let producer =
+                AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: t.inputs[k].producer, jm: id.jm };
             ctx.send(t.inputs[k].from, Msg::PartitionRequest { ch, producer, consumer: id, credit: cap });
         }
         t.wake(ctx);
