@@ -719,6 +719,18 @@ fn summary(run: &Run, out: &mut String) {
             );
         }
     }
+    let zombies = o.store.zombies();
+    if !zombies.is_empty() {
+        let parts: Vec<String> = zombies
+            .iter()
+            .map(|z| format!("{} attempt #{} ({} records)", run.graph.subtask_name(z.st), z.attempt, z.records))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  zombies: the sink store fenced writes of {}; none of them was committed",
+            parts.join(", ")
+        );
+    }
     for v in &o.violations {
         let _ = writeln!(out, "  INVARIANT VIOLATED: {v}");
     }
@@ -749,6 +761,11 @@ pub fn json(run: &Run) -> serde_json::Value {
         "subtasks": g.subtask_count(),
         "virtual_time_ms": o.end_us / 1000,
         "job_status": o.job_status.name(),
+        "zombies_fenced": o.store.zombies().iter().map(|z| json!({
+            "subtask": run.graph.subtask_name(z.st),
+            "attempt": z.attempt,
+            "records": z.records,
+        })).collect::<Vec<_>>(),
         "output": {
             "verdict": r.verdict.name(),
             "expected": r.expected,

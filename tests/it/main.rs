@@ -3,6 +3,7 @@
 mod bugs;
 mod cli;
 mod engine;
+mod network;
 mod property;
 mod regions;
 mod scenarios;

@@ -159,6 +159,9 @@ impl TaskExecutor {
             Msg::DisconnectJobManager { te, jm } => {
                 if te == self.id && self.jm == Some(jm) {
                     self.lose_jobmanager(ctx, "the JobManager disconnected it");
+                    // It reconnects to the job leader (and registers its slots again).
+                    self.register_attempt = 0;
+                    self.register(ctx);
                 }
             }
             Msg::LeaderChanged { jm } => {

@@ -193,6 +193,26 @@ impl Task {
         }
     }
 
+    /// The task stops (failure, cancel, lost JobManager): like a Kafka producer's `close()`,
+    /// the sinks send what they buffered — a zombie's last writes, which only fencing stops.
+    pub(super) fn close_sinks(&mut self, ctx: &mut Ctx) {
+        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let id = self.id;
+        for sink in &mut self.sinks {
+            let records = std::mem::take(&mut sink.buffer);
+            if records.is_empty() {
+                continue;
+            }
+            match sink.semantic {
+                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records }),
+                SinkSemantic::TwoPhaseCommit => {
+                    let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
+                    ctx.send(HostId::STORE, Msg::Produce { id, txn, epoch: sink.epoch, records });
+                }
+            }
+        }
+    }
+
     fn active(&self) -> bool {
         self.phase == Phase::Running
     }
@@ -721,8 +741,13 @@ impl TaskExecutor {
         }
     }
 
-    pub(super) fn remove_task(&mut self, _ctx: &mut Ctx, id: AttemptId) {
+    pub(super) fn remove_task(&mut self, ctx: &mut Ctx, id: AttemptId) {
         if let Some(i) = self.find(id) {
+            if let Some(t) = self.tasks[i].as_mut()
+                && matches!(t.phase, Phase::Running | Phase::Finished)
+            {
+                t.close_sinks(ctx);
+            }
             self.tasks[i] = None;
             if self.by_st[id.st.0 as usize] == Some(i as u32) {
                 self.by_st[id.st.0 as usize] = None;

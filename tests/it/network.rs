@@ -1,0 +1,151 @@
+//! Processes that learn only from messages: lost and frozen hosts, partitions, lost messages,
+//! graceful stops, zombies and fencing, JobManager failure with and without HA. Each test runs a
+//! shipped scenario and checks what the timeline must show.
+
+use recoverysim::check::Verdict;
+use recoverysim::cluster::state::JobStatus;
+use recoverysim::run::{Run, simulate};
+use recoverysim::scenario::{Scenario, load_file};
+use recoverysim::trace::{AbortReason, Detection, FailureCause, Note};
+
+fn scenario(name: &str) -> Scenario {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+    load_file(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn first_tm_lost(run: &Run, tm: u32) -> Option<(u64, Detection)> {
+    run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::TaskManagerLost { tm: t, detection } if t == tm => Some((e.at_us, detection)),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_jobmanager_believes_a_frozen_taskmanager_alive_until_its_heartbeat_timeout() {
+    let sc = scenario("tm-frozen-zombie.toml");
+    let run = simulate(&sc);
+    let freeze = 20_050_000;
+    let (at, detection) = first_tm_lost(&run, 1).expect("the JobManager gives tm-1 up");
+    // Nothing but the heartbeat monitors can notice a frozen process: no reset, no refusal.
+    assert!(matches!(detection, Detection::HeartbeatTimeout | Detection::RmHeartbeatTimeout), "{detection:?}");
+    let (timeout, interval) = (sc.flink.heartbeat_timeout_us, sc.flink.heartbeat_interval_us);
+    assert!(at >= freeze + timeout - interval && at <= freeze + timeout, "lost at {at}");
+    // Until then the JobManager saw nothing wrong: no failover started earlier.
+    assert!(run.outcome.failovers.iter().all(|f| f.detected_at_us >= at));
+    assert_eq!(run.outcome.failovers.len(), 1);
+    assert!(!run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::ConnectionLost { .. })));
+}
+
+#[test]
+fn a_zombie_is_fenced_and_nothing_it_wrote_is_committed_and_without_fencing_duplicates_appear() {
+    let mut sc = scenario("tm-frozen-zombie.toml");
+    let run = simulate(&sc);
+    let zombies = run.outcome.store.zombies();
+    assert!(!zombies.is_empty(), "the woken zombie's writes reach the store");
+    assert!(zombies.iter().all(|z| z.records > 0 && z.attempt == 0));
+    assert!(run.outcome.notes.iter().any(|e| matches!(e.note, Note::ZombieFenced { .. })));
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    sc.bugs.no_fencing = true;
+    let bad = simulate(&sc);
+    assert!(bad.outcome.store.zombies().is_empty(), "nothing is refused without fencing");
+    assert!(bad.output.duplicated > 0, "{:?}", bad.output);
+    assert_ne!(bad.output.verdict, Verdict::ExactlyOnce);
+}
+
+#[test]
+fn a_lost_host_is_noticed_only_by_heartbeat_timeouts() {
+    let sc = scenario("tm-host-lost.toml");
+    let run = simulate(&sc);
+    let (at, detection) = first_tm_lost(&run, 1).expect("the JobManager gives tm-1 up");
+    assert!(matches!(detection, Detection::HeartbeatTimeout | Detection::RmHeartbeatTimeout), "{detection:?}");
+    assert!(at >= 20_000_000 + sc.flink.heartbeat_timeout_us - sc.flink.heartbeat_interval_us);
+    assert!(!run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::ConnectionLost { .. })));
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}
+
+#[test]
+fn a_partition_between_jobmanager_and_taskmanager_times_out_on_both_sides_and_heals() {
+    let sc = scenario("partition-jm-tm.toml");
+    let run = simulate(&sc);
+    assert!(first_tm_lost(&run, 1).is_some());
+    // tm-1 finds out by itself, from its own JobManager heartbeat monitor.
+    let own = run.outcome.notes.iter().find(
+        |e| matches!(&e.note, Note::JobManagerLostByTaskManager { tm: 1, reason } if reason.contains("timed out")),
+    );
+    assert!(own.is_some(), "tm-1's own heartbeat monitor times out");
+    let healed = run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::PartitionHealed { released, .. } => Some((e.at_us, released)),
+        _ => None,
+    });
+    let (heal_at, released) = healed.expect("the partition heals");
+    assert!(released > 0, "held messages are delivered late");
+    let back = run
+        .outcome
+        .notes
+        .iter()
+        .any(|e| e.at_us >= heal_at && matches!(e.note, Note::TaskManagerRegistered { tm: 1, .. }));
+    assert!(back, "tm-1 registers again after the partition heals");
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}
+
+#[test]
+fn a_stalled_data_connection_is_found_only_by_the_checkpoint_timeout() {
+    let sc = scenario("partition-tm-tm.toml");
+    let run = simulate(&sc);
+    let f = &run.outcome.failovers[0];
+    assert_eq!(f.cause, FailureCause::CheckpointExpired);
+    assert!(
+        f.detected_at_us >= 20_000_000 + sc.flink.checkpoint_timeout_us - sc.flink.checkpoint_interval_us.unwrap_or(0)
+    );
+    assert!(first_tm_lost(&run, 0).is_none() && first_tm_lost(&run, 1).is_none(), "heartbeats see nothing");
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+}
+
+#[test]
+fn lost_acknowledgements_expire_the_checkpoint_and_lost_notifications_only_delay_commits() {
+    let run = simulate(&scenario("lost-checkpoint-acks.toml"));
+    assert!(run.outcome.notes.iter().any(|e| matches!(e.note, Note::MessageLost { .. })));
+    assert!(
+        run.outcome
+            .notes
+            .iter()
+            .any(|e| matches!(e.note, Note::CheckpointAborted { reason: AbortReason::Expired, .. }))
+    );
+    assert!(run.outcome.failovers.is_empty());
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+    let run = simulate(&scenario("lost-notify-complete.toml"));
+    assert!(run.outcome.notes.iter().any(|e| matches!(e.note, Note::MessageLost { .. })));
+    assert!(run.outcome.failovers.is_empty());
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+    assert_eq!(run.output.lost, 0);
+}
+
+#[test]
+fn a_graceful_stop_is_noticed_in_milliseconds() {
+    let run = simulate(&scenario("graceful-stop.toml"));
+    let f = &run.outcome.failovers[0];
+    assert!(matches!(f.cause, FailureCause::TaskExecutorShuttingDown { tm: 1 }), "{:?}", f.cause);
+    assert!(f.detected_at_us - 15_000_000 < 20_000, "measured on Flink: 18 ms");
+    let run = simulate(&scenario("rolling-update.toml"));
+    assert_eq!(run.outcome.failovers.len(), 2);
+    assert!(run.outcome.failovers.iter().all(|f| matches!(f.cause, FailureCause::TaskExecutorShuttingDown { .. })));
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}
+
+#[test]
+fn a_jobmanager_crash_loses_the_job_without_ha_and_is_recovered_with_ha() {
+    let run = simulate(&scenario("jm-kill-no-ha.toml"));
+    assert_eq!(run.outcome.job_status, JobStatus::Lost);
+    assert!(run.output.pending > 0, "what was not committed stays uncommitted");
+    let sc = scenario("jm-kill-ha.toml");
+    let run = simulate(&sc);
+    let elected = run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::LeaderElected { checkpoint, .. } => Some((e.at_us, checkpoint)),
+        _ => None,
+    });
+    let (at, cp) = elected.expect("a new leader");
+    assert!(at >= 20_000_000 + sc.flink.k8s_lease_duration_us, "not before the old lease expired");
+    assert!(cp.is_some(), "it restores the latest completed checkpoint");
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}
