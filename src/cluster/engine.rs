@@ -74,6 +74,10 @@ pub enum Event {
     },
     /// The next step of a rolling update.
     RollingStep,
+    /// SIGTERM reaches the TaskManager process on `host`.
+    Sigterm { host: HostId },
+    /// A TaskManager process that shut down exits (its connections close).
+    ProcessExit { te: u32 },
     RunEnd,
 }
 
@@ -552,6 +556,13 @@ impl<'a> World<'a> {
             Event::TaskManagerUp { host } => self.on_taskmanager_up(host),
             Event::JobManagerUp { jm } => self.on_jobmanager_up(jm),
             Event::RollingStep => self.rolling_step(),
+            Event::Sigterm { host } => self.on_sigterm(host),
+            Event::ProcessExit { te } => {
+                if let Some(Some(t)) = self.tes.get(te as usize) {
+                    let host = t.host();
+                    self.te_process_gone(host, te, true);
+                }
+            }
             Event::RunEnd => self.stopped = true,
         }
     }
@@ -744,8 +755,15 @@ impl<'a> World<'a> {
         }
     }
 
-    /// SIGTERM: the TaskExecutor fails its tasks and says goodbye, then exits.
+    /// SIGTERM (kubectl delete pod, systemctl stop): it reaches the process and its shutdown hook
+    /// starts a few milliseconds later (measured on Flink 2.3: the loss noticed 18 ms after it).
     fn stop_te(&mut self, host: HostId) {
+        let delay = 5_000 + self.net.draw_below(15_000);
+        self.q.schedule_in(delay, Event::Sigterm { host });
+    }
+
+    /// The TaskExecutor fails its tasks and says goodbye, then exits.
+    fn on_sigterm(&mut self, host: HostId) {
         let Some(id) = self.alive_te(host) else { return };
         if self.net.condition(host) != HostCondition::Up {
             return;
@@ -755,19 +773,10 @@ impl<'a> World<'a> {
         te.shutdown(&mut c);
         // The process exits once its goodbyes are out (a few milliseconds).
         let exit_us = 5_000 + self.net.draw_below(5_000);
-        self.q.schedule_in(exit_us, Event::Fault { index: u32::MAX - id });
+        self.q.schedule_in(exit_us, Event::ProcessExit { te: id });
     }
 
     fn on_fault(&mut self, index: usize) {
-        if index > self.sc.faults.len() {
-            // A graceful stop's process exit (see `stop_te`).
-            let id = (u32::MAX - index as u32) as usize;
-            if self.tes.get(id).is_some_and(|t| t.is_some()) {
-                let host = self.tes[id].as_ref().expect("checked").host();
-                self.te_process_gone(host, id as u32, true);
-            }
-            return;
-        }
         let now = self.now();
         self.faults.fault_times[index] = Some(now);
         let action = self.sc.faults[index].action.clone();

@@ -125,7 +125,8 @@ fn a_graceful_stop_is_noticed_in_milliseconds() {
     let run = simulate(&scenario("graceful-stop.toml"));
     let f = &run.outcome.failovers[0];
     assert!(matches!(f.cause, FailureCause::TaskExecutorShuttingDown { tm: 1 }), "{:?}", f.cause);
-    assert!(f.detected_at_us - 15_000_000 < 20_000, "measured on Flink: 18 ms");
+    let after = f.detected_at_us - 15_000_000;
+    assert!((5_000..=25_000).contains(&after), "measured on Flink: 18 ms; here {after} µs");
     let run = simulate(&scenario("rolling-update.toml"));
     assert_eq!(run.outcome.failovers.len(), 2);
     assert!(run.outcome.failovers.iter().all(|f| matches!(f.cause, FailureCause::TaskExecutorShuttingDown { .. })));
