@@ -6,3 +6,4 @@ mod engine;
 mod property;
 mod regions;
 mod scenarios;
+mod seeds;
