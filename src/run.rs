@@ -8,6 +8,9 @@ use crate::cluster::engine::{EngineOutcome, World, build_logs};
 use crate::cluster::state::JobStatus;
 use crate::job::graph::JobGraph;
 use crate::scenario::Scenario;
+use crate::sim::TimeUs;
+use crate::trace::{Detection, Note};
+use std::collections::BTreeMap;
 
 pub struct Run {
     pub scenario: Scenario,
@@ -112,5 +115,174 @@ impl Run {
             out.push(format!("invariant violations: {}", self.outcome.violations.join("; ")));
         }
         out
+    }
+}
+
+/// What one seed of a scenario did to recovery, in the numbers a seed sweep compares
+/// (`run FILE --seeds A..B`). Times are virtual µs; "after the fault" is after the first fault
+/// that fired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeedSummary {
+    pub seed: u64,
+    /// Failovers the JobManager handled (each one is a restart cycle).
+    pub restart_cycles: usize,
+    /// When the first fault fired; `None` if none did.
+    pub first_fault_us: Option<TimeUs>,
+    /// From the first fault until the last failover had all its subtasks RUNNING again; `None`
+    /// without a failover, without a fault, or if the last failover never got there.
+    pub all_running_after_fault_us: Option<u64>,
+    /// How the first failover began; `None` without a failover.
+    pub first_detection: Option<FirstDetection>,
+    /// The first time the JobManager gave a TaskManager up; `None` if it never did.
+    pub tm_disconnect: Option<TmDisconnect>,
+    pub verdict: &'static str,
+    pub job_status: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstDetection {
+    /// `FailureCause::tag` of the failure that started it: `connection-lost`, `deploy-failed`…
+    pub path: &'static str,
+    /// From the first fault to the task failure; `None` without a fault or if the failure came
+    /// first.
+    pub failure_after_fault_us: Option<u64>,
+    /// From the task failure until the JobManager handled it.
+    pub jobmanager_after_failure_us: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TmDisconnect {
+    pub tm: u32,
+    pub detection: Detection,
+    /// From the first fault until the JobManager gave the TaskManager up; `None` without a
+    /// fault or if the disconnect came first.
+    pub after_fault_us: Option<u64>,
+}
+
+/// The numbers of one seed's run (see `SeedSummary`).
+pub fn seed_summary(run: &Run) -> SeedSummary {
+    let o = &run.outcome;
+    let first_fault_us = o.fault_times.iter().flatten().copied().min();
+    let after_fault = |t: TimeUs| first_fault_us.and_then(|f| t.checked_sub(f));
+    let all_running_after_fault_us = o.failovers.last().and_then(|f| f.running_again_at_us).and_then(after_fault);
+    let first_detection = o.failovers.first().map(|f| FirstDetection {
+        path: f.cause.tag(),
+        failure_after_fault_us: after_fault(f.failed_at_us),
+        jobmanager_after_failure_us: f.detected_at_us.saturating_sub(f.failed_at_us),
+    });
+    let tm_disconnect = o.notes.iter().find_map(|e| match e.note {
+        Note::TaskManagerLost { tm, detection } => {
+            Some(TmDisconnect { tm, detection, after_fault_us: after_fault(e.at_us) })
+        }
+        _ => None,
+    });
+    SeedSummary {
+        seed: run.scenario.seed,
+        restart_cycles: o.failovers.len(),
+        first_fault_us,
+        all_running_after_fault_us,
+        first_detection,
+        tm_disconnect,
+        verdict: run.output.verdict.name(),
+        job_status: o.job_status.name(),
+    }
+}
+
+/// Order statistics of a set of durations (µs), nearest-rank: the median of an even count is
+/// the lower middle value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    pub n_values: usize,
+    pub min: u64,
+    pub median: u64,
+    pub p90: u64,
+    pub max: u64,
+}
+
+impl Stats {
+    /// `None` for no values.
+    pub fn of(mut values: Vec<u64>) -> Option<Stats> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_unstable();
+        let n = values.len();
+        // Nearest rank: the smallest value with at least p·n values at or below it.
+        let rank = |pct: usize| values[(pct * n).div_ceil(100).clamp(1, n) - 1];
+        Some(Stats { n_values: n, min: values[0], median: rank(50), p90: rank(90), max: values[n - 1] })
+    }
+}
+
+/// How many seeds had one value of something, with the duration statistics that go with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Count<K> {
+    pub key: K,
+    pub n_seeds: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectionPath {
+    pub path: &'static str,
+    pub n_seeds: usize,
+    /// From the first fault to the task failure.
+    pub failure_after_fault: Option<Stats>,
+    /// From the task failure until the JobManager handled it.
+    pub jobmanager_after_failure: Option<Stats>,
+}
+
+/// A seed sweep summed up. Counts are sorted by count, largest first (ties by key), except
+/// `restart_cycles`, which is sorted by the number of cycles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Distribution {
+    pub n_seeds: usize,
+    pub restart_cycles: Vec<Count<usize>>,
+    /// Over the seeds that got all RUNNING again after a fault.
+    pub all_running_after_fault: Option<Stats>,
+    pub first_detection: Vec<DetectionPath>,
+    /// Over the seeds where the JobManager gave a TaskManager up after a fault.
+    pub tm_disconnect_after_fault: Option<Stats>,
+    /// `Detection::describe` of the first disconnect.
+    pub tm_disconnect_detection: Vec<Count<String>>,
+    pub verdicts: Vec<Count<&'static str>>,
+    pub job_status: Vec<Count<&'static str>>,
+}
+
+fn counts<K: Ord + Clone>(keys: impl Iterator<Item = K>) -> Vec<Count<K>> {
+    let mut m: BTreeMap<K, usize> = BTreeMap::new();
+    for k in keys {
+        *m.entry(k).or_default() += 1;
+    }
+    let mut v: Vec<Count<K>> = m.into_iter().map(|(key, n_seeds)| Count { key, n_seeds }).collect();
+    // Stable: equal counts stay in key order.
+    v.sort_by_key(|c| std::cmp::Reverse(c.n_seeds));
+    v
+}
+
+/// Sums up the seeds of a sweep.
+pub fn distribution(summaries: &[SeedSummary]) -> Distribution {
+    let mut restart_cycles = counts(summaries.iter().map(|s| s.restart_cycles));
+    restart_cycles.sort_by_key(|c| c.key);
+    let first_detection = counts(summaries.iter().filter_map(|s| s.first_detection.as_ref()).map(|d| d.path))
+        .into_iter()
+        .map(|c| {
+            let of_path = || summaries.iter().filter_map(|s| s.first_detection.as_ref()).filter(|d| d.path == c.key);
+            DetectionPath {
+                path: c.key,
+                n_seeds: c.n_seeds,
+                failure_after_fault: Stats::of(of_path().filter_map(|d| d.failure_after_fault_us).collect()),
+                jobmanager_after_failure: Stats::of(of_path().map(|d| d.jobmanager_after_failure_us).collect()),
+            }
+        })
+        .collect();
+    let disconnects = || summaries.iter().filter_map(|s| s.tm_disconnect.as_ref());
+    Distribution {
+        n_seeds: summaries.len(),
+        restart_cycles,
+        all_running_after_fault: Stats::of(summaries.iter().filter_map(|s| s.all_running_after_fault_us).collect()),
+        first_detection,
+        tm_disconnect_after_fault: Stats::of(disconnects().filter_map(|d| d.after_fault_us).collect()),
+        tm_disconnect_detection: counts(disconnects().map(|d| d.detection.describe())),
+        verdicts: counts(summaries.iter().map(|s| s.verdict)),
+        job_status: counts(summaries.iter().map(|s| s.job_status)),
     }
 }

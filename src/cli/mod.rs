@@ -4,9 +4,10 @@
 pub mod render;
 
 use crate::cluster::engine::World;
-use crate::run::simulate;
+use crate::run::{distribution, seed_summary, simulate};
 use crate::scenario::{Scenario, load_file};
 use clap::{Parser, Subcommand};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,6 +26,13 @@ enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Run every seed of an inclusive range (`0..199`, or `0..=199`) and print the
+        /// distribution of restart cycles, recovery times, detection paths and verdicts.
+        #[arg(long, value_name = "A..B", value_parser = parse_seed_range, conflicts_with_all = ["seed", "json", "trace"])]
+        seeds: Option<RangeInclusive<u64>>,
+        /// With --seeds: also print one line per seed.
+        #[arg(long, requires = "seeds")]
+        verbose: bool,
         /// Print one JSON object instead of the timeline.
         #[arg(long)]
         json: bool,
@@ -59,7 +67,8 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, seed, json, bugs, trace } => cmd_run(&file, seed, json, &bugs, trace.as_deref()),
+        Command::Run { file, seeds: Some(seeds), verbose, bugs, .. } => cmd_run_seeds(&file, seeds, verbose, &bugs),
+        Command::Run { file, seed, json, bugs, trace, .. } => cmd_run(&file, seed, json, &bugs, trace.as_deref()),
         Command::Check { paths } => cmd_check(&paths),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
@@ -80,19 +89,47 @@ fn load(file: &Path) -> Option<Scenario> {
     }
 }
 
-fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: Option<&Path>) -> ExitCode {
-    let Some(mut sc) = load(file) else { return ExitCode::from(2) };
-    if let Some(s) = seed {
-        sc.seed = s;
+/// Most seeds one `run --seeds` sweeps: a bound on its time (each seed is two full runs).
+const MAX_SEEDS: u64 = 100_000;
+
+/// `A..B` or `A..=B`: an inclusive range of seeds, `A ≤ B`, at most `MAX_SEEDS` of them.
+fn parse_seed_range(s: &str) -> Result<RangeInclusive<u64>, String> {
+    let Some((a, b)) = s.split_once("..") else {
+        return Err("expected an inclusive range of seeds A..B, e.g. 0..199".into());
+    };
+    let b = b.strip_prefix('=').unwrap_or(b);
+    let num = |x: &str| {
+        x.trim().parse::<u64>().map_err(|_| format!("`{x}` is not a seed (a whole number from 0 to {})", u64::MAX))
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a > b {
+        return Err(format!("empty range: {a} is greater than {b} (the range is inclusive, A..B with A ≤ B)"));
     }
+    if b - a >= MAX_SEEDS {
+        return Err(format!("{} seeds is too many; at most {MAX_SEEDS} per run", u128::from(b - a) + 1));
+    }
+    Ok(a..=b)
+}
+
+/// Loads `file` and plants `bugs`; reports a bad file or bug name on stderr.
+fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
+    let mut sc = load(file)?;
     for b in bugs {
         if !sc.bugs.set(b) {
             eprintln!(
                 "error: unknown planted bug `{b}`\n  hint: one of {}",
                 crate::cluster::bugs::PlantedBugs::NAMES.join(", ")
             );
-            return ExitCode::from(2);
+            return None;
         }
+    }
+    Some(sc)
+}
+
+fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: Option<&Path>) -> ExitCode {
+    let Some(mut sc) = load_with_bugs(file, bugs) else { return ExitCode::from(2) };
+    if let Some(s) = seed {
+        sc.seed = s;
     }
     let run = simulate(&sc);
     if let Some(path) = trace
@@ -106,6 +143,26 @@ fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: O
     } else {
         print!("{}", render::human(&run));
     }
+    ExitCode::SUCCESS
+}
+
+/// `run --seeds`: the scenario once per seed, one after the other (each run is single
+/// threaded and independent), then the distribution.
+fn cmd_run_seeds(file: &Path, seeds: RangeInclusive<u64>, verbose: bool, bugs: &[String]) -> ExitCode {
+    let Some(mut sc) = load_with_bugs(file, bugs) else { return ExitCode::from(2) };
+    let mut summaries = Vec::new();
+    for seed in seeds.clone() {
+        sc.seed = seed;
+        let s = seed_summary(&simulate(&sc));
+        if verbose {
+            println!("{}", render::seed_line(&s));
+        }
+        summaries.push(s);
+    }
+    if verbose {
+        println!();
+    }
+    print!("{}", render::sweep(&sc.name, &seeds, &distribution(&summaries)));
     ExitCode::SUCCESS
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn recoverysim(args: &[&str]) -> Output {
+pub(crate) fn recoverysim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_recoverysim"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

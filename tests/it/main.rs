@@ -7,3 +7,4 @@ mod network;
 mod property;
 mod regions;
 mod scenarios;
+mod seeds;
