@@ -75,9 +75,13 @@ pub enum Event {
     /// The next step of a rolling update.
     RollingStep,
     /// SIGTERM reaches the TaskManager process on `host`.
-    Sigterm { host: HostId },
+    Sigterm {
+        host: HostId,
+    },
     /// A TaskManager process that shut down exits (its connections close).
-    ProcessExit { te: u32 },
+    ProcessExit {
+        te: u32,
+    },
     RunEnd,
 }
 
