@@ -150,3 +150,27 @@ fn a_jobmanager_crash_loses_the_job_without_ha_and_is_recovered_with_ha() {
     assert_eq!(run.outcome.job_status, JobStatus::Finished);
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
 }
+
+#[test]
+fn a_partition_request_that_arrives_before_its_producer_is_deployed_waits_for_it() {
+    use recoverysim::fault::{FaultAction, FaultSpec, FaultTrigger, HostRef, MessageKind, MessageRule};
+    let mut sc = recoverysim::scenario::testing::keyed_job(2, 2);
+    sc.flink.load_balance = recoverysim::cluster::config::LoadBalanceMode::Slots;
+    // Deployments to tm-0 arrive 200 ms late: consumers elsewhere are RUNNING and ask tm-0 for
+    // their inputs before the producers there exist.
+    let rule = MessageRule {
+        kind: MessageKind::SubmitTask,
+        from: vec![],
+        to: vec![HostRef::TaskManager(0)],
+        probability: 1.0,
+        until_us: Some(1_000_000),
+    };
+    sc.faults.push(FaultSpec {
+        trigger: FaultTrigger::At { at_us: 0 },
+        action: FaultAction::DelayMessages { rule, delay_us: 200_000 },
+    });
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+    assert!(run.outcome.failovers.is_empty());
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}

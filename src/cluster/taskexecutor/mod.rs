@@ -70,7 +70,7 @@ pub struct TaskExecutor {
     /// Index into `tasks` of the newest task per subtask.
     by_st: Vec<Option<u32>>,
     /// Partition requests that reached this TaskExecutor before their producer was deployed.
-    parked: Vec<Msg>,
+    parked: Vec<(HostId, Msg)>,
     /// Local recovery copies: subtask → (checkpoint, snapshot).
     local_copies: BTreeMap<SubtaskId, (u64, SubtaskSnapshot)>,
 }

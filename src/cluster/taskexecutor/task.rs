@@ -730,13 +730,12 @@ impl TaskExecutor {
         ctx.timer(delay, Timer::Te(TeTimer::DeployDone { id: d.id }));
         // Partition requests that came early.
         let parked = std::mem::take(&mut self.parked);
-        for m in parked {
+        for (from, m) in parked {
             match m {
+                // Requests for an older attempt of this subtask will never be served.
                 Msg::PartitionRequest { producer, .. } if producer.st == d.id.st && producer < d.id => {}
-                Msg::PartitionRequest { producer, .. } if producer == d.id => {
-                    self.handle_task_msg(ctx, HostId(u16::MAX), m)
-                }
-                other => self.parked.push(other),
+                Msg::PartitionRequest { producer, .. } if producer == d.id => self.handle_task_msg(ctx, from, m),
+                other => self.parked.push((from, other)),
             }
         }
     }
@@ -790,14 +789,12 @@ impl TaskExecutor {
             }
             Msg::PartitionRequest { ch, producer, consumer, credit } => {
                 let Some(t) = self.task_mut(producer) else {
-                    if from != HostId(u16::MAX) {
-                        self.parked.push(Msg::PartitionRequest { ch, producer, consumer, credit });
-                    }
+                    // The producer's deployment has not arrived yet: the request waits for it.
+                    self.parked.push((from, Msg::PartitionRequest { ch, producer, consumer, credit }));
                     return;
                 };
                 let k = ctx.graph.output_index[ch.0 as usize] as usize;
-                let reply_host = if from == HostId(u16::MAX) { t.outputs[k].consumer.map(|c| c.0) } else { Some(from) };
-                let Some(host) = reply_host.or(Some(from)) else { return };
+                let host = from;
                 let o = &mut t.outputs[k];
                 o.consumer = Some((host, consumer));
                 o.credit += credit;
@@ -932,11 +929,7 @@ impl TaskExecutor {
             return;
         }
         t.phase = Phase::Initializing;
-        let te = self.id;
-        ctx.send(
-            HostId::JOBMANAGER,
-            Msg::TaskState { id, te, state: ExecutionState::Initializing, cause: None, failed_at_us: 0 },
-        );
+        self.report(ctx, id, ExecutionState::Initializing, None, 0);
         let Some(t) = self.task_mut(id) else { return };
         t.restore_started_us = ctx.now;
         match t.restore.clone() {
@@ -987,11 +980,7 @@ impl TaskExecutor {
             return;
         }
         t.phase = Phase::Running;
-        let te = self.id;
-        ctx.send(
-            HostId::JOBMANAGER,
-            Msg::TaskState { id, te, state: ExecutionState::Running, cause: None, failed_at_us: 0 },
-        );
+        self.report(ctx, id, ExecutionState::Running, None, 0);
         let Some(t) = self.task_mut(id) else { return };
         if let Some(src) = &t.source
             && t.restore.is_some()
