@@ -622,6 +622,12 @@ fn summary(run: &Run, out: &mut String) {
             let _ = writeln!(out, "      phases: {p}");
         }
     }
+    for &(fault, hits) in &o.rule_hits {
+        let action = &run.scenario.faults[fault].action;
+        let verb = if matches!(action, crate::fault::FaultAction::LoseMessages(_)) { "lost" } else { "delayed" };
+        let what = action.describe(&|x| run.graph.subtask_ref_name(x));
+        let _ = writeln!(out, "  network: {hits} message{} {verb} by `{what}`", if hits == 1 { "" } else { "s" });
+    }
     let _ = writeln!(
         out,
         "  output: {} — {} committed of {} expected; {} lost, {} duplicated, {} not yet committed",
@@ -784,6 +790,11 @@ pub fn json(run: &Run) -> serde_json::Value {
             "results_out_of_sequence": r.bad_results,
         },
         "checkpoints": { "completed": o.checkpoints_completed, "aborted": o.checkpoints_aborted },
+        "message_rules": o.rule_hits.iter().map(|&(fault, hits)| json!({
+            "fault": fault,
+            "what": run.scenario.faults[fault].action.describe(&|x| run.graph.subtask_ref_name(x)),
+            "messages": hits,
+        })).collect::<Vec<_>>(),
         "failovers": o.failovers.iter().map(|f| json!({
             "at_ms": f.failed_at_us / 1000,
             "cause": f.cause.tag(),

@@ -327,6 +327,8 @@ pub struct EngineOutcome {
     pub fault_times: Vec<Option<TimeUs>>,
     pub violations: Vec<String>,
     pub records_read: u64,
+    /// Messages each `lose-messages` / `delay-messages` fault hit: (fault index, messages).
+    pub rule_hits: Vec<(usize, u64)>,
 }
 
 /// Slot state of a rolling update (Kubernetes' Deployment controller, maxSurge 1,
@@ -524,6 +526,7 @@ impl<'a> World<'a> {
             fault_times: self.faults.fault_times,
             violations: self.trace.violations,
             records_read: self.faults.records_read,
+            rule_hits: self.net.rule_hits(),
         }
     }
 

@@ -164,3 +164,75 @@ fn random_topologies_and_faults_stay_exactly_once_with_consistent_cuts() {
         assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
     }
 }
+
+/// Network and process faults drawn from the seed on a random job: frozen TaskManagers,
+/// partitions (healed), lost or delayed RPCs, graceful stops, lost hosts with an active resource
+/// manager, JobManager crashes with HA. Every fault heals or is replaced in time, so the job
+/// must finish exactly-once. `RECOVERYSIM_SEEDS=N` widens the sweep when exploring.
+#[test]
+fn random_network_and_process_faults_stay_exactly_once() {
+    use recoverysim::cluster::config::HaKind;
+    use recoverysim::fault::{HostRef, MessageKind, MessageRule};
+    let n: u64 = std::env::var("RECOVERYSIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    for seed in 0..n {
+        let mut sc = random_scenario(seed);
+        sc.faults.clear();
+        let mut rng = Rng::new(seed ^ 0x5eed, Stream::Faults);
+        sc.flink.checkpoint_timeout_us = 5_000_000;
+        sc.flink.tolerable_failed_checkpoints = rng.below_inclusive(2) as u32;
+        sc.flink.ha = HaKind::Kubernetes;
+        sc.cluster.resource_manager = ResourceManagerKind::Active;
+        let tm = |rng: &mut Rng| rng.below_inclusive(2) as u32;
+        for _ in 0..1 + rng.below_inclusive(2) {
+            let at_us = 1_000_000 + rng.below_inclusive(12_000_000);
+            let action = match rng.below_inclusive(6) {
+                0 => FaultAction::FreezeTaskManager {
+                    tm: tm(&mut rng),
+                    duration_us: 1_000_000 + rng.below_inclusive(9_000_000),
+                },
+                1 => FaultAction::Partition {
+                    a: vec![HostRef::JobManager],
+                    b: vec![HostRef::TaskManager(tm(&mut rng))],
+                    one_way: rng.below_inclusive(1) == 0,
+                    heal_at_us: Some(at_us + 1_000_000 + rng.below_inclusive(8_000_000)),
+                },
+                2 => FaultAction::Partition {
+                    a: vec![HostRef::TaskManager(0)],
+                    b: vec![HostRef::TaskManager(1 + rng.below_inclusive(1) as u32)],
+                    one_way: false,
+                    heal_at_us: Some(at_us + 1_000_000 + rng.below_inclusive(4_000_000)),
+                },
+                3 => {
+                    let kinds = [
+                        MessageKind::AcknowledgeCheckpoint,
+                        MessageKind::NotifyCheckpointComplete,
+                        MessageKind::Heartbeat,
+                        MessageKind::TriggerCheckpoint,
+                    ];
+                    let rule = MessageRule {
+                        kind: kinds[rng.below_inclusive(3) as usize],
+                        from: vec![],
+                        to: vec![],
+                        probability: [0.1, 0.5, 1.0][rng.below_inclusive(2) as usize],
+                        until_us: Some(at_us + rng.below_inclusive(3_000_000)),
+                    };
+                    if rng.below_inclusive(1) == 0 {
+                        FaultAction::LoseMessages(rule)
+                    } else {
+                        FaultAction::DelayMessages { rule, delay_us: 1_000 + rng.below_inclusive(2_000_000) }
+                    }
+                }
+                4 => FaultAction::StopTaskManager(tm(&mut rng)),
+                5 => FaultAction::LoseTaskManagerHost(tm(&mut rng)),
+                _ => FaultAction::KillJobManager,
+            };
+            sc.faults.push(FaultSpec { trigger: FaultTrigger::At { at_us }, action });
+        }
+        let run = simulate(&sc);
+        let what = format!("seed {seed}: {:?}", sc.faults);
+        assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+        assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+        assert!(run.cut_violation.is_none(), "{what}: {:?}", run.cut_violation);
+        assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+    }
+}
