@@ -48,11 +48,9 @@ pub enum Event {
     Arrive {
         slot: u32,
     },
-    /// A timer of the process incarnation `inc` on `host`.
+    /// A timer of a process incarnation (in the timer pool: host, incarnation, timer).
     Timer {
-        host: HostId,
-        inc: u32,
-        timer: Timer,
+        slot: u32,
     },
     /// A message the environment sends (a kernel's connection reset, Kubernetes' pod event).
     EnvSend {
@@ -95,16 +93,28 @@ pub struct Envelope {
 
 /// Messages in flight, addressed by slot so events stay small and `Copy`. Freed slots are
 /// reused in LIFO order: deterministic.
-#[derive(Default)]
-pub struct Slab {
-    items: Vec<Option<Envelope>>,
+pub type Slab = Pool<Envelope>;
+
+/// Pending timers: (host, process incarnation, timer).
+pub type TimerPool = Pool<(HostId, u32, Timer)>;
+
+/// Values addressed by a slot number, so the events that own them stay 8 bytes (cheap to move
+/// through the event heap).
+pub struct Pool<T> {
+    items: Vec<Option<T>>,
     free: Vec<u32>,
-    /// Messages held by a partition, in the order they were sent.
+    /// Messages held by a partition, in the order they were sent (message pool only).
     held: Vec<u32>,
 }
 
-impl Slab {
-    fn put(&mut self, e: Envelope) -> u32 {
+impl<T> Default for Pool<T> {
+    fn default() -> Self {
+        Pool { items: Vec::new(), free: Vec::new(), held: Vec::new() }
+    }
+}
+
+impl<T> Pool<T> {
+    fn put(&mut self, e: T) -> u32 {
         match self.free.pop() {
             Some(i) => {
                 self.items[i as usize] = Some(e);
@@ -116,12 +126,12 @@ impl Slab {
             }
         }
     }
-    fn take(&mut self, slot: u32) -> Envelope {
+    fn take(&mut self, slot: u32) -> T {
         let e = self.items[slot as usize].take().expect("a slot is taken once, by the event that owns it");
         self.free.push(slot);
         e
     }
-    fn get(&self, slot: u32) -> &Envelope {
+    fn get(&self, slot: u32) -> &T {
         self.items[slot as usize].as_ref().expect("the event owns a filled slot")
     }
 }
@@ -200,6 +210,7 @@ pub struct Ctx<'a> {
     q: &'a mut EventQueue<Event>,
     net: &'a mut Network,
     slab: &'a mut Slab,
+    timers: &'a mut TimerPool,
     trace: &'a mut Trace,
     pub faults: &'a mut FaultRt,
 }
@@ -218,10 +229,12 @@ impl Ctx<'_> {
         self.timer(delay_us, Timer::Send { slot });
     }
     pub fn timer(&mut self, delay_us: u64, timer: Timer) {
-        self.q.schedule(self.now + delay_us, Event::Timer { host: self.host, inc: self.inc, timer });
+        let slot = self.timers.put((self.host, self.inc, timer));
+        self.q.schedule(self.now + delay_us, Event::Timer { slot });
     }
     pub fn timer_at(&mut self, at_us: TimeUs, timer: Timer) {
-        self.q.schedule(at_us.max(self.now), Event::Timer { host: self.host, inc: self.inc, timer });
+        let slot = self.timers.put((self.host, self.inc, timer));
+        self.q.schedule(at_us.max(self.now), Event::Timer { slot });
     }
     pub fn note(&mut self, note: Note) {
         self.trace.note(self.now, note);
@@ -239,10 +252,12 @@ impl Ctx<'_> {
     }
     /// Environment hook: does an at-record fault fire for this record? (The fault lives in the
     /// user's code; only the scenario knows about it.)
+    #[inline]
     pub fn record_fault_fires(&mut self, st_index: u32, op: OperatorId, rec: &Record) -> bool {
-        if !self.faults.has_record_fault[op.0 as usize] {
-            return false;
-        }
+        self.faults.has_record_fault[op.0 as usize] && self.record_fault_slow(st_index, op, rec)
+    }
+
+    fn record_fault_slow(&mut self, st_index: u32, op: OperatorId, rec: &Record) -> bool {
         let seen = self.faults.records_seen.entry((op.0, st_index)).or_insert(0);
         *seen += 1;
         let seen = *seen;
@@ -356,6 +371,7 @@ macro_rules! ctx {
             q: &mut $w.q,
             net: &mut $w.net,
             slab: &mut $w.slab,
+            timers: &mut $w.timers,
             trace: &mut $w.trace,
             faults: &mut $w.faults,
         }
@@ -370,6 +386,7 @@ pub struct World<'a> {
     q: EventQueue<Event>,
     net: Network,
     slab: Slab,
+    timers: TimerPool,
     trace: Trace,
     faults: FaultRt,
     events: u64,
@@ -433,6 +450,7 @@ impl<'a> World<'a> {
             q: EventQueue::new(),
             net,
             slab: Slab::default(),
+            timers: TimerPool::default(),
             trace: Trace::default(),
             faults: FaultRt {
                 fault_times: vec![None; sc.faults.len()],
@@ -544,15 +562,23 @@ impl<'a> World<'a> {
                     }
                 }
             }
-            Event::Timer { host, inc, timer } => match self.net.condition(host) {
-                HostCondition::Lost => {
-                    if let Timer::Send { slot } = timer {
-                        drop(self.slab.take(slot));
+            Event::Timer { slot } => {
+                let host = self.timers.get(slot).0;
+                match self.net.condition(host) {
+                    HostCondition::Lost => {
+                        if let (_, _, Timer::Send { slot }) = self.timers.take(slot) {
+                            drop(self.slab.take(slot));
+                        }
+                    }
+                    HostCondition::Frozen => self.backlog[host.0 as usize].push(ev),
+                    HostCondition::Up => {
+                        let (host, inc, timer) = self.timers.take(slot);
+                        // The timer's content is part of the run: fold it into the hash.
+                        timer.hash(&mut self.trace.hash);
+                        self.on_timer(host, inc, timer);
                     }
                 }
-                HostCondition::Frozen => self.backlog[host.0 as usize].push(ev),
-                HostCondition::Up => self.on_timer(host, inc, timer),
-            },
+            }
             Event::EnvSend { slot } => {
                 let env = self.slab.take(slot);
                 let now = self.now();
