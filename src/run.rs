@@ -32,7 +32,7 @@ pub fn simulate(scenario: &Scenario) -> Run {
     let graph = JobGraph::build(&scenario.job);
     let (logs, log_of) = build_logs(scenario);
     let both_finished = outcome.job_status == JobStatus::Finished && reference.job_status == JobStatus::Finished;
-    let output = compare(
+    let mut output = compare(
         &graph,
         &logs,
         reference.store.committed(),
@@ -40,6 +40,7 @@ pub fn simulate(scenario: &Scenario) -> Run {
         both_finished,
         &outcome.fault_times,
     );
+    output.judge(outcome.job_status, outcome.records_read, outcome.violations.len());
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {
         crate::check::cut::check(&graph, &logs, &log_of, &outcome.completed)
     } else {

@@ -11,8 +11,13 @@ pub enum Verdict {
     AtLeastOnce,
     /// Loss, no duplicates.
     AtMostOnce,
-    /// Both.
+    /// Both, or results no exactly-once run can commit (keyed counts out of sequence), or a
+    /// protocol invariant broken during the run.
     Violated,
+    /// Nothing lost or duplicated so far, but the job did not finish (FAILED, LOST, still
+    /// running or restarting at the time limit) or committed nothing although its sources read
+    /// records: not a clean verdict.
+    Incomplete,
 }
 
 impl Verdict {
@@ -22,10 +27,11 @@ impl Verdict {
             Verdict::AtLeastOnce => "at_least_once",
             Verdict::AtMostOnce => "at_most_once",
             Verdict::Violated => "violated",
+            Verdict::Incomplete => "incomplete",
         }
     }
     pub fn parse(s: &str) -> Option<Verdict> {
-        [Verdict::ExactlyOnce, Verdict::AtLeastOnce, Verdict::AtMostOnce, Verdict::Violated]
+        [Verdict::ExactlyOnce, Verdict::AtLeastOnce, Verdict::AtMostOnce, Verdict::Violated, Verdict::Incomplete]
             .into_iter()
             .find(|v| v.name() == s)
     }

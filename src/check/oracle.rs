@@ -3,6 +3,7 @@
 
 use super::Verdict;
 use crate::cluster::external::CommittedRecord;
+use crate::cluster::state::JobStatus;
 use crate::job::graph::JobGraph;
 use crate::job::record::{RecordId, SourceLog};
 use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
@@ -68,6 +69,38 @@ pub struct OutputReport {
     /// Committed keyed-count results out of sequence (state lost or counted twice).
     pub bad_results: u64,
     pub first_bad_result: Option<BadResult>,
+    /// Why the verdict is not clean although nothing was lost or duplicated (see `judge`).
+    pub not_clean: Option<String>,
+}
+
+impl OutputReport {
+    /// Folds liveness and protocol into the verdict: out-of-sequence results and broken
+    /// invariants make a clean delivery `violated`; a job that did not finish, or committed
+    /// nothing although its sources read records, makes it `incomplete`.
+    pub fn judge(&mut self, job_status: JobStatus, records_read: u64, invariant_violations: usize) {
+        if self.verdict != Verdict::ExactlyOnce {
+            return;
+        }
+        if self.bad_results > 0 {
+            self.verdict = Verdict::Violated;
+            self.not_clean = Some(format!("{} committed keyed counts out of sequence", self.bad_results));
+        } else if invariant_violations > 0 {
+            self.verdict = Verdict::Violated;
+            self.not_clean = Some(format!("{invariant_violations} protocol invariant violations"));
+        } else if job_status != JobStatus::Finished {
+            self.verdict = Verdict::Incomplete;
+            let why = match job_status {
+                JobStatus::Failed => "the job ended FAILED".to_string(),
+                JobStatus::Lost => "the JobManager died without high availability: the job is LOST".to_string(),
+                JobStatus::Suspended => "the job was SUSPENDED waiting for a new JobManager leader".to_string(),
+                other => format!("the job was still {} when the run ended", other.name()),
+            };
+            self.not_clean = Some(format!("{why}; {} records never committed", self.pending));
+        } else if self.committed == 0 && records_read > 0 {
+            self.verdict = Verdict::Incomplete;
+            self.not_clean = Some(format!("nothing was committed although the sources read {records_read} records"));
+        }
+    }
 }
 
 /// Compares committed outputs. `fault_times` are the times each scenario fault fired.
@@ -228,6 +261,7 @@ pub fn compare(
     OutputReport {
         bad_results,
         first_bad_result,
+        not_clean: None,
         verdict: Verdict::from_counts(lost + below, dup + above),
         expected: reference.len() as u64,
         committed: actual.len() as u64,
@@ -283,6 +317,41 @@ mod tests {
                 CommittedRecord { sink, record: Record { value: 0, ..r }, committed_at_us: o }
             })
             .collect()
+    }
+
+    #[test]
+    fn a_clean_delivery_is_incomplete_or_violated_when_the_run_says_so() {
+        let sc = keyed_job(1, 1);
+        let graph = JobGraph::build(&sc.job);
+        let (logs, _) = crate::cluster::engine::build_logs(&sc);
+        let reference = committed(&graph, &logs, &[(0, 0), (0, 1), (0, 2)]);
+        let actual = committed(&graph, &logs, &[(0, 0)]);
+        let mut clean = compare(&graph, &logs, &reference, &actual, false, &[]);
+        assert_eq!(clean.verdict, Verdict::ExactlyOnce, "nothing lost or duplicated so far");
+        // The helper commits value 0, which is out of sequence for a keyed count: that alone
+        // makes the verdict `violated`.
+        let mut r = clean.clone();
+        r.judge(JobStatus::Finished, 3, 0);
+        assert_eq!(r.verdict, Verdict::Violated);
+        assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("out of sequence")));
+        clean.bad_results = 0;
+        let mut r = clean.clone();
+        r.judge(JobStatus::Failed, 3, 0);
+        assert_eq!(r.verdict, Verdict::Incomplete);
+        assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("FAILED") && w.contains("2 records")), "{r:?}");
+        let mut r = clean.clone();
+        r.judge(JobStatus::Running, 3, 0);
+        assert_eq!(r.verdict, Verdict::Incomplete, "stalled until the time limit");
+        let mut r = clean.clone();
+        r.judge(JobStatus::Finished, 3, 1);
+        assert_eq!(r.verdict, Verdict::Violated, "a broken invariant is part of the verdict");
+        let mut r = compare(&graph, &logs, &[], &[], true, &[]);
+        r.judge(JobStatus::Finished, 100, 0);
+        assert_eq!(r.verdict, Verdict::Incomplete, "committed nothing although the sources read records");
+        let mut r = clean.clone();
+        r.pending = 0;
+        r.judge(JobStatus::Finished, 3, 0);
+        assert_eq!(r.verdict, Verdict::ExactlyOnce);
     }
 
     #[test]

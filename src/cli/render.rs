@@ -638,6 +638,9 @@ fn summary(run: &Run, out: &mut String) {
         r.duplicated,
         r.pending
     );
+    if let Some(why) = &r.not_clean {
+        let _ = writeln!(out, "  not a clean verdict: {why}");
+    }
     let fault_text = |f: Option<(usize, u64)>| -> String {
         match f {
             Some((i, t)) => format!(
@@ -773,6 +776,7 @@ pub fn json(run: &Run) -> serde_json::Value {
             "records": z.records,
         })).collect::<Vec<_>>(),
         "output": {
+            "not_clean": r.not_clean,
             "verdict": r.verdict.name(),
             "expected": r.expected,
             "committed": r.committed,

@@ -1155,7 +1155,7 @@ impl Cx<'_> {
                 self.error_at(
                     v.span(),
                     "invalid `verdict`",
-                    Some("exactly_once, at_least_once, at_most_once or violated".into()),
+                    Some("exactly_once, at_least_once, at_most_once, violated or incomplete".into()),
                 )
             })?),
         };
