@@ -4,6 +4,7 @@ mod bugs;
 mod cli;
 mod engine;
 mod network;
+mod oracle;
 mod property;
 mod regions;
 mod scenarios;
