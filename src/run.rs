@@ -40,6 +40,11 @@ pub fn simulate(scenario: &Scenario) -> Run {
         both_finished,
         &outcome.fault_times,
     );
+    if outcome.job_status == JobStatus::Finished {
+        let (missing, first) =
+            crate::check::oracle::missing_from_log(&graph, &logs, &log_of, outcome.store.committed());
+        output.absolute(missing, first, &graph, &logs);
+    }
     output.judge(outcome.job_status, outcome.records_read, outcome.violations.len());
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {
         crate::check::cut::check(&graph, &logs, &log_of, &outcome.completed)

@@ -5,7 +5,7 @@ use super::Verdict;
 use crate::cluster::external::CommittedRecord;
 use crate::cluster::state::JobStatus;
 use crate::job::graph::JobGraph;
-use crate::job::record::{RecordId, SourceLog};
+use crate::job::record::{RecordId, SourceLog, apply_stateless};
 use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
 use crate::sim::TimeUs;
 use std::collections::BTreeMap;
@@ -71,9 +71,45 @@ pub struct OutputReport {
     pub first_bad_result: Option<BadResult>,
     /// Why the verdict is not clean although nothing was lost or duplicated (see `judge`).
     pub not_clean: Option<String>,
+    /// Records the source log says must be committed that the fault-free reference run did not
+    /// commit either (a bug every run shares; found by `missing_from_log`).
+    pub lost_in_reference_too: u64,
 }
 
 impl OutputReport {
+    /// Folds in the absolute check (`missing_from_log`) of a finished run: records missing
+    /// beyond what the comparison with the reference found are lost too — the reference run
+    /// lost them as well.
+    pub fn absolute(
+        &mut self,
+        missing: u64,
+        first: Option<(OperatorId, RecordId)>,
+        graph: &JobGraph,
+        logs: &[SourceLog],
+    ) {
+        if missing <= self.lost {
+            return;
+        }
+        self.lost_in_reference_too = missing - self.lost;
+        self.pending = self.pending.saturating_sub(self.lost_in_reference_too);
+        self.lost = missing;
+        if self.first_lost.is_none()
+            && let Some((sink, id)) = first
+        {
+            let rec = logs[id.log as usize].record(id.partition, id.offset);
+            self.first_lost = Some(Offender {
+                sink: graph.operator_name(sink).to_string(),
+                record: id,
+                key: rec.key,
+                appended_at_us: logs[id.log as usize].append_time_us(id.partition, id.offset),
+                expected_times: 1,
+                committed_times: 0,
+                fault: None,
+            });
+        }
+        self.verdict = Verdict::from_counts(self.lost, self.duplicated + self.keys_above);
+    }
+
     /// Folds liveness and protocol into the verdict: out-of-sequence results and broken
     /// invariants make a clean delivery `violated`; a job that did not finish, or committed
     /// nothing although its sources read records, makes it `incomplete`.
@@ -309,6 +345,7 @@ pub fn compare(
         bad_results,
         first_bad_result,
         not_clean: None,
+        lost_in_reference_too: 0,
         verdict: Verdict::from_counts(lost + below, dup + above),
         expected: reference.len() as u64,
         committed: actual.len() as u64,
@@ -498,4 +535,69 @@ mod tests {
         assert_eq!((b.record.offset, b.value, b.expected_value), (2, 1, 3));
         assert_eq!((r.keys_below, r.verdict), (1, Verdict::AtMostOnce));
     }
+}
+
+/// The absolute check: what every fault-free execution commits to each sink whose record
+/// identities are fixed, computed from the source log alone — independent of any simulated run,
+/// so a bug that loses the same records in every run (the reference too) is still seen.
+/// Returns how many of those records `actual` never committed, and the earliest appended one.
+/// Only meaningful for a run that finished.
+pub fn missing_from_log(
+    graph: &JobGraph,
+    logs: &[SourceLog],
+    log_of: &[Option<usize>],
+    actual: &[CommittedRecord],
+) -> (u64, Option<(OperatorId, RecordId)>) {
+    let det = determinacy(graph);
+    let ops = &graph.spec.operators;
+    let mut missing = 0;
+    let mut first: Option<(TimeUs, OperatorId, RecordId)> = None;
+    for (i, op) in ops.iter().enumerate() {
+        let sink = OperatorId(i as u32);
+        if !matches!(op.kind, OperatorKind::Sink(_)) || !det[i].identities {
+            continue;
+        }
+        // The path from the source to the sink, source first.
+        let mut path = Vec::new();
+        let mut cur = op.input.map(|(x, _)| x);
+        while let Some(c) = cur {
+            path.push(c);
+            cur = ops[c.0 as usize].input.map(|(x, _)| x);
+        }
+        path.reverse();
+        let Some(&source) = path.first() else { continue };
+        let Some(log) = log_of[source.0 as usize].map(|l| &logs[l]) else { continue };
+        let mut committed: Vec<RecordId> = actual.iter().filter(|c| c.sink == sink).map(|c| c.record.origin).collect();
+        committed.sort_unstable();
+        committed.dedup();
+        for p in 0..log.partitions {
+            for o in 0..log.len(p) {
+                let mut rec = log.record(p, o);
+                let mut passes = true;
+                for &x in &path[1..] {
+                    let kind = &ops[x.0 as usize].kind;
+                    if kind.is_keyed() {
+                        // From here on values depend on order, but no filter follows (the
+                        // identities are fixed): the record reaches the sink.
+                        break;
+                    }
+                    match apply_stateless(kind, rec) {
+                        Some(r) => rec = r,
+                        None => {
+                            passes = false;
+                            break;
+                        }
+                    }
+                }
+                if passes && committed.binary_search(&rec.origin).is_err() {
+                    missing += 1;
+                    let t = log.append_time_us(p, o);
+                    if first.is_none_or(|f| t < f.0) {
+                        first = Some((t, sink, rec.origin));
+                    }
+                }
+            }
+        }
+    }
+    (missing, first.map(|(_, s, r)| (s, r)))
 }

@@ -638,6 +638,13 @@ fn summary(run: &Run, out: &mut String) {
         r.duplicated,
         r.pending
     );
+    if r.lost_in_reference_too > 0 {
+        let _ = writeln!(
+            out,
+            "  the source log says {} of the lost records must be committed, and the fault-free reference run lost them too: a bug every run shares",
+            r.lost_in_reference_too
+        );
+    }
     if let Some(why) = &r.not_clean {
         let _ = writeln!(out, "  not a clean verdict: {why}");
     }
@@ -777,6 +784,7 @@ pub fn json(run: &Run) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "output": {
             "not_clean": r.not_clean,
+            "lost_in_reference_too": r.lost_in_reference_too,
             "verdict": r.verdict.name(),
             "expected": r.expected,
             "committed": r.committed,

@@ -19,11 +19,20 @@ pub struct PlantedBugs {
     /// The sink's store does not fence older producers: a zombie's writes land in the same
     /// transactions as its replacement's and are committed with them (duplicates).
     pub no_fencing: bool,
+    /// The 2PC sink prepares its transaction without flushing the records it still buffers:
+    /// they are lost in every run, faults or not (a bug the reference run shares).
+    pub no_flush_on_pre_commit: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 5] =
-        ["commit-on-snapshot", "no-source-rewind", "restore-empty-state", "skip-alignment", "no-fencing"];
+    pub const NAMES: [&'static str; 6] = [
+        "commit-on-snapshot",
+        "no-source-rewind",
+        "restore-empty-state",
+        "skip-alignment",
+        "no-fencing",
+        "no-flush-on-pre-commit",
+    ];
 
     /// Turns on the bug with this name; false if there is no such bug.
     pub fn set(&mut self, name: &str) -> bool {
@@ -33,6 +42,7 @@ impl PlantedBugs {
             "restore-empty-state" => &mut self.restore_empty_state,
             "skip-alignment" => &mut self.skip_alignment,
             "no-fencing" => &mut self.no_fencing,
+            "no-flush-on-pre-commit" => &mut self.no_flush_on_pre_commit,
             _ => return false,
         };
         *slot = true;
@@ -46,6 +56,7 @@ impl PlantedBugs {
             self.restore_empty_state,
             self.skip_alignment,
             self.no_fencing,
+            self.no_flush_on_pre_commit,
         ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }

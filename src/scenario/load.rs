@@ -159,6 +159,7 @@ impl Cx<'_> {
             restore_empty_state: b.restore_empty_state,
             skip_alignment: b.skip_alignment,
             no_fencing: b.no_fencing,
+            no_flush_on_pre_commit: b.no_flush_on_pre_commit,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);
@@ -1347,6 +1348,8 @@ struct RawBugs {
     skip_alignment: bool,
     #[serde(default)]
     no_fencing: bool,
+    #[serde(default)]
+    no_flush_on_pre_commit: bool,
 }
 
 #[derive(Deserialize, Default)]

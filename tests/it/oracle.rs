@@ -75,3 +75,22 @@ fn a_count_then_a_filter_on_its_values_is_exactly_once_after_a_restart() {
 fn a_sum_of_sums_is_exactly_once_after_a_restart() {
     sweep(false);
 }
+
+#[test]
+fn a_bug_that_loses_the_same_records_in_every_run_is_reported() {
+    // No fault at all: the reference run has the same bug and loses the same records, so only
+    // the check against the source log can see it.
+    let mut sc = keyed_job(2, 2);
+    sc.bugs.no_flush_on_pre_commit = true;
+    let run = simulate(&sc);
+    assert!(run.outcome.failovers.is_empty());
+    assert!(run.output.lost > 0, "{:?}", run.output);
+    assert_eq!(run.output.lost_in_reference_too, run.output.lost, "the reference lost them all too");
+    assert_eq!(run.output.verdict, Verdict::AtMostOnce);
+    assert!(run.output.first_lost.is_some());
+    // Without the bug the same check finds nothing missing.
+    sc.bugs.no_flush_on_pre_commit = false;
+    let clean = simulate(&sc);
+    assert_eq!((clean.output.lost, clean.output.lost_in_reference_too), (0, 0));
+    assert_eq!(clean.output.verdict, Verdict::ExactlyOnce);
+}

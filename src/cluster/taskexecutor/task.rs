@@ -534,6 +534,7 @@ impl Task {
                     // committable of this checkpoint.
                     let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
                     if sink.open_has_records {
+                        let records = if ctx.bugs.no_flush_on_pre_commit { Vec::new() } else { records };
                         ctx.send(HostId::STORE, Msg::Prepare { id, txn, epoch: sink.epoch, records, cp });
                         prepares += 1;
                         sink.committables.push(txn);
