@@ -446,6 +446,71 @@ fn counts_directly(graph: &JobGraph, sink: OperatorId) -> bool {
     }
 }
 
+/// The absolute check: what every fault-free execution commits to each sink whose record
+/// identities are fixed, computed from the source log alone — independent of any simulated run,
+/// so a bug that loses the same records in every run (the reference too) is still seen.
+/// Returns how many of those records `actual` never committed, and the earliest appended one.
+/// Only meaningful for a run that finished.
+pub fn missing_from_log(
+    graph: &JobGraph,
+    logs: &[SourceLog],
+    log_of: &[Option<usize>],
+    actual: &[CommittedRecord],
+) -> (u64, Option<(OperatorId, RecordId)>) {
+    let det = determinacy(graph);
+    let ops = &graph.spec.operators;
+    let mut missing = 0;
+    let mut first: Option<(TimeUs, OperatorId, RecordId)> = None;
+    for (i, op) in ops.iter().enumerate() {
+        let sink = OperatorId(i as u32);
+        if !matches!(op.kind, OperatorKind::Sink(_)) || !det[i].identities {
+            continue;
+        }
+        // The path from the source to the sink, source first.
+        let mut path = Vec::new();
+        let mut cur = op.input.map(|(x, _)| x);
+        while let Some(c) = cur {
+            path.push(c);
+            cur = ops[c.0 as usize].input.map(|(x, _)| x);
+        }
+        path.reverse();
+        let Some(&source) = path.first() else { continue };
+        let Some(log) = log_of[source.0 as usize].map(|l| &logs[l]) else { continue };
+        let mut committed: Vec<RecordId> = actual.iter().filter(|c| c.sink == sink).map(|c| c.record.origin).collect();
+        committed.sort_unstable();
+        committed.dedup();
+        for p in 0..log.partitions {
+            for o in 0..log.len(p) {
+                let mut rec = log.record(p, o);
+                let mut passes = true;
+                for &x in &path[1..] {
+                    let kind = &ops[x.0 as usize].kind;
+                    if kind.is_keyed() {
+                        // From here on values depend on order, but no filter follows (the
+                        // identities are fixed): the record reaches the sink.
+                        break;
+                    }
+                    match apply_stateless(kind, rec) {
+                        Some(r) => rec = r,
+                        None => {
+                            passes = false;
+                            break;
+                        }
+                    }
+                }
+                if passes && committed.binary_search(&rec.origin).is_err() {
+                    missing += 1;
+                    let t = log.append_time_us(p, o);
+                    if first.is_none_or(|f| t < f.0) {
+                        first = Some((t, sink, rec.origin));
+                    }
+                }
+            }
+        }
+    }
+    (missing, first.map(|(_, s, r)| (s, r)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,69 +600,4 @@ mod tests {
         assert_eq!((b.record.offset, b.value, b.expected_value), (2, 1, 3));
         assert_eq!((r.keys_below, r.verdict), (1, Verdict::AtMostOnce));
     }
-}
-
-/// The absolute check: what every fault-free execution commits to each sink whose record
-/// identities are fixed, computed from the source log alone — independent of any simulated run,
-/// so a bug that loses the same records in every run (the reference too) is still seen.
-/// Returns how many of those records `actual` never committed, and the earliest appended one.
-/// Only meaningful for a run that finished.
-pub fn missing_from_log(
-    graph: &JobGraph,
-    logs: &[SourceLog],
-    log_of: &[Option<usize>],
-    actual: &[CommittedRecord],
-) -> (u64, Option<(OperatorId, RecordId)>) {
-    let det = determinacy(graph);
-    let ops = &graph.spec.operators;
-    let mut missing = 0;
-    let mut first: Option<(TimeUs, OperatorId, RecordId)> = None;
-    for (i, op) in ops.iter().enumerate() {
-        let sink = OperatorId(i as u32);
-        if !matches!(op.kind, OperatorKind::Sink(_)) || !det[i].identities {
-            continue;
-        }
-        // The path from the source to the sink, source first.
-        let mut path = Vec::new();
-        let mut cur = op.input.map(|(x, _)| x);
-        while let Some(c) = cur {
-            path.push(c);
-            cur = ops[c.0 as usize].input.map(|(x, _)| x);
-        }
-        path.reverse();
-        let Some(&source) = path.first() else { continue };
-        let Some(log) = log_of[source.0 as usize].map(|l| &logs[l]) else { continue };
-        let mut committed: Vec<RecordId> = actual.iter().filter(|c| c.sink == sink).map(|c| c.record.origin).collect();
-        committed.sort_unstable();
-        committed.dedup();
-        for p in 0..log.partitions {
-            for o in 0..log.len(p) {
-                let mut rec = log.record(p, o);
-                let mut passes = true;
-                for &x in &path[1..] {
-                    let kind = &ops[x.0 as usize].kind;
-                    if kind.is_keyed() {
-                        // From here on values depend on order, but no filter follows (the
-                        // identities are fixed): the record reaches the sink.
-                        break;
-                    }
-                    match apply_stateless(kind, rec) {
-                        Some(r) => rec = r,
-                        None => {
-                            passes = false;
-                            break;
-                        }
-                    }
-                }
-                if passes && committed.binary_search(&rec.origin).is_err() {
-                    missing += 1;
-                    let t = log.append_time_us(p, o);
-                    if first.is_none_or(|f| t < f.0) {
-                        first = Some((t, sink, rec.origin));
-                    }
-                }
-            }
-        }
-    }
-    (missing, first.map(|(_, s, r)| (s, r)))
 }
