@@ -45,6 +45,15 @@ pub fn simulate(scenario: &Scenario) -> Run {
             crate::check::oracle::missing_from_log(&graph, &logs, &log_of, outcome.store.committed());
         output.absolute(missing, first, &graph, &logs);
     }
+    let protocol = crate::check::invariants::check(
+        &graph,
+        &outcome.notes,
+        &outcome.store,
+        outcome.job_status,
+        scenario.flink.checkpoint_interval_us.is_some(),
+    );
+    let mut outcome = outcome;
+    outcome.violations.extend(protocol);
     output.judge(outcome.job_status, outcome.records_read, outcome.violations.len());
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {
         crate::check::cut::check(&graph, &logs, &log_of, &outcome.completed)

@@ -75,6 +75,15 @@ impl TxnStore {
     pub fn committed(&self) -> &[CommittedRecord] {
         &self.committed
     }
+    /// Transactions still open or prepared with records in them: (id, records, state name).
+    pub fn lingering(&self) -> Vec<(TxnId, u64, &'static str)> {
+        self.txns
+            .iter()
+            .filter(|(_, t)| matches!(t.state, TxnState::Open | TxnState::Prepared) && !t.records.is_empty())
+            .map(|(id, t)| (*id, t.records.len() as u64, if t.state == TxnState::Open { "open" } else { "prepared" }))
+            .collect()
+    }
+
     /// Zombie writers the store refused, per attempt.
     pub fn zombies(&self) -> &[ZombieRefusal] {
         &self.zombies

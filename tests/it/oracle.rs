@@ -94,3 +94,19 @@ fn a_bug_that_loses_the_same_records_in_every_run_is_reported() {
     assert_eq!((clean.output.lost, clean.output.lost_in_reference_too), (0, 0));
     assert_eq!(clean.output.verdict, Verdict::ExactlyOnce);
 }
+
+#[test]
+fn commits_before_the_checkpoint_completed_are_protocol_violations() {
+    // commit-on-snapshot commits at the snapshot: even where no failure turns that into a
+    // duplicate, the commit came before its checkpoint completed, and the verdict says so.
+    let mut sc = keyed_job(2, 2);
+    sc.bugs.commit_on_snapshot = true;
+    let run = simulate(&sc);
+    assert_eq!(run.output.duplicated, 0, "no failure, no duplicate");
+    assert_eq!(run.output.verdict, Verdict::Violated);
+    let v = run.outcome.violations.first().expect("a protocol violation");
+    assert!(v.contains("before that checkpoint completed"), "{v}");
+    sc.bugs.commit_on_snapshot = false;
+    let clean = simulate(&sc);
+    assert!(clean.outcome.violations.is_empty(), "{:?}", clean.outcome.violations);
+}

@@ -1,0 +1,54 @@
+//! Protocol invariants checked over what happened during the run (the trace and the sink's
+//! store), not over the engine's bookkeeping: a transaction is committed only after its
+//! checkpoint completed, and a finished job leaves no open or prepared transaction behind.
+
+use crate::cluster::external::TxnStore;
+use crate::cluster::state::JobStatus;
+use crate::job::graph::JobGraph;
+use crate::sim::fmt_time;
+use crate::trace::{Note, TraceEntry};
+
+/// Violations of the two-phase-commit protocol, one line each, naming the time, the
+/// transaction and the fault that preceded it.
+pub fn check(
+    graph: &JobGraph,
+    notes: &[TraceEntry],
+    store: &TxnStore,
+    job_status: JobStatus,
+    checkpointing: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut completed = 0u64;
+    let mut last_fault: Option<(u64, String)> = None;
+    for e in notes {
+        match &e.note {
+            Note::FaultInjected { text, .. } => last_fault = Some((e.at_us, text.clone())),
+            Note::CheckpointCompleted { cp, .. } => completed = completed.max(*cp),
+            Note::SinkCommitted { st, checkpoint, records, .. } if checkpointing && *checkpoint > completed => {
+                if out.len() < 20 {
+                    let after = match &last_fault {
+                        Some((t, f)) => format!("; last fault before it: {f} at {}", fmt_time(*t)),
+                        None => String::new(),
+                    };
+                    out.push(format!(
+                        "{}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {completed}){after}",
+                        fmt_time(e.at_us),
+                        graph.subtask_name(*st),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if job_status == JobStatus::Finished {
+        for (txn, records, state) in store.lingering() {
+            out.push(format!(
+                "the job finished but the transaction of {}[{}] for checkpoint {} is still {state} with {records} records (lingering)",
+                graph.operator_name(txn.sink),
+                txn.index,
+                txn.checkpoint
+            ));
+        }
+    }
+    out
+}
