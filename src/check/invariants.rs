@@ -24,18 +24,18 @@ pub fn check(
         match &e.note {
             Note::FaultInjected { text, .. } => last_fault = Some((e.at_us, text.clone())),
             Note::CheckpointCompleted { cp, .. } => completed = completed.max(*cp),
-            Note::SinkCommitted { st, checkpoint, records, .. } if checkpointing && *checkpoint > completed => {
-                if out.len() < 20 {
-                    let after = match &last_fault {
-                        Some((t, f)) => format!("; last fault before it: {f} at {}", fmt_time(*t)),
-                        None => String::new(),
-                    };
-                    out.push(format!(
+            Note::SinkCommitted { st, checkpoint, records, .. }
+                if checkpointing && *checkpoint > completed && out.len() < 20 =>
+            {
+                let after = match &last_fault {
+                    Some((t, f)) => format!("; last fault before it: {f} at {}", fmt_time(*t)),
+                    None => String::new(),
+                };
+                out.push(format!(
                         "{}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {completed}){after}",
                         fmt_time(e.at_us),
                         graph.subtask_name(*st),
                     ));
-                }
             }
             _ => {}
         }
