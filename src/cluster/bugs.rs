@@ -22,16 +22,22 @@ pub struct PlantedBugs {
     /// The 2PC sink prepares its transaction without flushing the records it still buffers:
     /// they are lost in every run, faults or not (a bug the reference run shares).
     pub no_flush_on_pre_commit: bool,
+    /// On restore the sink does not commit the restored checkpoint's committables again; they
+    /// are aborted with the lingering transactions. Harmless while every notifyCheckpointComplete
+    /// arrives; loses a checkpoint's output when the notification was lost or late before a
+    /// failure.
+    pub no_recommit: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "commit-on-snapshot",
         "no-source-rewind",
         "restore-empty-state",
         "skip-alignment",
         "no-fencing",
         "no-flush-on-pre-commit",
+        "no-recommit",
     ];
 
     /// Turns on the bug with this name; false if there is no such bug.
@@ -43,6 +49,7 @@ impl PlantedBugs {
             "skip-alignment" => &mut self.skip_alignment,
             "no-fencing" => &mut self.no_fencing,
             "no-flush-on-pre-commit" => &mut self.no_flush_on_pre_commit,
+            "no-recommit" => &mut self.no_recommit,
             _ => return false,
         };
         *slot = true;
@@ -57,6 +64,7 @@ impl PlantedBugs {
             self.skip_alignment,
             self.no_fencing,
             self.no_flush_on_pre_commit,
+            self.no_recommit,
         ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }

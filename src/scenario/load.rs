@@ -160,6 +160,7 @@ impl Cx<'_> {
             skip_alignment: b.skip_alignment,
             no_fencing: b.no_fencing,
             no_flush_on_pre_commit: b.no_flush_on_pre_commit,
+            no_recommit: b.no_recommit,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);
@@ -1350,6 +1351,8 @@ struct RawBugs {
     no_fencing: bool,
     #[serde(default)]
     no_flush_on_pre_commit: bool,
+    #[serde(default)]
+    no_recommit: bool,
 }
 
 #[derive(Deserialize, Default)]

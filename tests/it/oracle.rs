@@ -110,3 +110,22 @@ fn commits_before_the_checkpoint_completed_are_protocol_violations() {
     let clean = simulate(&sc);
     assert!(clean.outcome.violations.is_empty(), "{:?}", clean.outcome.violations);
 }
+
+#[test]
+fn skipping_the_recommit_on_restore_loses_output_only_when_a_notification_was_lost() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/lost-notify-then-failure.toml");
+    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+    sc.bugs.no_recommit = true;
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::AtMostOnce, "{:?}", run.output);
+    let first = run.output.first_lost.as_ref().expect("names the first lost record");
+    let (fault, _) = first.fault.expect("names the fault");
+    assert!(
+        matches!(sc.faults[fault].action, FaultAction::LoseMessages(_)),
+        "the lost notifications, not the task failure"
+    );
+    // With every notification delivered, the same bug and failure lose nothing.
+    sc.faults.remove(0);
+    assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+}

@@ -967,7 +967,7 @@ impl TaskExecutor {
             let mut n = 0;
             for s in &t.sinks {
                 if s.semantic == SinkSemantic::TwoPhaseCommit {
-                    let recommit = s.committables.clone();
+                    let recommit = if ctx.bugs.no_recommit { Vec::new() } else { s.committables.clone() };
                     ctx.send(HostId::STORE, Msg::InitSink { id, sink: s.op, index, recommit, restored_cp });
                     n += 1;
                 }
