@@ -156,12 +156,7 @@ fn random_scenario(seed: u64) -> recoverysim::scenario::Scenario {
 fn random_topologies_and_faults_stay_exactly_once_with_consistent_cuts() {
     for seed in 0..60 {
         let sc = random_scenario(seed);
-        let run = simulate(&sc);
-        let what = format!("seed {seed}: {:?}", sc.faults);
-        assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
-        assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
-        assert!(run.cut_violation.is_none(), "{what}: {:?}", run.cut_violation);
-        assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+        assert_clean_finish(&sc, seed);
     }
 }
 
@@ -228,11 +223,16 @@ fn random_network_and_process_faults_stay_exactly_once() {
             };
             sc.faults.push(FaultSpec { trigger: FaultTrigger::At { at_us }, action });
         }
-        let run = simulate(&sc);
-        let what = format!("seed {seed}: {:?}", sc.faults);
-        assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
-        assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
-        assert!(run.cut_violation.is_none(), "{what}: {:?}", run.cut_violation);
-        assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+        assert_clean_finish(&sc, seed);
     }
+}
+
+/// The run finishes exactly-once, with consistent cuts and no invariant violation.
+fn assert_clean_finish(sc: &recoverysim::scenario::Scenario, seed: u64) {
+    let run = simulate(sc);
+    let what = format!("seed {seed}: {:?}", sc.faults);
+    assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+    assert!(run.cut_violation.is_none(), "{what}: {:?}", run.cut_violation);
+    assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
 }
