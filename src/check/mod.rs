@@ -19,6 +19,9 @@ pub enum Verdict {
     /// running or restarting at the time limit) or committed nothing although its sources read
     /// records: not a clean verdict.
     Incomplete,
+    /// Nothing could be checked: every sink's output depends on how partitions interleave in a
+    /// way no fault-free execution fixes (see ARCHITECTURE.md, "What the oracle proves").
+    Unverified,
 }
 
 impl Verdict {
@@ -29,12 +32,20 @@ impl Verdict {
             Verdict::AtMostOnce => "at_most_once",
             Verdict::Violated => "violated",
             Verdict::Incomplete => "incomplete",
+            Verdict::Unverified => "unverified",
         }
     }
     pub fn parse(s: &str) -> Option<Verdict> {
-        [Verdict::ExactlyOnce, Verdict::AtLeastOnce, Verdict::AtMostOnce, Verdict::Violated, Verdict::Incomplete]
-            .into_iter()
-            .find(|v| v.name() == s)
+        [
+            Verdict::ExactlyOnce,
+            Verdict::AtLeastOnce,
+            Verdict::AtMostOnce,
+            Verdict::Violated,
+            Verdict::Incomplete,
+            Verdict::Unverified,
+        ]
+        .into_iter()
+        .find(|v| v.name() == s)
     }
     pub fn from_counts(lost: u64, duplicated: u64) -> Verdict {
         match (lost > 0, duplicated > 0) {

@@ -638,6 +638,13 @@ fn summary(run: &Run, out: &mut String) {
         r.duplicated,
         r.pending
     );
+    if !r.unverified_sinks.is_empty() {
+        let _ = writeln!(
+            out,
+            "  not verified: {} (what reaches it depends on how partitions interleave, and no multiset or count of it is fixed)",
+            r.unverified_sinks.join(", ")
+        );
+    }
     if r.lost_in_reference_too > 0 {
         let _ = writeln!(
             out,
@@ -785,6 +792,7 @@ pub fn json(run: &Run) -> serde_json::Value {
         "output": {
             "not_clean": r.not_clean,
             "lost_in_reference_too": r.lost_in_reference_too,
+            "unverified_sinks": r.unverified_sinks,
             "verdict": r.verdict.name(),
             "expected": r.expected,
             "committed": r.committed,

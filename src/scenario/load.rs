@@ -1157,7 +1157,7 @@ impl Cx<'_> {
                 self.error_at(
                     v.span(),
                     "invalid `verdict`",
-                    Some("exactly_once, at_least_once, at_most_once, violated or incomplete".into()),
+                    Some("exactly_once, at_least_once, at_most_once, violated, incomplete or unverified".into()),
                 )
             })?),
         };

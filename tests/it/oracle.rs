@@ -129,3 +129,14 @@ fn skipping_the_recommit_on_restore_loses_output_only_when_a_notification_was_lo
     sc.faults.remove(0);
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
 }
+
+#[test]
+fn a_sink_whose_output_cannot_be_checked_is_said_so_and_never_clean() {
+    // A filter on prefix sums: which records pass depends on the interleaving, and neither
+    // their values nor their number is fixed.
+    let mut sc = shape(false, 3);
+    sc.job.operators[2] = op("odd", OperatorKind::Filter { modulo: 2, remainder: 1 }, 1, EdgeKind::Forward);
+    let run = simulate(&sc);
+    assert_eq!(run.output.unverified_sinks, vec!["sink".to_string()]);
+    assert_eq!(run.output.verdict, Verdict::Unverified, "{:?}", run.output);
+}
