@@ -27,10 +27,14 @@ pub struct PlantedBugs {
     /// arrives; loses a checkpoint's output when the notification was lost or late before a
     /// failure.
     pub no_recommit: bool,
+    /// On restore the sink does not abort the transactions opened after the restored
+    /// checkpoint: the failed attempt's post-checkpoint writes stay in the open transaction the
+    /// new attempt writes to again, and are committed with the replayed records (duplicates).
+    pub no_abort_lingering: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "commit-on-snapshot",
         "no-source-rewind",
         "restore-empty-state",
@@ -38,6 +42,7 @@ impl PlantedBugs {
         "no-fencing",
         "no-flush-on-pre-commit",
         "no-recommit",
+        "no-abort-lingering",
     ];
 
     /// Turns on the bug with this name; false if there is no such bug.
@@ -50,6 +55,7 @@ impl PlantedBugs {
             "no-fencing" => &mut self.no_fencing,
             "no-flush-on-pre-commit" => &mut self.no_flush_on_pre_commit,
             "no-recommit" => &mut self.no_recommit,
+            "no-abort-lingering" => &mut self.no_abort_lingering,
             _ => return false,
         };
         *slot = true;
@@ -65,6 +71,7 @@ impl PlantedBugs {
             self.no_fencing,
             self.no_flush_on_pre_commit,
             self.no_recommit,
+            self.no_abort_lingering,
         ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }

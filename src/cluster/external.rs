@@ -151,7 +151,7 @@ impl TxnStore {
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         let now = ctx.now;
         match msg {
-            Msg::InitSink { id, sink, index, recommit, restored_cp } => {
+            Msg::InitSink { id, sink, index, recommit, restored_cp, abort_lingering } => {
                 // initTransactions: a new epoch fences every older producer of this subtask.
                 let e = self.epochs.entry((sink, index)).or_insert(0);
                 *e += 1;
@@ -174,7 +174,10 @@ impl TxnStore {
                 let hi = TxnId { sink, index, checkpoint: u64::MAX };
                 let (mut txns, mut records) = (0, 0);
                 for (tid, t) in self.txns.range_mut(lo..=hi) {
-                    if matches!(t.state, TxnState::Open | TxnState::Prepared) && !recommit.contains(tid) {
+                    if abort_lingering
+                        && matches!(t.state, TxnState::Open | TxnState::Prepared)
+                        && !recommit.contains(tid)
+                    {
                         t.state = TxnState::Aborted;
                         txns += 1;
                         records += t.records.len() as u64;

@@ -223,6 +223,8 @@ pub enum Msg {
         index: u32,
         recommit: Vec<TxnId>,
         restored_cp: Option<u64>,
+        /// Abort the subtask's other open transactions (false only for a planted bug).
+        abort_lingering: bool,
     },
     SinkReady {
         id: AttemptId,

@@ -161,6 +161,7 @@ impl Cx<'_> {
             no_fencing: b.no_fencing,
             no_flush_on_pre_commit: b.no_flush_on_pre_commit,
             no_recommit: b.no_recommit,
+            no_abort_lingering: b.no_abort_lingering,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);
@@ -1353,6 +1354,8 @@ struct RawBugs {
     no_flush_on_pre_commit: bool,
     #[serde(default)]
     no_recommit: bool,
+    #[serde(default)]
+    no_abort_lingering: bool,
 }
 
 #[derive(Deserialize, Default)]

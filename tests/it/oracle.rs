@@ -140,3 +140,15 @@ fn a_sink_whose_output_cannot_be_checked_is_said_so_and_never_clean() {
     assert_eq!(run.output.unverified_sinks, vec!["sink".to_string()]);
     assert_eq!(run.output.verdict, Verdict::Unverified, "{:?}", run.output);
 }
+
+#[test]
+fn not_aborting_lingering_transactions_commits_the_failed_attempts_writes_again() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/keyed-task-failure.toml");
+    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+    sc.bugs.no_abort_lingering = true;
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::AtLeastOnce, "{:?}", run.output);
+    let d = run.output.first_duplicate.as_ref().expect("names the first duplicate");
+    assert!(d.fault.is_some(), "and the failure after which it happened");
+}

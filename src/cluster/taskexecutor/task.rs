@@ -968,7 +968,9 @@ impl TaskExecutor {
             for s in &t.sinks {
                 if s.semantic == SinkSemantic::TwoPhaseCommit {
                     let recommit = if ctx.bugs.no_recommit { Vec::new() } else { s.committables.clone() };
-                    ctx.send(HostId::STORE, Msg::InitSink { id, sink: s.op, index, recommit, restored_cp });
+                    let abort_lingering = !ctx.bugs.no_abort_lingering;
+                    let init = Msg::InitSink { id, sink: s.op, index, recommit, restored_cp, abort_lingering };
+                    ctx.send(HostId::STORE, init);
                     n += 1;
                 }
             }
