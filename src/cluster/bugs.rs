@@ -31,10 +31,15 @@ pub struct PlantedBugs {
     /// checkpoint: the failed attempt's post-checkpoint writes stay in the open transaction the
     /// new attempt writes to again, and are committed with the replayed records (duplicates).
     pub no_abort_lingering: bool,
+    /// A TaskManager the JobManager gives up on by heartbeat *timeout* has its slots released
+    /// but its attempts are not failed: nothing restarts them. Invisible while refused heartbeat
+    /// RPCs detect dead TaskManagers; shows when `heartbeat.rpc-failure-threshold` is -1 or the
+    /// host is gone (the job never finishes).
+    pub timeout_keeps_attempts: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "commit-on-snapshot",
         "no-source-rewind",
         "restore-empty-state",
@@ -43,6 +48,7 @@ impl PlantedBugs {
         "no-flush-on-pre-commit",
         "no-recommit",
         "no-abort-lingering",
+        "timeout-keeps-attempts",
     ];
 
     /// Turns on the bug with this name; false if there is no such bug.
@@ -56,6 +62,7 @@ impl PlantedBugs {
             "no-flush-on-pre-commit" => &mut self.no_flush_on_pre_commit,
             "no-recommit" => &mut self.no_recommit,
             "no-abort-lingering" => &mut self.no_abort_lingering,
+            "timeout-keeps-attempts" => &mut self.timeout_keeps_attempts,
             _ => return false,
         };
         *slot = true;
@@ -72,6 +79,7 @@ impl PlantedBugs {
             self.no_flush_on_pre_commit,
             self.no_recommit,
             self.no_abort_lingering,
+            self.timeout_keeps_attempts,
         ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }

@@ -162,6 +162,7 @@ impl Cx<'_> {
             no_flush_on_pre_commit: b.no_flush_on_pre_commit,
             no_recommit: b.no_recommit,
             no_abort_lingering: b.no_abort_lingering,
+            timeout_keeps_attempts: b.timeout_keeps_attempts,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);
@@ -1356,6 +1357,8 @@ struct RawBugs {
     no_recommit: bool,
     #[serde(default)]
     no_abort_lingering: bool,
+    #[serde(default)]
+    timeout_keeps_attempts: bool,
 }
 
 #[derive(Deserialize, Default)]

@@ -152,3 +152,16 @@ fn not_aborting_lingering_transactions_commits_the_failed_attempts_writes_again(
     let d = run.output.first_duplicate.as_ref().expect("names the first duplicate");
     assert!(d.fault.is_some(), "and the failure after which it happened");
 }
+
+#[test]
+fn a_bug_hidden_by_the_rpc_failure_threshold_shows_when_it_is_disabled() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/tm-kill-no-rpc-threshold.toml");
+    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    sc.bugs.timeout_keeps_attempts = true;
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::Incomplete, "{:?}", run.output);
+    assert!(run.output.not_clean.as_deref().is_some_and(|w| w.contains("still RUNNING")), "{:?}", run.output.not_clean);
+    // With the default threshold, refused heartbeats detect the kill and the bug stays hidden.
+    sc.flink.heartbeat_rpc_failure_threshold = Some(2);
+    assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+}

@@ -528,9 +528,11 @@ impl JobManager {
             }
         }
         let now = ctx.now;
+        let keep = ctx.bugs.timeout_keeps_attempts
+            && matches!(detection, Detection::HeartbeatTimeout | Detection::RmHeartbeatTimeout);
         for i in 0..self.vertices.len() {
             let v = &self.vertices[i];
-            if v.te == Some(te) && !v.state.is_terminal() {
+            if v.te == Some(te) && !v.state.is_terminal() && !keep {
                 let attempt = v.attempt;
                 self.on_failure(
                     ctx,
