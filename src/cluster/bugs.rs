@@ -36,10 +36,14 @@ pub struct PlantedBugs {
     /// RPCs detect dead TaskManagers; shows when `heartbeat.rpc-failure-threshold` is -1 or the
     /// host is gone (the job never finishes).
     pub timeout_keeps_attempts: bool,
+    /// A restart restores the oldest retained checkpoint instead of the latest: harmless with
+    /// `execution.checkpointing.num-retained` 1 (the default); with more, output of the newer,
+    /// already committed checkpoints is produced and committed again.
+    pub restore_oldest_checkpoint: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "commit-on-snapshot",
         "no-source-rewind",
         "restore-empty-state",
@@ -49,6 +53,7 @@ impl PlantedBugs {
         "no-recommit",
         "no-abort-lingering",
         "timeout-keeps-attempts",
+        "restore-oldest-checkpoint",
     ];
 
     /// Turns on the bug with this name; false if there is no such bug.
@@ -63,6 +68,7 @@ impl PlantedBugs {
             "no-recommit" => &mut self.no_recommit,
             "no-abort-lingering" => &mut self.no_abort_lingering,
             "timeout-keeps-attempts" => &mut self.timeout_keeps_attempts,
+            "restore-oldest-checkpoint" => &mut self.restore_oldest_checkpoint,
             _ => return false,
         };
         *slot = true;
@@ -80,6 +86,7 @@ impl PlantedBugs {
             self.no_recommit,
             self.no_abort_lingering,
             self.timeout_keeps_attempts,
+            self.restore_oldest_checkpoint,
         ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }

@@ -163,6 +163,7 @@ impl Cx<'_> {
             no_recommit: b.no_recommit,
             no_abort_lingering: b.no_abort_lingering,
             timeout_keeps_attempts: b.timeout_keeps_attempts,
+            restore_oldest_checkpoint: b.restore_oldest_checkpoint,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);
@@ -1359,6 +1360,8 @@ struct RawBugs {
     no_abort_lingering: bool,
     #[serde(default)]
     timeout_keeps_attempts: bool,
+    #[serde(default)]
+    restore_oldest_checkpoint: bool,
 }
 
 #[derive(Deserialize, Default)]

@@ -165,3 +165,16 @@ fn a_bug_hidden_by_the_rpc_failure_threshold_shows_when_it_is_disabled() {
     sc.flink.heartbeat_rpc_failure_threshold = Some(2);
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
 }
+
+#[test]
+fn restoring_an_older_retained_checkpoint_duplicates_what_newer_ones_committed() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/retained-checkpoints.toml");
+    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    sc.bugs.restore_oldest_checkpoint = true;
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::AtLeastOnce, "{:?}", run.output);
+    assert!(run.output.duplicated > 0);
+    // With the default num-retained (1) the oldest retained checkpoint is the latest: harmless.
+    sc.flink.checkpoints_retained = 1;
+    assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+}

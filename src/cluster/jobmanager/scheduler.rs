@@ -326,7 +326,8 @@ impl JobManager {
         self.failover_rt[f].done = true;
         let restart: Vec<SubtaskId> =
             pending.iter().filter(|&&(s, v)| self.vertices[s.0 as usize].attempt == v).map(|&(s, _)| s).collect();
-        let latest = self.completed.back().map(|c| c.id);
+        let latest = if ctx.bugs.restore_oldest_checkpoint { self.completed.front() } else { self.completed.back() };
+        let latest = latest.map(|c| c.id);
         self.set_job_status(ctx, JobStatus::Running);
         let now = ctx.now;
         let report = &mut self.failovers[f];
