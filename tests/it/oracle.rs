@@ -178,3 +178,37 @@ fn restoring_an_older_retained_checkpoint_duplicates_what_newer_ones_committed()
     sc.flink.checkpoints_retained = 1;
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
 }
+
+/// Each planted bug and the shipped scenario that shows it (README, "Would this sink bug lose or
+/// duplicate data?").
+const BUG_SCENARIOS: [(&str, &str); 10] = [
+    ("commit-on-snapshot", "keyed-tm-kill.toml"),
+    ("no-source-rewind", "keyed-task-failure.toml"),
+    ("restore-empty-state", "keyed-tm-kill.toml"),
+    ("skip-alignment", "reference.toml"),
+    ("no-fencing", "tm-frozen-zombie.toml"),
+    ("no-flush-on-pre-commit", "baseline.toml"),
+    ("no-recommit", "lost-notify-then-failure.toml"),
+    ("no-abort-lingering", "keyed-task-failure.toml"),
+    ("timeout-keeps-attempts", "tm-kill-no-rpc-threshold.toml"),
+    ("restore-oldest-checkpoint", "retained-checkpoints.toml"),
+];
+
+#[test]
+fn every_planted_bug_is_caught_by_its_shipped_scenario() {
+    use recoverysim::cluster::bugs::PlantedBugs;
+    assert_eq!(BUG_SCENARIOS.len(), PlantedBugs::NAMES.len(), "every bug has a scenario");
+    for (bug, file) in BUG_SCENARIOS {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+        let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce, "{file} without {bug}");
+        assert!(sc.bugs.set(bug), "{bug} is a planted bug");
+        let run = simulate(&sc);
+        assert_ne!(run.output.verdict, Verdict::ExactlyOnce, "{bug} in {file}: {:?}", run.output);
+        let explained = run.output.first_lost.is_some()
+            || run.output.first_duplicate.is_some()
+            || run.output.not_clean.is_some()
+            || run.output.first_state_diff.is_some();
+        assert!(explained, "{bug} in {file}: the verdict comes with an explanation");
+    }
+}
