@@ -1,6 +1,7 @@
 //! Protocol invariants checked over what happened during the run (the trace and the sink's
 //! store), not over the engine's bookkeeping: a transaction is committed only after its
-//! checkpoint completed, and a finished job leaves no open or prepared transaction behind.
+//! checkpoint completed, a finished job leaves no open or prepared transaction behind, and no
+//! two live attempts of a sink subtask both get writes accepted.
 
 use crate::cluster::external::TxnStore;
 use crate::cluster::state::JobStatus;
@@ -40,6 +41,7 @@ pub fn check(
             _ => {}
         }
     }
+    out.extend(store.double_writers.iter().cloned());
     if job_status == JobStatus::Finished {
         for (txn, records, state) in store.lingering() {
             out.push(format!(

@@ -65,6 +65,11 @@ pub struct TxnStore {
     /// Planted bug: the store accepts writes and commits from any epoch.
     no_fencing: bool,
     zombies: Vec<ZombieRefusal>,
+    /// Per sink subtask, the newest attempt (JobManager generation, attempt) whose writes were
+    /// accepted: an accepted write of an older one means two live attempts both wrote.
+    newest_writer: BTreeMap<(OperatorId, u32), (u32, u32)>,
+    /// "Two live attempts wrote" findings, for the oracle's invariants.
+    pub double_writers: Vec<String>,
 }
 
 impl TxnStore {
@@ -75,6 +80,29 @@ impl TxnStore {
     pub fn committed(&self) -> &[CommittedRecord] {
         &self.committed
     }
+    /// Records which attempt wrote; an accepted write from an attempt older than one that
+    /// already wrote to the same sink subtask means two live attempts both wrote.
+    fn note_writer(&mut self, now: TimeUs, id: AttemptId, txn: TxnId, records: usize) {
+        if records == 0 {
+            return;
+        }
+        let me = (id.jm, id.attempt);
+        let newest = self.newest_writer.entry((txn.sink, txn.index)).or_insert(me);
+        if me < *newest {
+            if self.double_writers.len() < 20 {
+                self.double_writers.push(format!(
+                    "{}: attempt #{} of sink subtask {} wrote {records} records after attempt #{} had written (two live attempts)",
+                    crate::sim::fmt_time(now),
+                    id.attempt,
+                    txn.index,
+                    newest.1
+                ));
+            }
+        } else {
+            *newest = me;
+        }
+    }
+
     /// Transactions still open or prepared with records in them: (id, records, state name).
     pub fn lingering(&self) -> Vec<(TxnId, u64, &'static str)> {
         self.txns
@@ -191,6 +219,7 @@ impl TxnStore {
             }
             Msg::Produce { id, txn, epoch, records } => {
                 if !self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
+                    self.note_writer(now, id, txn, records.len());
                     self.write(txn, records);
                 }
             }
@@ -199,6 +228,7 @@ impl TxnStore {
                 if self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
                     return;
                 }
+                self.note_writer(now, id, txn, records.len());
                 self.write(txn, records);
                 if let Some(t) = self.txns.get_mut(&txn)
                     && t.state == TxnState::Open

@@ -49,6 +49,11 @@ fn a_zombie_is_fenced_and_nothing_it_wrote_is_committed_and_without_fencing_dupl
     let bad = simulate(&sc);
     assert!(bad.outcome.store.zombies().is_empty(), "nothing is refused without fencing");
     assert!(bad.output.duplicated > 0, "{:?}", bad.output);
+    assert!(
+        bad.outcome.violations.iter().any(|v| v.contains("two live attempts")),
+        "the store saw two live attempts write: {:?}",
+        bad.outcome.violations
+    );
     assert_ne!(bad.output.verdict, Verdict::ExactlyOnce);
 }
 
