@@ -24,7 +24,8 @@ pub struct Run {
     pub cut_violation: Option<CutViolation>,
 }
 
-/// Runs `scenario` (with its faults and planted bugs) and a fault-free, bug-free reference run,
+/// Runs `scenario` (with its faults and planted bugs) and a fault-free reference run of the same
+/// code (planted bugs included; the absolute check against the log covers bugs both runs share),
 /// and judges the committed output.
 pub fn simulate(scenario: &Scenario) -> Run {
     let outcome = World::new(scenario, true).run();

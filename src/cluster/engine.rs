@@ -18,7 +18,7 @@ use super::msg::Msg;
 use super::net::{HostCondition, HostId, Latencies, Network, Route};
 use super::state::JobStatus;
 use super::taskexecutor::{TaskExecutor, TeTimer};
-use crate::fault::{FaultAction, FaultTrigger, HostRef};
+use crate::fault::{FaultAction, FaultTrigger};
 use crate::job::graph::JobGraph;
 use crate::job::record::{Record, RecordId, SourceLog};
 use crate::job::spec::{OperatorId, OperatorKind};
@@ -407,7 +407,6 @@ pub struct World<'a> {
     /// Events for a frozen host, in order, replayed when it wakes.
     backlog: Vec<Vec<Event>>,
     rolling: Option<Rolling>,
-    with_faults: bool,
 }
 
 /// The source logs of a scenario's job (one per source operator, in operator order) and, per
@@ -477,7 +476,6 @@ impl<'a> World<'a> {
             ha: HaStore::default(),
             backlog: vec![Vec::new(); n_hosts],
             rolling: None,
-            with_faults,
             graph,
         };
         for (i, f) in faults.iter().enumerate() {
@@ -735,7 +733,7 @@ impl<'a> World<'a> {
             let died = self.old_jms.last().map(|j| j.died_at_us()).unwrap_or(0);
             (died + lease).max(self.now())
         };
-        let mut jm = JobManager::new(self.sc, &self.graph, generation, self.with_faults);
+        let mut jm = JobManager::new(self.sc, &self.graph, generation);
         let mut c = ctx!(self, HostId::JOBMANAGER, generation);
         jm.start(&mut c, leader_at);
         self.jm = Some(jm);
@@ -940,7 +938,5 @@ impl<'a> World<'a> {
         for ev in backlog {
             self.q.schedule(now, ev);
         }
-        // Active ResourceManager: a worker that is found again is kept; nothing else to do.
-        let _ = HostRef::JobManager;
     }
 }
