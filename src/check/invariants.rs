@@ -54,3 +54,33 @@ pub fn check(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::graph::SubtaskId;
+    use crate::scenario::testing::keyed_job;
+
+    #[test]
+    fn a_commit_before_its_checkpoint_completed_names_the_fault_before_it() {
+        let sc = keyed_job(1, 1);
+        let graph = JobGraph::build(&sc.job);
+        let at = |at_us, note| TraceEntry { at_us, note };
+        let notes = vec![
+            at(1, Note::CheckpointCompleted { cp: 1, bytes: 0, duration_us: 0, alignment_us: 0 }),
+            at(2, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 1, records: 5, recovered: false }),
+            at(3, Note::FaultInjected { fault: 0, text: "kill-taskmanager 0".into() }),
+            at(4, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 2, records: 7, recovered: false }),
+        ];
+        let store = TxnStore::default();
+        let v = check(&graph, &notes, &store, JobStatus::Finished, true);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("checkpoint 2 (7 records)") && v[0].contains("kill-taskmanager 0"), "{v:?}");
+        assert!(check(&graph, &notes, &store, JobStatus::Finished, false).is_empty(), "no checkpoints: no rule");
+        // Reports are capped at 20 lines.
+        let many: Vec<TraceEntry> = (0..30)
+            .map(|i| at(i, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 9, records: 1, recovered: false }))
+            .collect();
+        assert_eq!(check(&graph, &many, &store, JobStatus::Finished, true).len(), 20);
+    }
+}
