@@ -380,3 +380,11 @@ impl Msg {
 pub fn heartbeat_ask(te: u32, from: HbSender) -> u64 {
     (1 << 62) | (u64::from(te) << 1) | u64::from(from == HbSender::ResourceManager)
 }
+
+/// The target and sender of a heartbeat ask number (`heartbeat_ask`), or `None` for other asks.
+pub fn heartbeat_target(ask: u64) -> Option<(u32, HbSender)> {
+    (ask >> 62 == 1).then(|| {
+        let from = if ask & 1 == 1 { HbSender::ResourceManager } else { HbSender::JobMaster };
+        (((ask >> 1) & 0xffff_ffff) as u32, from)
+    })
+}

@@ -11,6 +11,12 @@ use recoverysim::scenario::Scenario;
 use recoverysim::scenario::testing::keyed_job;
 use recoverysim::sim::{Rng, Stream};
 
+/// A scenario shipped in scenarios/.
+fn shipped(file: &str) -> Scenario {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+    recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn op(name: &str, kind: OperatorKind, input: u32, edge: EdgeKind) -> OperatorSpec {
     OperatorSpec { name: name.into(), kind, parallelism: 2, input: Some((OperatorId(input), edge)) }
 }
@@ -113,8 +119,7 @@ fn commits_before_the_checkpoint_completed_are_protocol_violations() {
 
 #[test]
 fn skipping_the_recommit_on_restore_loses_output_only_when_a_notification_was_lost() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/lost-notify-then-failure.toml");
-    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sc = shipped("lost-notify-then-failure.toml");
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
     sc.bugs.no_recommit = true;
     let run = simulate(&sc);
@@ -143,8 +148,7 @@ fn a_sink_whose_output_cannot_be_checked_is_said_so_and_never_clean() {
 
 #[test]
 fn not_aborting_lingering_transactions_commits_the_failed_attempts_writes_again() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/keyed-task-failure.toml");
-    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sc = shipped("keyed-task-failure.toml");
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
     sc.bugs.no_abort_lingering = true;
     let run = simulate(&sc);
@@ -155,8 +159,7 @@ fn not_aborting_lingering_transactions_commits_the_failed_attempts_writes_again(
 
 #[test]
 fn a_bug_hidden_by_the_rpc_failure_threshold_shows_when_it_is_disabled() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/tm-kill-no-rpc-threshold.toml");
-    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sc = shipped("tm-kill-no-rpc-threshold.toml");
     sc.bugs.timeout_keeps_attempts = true;
     let run = simulate(&sc);
     assert_eq!(run.output.verdict, Verdict::Incomplete, "{:?}", run.output);
@@ -168,8 +171,7 @@ fn a_bug_hidden_by_the_rpc_failure_threshold_shows_when_it_is_disabled() {
 
 #[test]
 fn restoring_an_older_retained_checkpoint_duplicates_what_newer_ones_committed() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/retained-checkpoints.toml");
-    let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sc = shipped("retained-checkpoints.toml");
     sc.bugs.restore_oldest_checkpoint = true;
     let run = simulate(&sc);
     assert_eq!(run.output.verdict, Verdict::AtLeastOnce, "{:?}", run.output);
@@ -199,8 +201,7 @@ fn every_planted_bug_is_caught_by_its_shipped_scenario() {
     use recoverysim::cluster::bugs::PlantedBugs;
     assert_eq!(BUG_SCENARIOS.len(), PlantedBugs::NAMES.len(), "every bug has a scenario");
     for (bug, file) in BUG_SCENARIOS {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
-        let mut sc = recoverysim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut sc = shipped(file);
         assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce, "{file} without {bug}");
         assert!(sc.bugs.set(bug), "{bug} is a planted bug");
         let run = simulate(&sc);

@@ -15,7 +15,7 @@ mod scheduler;
 
 use super::config::ResourceManagerKind;
 use super::engine::{Ctx, Timer};
-use super::msg::{AskRef, AttemptId, FileKey, HbSender, Msg};
+use super::msg::{AskRef, AttemptId, FileKey, HbSender, Msg, heartbeat_target};
 use super::net::HostId;
 use super::restart::RestartBackoff;
 use super::state::{ExecutionState, JobStatus};
@@ -460,10 +460,9 @@ impl JobManager {
     /// A heartbeat, submitTask or cancelTask ask failed: refused (RecipientUnreachable), a
     /// TimeoutException (`pekko.ask.timeout`), or an error answer.
     fn on_ask_failed(&mut self, ctx: &mut Ctx, a: u64, refused: bool) {
-        if a >> 62 == 1 {
+        if let Some((te, sender)) = heartbeat_target(a) {
             // A heartbeat request: only RecipientUnreachableException counts.
-            let te = ((a >> 1) & 0xffff_ffff) as u32;
-            let rm = a & 1 == 1;
+            let rm = sender == HbSender::ResourceManager;
             let Some(threshold) = ctx.sc.flink.heartbeat_rpc_failure_threshold else { return };
             let Some(r) = self.tms.get_mut(&te) else { return };
             let n = if rm {

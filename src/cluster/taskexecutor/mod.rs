@@ -127,6 +127,13 @@ impl TaskExecutor {
         ctx.timer(timeout, Timer::Te(TeTimer::Register { attempt: self.register_attempt }));
     }
 
+    /// Reconnects to the job leader: registration starts over from the initial timeout (and
+    /// offers the slots again).
+    fn reconnect(&mut self, ctx: &mut Ctx) {
+        self.register_attempt = 0;
+        self.register(ctx);
+    }
+
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         match msg {
             Msg::RegisterReply { te, jm } => {
@@ -159,9 +166,7 @@ impl TaskExecutor {
             Msg::DisconnectJobManager { te, jm } => {
                 if te == self.id && self.jm == Some(jm) {
                     self.lose_jobmanager(ctx, "the JobManager disconnected it");
-                    // It reconnects to the job leader (and registers its slots again).
-                    self.register_attempt = 0;
-                    self.register(ctx);
+                    self.reconnect(ctx);
                 }
             }
             Msg::LeaderChanged { jm } => {
@@ -171,8 +176,7 @@ impl TaskExecutor {
                 if self.jm.is_some() {
                     self.lose_jobmanager(ctx, "the JobManager lost its leadership");
                 }
-                self.register_attempt = 0;
-                self.register(ctx);
+                self.reconnect(ctx);
             }
             Msg::SubmitTask { ask, jm, deployment } => {
                 let ok = !self.shutting_down && deployment.te == self.id && self.jm == Some(jm);
@@ -217,8 +221,7 @@ impl TaskExecutor {
                 let due = self.jm_last_heartbeat_us + ctx.sc.flink.heartbeat_timeout_us;
                 if ctx.now >= due {
                     self.lose_jobmanager(ctx, "heartbeat of the JobManager timed out");
-                    self.register_attempt = 0;
-                    self.register(ctx);
+                    self.reconnect(ctx);
                 } else {
                     self.jm_check_scheduled = true;
                     ctx.timer_at(due, Timer::Te(TeTimer::JmHeartbeatCheck));

@@ -795,12 +795,11 @@ impl TaskExecutor {
                     return;
                 };
                 let k = ctx.graph.output_index[ch.0 as usize] as usize;
-                let host = from;
                 let o = &mut t.outputs[k];
-                o.consumer = Some((host, consumer));
+                o.consumer = Some((from, consumer));
                 o.credit += credit;
                 while let Some(item) = o.waiting.pop_front() {
-                    ctx.send(host, Msg::Data { ch, producer: producer.attempt, consumer, item });
+                    ctx.send(from, Msg::Data { ch, producer: producer.attempt, consumer, item });
                 }
                 if t.blocked_output && t.outputs_available() {
                     t.blocked_output = false;
