@@ -41,7 +41,10 @@ pub fn simulate(scenario: &Scenario) -> Run {
         both_finished,
         &outcome.fault_times,
     );
-    if outcome.job_status == JobStatus::Finished {
+    let finished = outcome.job_status == JobStatus::Finished;
+    let sequences = crate::check::interleave::check(&graph, &logs, &log_of, outcome.store.committed(), finished);
+    output.sequences(sequences, &graph);
+    if finished {
         let (missing, first) =
             crate::check::oracle::missing_from_log(&graph, &logs, &log_of, outcome.store.committed());
         output.absolute(missing, first, &graph, &logs);

@@ -1,6 +1,7 @@
 //! The oracle: proves from the committed output whether a run was exactly-once.
 
 pub mod cut;
+pub mod interleave;
 pub mod invariants;
 pub mod oracle;
 

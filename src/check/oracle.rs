@@ -2,6 +2,7 @@
 //! run of the same scenario.
 
 use super::Verdict;
+use super::interleave::{BadResult, SequenceReport};
 use crate::cluster::external::CommittedRecord;
 use crate::cluster::state::JobStatus;
 use crate::job::graph::JobGraph;
@@ -33,18 +34,6 @@ pub struct StateDiff {
     pub committed: i64,
 }
 
-/// A committed keyed-count result that cannot follow from exactly-once processing: per key the
-/// committed counts must run 1, 2, 3, … in commit order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BadResult {
-    pub sink: String,
-    pub key: u32,
-    pub record: RecordId,
-    pub value: i64,
-    pub expected_value: i64,
-    pub committed_at_us: TimeUs,
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputReport {
     pub verdict: Verdict,
@@ -66,9 +55,13 @@ pub struct OutputReport {
     pub keys_below: u64,
     pub keys_above: u64,
     pub first_state_diff: Option<StateDiff>,
-    /// Committed keyed-count results out of sequence (state lost or counted twice).
+    /// Keys whose committed results no fault-free execution produces (`check::interleave`:
+    /// state lost, counted twice, a record skipped or a wrong value).
     pub bad_results: u64,
     pub first_bad_result: Option<BadResult>,
+    /// Keys whose committed sequence the interleaving search checked, and those it gave up on.
+    pub keys_searched: u64,
+    pub keys_over_budget: u64,
     /// Why the verdict is not clean although nothing was lost or duplicated (see `judge`).
     pub not_clean: Option<String>,
     /// Records the source log says must be committed that the fault-free reference run did not
@@ -115,6 +108,18 @@ impl OutputReport {
         self.verdict = Verdict::from_counts(self.lost, self.duplicated + self.keys_above);
     }
 
+    /// Folds in the interleaving search (`check::interleave`): its bad keys, and the sinks it
+    /// verified that the comparison with the reference could not.
+    pub fn sequences(&mut self, rep: SequenceReport, graph: &JobGraph) {
+        self.bad_results = rep.bad_keys;
+        self.first_bad_result = rep.first_bad;
+        self.keys_searched = rep.keys_checked;
+        self.keys_over_budget = rep.keys_over_budget;
+        self.unverified_sinks.retain(|name| {
+            !rep.searched.iter().any(|&s| graph.operator_name(s) == name && !rep.over_budget_sinks.contains(&s))
+        });
+    }
+
     /// Folds liveness and protocol into the verdict: out-of-sequence results and broken
     /// invariants make a clean delivery `violated`; a job that did not finish, or committed
     /// nothing although its sources read records, makes it `incomplete`.
@@ -124,7 +129,8 @@ impl OutputReport {
         }
         if self.bad_results > 0 {
             self.verdict = Verdict::Violated;
-            self.not_clean = Some(format!("{} committed keyed counts out of sequence", self.bad_results));
+            self.not_clean =
+                Some(format!("{} keys with committed results no fault-free execution produces", self.bad_results));
         } else if invariant_violations > 0 {
             self.verdict = Verdict::Violated;
             self.not_clean = Some(format!("{invariant_violations} protocol invariant violations"));
@@ -330,30 +336,11 @@ pub fn compare(
             }
         }
     }
-    // Keyed counts committed straight to a sink must count 1, 2, 3, … per key.
-    let mut bad_results = 0;
-    let mut first_bad_result = None;
-    let mut next: BTreeMap<(OperatorId, u32), i64> = BTreeMap::new();
-    for c in actual.iter().filter(|c| counts_directly(graph, c.sink)) {
-        let want = next.entry((c.sink, c.record.key)).or_insert(1);
-        if c.record.value != *want {
-            bad_results += 1;
-            if first_bad_result.is_none() {
-                first_bad_result = Some(BadResult {
-                    sink: graph.operator_name(c.sink).to_string(),
-                    key: c.record.key,
-                    record: c.record.origin,
-                    value: c.record.value,
-                    expected_value: *want,
-                    committed_at_us: c.committed_at_us,
-                });
-            }
-        }
-        *want = c.record.value + 1;
-    }
     OutputReport {
-        bad_results,
-        first_bad_result,
+        bad_results: 0,
+        first_bad_result: None,
+        keys_searched: 0,
+        keys_over_budget: 0,
         not_clean: None,
         lost_in_reference_too: 0,
         unverified_sinks,
@@ -448,16 +435,6 @@ pub fn determinacy(graph: &JobGraph) -> Vec<Determinacy> {
     out
 }
 
-/// A sink that receives a keyed count unchanged over a forward edge.
-fn counts_directly(graph: &JobGraph, sink: OperatorId) -> bool {
-    match graph.spec.operators[sink.0 as usize].input {
-        Some((input, EdgeKind::Forward)) => {
-            matches!(graph.spec.operators[input.0 as usize].kind, OperatorKind::KeyedCount)
-        }
-        _ => false,
-    }
-}
-
 /// The absolute check: what every fault-free execution commits to each sink whose record
 /// identities are fixed, computed from the source log alone — independent of any simulated run,
 /// so a bug that loses the same records in every run (the reference too) is still seen.
@@ -547,15 +524,15 @@ mod tests {
         let (logs, _) = crate::cluster::engine::build_logs(&sc);
         let reference = committed(&graph, &logs, &[(0, 0), (0, 1), (0, 2)]);
         let actual = committed(&graph, &logs, &[(0, 0)]);
-        let mut clean = compare(&graph, &logs, &reference, &actual, false, &[]);
+        let clean = compare(&graph, &logs, &reference, &actual, false, &[]);
         assert_eq!(clean.verdict, Verdict::ExactlyOnce, "nothing lost or duplicated so far");
-        // The helper commits value 0, which is out of sequence for a keyed count: that alone
-        // makes the verdict `violated`.
+        // A result no fault-free execution produces (found by `check::interleave`) alone makes
+        // the verdict `violated`.
         let mut r = clean.clone();
+        r.bad_results = 1;
         r.judge(JobStatus::Finished, 3, 0);
         assert_eq!(r.verdict, Verdict::Violated);
-        assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("out of sequence")));
-        clean.bad_results = 0;
+        assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("no fault-free execution produces")));
         let mut r = clean.clone();
         r.judge(JobStatus::Failed, 3, 0);
         assert_eq!(r.verdict, Verdict::Incomplete);
@@ -595,7 +572,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_out_of_sequence_name_the_first_bad_result() {
+    fn a_lower_final_count_is_a_key_below() {
         let sc = keyed_job(1, 1);
         let graph = JobGraph::build(&sc.job);
         let (logs, _) = crate::cluster::engine::build_logs(&sc);
@@ -607,9 +584,6 @@ mod tests {
         let reference = vec![rec(0, 1), rec(1, 2), rec(2, 3)];
         let actual = vec![rec(0, 1), rec(1, 2), rec(2, 1)];
         let r = compare(&graph, &logs, &reference, &actual, true, &[]);
-        assert_eq!(r.bad_results, 1);
-        let b = r.first_bad_result.expect("named");
-        assert_eq!((b.record.offset, b.value, b.expected_value), (2, 1, 3));
         assert_eq!((r.keys_below, r.verdict), (1, Verdict::AtMostOnce));
     }
 }

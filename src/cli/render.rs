@@ -710,17 +710,34 @@ fn summary(run: &Run, out: &mut String) {
         }
     }
     if let Some(b) = &r.first_bad_result {
+        let possible = if b.possible.is_empty() {
+            "nothing".to_string()
+        } else {
+            b.possible.iter().map(|(id, v)| format!("{v} from {id}")).collect::<Vec<_>>().join(", ")
+        };
+        let what = match (b.record, b.value, b.committed_at_us) {
+            (Some(id), Some(v), Some(t)) => {
+                format!("result #{} = {} from record {}, committed at {}", b.index + 1, v, id, fmt_time(t))
+            }
+            _ => format!("the results stop after {} although the job finished", b.index),
+        };
         let _ = writeln!(
             out,
-            "  {} committed count{} out of sequence; first: {} key {} = {} (expected {}) from record {}, committed at {}",
+            "  {} key{} with results no fault-free execution commits; first: {} key {}: {}; a fault-free execution commits {} there",
             r.bad_results,
             if r.bad_results == 1 { "" } else { "s" },
             b.sink,
             b.key,
-            b.value,
-            b.expected_value,
-            b.record,
-            fmt_time(b.committed_at_us)
+            what,
+            possible
+        );
+    }
+    if r.keys_over_budget > 0 {
+        let _ = writeln!(
+            out,
+            "  {} keys have too many interleavings to search ({} states each at most): their result sequences are not checked",
+            r.keys_over_budget,
+            crate::check::interleave::STATE_BUDGET
         );
     }
     match &run.cut_violation {
@@ -807,7 +824,18 @@ pub fn json(run: &Run) -> serde_json::Value {
                 "keys_below": r.keys_below,
                 "keys_above": r.keys_above,
             },
-            "results_out_of_sequence": r.bad_results,
+            "keys_not_producible": r.bad_results,
+            "keys_searched": r.keys_searched,
+            "keys_over_budget": r.keys_over_budget,
+            "first_not_producible": r.first_bad_result.as_ref().map(|b| json!({
+                "sink": b.sink,
+                "key": b.key,
+                "index": b.index,
+                "record": b.record.map(|id| id.to_string()),
+                "value": b.value,
+                "committed_at_ms": b.committed_at_us.map(|t| t as f64 / 1000.0),
+                "possible": b.possible.iter().map(|(id, v)| json!({"record": id.to_string(), "value": v})).collect::<Vec<_>>(),
+            })),
         },
         "checkpoints": { "completed": o.checkpoints_completed, "aborted": o.checkpoints_aborted },
         "message_rules": o.rule_hits.iter().map(|&(fault, hits)| json!({

@@ -1,0 +1,345 @@
+//! The absolute check of order-dependent results: could some fault-free execution have committed
+//! exactly this sequence of results per key?
+//!
+//! Each source record yields at most one output at every operator, and every output carries its
+//! source record (`origin`). Before the first keyed operator a key's records keep the order of
+//! their partition (forward and hash edges are FIFO channels); the keyed operator sees some merge
+//! of those per-partition chains, and after it (forward and hash edges again) the key stays on
+//! one subtask, in that order, down to one sink subtask. So the results a fault-free execution
+//! commits for a key are what the operators after the first keyed one emit along one monotone
+//! path through the partition chains, and a restart from a consistent checkpoint continues the
+//! same path. The check searches those paths, pinned by the committed records' origins: a key is
+//! accepted iff some path emits exactly its committed sequence (for a finished run, and then
+//! consumes the rest of its records without emitting). Rebalance edges break the per-key order;
+//! such sinks are not searched.
+
+use crate::cluster::external::CommittedRecord;
+use crate::job::graph::JobGraph;
+use crate::job::record::{Record, RecordId, SourceLog, apply_keyed, apply_stateless};
+use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
+use crate::sim::TimeUs;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Search states one key may visit before the check gives up on it (and says so).
+pub const STATE_BUDGET: usize = 200_000;
+
+/// A key whose committed results no fault-free execution produces, at the first result that
+/// cannot follow the ones before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BadResult {
+    pub sink: String,
+    pub key: u32,
+    /// Position of the result in the key's committed sequence (0-based); equal to the number of
+    /// committed results when the sequence ends too early for a finished run.
+    pub index: usize,
+    /// The committed result that cannot come next, if the sequence did not just end.
+    pub record: Option<RecordId>,
+    pub value: Option<i64>,
+    pub committed_at_us: Option<TimeUs>,
+    /// What a fault-free execution could emit at this point instead (origin, value), a few.
+    pub possible: Vec<(RecordId, i64)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SequenceReport {
+    /// Sinks whose per-key sequences were searched.
+    pub searched: Vec<OperatorId>,
+    pub keys_checked: u64,
+    /// Keys skipped: an origin committed twice (a duplicate, reported as such) or the search
+    /// exceeded `STATE_BUDGET`.
+    pub keys_skipped: u64,
+    pub keys_over_budget: u64,
+    /// Sinks with at least one key over budget (not fully verified by the search).
+    pub over_budget_sinks: Vec<OperatorId>,
+    /// Keys whose committed sequence no fault-free execution produces.
+    pub bad_keys: u64,
+    pub first_bad: Option<BadResult>,
+}
+
+/// The operators of a sink's path after its first keyed operator, as a per-key transducer.
+struct Pipeline<'a> {
+    /// From the first keyed operator (inclusive) to the sink (exclusive).
+    ops: Vec<&'a OperatorKind>,
+    keyed: usize,
+}
+
+impl Pipeline<'_> {
+    /// Feeds one record (its value as it reaches the first keyed operator) through; `state` holds
+    /// one slot per keyed operator. Returns the value that reaches the sink, if any.
+    fn step(&self, state: &mut [i64], rec: Record) -> Option<i64> {
+        let mut rec = rec;
+        let mut k = 0;
+        for kind in &self.ops {
+            if kind.is_keyed() {
+                state[k] = apply_keyed(kind, state[k], &rec);
+                rec.value = state[k];
+                k += 1;
+            } else {
+                rec = apply_stateless(kind, rec)?;
+            }
+        }
+        Some(rec.value)
+    }
+}
+
+/// Searches every sink fed through a keyed operator. `finished`: the run consumed its whole log.
+pub fn check(
+    graph: &JobGraph,
+    logs: &[SourceLog],
+    log_of: &[Option<usize>],
+    actual: &[CommittedRecord],
+    finished: bool,
+) -> SequenceReport {
+    let ops = &graph.spec.operators;
+    let mut report = SequenceReport::default();
+    for (i, op) in ops.iter().enumerate() {
+        let sink = OperatorId(i as u32);
+        if !matches!(op.kind, OperatorKind::Sink(_)) {
+            continue;
+        }
+        let mut path = vec![sink];
+        let mut cur = op.input.map(|(x, _)| x);
+        while let Some(c) = cur {
+            path.push(c);
+            cur = ops[c.0 as usize].input.map(|(x, _)| x);
+        }
+        path.reverse();
+        let Some(k1) = path.iter().position(|x| ops[x.0 as usize].kind.is_keyed()) else { continue };
+        // Every edge must be a FIFO channel for one key: no rebalance anywhere on the path.
+        if path[1..].iter().any(|x| matches!(ops[x.0 as usize].input, Some((_, EdgeKind::Rebalance)))) {
+            continue;
+        }
+        let Some(log) = log_of[path[0].0 as usize].map(|l| &logs[l]) else { continue };
+        let pipeline = Pipeline {
+            ops: path[k1..path.len() - 1].iter().map(|x| &ops[x.0 as usize].kind).collect(),
+            keyed: path[k1..].iter().filter(|x| ops[x.0 as usize].kind.is_keyed()).count(),
+        };
+        // Per key, per partition: the records that reach the first keyed operator, in order.
+        let mut chains: BTreeMap<u32, BTreeMap<u32, Vec<Record>>> = BTreeMap::new();
+        for p in 0..log.partitions {
+            'records: for o in 0..log.len(p) {
+                let mut rec = log.record(p, o);
+                for x in &path[1..k1] {
+                    match apply_stateless(&ops[x.0 as usize].kind, rec) {
+                        Some(r) => rec = r,
+                        None => continue 'records,
+                    }
+                }
+                chains.entry(rec.key).or_default().entry(p).or_default().push(rec);
+            }
+        }
+        let mut committed: BTreeMap<u32, Vec<&CommittedRecord>> = BTreeMap::new();
+        for c in actual.iter().filter(|c| c.sink == sink) {
+            committed.entry(c.record.key).or_default().push(c);
+        }
+        report.searched.push(sink);
+        let no_results = Vec::new();
+        let keys: BTreeSet<u32> = chains.keys().chain(committed.keys()).copied().collect();
+        for key in keys {
+            let obs = committed.get(&key).unwrap_or(&no_results);
+            let mut origins: Vec<RecordId> = obs.iter().map(|c| c.record.origin).collect();
+            origins.sort_unstable();
+            if origins.windows(2).any(|w| w[0] == w[1]) {
+                report.keys_skipped += 1;
+                continue;
+            }
+            let key_chains: Vec<&[Record]> =
+                chains.get(&key).map(|m| m.values().map(Vec::as_slice).collect()).unwrap_or_default();
+            report.keys_checked += 1;
+            match search(&pipeline, &key_chains, obs, finished) {
+                Search::Producible => {}
+                Search::OverBudget => {
+                    report.keys_skipped += 1;
+                    report.keys_over_budget += 1;
+                    if report.over_budget_sinks.last() != Some(&sink) {
+                        report.over_budget_sinks.push(sink);
+                    }
+                }
+                Search::Bad { index, possible } => {
+                    report.bad_keys += 1;
+                    if report.first_bad.is_none() {
+                        let at = obs.get(index);
+                        report.first_bad = Some(BadResult {
+                            sink: graph.operator_name(sink).to_string(),
+                            key,
+                            index,
+                            record: at.map(|c| c.record.origin),
+                            value: at.map(|c| c.record.value),
+                            committed_at_us: at.map(|c| c.committed_at_us),
+                            possible,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+enum Search {
+    Producible,
+    OverBudget,
+    /// The result at `index` cannot follow; `possible` is what could.
+    Bad {
+        index: usize,
+        possible: Vec<(RecordId, i64)>,
+    },
+}
+
+/// How many alternatives a `BadResult` lists.
+const POSSIBLE_SHOWN: usize = 4;
+
+/// A search state: records consumed per chain, and the keyed states after them.
+type State = (Vec<u32>, Vec<i64>);
+
+fn search(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&CommittedRecord], finished: bool) -> Search {
+    let mut frontier: BTreeSet<State> = BTreeSet::new();
+    frontier.insert((vec![0; chains.len()], vec![0; pipeline.keyed]));
+    let mut visited = 0usize;
+    for m in 0..=obs.len() {
+        // All states reachable from the frontier by steps whose output the pipeline drops; from
+        // each, the emitting steps: the one that commits `obs[m]` continues the search.
+        let mut seen: BTreeSet<State> = frontier.clone();
+        let mut stack: Vec<State> = std::mem::take(&mut frontier).into_iter().collect();
+        let mut possible: BTreeSet<(RecordId, i64)> = BTreeSet::new();
+        let mut full = false;
+        while let Some((v, t)) = stack.pop() {
+            visited += 1;
+            if visited > STATE_BUDGET {
+                return Search::OverBudget;
+            }
+            full |= v.iter().zip(chains).all(|(&n, c)| n as usize == c.len());
+            for (c, chain) in chains.iter().enumerate() {
+                let Some(&rec) = chain.get(v[c] as usize) else { continue };
+                let mut t2 = t.clone();
+                let out = pipeline.step(&mut t2, rec);
+                let mut v2 = v.clone();
+                v2[c] += 1;
+                match out {
+                    None => {
+                        if seen.insert((v2.clone(), t2.clone())) {
+                            stack.push((v2, t2));
+                        }
+                    }
+                    Some(value) => {
+                        possible.insert((rec.origin, value));
+                        if let Some(want) = obs.get(m)
+                            && want.record.origin == rec.origin
+                            && want.record.value == value
+                        {
+                            frontier.insert((v2, t2));
+                        }
+                    }
+                }
+            }
+        }
+        if m == obs.len() {
+            // The committed sequence is matched. A finished run consumed every record: the rest
+            // must be droppable; an unfinished one may stop anywhere.
+            return if !finished || full {
+                Search::Producible
+            } else {
+                Search::Bad { index: m, possible: possible.into_iter().take(POSSIBLE_SHOWN).collect() }
+            };
+        }
+        if frontier.is_empty() {
+            // Prefer alternatives for the same source record (a wrong value) over other records.
+            let want = obs[m].record.origin;
+            let mut alts: Vec<(RecordId, i64)> = possible.iter().filter(|p| p.0 == want).copied().collect();
+            if alts.is_empty() {
+                alts = possible.into_iter().collect();
+            }
+            alts.truncate(POSSIBLE_SHOWN);
+            return Search::Bad { index: m, possible: alts };
+        }
+    }
+    unreachable!("the loop returns when m reaches obs.len()")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::testing::keyed_job;
+
+    /// keyed_job(1, 1): source → keyed-count → sink, one partition.
+    fn setup() -> (JobGraph, Vec<SourceLog>, Vec<Option<usize>>) {
+        let sc = keyed_job(1, 1);
+        let graph = JobGraph::build(&sc.job);
+        let (logs, log_of) = crate::cluster::engine::build_logs(&sc);
+        (graph, logs, log_of)
+    }
+
+    /// The counts a correct run commits over the first `n` records of partition 0, as
+    /// (offset, count), and the positions in it of the results for the key of record 0.
+    fn correct(logs: &[SourceLog], n: u64) -> (Vec<(u64, i64)>, Vec<usize>) {
+        let mut counts: BTreeMap<u32, i64> = BTreeMap::new();
+        let key0 = logs[0].record(0, 0).key;
+        let mut mine = Vec::new();
+        let out = (0..n)
+            .map(|o| {
+                let key = logs[0].record(0, o).key;
+                if key == key0 {
+                    mine.push(o as usize);
+                }
+                let c = counts.entry(key).or_insert(0);
+                *c += 1;
+                (o, *c)
+            })
+            .collect();
+        (out, mine)
+    }
+
+    fn commit(graph: &JobGraph, logs: &[SourceLog], results: &[(u64, i64)]) -> Vec<CommittedRecord> {
+        let sink = OperatorId(graph.spec.operators.len() as u32 - 1);
+        results
+            .iter()
+            .map(|&(o, value)| CommittedRecord {
+                sink,
+                record: Record { value, ..logs[0].record(0, o) },
+                committed_at_us: o,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_correct_prefix_is_producible_and_a_wrong_count_is_named() {
+        let (graph, logs, log_of) = setup();
+        let run = |results: &[(u64, i64)], finished: bool| {
+            check(&graph, &logs, &log_of, &commit(&graph, &logs, results), finished)
+        };
+        let (all, _) = correct(&logs, logs[0].len(0));
+        let r = run(&all, true);
+        assert_eq!((r.bad_keys, r.searched.len()), (0, 1), "{r:?}");
+        assert!(r.keys_checked > 1);
+        let (good, mine) = correct(&logs, 200);
+        assert!(mine.len() > 3, "the key has several records");
+        assert_eq!(run(&good, false).bad_keys, 0, "an unfinished run may stop anywhere");
+        // The same prefix from a run that claims to have finished: later records would have been
+        // counted too.
+        let r = run(&good, true);
+        assert_eq!(r.bad_keys, r.keys_checked);
+        let b = r.first_bad.expect("the sequence ends too early");
+        assert_eq!(b.record, None);
+        assert_eq!(b.possible.first().map(|p| p.1), Some(b.index as i64 + 1));
+        // A count restarted from empty state.
+        let mut bad = good.clone();
+        bad[mine[2]].1 = 1;
+        let r = run(&bad, false);
+        assert_eq!(r.bad_keys, 1);
+        let b = r.first_bad.expect("named");
+        let at = logs[0].record(0, mine[2] as u64).origin;
+        assert_eq!((b.index, b.record, b.value), (2, Some(at), Some(1)));
+        assert_eq!(b.possible, vec![(at, 3)], "the value it should have had");
+        // A record skipped: the one before it must come first.
+        let mut skipped = good.clone();
+        skipped.remove(mine[1]);
+        let b = run(&skipped, false).first_bad.expect("named");
+        assert_eq!(b.index, 1);
+        assert_eq!(b.possible, vec![(logs[0].record(0, mine[1] as u64).origin, 2)]);
+        // A duplicate is left to the duplicate count.
+        let mut dup = good.clone();
+        dup.insert(mine[2], good[mine[1]]);
+        let r = run(&dup, false);
+        assert_eq!((r.bad_keys, r.keys_skipped), (0, 1));
+    }
+}
