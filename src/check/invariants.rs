@@ -1,13 +1,17 @@
 //! Protocol invariants checked over what happened during the run (the trace and the sink's
 //! store), not over the engine's bookkeeping: a transaction is committed only after its
-//! checkpoint completed, a finished job leaves no open or prepared transaction behind, and no
-//! two live attempts of a sink subtask both get writes accepted.
+//! checkpoint completed, a restart restores the latest completed checkpoint, a finished job
+//! leaves no open or prepared transaction behind, and no two live attempts of a sink subtask
+//! both get writes accepted.
 
 use crate::cluster::external::TxnStore;
 use crate::cluster::state::JobStatus;
 use crate::job::graph::JobGraph;
 use crate::sim::fmt_time;
 use crate::trace::{Note, TraceEntry};
+
+/// At most this many violation lines from the trace.
+const MAX_LINES: usize = 20;
 
 /// Violations of the two-phase-commit protocol, one line each, naming the time, the
 /// transaction and the fault that preceded it.
@@ -21,22 +25,33 @@ pub fn check(
     let mut out = Vec::new();
     let mut completed = 0u64;
     let mut last_fault: Option<(u64, String)> = None;
-    for e in notes {
+    for (i, e) in notes.iter().enumerate() {
+        let after = |last_fault: &Option<(u64, String)>| match last_fault {
+            Some((t, f)) => format!("; last fault before it: {f} at {}", fmt_time(*t)),
+            None => String::new(),
+        };
+        // Cited as in `--trace`: the n-th line, counted from 1.
+        let event = format!("trace event #{} at {}", i + 1, fmt_time(e.at_us));
         match &e.note {
             Note::FaultInjected { text, .. } => last_fault = Some((e.at_us, text.clone())),
             Note::CheckpointCompleted { cp, .. } => completed = completed.max(*cp),
             Note::SinkCommitted { st, checkpoint, records, .. }
-                if checkpointing && *checkpoint > completed && out.len() < 20 =>
+                if checkpointing && *checkpoint > completed && out.len() < MAX_LINES =>
             {
-                let after = match &last_fault {
-                    Some((t, f)) => format!("; last fault before it: {f} at {}", fmt_time(*t)),
-                    None => String::new(),
-                };
                 out.push(format!(
-                        "{}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {completed}){after}",
-                        fmt_time(e.at_us),
-                        graph.subtask_name(*st),
-                    ));
+                    "{event}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {completed}){}",
+                    graph.subtask_name(*st),
+                    after(&last_fault),
+                ));
+            }
+            // CheckpointCoordinator.restoreLatestCheckpointedState: a restart restores the latest
+            // completed checkpoint; an older one replays output a newer one already committed.
+            Note::Restored { st, cp: Some(cp), .. } if *cp < completed && out.len() < MAX_LINES => {
+                out.push(format!(
+                    "{event}: {} restored checkpoint {cp}, but checkpoint {completed} had completed: a restore must use the latest completed checkpoint{}",
+                    graph.subtask_name(*st),
+                    after(&last_fault),
+                ));
             }
             _ => {}
         }

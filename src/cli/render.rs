@@ -155,12 +155,12 @@ impl Quiet {
         };
         let when = if q.t0 == q.t1 { fmt_time(q.t0) } else { format!("{}..{}", fmt_time(q.t0), fmt_time(q.t1)) };
         let commits = if q.records > 0 { format!("; sinks committed {} records", q.records) } else { String::new() };
-        let _ = writeln!(
-            out,
-            "  {when:>17}  {which} completed ({} each, ≤ {}){commits}",
-            bytes_h(q.bytes),
-            ms(q.max_duration_us),
-        );
+        let size = if q.first_cp == q.last_cp {
+            format!("{}, {}", bytes_h(q.bytes), ms(q.max_duration_us))
+        } else {
+            format!("{} each, ≤ {}", bytes_h(q.bytes), ms(q.max_duration_us))
+        };
+        let _ = writeln!(out, "  {when:>17}  {which} completed ({size}){commits}");
     }
 }
 
@@ -202,9 +202,15 @@ fn timeline(run: &Run, out: &mut String) {
             )
         });
         if only_checkpoints {
+            let mut loose = 0;
             for e in block {
                 match &e.note {
                     Note::CheckpointCompleted { cp, bytes, duration_us, .. } => {
+                        // A run holds consecutive ids; one completing out of order (a late
+                        // one, with concurrent checkpoints) gets its own line.
+                        if quiet.as_ref().is_some_and(|q| *cp != q.last_cp + 1) {
+                            Quiet::flush(&mut quiet, out);
+                        }
                         let q = quiet.get_or_insert(Quiet {
                             first_cp: *cp,
                             last_cp: *cp,
@@ -221,12 +227,13 @@ fn timeline(run: &Run, out: &mut String) {
                     }
                     Note::SinkCommitted { records, .. } => match &mut quiet {
                         Some(q) => q.records += records,
-                        None => {
-                            let _ = writeln!(out, "  {:>17}  sinks committed {records} records", fmt_time(at));
-                        }
+                        None => loose += records,
                     },
                     _ => {}
                 }
+            }
+            if loose > 0 {
+                let _ = writeln!(out, "  {:>17}  sinks committed {loose} records", fmt_time(at));
             }
             continue;
         }
@@ -461,11 +468,15 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
                 ms(run.scenario.flink.slot_request_timeout_us)
             )
         }
+        Note::CheckpointCompleted { cp, bytes, duration_us, .. } => {
+            format!("checkpoint {cp} completed ({}, {})", bytes_h(*bytes), ms(*duration_us))
+        }
         Note::CheckpointAborted { cp, reason } => format!(
             "checkpoint {cp} aborted: {}",
             match reason {
                 AbortReason::JobFailover => "job failover",
                 AbortReason::Expired => "expired (execution.checkpointing.timeout)",
+                AbortReason::Subsumed => "subsumed (a newer checkpoint completed first)",
             }
         ),
         Note::Restored { st, cp, bytes, local, duration_us } => format!(
@@ -871,8 +882,12 @@ pub fn json(run: &Run) -> serde_json::Value {
 /// µs and subtasks by name.
 pub fn trace_jsonl(run: &Run) -> String {
     let mut out = String::new();
-    for e in &run.outcome.notes {
+    for (n, e) in run.outcome.notes.iter().enumerate() {
         let mut v = serde_json::to_value(e).expect("trace notes are plain data: numbers, strings, enums");
+        if let Some(note) = v.as_object_mut() {
+            // The trace event number protocol violations cite ("trace event #n").
+            note.insert("n".into(), serde_json::Value::from(n + 1));
+        }
         if let Some(note) = v.as_object_mut()
             && let Some(st) = note.get("st").and_then(|x| x.as_u64())
         {

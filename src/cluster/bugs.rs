@@ -40,10 +40,17 @@ pub struct PlantedBugs {
     /// `execution.checkpointing.num-retained` 1 (the default); with more, output of the newer,
     /// already committed checkpoints is produced and committed again.
     pub restore_oldest_checkpoint: bool,
+    /// When a checkpoint completes, older checkpoints still in flight are not dropped
+    /// (`dropSubsumedCheckpoints` missing): a late one can still complete, and the completed
+    /// store, ordered by completion, then calls it the latest. A restart restores it although
+    /// the newer checkpoint's output is already committed (duplicates). Needs
+    /// `execution.checkpointing.max-concurrent-checkpoints` > 1 and acknowledgements arriving
+    /// out of order (a late RPC).
+    pub no_subsume_pending: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "commit-on-snapshot",
         "no-source-rewind",
         "restore-empty-state",
@@ -54,6 +61,7 @@ impl PlantedBugs {
         "no-abort-lingering",
         "timeout-keeps-attempts",
         "restore-oldest-checkpoint",
+        "no-subsume-pending",
     ];
 
     /// Turns on the bug with this name; false if there is no such bug.
@@ -69,6 +77,7 @@ impl PlantedBugs {
             "no-abort-lingering" => &mut self.no_abort_lingering,
             "timeout-keeps-attempts" => &mut self.timeout_keeps_attempts,
             "restore-oldest-checkpoint" => &mut self.restore_oldest_checkpoint,
+            "no-subsume-pending" => &mut self.no_subsume_pending,
             _ => return false,
         };
         *slot = true;
@@ -87,6 +96,7 @@ impl PlantedBugs {
             self.no_abort_lingering,
             self.timeout_keeps_attempts,
             self.restore_oldest_checkpoint,
+            self.no_subsume_pending,
         ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }

@@ -77,6 +77,9 @@ pub struct FlinkConfig {
     pub checkpoint_timeout_us: u64,
     /// `execution.checkpointing.min-pause` (default 0).
     pub checkpoint_min_pause_us: u64,
+    /// `execution.checkpointing.max-concurrent-checkpoints` (default 1): checkpoints in flight
+    /// at once; a newer one completing first subsumes the older ones.
+    pub max_concurrent_checkpoints: u32,
     /// `execution.checkpointing.num-retained` (default 1).
     pub checkpoints_retained: u32,
     /// `jobmanager.execution.failover-strategy` (default region).

@@ -164,6 +164,7 @@ impl Cx<'_> {
             no_abort_lingering: b.no_abort_lingering,
             timeout_keeps_attempts: b.timeout_keeps_attempts,
             restore_oldest_checkpoint: b.restore_oldest_checkpoint,
+            no_subsume_pending: b.no_subsume_pending,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);
@@ -405,6 +406,7 @@ impl Cx<'_> {
             checkpoint_timeout_us: dur("execution.checkpointing.timeout", 600_000_000)?.max(1_000),
             checkpoint_min_pause_us: dur("execution.checkpointing.min-pause", 0)?,
             checkpoints_retained: int("execution.checkpointing.num-retained", 1, 1, 1_000)? as u32,
+            max_concurrent_checkpoints: int("execution.checkpointing.max-concurrent-checkpoints", 1, 1, 1_000)? as u32,
             failover_strategy: match choice("jobmanager.execution.failover-strategy", "region", &["region", "full"])? {
                 "full" => FailoverStrategy::Full,
                 _ => FailoverStrategy::Region,
@@ -1207,6 +1209,7 @@ pub const FLINK_KEYS: &[&str] = &[
     "execution.checkpointing.timeout",
     "execution.checkpointing.min-pause",
     "execution.checkpointing.num-retained",
+    "execution.checkpointing.max-concurrent-checkpoints",
     "jobmanager.execution.failover-strategy",
     "restart-strategy.type",
     "restart-strategy.fixed-delay.attempts",
@@ -1362,6 +1365,8 @@ struct RawBugs {
     timeout_keeps_attempts: bool,
     #[serde(default)]
     restore_oldest_checkpoint: bool,
+    #[serde(default)]
+    no_subsume_pending: bool,
 }
 
 #[derive(Deserialize, Default)]

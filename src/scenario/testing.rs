@@ -26,6 +26,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             checkpoint_timeout_us: 600_000_000,
             checkpoint_min_pause_us: 0,
             checkpoints_retained: 1,
+            max_concurrent_checkpoints: 1,
             failover_strategy: FailoverStrategy::Region,
             restart_strategy: RestartStrategy::FixedDelay { attempts: 3, delay_us: 1_000_000 },
             heartbeat_interval_us: 1_000_000,

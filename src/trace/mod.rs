@@ -147,6 +147,8 @@ impl FailureCause {
 pub enum AbortReason {
     JobFailover,
     Expired,
+    /// A newer checkpoint completed first (dropSubsumedCheckpoints).
+    Subsumed,
 }
 
 #[derive(Clone, Debug, PartialEq, Hash, Serialize)]

@@ -215,7 +215,7 @@ fn restoring_an_older_retained_checkpoint_duplicates_what_newer_ones_committed()
 
 /// Each planted bug and the shipped scenario that shows it (README, "Would this sink bug lose or
 /// duplicate data?").
-const BUG_SCENARIOS: [(&str, &str); 10] = [
+const BUG_SCENARIOS: [(&str, &str); 11] = [
     ("commit-on-snapshot", "keyed-tm-kill.toml"),
     ("no-source-rewind", "keyed-task-failure.toml"),
     ("restore-empty-state", "keyed-tm-kill.toml"),
@@ -226,7 +226,35 @@ const BUG_SCENARIOS: [(&str, &str); 10] = [
     ("no-abort-lingering", "keyed-task-failure.toml"),
     ("timeout-keeps-attempts", "tm-kill-no-rpc-threshold.toml"),
     ("restore-oldest-checkpoint", "retained-checkpoints.toml"),
+    ("no-subsume-pending", "concurrent-checkpoints.toml"),
 ];
+
+#[test]
+fn a_checkpoint_overtaken_by_a_newer_one_must_not_complete_later() {
+    let mut sc = shipped("concurrent-checkpoints.toml");
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    assert!(
+        run.outcome.notes.iter().any(|e| matches!(
+            e.note,
+            recoverysim::trace::Note::CheckpointAborted { reason: recoverysim::trace::AbortReason::Subsumed, .. }
+        )),
+        "the overtaken checkpoint is subsumed"
+    );
+    // Without dropSubsumedCheckpoints it completes late, is taken for the latest, and the
+    // restart replays what the newer checkpoint already committed.
+    sc.bugs.no_subsume_pending = true;
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::AtLeastOnce, "{:?}", run.output);
+    let v = run.outcome.violations.first().expect("the restore of an older checkpoint is a protocol violation");
+    assert!(
+        v.contains("restored checkpoint 26, but checkpoint 28 had completed") && v.contains("trace event #"),
+        "{v}"
+    );
+    // With one checkpoint in flight at a time (the default) the bug cannot show.
+    sc.flink.max_concurrent_checkpoints = 1;
+    assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+}
 
 #[test]
 fn every_planted_bug_is_caught_by_its_shipped_scenario() {

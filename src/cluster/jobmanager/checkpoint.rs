@@ -24,7 +24,7 @@ impl JobManager {
         let ready = self.vertices.iter().all(|v| matches!(v.state, ExecutionState::Running | ExecutionState::Finished))
             && self.vertices.iter().any(|v| v.state == ExecutionState::Running);
         if self.job_status != JobStatus::Running
-            || self.pending.is_some()
+            || self.pending.len() >= ctx.sc.flink.max_concurrent_checkpoints as usize
             || !ready
             || (self.checkpoints_completed > 0
                 && now < self.last_checkpoint_done_us + ctx.sc.flink.checkpoint_min_pause_us)
@@ -39,7 +39,7 @@ impl JobManager {
             (0..n).map(|i| if acked[i] { self.final_files[i] } else { None }).collect();
         let missing = acked.iter().filter(|a| !**a).count() as u32;
         let deadline_us = now + ctx.sc.flink.checkpoint_timeout_us;
-        self.pending = Some(PendingCheckpoint {
+        self.pending.push(PendingCheckpoint {
             id,
             triggered_at_us: now,
             deadline_us,
@@ -79,8 +79,11 @@ impl JobManager {
         bytes: u64,
         alignment_us: u64,
     ) {
-        let Some(p) = &mut self.pending else { return };
-        if p.id != cp || p.acked[st.0 as usize] {
+        // An acknowledgement for a checkpoint no longer pending (completed, subsumed, expired)
+        // comes too late and is ignored, as in CheckpointCoordinator.receiveAcknowledgeMessage.
+        let Some(pos) = self.pending.iter().position(|p| p.id == cp) else { return };
+        let p = &mut self.pending[pos];
+        if p.acked[st.0 as usize] {
             return;
         }
         p.acked[st.0 as usize] = true;
@@ -90,7 +93,7 @@ impl JobManager {
         if p.missing > 0 {
             return;
         }
-        let p = self.pending.take().expect("checked above");
+        let p = self.pending.remove(pos);
         let now = ctx.now;
         let (files, sizes): (Vec<FileKey>, Vec<u64>) =
             p.files.iter().map(|f| f.expect("every subtask acknowledged or had finished")).unzip();
@@ -109,6 +112,12 @@ impl JobManager {
         }
         self.checkpoints_completed += 1;
         self.consecutive_failed_checkpoints = 0;
+        // dropSubsumedCheckpoints: older checkpoints still in flight can no longer complete.
+        if !ctx.bugs.no_subsume_pending {
+            while self.pending.first().is_some_and(|o| o.id < cp) {
+                self.abort_oldest(ctx, AbortReason::Subsumed);
+            }
+        }
         self.last_checkpoint_done_us = now;
         ctx.note(Note::CheckpointCompleted {
             cp,
@@ -132,27 +141,42 @@ impl JobManager {
     /// `tolerable-failed-checkpoints` in a row fail the job (a global failover).
     pub(super) fn on_checkpoint_expired(&mut self, ctx: &mut Ctx) {
         self.expiry_check_scheduled = false;
-        let Some(deadline) = self.pending.as_ref().map(|p| p.deadline_us) else { return };
-        if ctx.now < deadline {
-            self.expiry_check_scheduled = true;
-            ctx.timer_at(deadline, Timer::Jm(JmTimer::CheckpointExpired));
-            return;
-        }
-        self.abort_pending(ctx, AbortReason::Expired);
-        self.consecutive_failed_checkpoints += 1;
-        if self.consecutive_failed_checkpoints > ctx.sc.flink.tolerable_failed_checkpoints {
-            self.consecutive_failed_checkpoints = 0;
-            // CheckpointFailureManager → a global failure: every task is cancelled and restarted.
-            if matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
-                let all: Vec<SubtaskId> = (0..self.vertices.len() as u32).map(SubtaskId).collect();
-                let now = ctx.now;
-                self.start_failover(ctx, SubtaskId(0), FailureCause::CheckpointExpired, now, all);
+        while let Some(first) = self.pending.iter().map(|p| p.deadline_us).min() {
+            if ctx.now < first {
+                self.expiry_check_scheduled = true;
+                ctx.timer_at(first, Timer::Jm(JmTimer::CheckpointExpired));
+                return;
+            }
+            let pos = self.pending.iter().position(|p| p.deadline_us == first).expect("the minimum is in the list");
+            let p = self.pending.remove(pos);
+            self.aborted(ctx, p, AbortReason::Expired);
+            self.consecutive_failed_checkpoints += 1;
+            if self.consecutive_failed_checkpoints > ctx.sc.flink.tolerable_failed_checkpoints {
+                self.consecutive_failed_checkpoints = 0;
+                // CheckpointFailureManager → a global failure: every task is cancelled and
+                // restarted (which aborts the other pending checkpoints too).
+                if matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
+                    let all: Vec<SubtaskId> = (0..self.vertices.len() as u32).map(SubtaskId).collect();
+                    let now = ctx.now;
+                    self.start_failover(ctx, SubtaskId(0), FailureCause::CheckpointExpired, now, all);
+                }
             }
         }
     }
 
+    /// Aborts every checkpoint in flight (a failover).
     pub(super) fn abort_pending(&mut self, ctx: &mut Ctx, reason: AbortReason) {
-        let Some(p) = self.pending.take() else { return };
+        while !self.pending.is_empty() {
+            self.abort_oldest(ctx, reason);
+        }
+    }
+
+    fn abort_oldest(&mut self, ctx: &mut Ctx, reason: AbortReason) {
+        let p = self.pending.remove(0);
+        self.aborted(ctx, p, reason);
+    }
+
+    fn aborted(&mut self, ctx: &mut Ctx, p: PendingCheckpoint, reason: AbortReason) {
         self.checkpoints_aborted += 1;
         ctx.note(Note::CheckpointAborted { cp: p.id, reason });
         ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { cp: p.id });

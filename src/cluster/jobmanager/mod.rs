@@ -153,7 +153,8 @@ pub struct JobManager {
     next_ask: u64,
     // checkpoint coordinator
     next_checkpoint_id: u64,
-    pending: Option<PendingCheckpoint>,
+    /// In flight, oldest first: at most `max-concurrent-checkpoints` of them.
+    pending: Vec<PendingCheckpoint>,
     expiry_check_scheduled: bool,
     completed: VecDeque<CompletedMeta>,
     last_checkpoint_done_us: TimeUs,
@@ -199,7 +200,7 @@ impl JobManager {
             asks: BTreeMap::new(),
             next_ask: 1,
             next_checkpoint_id: 1,
-            pending: None,
+            pending: Vec::new(),
             expiry_check_scheduled: false,
             completed: VecDeque::new(),
             last_checkpoint_done_us: 0,
