@@ -24,6 +24,7 @@ pub fn check(
 ) -> Vec<String> {
     let mut out = Vec::new();
     let mut completed = 0u64;
+    let mut completed_ids = std::collections::BTreeSet::new();
     let mut last_fault: Option<(u64, String)> = None;
     for (i, e) in notes.iter().enumerate() {
         let after = |last_fault: &Option<(u64, String)>| match last_fault {
@@ -34,7 +35,10 @@ pub fn check(
         let event = format!("trace event #{} at {}", i + 1, fmt_time(e.at_us));
         match &e.note {
             Note::FaultInjected { text, .. } => last_fault = Some((e.at_us, text.clone())),
-            Note::CheckpointCompleted { cp, .. } => completed = completed.max(*cp),
+            Note::CheckpointCompleted { cp, .. } => {
+                completed = completed.max(*cp);
+                completed_ids.insert(*cp);
+            }
             Note::SinkCommitted { st, checkpoint, records, .. }
                 if checkpointing && *checkpoint > completed && out.len() < MAX_LINES =>
             {
@@ -45,10 +49,25 @@ pub fn check(
                 ));
             }
             // CheckpointCoordinator.restoreLatestCheckpointedState: a restart restores the latest
-            // completed checkpoint; an older one replays output a newer one already committed.
-            Note::Restored { st, cp: Some(cp), .. } if *cp < completed && out.len() < MAX_LINES => {
+            // completed checkpoint; an older one replays output a newer one already committed,
+            // and one that never completed is not a consistent cut at all.
+            Note::Restored { st, cp: Some(cp), .. } if *cp != completed && out.len() < MAX_LINES => {
+                let why = if completed_ids.contains(cp) {
+                    format!(
+                        "but checkpoint {completed} had completed: a restore must use the latest completed checkpoint"
+                    )
+                } else {
+                    format!("which never completed (latest completed: {completed})")
+                };
                 out.push(format!(
-                    "{event}: {} restored checkpoint {cp}, but checkpoint {completed} had completed: a restore must use the latest completed checkpoint{}",
+                    "{event}: {} restored checkpoint {cp}, {why}{}",
+                    graph.subtask_name(*st),
+                    after(&last_fault)
+                ));
+            }
+            Note::CommitOfAborted { st, checkpoint } if out.len() < MAX_LINES => {
+                out.push(format!(
+                    "{event}: {} committed the transaction of checkpoint {checkpoint}, which the sink store had aborted: its records are gone{}",
                     graph.subtask_name(*st),
                     after(&last_fault),
                 ));
@@ -92,6 +111,22 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].contains("checkpoint 2 (7 records)") && v[0].contains("kill-taskmanager 0"), "{v:?}");
         assert!(check(&graph, &notes, &store, JobStatus::Finished, false).is_empty(), "no checkpoints: no rule");
+        // Restores: the latest completed checkpoint only; the n-th note is trace event #n.
+        let restored =
+            |_t: u64, cp| Note::Restored { st: SubtaskId(0), cp: Some(cp), bytes: 0, local: false, duration_us: 0 };
+        let notes = vec![
+            at(1, Note::CheckpointCompleted { cp: 1, bytes: 0, duration_us: 0, alignment_us: 0 }),
+            at(2, Note::CheckpointCompleted { cp: 2, bytes: 0, duration_us: 0, alignment_us: 0 }),
+            at(3, restored(3, 2)),
+            at(4, restored(4, 1)),
+            at(5, restored(5, 3)),
+            at(6, Note::CommitOfAborted { st: SubtaskId(2), checkpoint: 2 }),
+        ];
+        let v = check(&graph, &notes, &store, JobStatus::Finished, true);
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert!(v[0].starts_with("trace event #4 at") && v[0].contains("checkpoint 2 had completed"), "{v:?}");
+        assert!(v[1].starts_with("trace event #5 at") && v[1].contains("never completed"), "{v:?}");
+        assert!(v[2].starts_with("trace event #6 at") && v[2].contains("had aborted"), "{v:?}");
         // Reports are capped at 20 lines.
         let many: Vec<TraceEntry> = (0..30)
             .map(|i| at(i, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 9, records: 1, recovered: false }))

@@ -517,6 +517,10 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
         Note::SlotsFreed { tm, slots } => {
             format!("tm-{tm} frees its {slots} inactive slots (taskmanager.slot.timeout)")
         }
+        Note::CommitOfAborted { st, checkpoint } => format!(
+            "sink store: {} commits the transaction of checkpoint {checkpoint}, which was aborted (its records are gone)",
+            g.subtask_name(*st)
+        ),
         Note::ZombieFenced { st, attempt, epoch, newest } => format!(
             "sink store refuses {} attempt #{attempt}: a zombie writer (producer epoch {epoch} < {newest}, fenced)",
             g.subtask_name(*st)

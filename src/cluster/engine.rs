@@ -513,10 +513,6 @@ impl<'a> World<'a> {
 
     fn finish(mut self) -> EngineOutcome {
         let now = self.now();
-        if self.store.commits_of_aborted > 0 {
-            let n = self.store.commits_of_aborted;
-            self.trace.violation(now, format!("{n} commits of transactions that had been aborted"));
-        }
         // What readers of the sink saw is part of the run: fold it in.
         self.store.committed().hash(&mut self.trace.hash);
         let job_status = match &self.jm {

@@ -60,8 +60,6 @@ pub struct TxnStore {
     /// Producer epoch per sink subtask (bumped by every initTransactions).
     epochs: BTreeMap<(OperatorId, u32), u64>,
     committed: Vec<CommittedRecord>,
-    /// Commits that found the transaction aborted (a protocol violation the oracle reports).
-    pub commits_of_aborted: u64,
     /// Planted bug: the store accepts writes and commits from any epoch.
     no_fencing: bool,
     zombies: Vec<ZombieRefusal>,
@@ -151,19 +149,21 @@ impl TxnStore {
     }
 
     /// Commits; idempotent (already committed is success, as Flink requires of committers).
-    /// Returns the records made visible.
-    fn commit(&mut self, txn: TxnId, now_us: TimeUs) -> u64 {
+    /// Returns the records made visible. A commit of an aborted transaction is noted: the
+    /// oracle's invariants report it.
+    fn commit(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId) -> u64 {
         let Some(t) = self.txns.get_mut(&txn) else { return 0 };
         match t.state {
             TxnState::Committed => 0,
             TxnState::Aborted => {
-                self.commits_of_aborted += 1;
+                ctx.note(Note::CommitOfAborted { st, checkpoint: txn.checkpoint });
                 0
             }
             TxnState::Open | TxnState::Prepared => {
                 t.state = TxnState::Committed;
                 let n = t.records.len() as u64;
                 let sink = txn.sink;
+                let now_us = ctx.now;
                 self.committed.extend(t.records.drain(..).map(|record| CommittedRecord {
                     sink,
                     record,
@@ -186,7 +186,7 @@ impl TxnStore {
                 let epoch = *e;
                 if restored_cp.is_some() {
                     for &txn in &recommit {
-                        let records = self.commit(txn, now);
+                        let records = self.commit(ctx, id.st, txn);
                         if records > 0 {
                             ctx.note(Note::SinkCommitted {
                                 st: id.st,
@@ -243,7 +243,7 @@ impl TxnStore {
                 if self.fenced(ctx, id, txn.sink, txn.index, epoch, 0) {
                     return;
                 }
-                let records = self.commit(txn, now);
+                let records = self.commit(ctx, id.st, txn);
                 if records > 0 {
                     ctx.note(Note::SinkCommitted { st: id.st, checkpoint: txn.checkpoint, records, recovered });
                 }

@@ -274,6 +274,11 @@ pub enum Note {
         epoch: u64,
         newest: u64,
     },
+    /// The sink store got a commit for a transaction it had aborted: its records are gone.
+    CommitOfAborted {
+        st: SubtaskId,
+        checkpoint: u64,
+    },
     /// A new JobManager leader recovered the job from the HA store.
     LeaderElected {
         jm: u32,
