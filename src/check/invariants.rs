@@ -65,6 +65,13 @@ pub fn check(
                     after(&last_fault)
                 ));
             }
+            Note::DoubleWriter { st, attempt, newer, records } if out.len() < MAX_LINES => {
+                out.push(format!(
+                    "{event}: attempt #{attempt} of {} wrote {records} records after attempt #{newer} had written (two live attempts){}",
+                    graph.subtask_name(*st),
+                    after(&last_fault),
+                ));
+            }
             Note::CommitOfAborted { st, checkpoint } if out.len() < MAX_LINES => {
                 out.push(format!(
                     "{event}: {} committed the transaction of checkpoint {checkpoint}, which the sink store had aborted: its records are gone{}",
@@ -75,7 +82,6 @@ pub fn check(
             _ => {}
         }
     }
-    out.extend(store.double_writers.iter().cloned());
     if job_status == JobStatus::Finished {
         for (txn, records, state) in store.lingering() {
             out.push(format!(

@@ -517,6 +517,10 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
         Note::SlotsFreed { tm, slots } => {
             format!("tm-{tm} frees its {slots} inactive slots (taskmanager.slot.timeout)")
         }
+        Note::DoubleWriter { st, attempt, newer, records } => format!(
+            "sink store accepts {records} records from attempt #{attempt} of {} after attempt #{newer} wrote (two live attempts)",
+            g.subtask_name(*st)
+        ),
         Note::CommitOfAborted { st, checkpoint } => format!(
             "sink store: {} commits the transaction of checkpoint {checkpoint}, which was aborted (its records are gone)",
             g.subtask_name(*st)

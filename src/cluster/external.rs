@@ -66,8 +66,8 @@ pub struct TxnStore {
     /// Per sink subtask, the newest attempt (JobManager generation, attempt) whose writes were
     /// accepted: an accepted write of an older one means two live attempts both wrote.
     newest_writer: BTreeMap<(OperatorId, u32), (u32, u32)>,
-    /// "Two live attempts wrote" findings, for the oracle's invariants.
-    pub double_writers: Vec<String>,
+    /// Attempts already noted as a second live writer.
+    double_writers: BTreeSet<(SubtaskId, u32, u32)>,
 }
 
 impl TxnStore {
@@ -79,22 +79,19 @@ impl TxnStore {
         &self.committed
     }
     /// Records which attempt wrote; an accepted write from an attempt older than one that
-    /// already wrote to the same sink subtask means two live attempts both wrote.
-    fn note_writer(&mut self, now: TimeUs, id: AttemptId, txn: TxnId, records: usize) {
+    /// already wrote to the same sink subtask means two live attempts both wrote (noted for the
+    /// oracle's invariants).
+    fn note_writer(&mut self, ctx: &mut Ctx, id: AttemptId, txn: TxnId, records: usize) {
         if records == 0 {
             return;
         }
         let me = (id.jm, id.attempt);
         let newest = self.newest_writer.entry((txn.sink, txn.index)).or_insert(me);
         if me < *newest {
-            if self.double_writers.len() < 20 {
-                self.double_writers.push(format!(
-                    "{}: attempt #{} of sink subtask {} wrote {records} records after attempt #{} had written (two live attempts)",
-                    crate::sim::fmt_time(now),
-                    id.attempt,
-                    txn.index,
-                    newest.1
-                ));
+            // Noted once per attempt: the first accepted write is the violation.
+            let newer = newest.1;
+            if self.double_writers.insert((id.st, id.jm, id.attempt)) {
+                ctx.note(Note::DoubleWriter { st: id.st, attempt: id.attempt, newer, records: records as u64 });
             }
         } else {
             *newest = me;
@@ -219,7 +216,7 @@ impl TxnStore {
             }
             Msg::Produce { id, txn, epoch, records } => {
                 if !self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
-                    self.note_writer(now, id, txn, records.len());
+                    self.note_writer(ctx, id, txn, records.len());
                     self.write(txn, records);
                 }
             }
@@ -228,7 +225,7 @@ impl TxnStore {
                 if self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
                     return;
                 }
-                self.note_writer(now, id, txn, records.len());
+                self.note_writer(ctx, id, txn, records.len());
                 self.write(txn, records);
                 if let Some(t) = self.txns.get_mut(&txn)
                     && t.state == TxnState::Open

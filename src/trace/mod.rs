@@ -274,6 +274,14 @@ pub enum Note {
         epoch: u64,
         newest: u64,
     },
+    /// The sink store accepted a write from an attempt older than one that had already written
+    /// to the same sink subtask: two live attempts both wrote.
+    DoubleWriter {
+        st: SubtaskId,
+        attempt: u32,
+        newer: u32,
+        records: u64,
+    },
     /// The sink store got a commit for a transaction it had aborted: its records are gone.
     CommitOfAborted {
         st: SubtaskId,
