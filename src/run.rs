@@ -85,22 +85,39 @@ impl Run {
 
 impl Run {
     /// Differences between the run and the scenario's `[expect]` table, one line each.
-    pub fn mismatches(&self) -> Vec<String> {
+    pub fn mismatches(&self) -> Vec<Mismatch> {
         let e = &self.scenario.expect;
         let mut out = Vec::new();
-        let mut check = |what: &str, want: String, got: String| {
+        let default = |d: bool| if d { " (the default without this key in [expect])" } else { "" };
+        if e.verdict != self.output.verdict {
+            out.push(Mismatch {
+                key: "verdict",
+                message: format!(
+                    "verdict: expected {}{}, got {}",
+                    e.verdict.name(),
+                    default(e.verdict_defaulted),
+                    self.output.verdict.name()
+                ),
+            });
+        }
+        if e.job_status != self.outcome.job_status {
+            out.push(Mismatch {
+                key: "job-status",
+                message: format!(
+                    "job-status: expected {}{}, got {}",
+                    e.job_status.name(),
+                    default(e.job_status_defaulted),
+                    self.outcome.job_status.name()
+                ),
+            });
+        }
+        let mut check = |key: &'static str, want: String, got: String| {
             if want != got {
-                out.push(format!("{what}: expected {want}, got {got}"));
+                out.push(Mismatch { key, message: format!("{key}: expected {want}, got {got}") });
             }
         };
-        if let Some(v) = e.verdict {
-            check("verdict", v.name().into(), self.output.verdict.name().into());
-        }
         if let Some(n) = e.failovers {
             check("failovers", n.to_string(), self.outcome.failovers.len().to_string());
-        }
-        if let Some(s) = e.job_status {
-            check("job-status", s.name().into(), self.outcome.job_status.name().into());
         }
         if let Some(r) = &e.restarted {
             let got = self.restarted_refs();
@@ -119,21 +136,44 @@ impl Run {
         if let Some(n) = e.min_completed_checkpoints
             && self.outcome.checkpoints_completed < n
         {
-            out.push(format!(
-                "min-completed-checkpoints: expected at least {n}, got {}",
-                self.outcome.checkpoints_completed
-            ));
+            out.push(Mismatch {
+                key: "min-completed-checkpoints",
+                message: format!(
+                    "min-completed-checkpoints: expected at least {n}, got {}",
+                    self.outcome.checkpoints_completed
+                ),
+            });
         }
         if let Some(v) = &self.cut_violation {
-            out.push(format!(
-                "checkpoint {} is not a consistent cut: {} key {} = {} in the checkpoint, {} from its offsets",
-                v.checkpoint, v.operator, v.key, v.in_checkpoint, v.from_offsets
-            ));
+            out.push(Mismatch {
+                key: "verdict",
+                message: format!(
+                    "checkpoint {} is not a consistent cut: {} key {} = {} in the checkpoint, {} from its offsets",
+                    v.checkpoint, v.operator, v.key, v.in_checkpoint, v.from_offsets
+                ),
+            });
         }
         if !self.outcome.violations.is_empty() {
-            out.push(format!("invariant violations: {}", self.outcome.violations.join("; ")));
+            out.push(Mismatch {
+                key: "verdict",
+                message: format!("invariant violations: {}", self.outcome.violations.join("; ")),
+            });
         }
         out
+    }
+}
+
+/// One way a run differs from its scenario's `[expect]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The `[expect]` key it is about (the line `check --format github` points at).
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 

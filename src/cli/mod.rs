@@ -18,17 +18,27 @@ struct Cli {
     command: Command,
 }
 
+/// `check --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+    Github,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario: timeline of what happened and the oracle's verdict.
+    #[command(after_long_help = render::LEGEND)]
     Run {
         file: PathBuf,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Run every seed of an inclusive range (`0..199`, or `0..=199`) and print the
-        /// distribution of restart cycles, recovery times, detection paths and verdicts.
-        #[arg(long, value_name = "A..B", value_parser = parse_seed_range, conflicts_with_all = ["seed", "json", "trace"])]
+        /// Run every seed of a range (`0-199`: both ends included) and print the distribution
+        /// of restart cycles, recovery times, detection paths and verdicts.
+        #[arg(long, value_name = "A-B", value_parser = parse_seed_range, conflicts_with_all = ["seed", "json", "trace", "check"])]
         seeds: Option<RangeInclusive<u64>>,
         /// With --seeds: also print one line per seed.
         #[arg(long, requires = "seeds")]
@@ -36,17 +46,29 @@ enum Command {
         /// Print one JSON object instead of the timeline.
         #[arg(long)]
         json: bool,
-        /// Plant a protocol bug (commit-on-snapshot, no-source-rewind, restore-empty-state,
-        /// skip-alignment); repeatable.
+        /// Plant a protocol bug (see the README's table: commit-on-snapshot, no-source-rewind,
+        /// restore-empty-state, skip-alignment, no-fencing, …); repeatable.
         #[arg(long = "bug", value_name = "NAME")]
         bugs: Vec<String>,
         /// Also write the trace (state transitions, failures, checkpoints, restores, commits) to
-        /// this file as JSON Lines.
+        /// this file as JSON Lines (`-`: standard output, instead of the timeline).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Also compare the run with the scenario's [expect] table (as `check` does) and exit 1
+        /// when it differs, so one command can gate a build.
+        #[arg(long)]
+        check: bool,
     },
-    /// Run scenario files (default: scenarios/) and compare each with its [expect] table.
-    Check { paths: Vec<PathBuf> },
+    /// Run scenario files (default: scenarios/) and compare each with its [expect] table
+    /// (without `verdict`: exactly_once; without `job-status`: FINISHED). Exit 1 if one fails,
+    /// 2 if one cannot be loaded or no scenario file is found.
+    Check {
+        paths: Vec<PathBuf>,
+        /// Output: `human` lines, one `json` object, `junit` XML for CI servers, or `github`
+        /// Actions annotations pointing at the scenario file and line.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
     /// Measure simulation speed (use a release build).
@@ -68,8 +90,10 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run { file, seeds: Some(seeds), verbose, bugs, .. } => cmd_run_seeds(&file, seeds, verbose, &bugs),
-        Command::Run { file, seed, json, bugs, trace, .. } => cmd_run(&file, seed, json, &bugs, trace.as_deref()),
-        Command::Check { paths } => cmd_check(&paths),
+        Command::Run { file, seed, json, bugs, trace, check, .. } => {
+            cmd_run(&file, seed, json, &bugs, trace.as_deref(), check)
+        }
+        Command::Check { paths, format } => cmd_check(&paths, format),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));
@@ -92,18 +116,21 @@ fn load(file: &Path) -> Option<Scenario> {
 /// Most seeds one `run --seeds` sweeps: a bound on its time (each seed is two full runs).
 const MAX_SEEDS: u64 = 100_000;
 
-/// `A..B` or `A..=B`: an inclusive range of seeds, `A ≤ B`, at most `MAX_SEEDS` of them.
+/// `A-B`: a range of seeds with both ends included, `A ≤ B`, at most `MAX_SEEDS` of them (the
+/// same range rule as subtasks and checkpoints).
 fn parse_seed_range(s: &str) -> Result<RangeInclusive<u64>, String> {
-    let Some((a, b)) = s.split_once("..") else {
-        return Err("expected an inclusive range of seeds A..B, e.g. 0..199".into());
+    if s.contains("..") {
+        return Err("ranges are written A-B with both ends included, e.g. 0-199".into());
+    }
+    let Some((a, b)) = s.split_once('-') else {
+        return Err("expected a range of seeds A-B (both ends included), e.g. 0-199".into());
     };
-    let b = b.strip_prefix('=').unwrap_or(b);
     let num = |x: &str| {
         x.trim().parse::<u64>().map_err(|_| format!("`{x}` is not a seed (a whole number from 0 to {})", u64::MAX))
     };
     let (a, b) = (num(a)?, num(b)?);
     if a > b {
-        return Err(format!("empty range: {a} is greater than {b} (the range is inclusive, A..B with A ≤ B)"));
+        return Err(format!("empty range: {a} is greater than {b} (A-B needs A ≤ B)"));
     }
     if b - a >= MAX_SEEDS {
         return Err(format!("{} seeds is too many; at most {MAX_SEEDS} per run", u128::from(b - a) + 1));
@@ -126,22 +153,38 @@ fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
     Some(sc)
 }
 
-fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: Option<&Path>) -> ExitCode {
+fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: Option<&Path>, check: bool) -> ExitCode {
     let Some(mut sc) = load_with_bugs(file, bugs) else { return ExitCode::from(2) };
     if let Some(s) = seed {
         sc.seed = s;
     }
     let run = simulate(&sc);
-    if let Some(path) = trace
-        && let Err(e) = std::fs::write(path, render::trace_jsonl(&run))
-    {
-        eprintln!("error: cannot write the trace to {}: {e}", path.display());
-        return ExitCode::from(2);
+    let trace_to_stdout = trace.is_some_and(|p| p == Path::new("-"));
+    if let Some(path) = trace {
+        let text = render::trace_jsonl(&run);
+        if trace_to_stdout {
+            print!("{text}");
+        } else if let Err(e) = std::fs::write(path, text) {
+            eprintln!("error: cannot write the trace to {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
     }
-    if json {
+    if trace_to_stdout {
+        // Standard output holds the trace alone; the timeline would break its JSON Lines.
+    } else if json {
         println!("{}", render::json(&run));
     } else {
         print!("{}", render::human(&run));
+    }
+    if check {
+        let m = run.mismatches();
+        if !m.is_empty() {
+            eprintln!("FAIL  {}: the run does not meet its [expect] table", file.display());
+            for line in m {
+                eprintln!("      {line}");
+            }
+            return ExitCode::from(1);
+        }
     }
     ExitCode::SUCCESS
 }
@@ -188,7 +231,14 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn cmd_check(paths: &[PathBuf]) -> ExitCode {
+/// What `check` found for one scenario file.
+enum Checked {
+    Ok { verdict: &'static str, failovers: usize, events: u64 },
+    Fail { mismatches: Vec<crate::run::Mismatch>, lines: std::collections::BTreeMap<&'static str, usize> },
+    Error(crate::scenario::ScenarioError),
+}
+
+fn cmd_check(paths: &[PathBuf], format: Format) -> ExitCode {
     let files = match scenario_files(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -196,32 +246,46 @@ fn cmd_check(paths: &[PathBuf]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (mut failed, mut bad) = (0, 0);
-    for f in &files {
-        let Some(sc) = load(f) else {
-            bad += 1;
-            continue;
-        };
-        let run = simulate(&sc);
-        let m = run.mismatches();
-        if m.is_empty() {
-            println!(
-                "ok    {}  ({}, {} failover{}, {} events)",
-                f.display(),
-                run.output.verdict.name(),
-                run.outcome.failovers.len(),
-                if run.outcome.failovers.len() == 1 { "" } else { "s" },
-                run.outcome.events
-            );
-        } else {
-            failed += 1;
-            println!("FAIL  {}", f.display());
-            for line in m {
-                println!("      {line}");
-            }
-        }
+    if files.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "error: no scenario files (*.toml) in {}",
+            if shown.is_empty() { "scenarios/".to_string() } else { shown.join(", ") }
+        );
+        return ExitCode::from(2);
     }
-    println!("{} passed, {} failed", files.len() - failed - bad, failed + bad);
+    let mut results = Vec::new();
+    for f in &files {
+        let checked = match load_file(f) {
+            Err(e) => Checked::Error(e),
+            Ok(sc) => {
+                let run = simulate(&sc);
+                let mismatches = run.mismatches();
+                if mismatches.is_empty() {
+                    Checked::Ok {
+                        verdict: run.output.verdict.name(),
+                        failovers: run.outcome.failovers.len(),
+                        events: run.outcome.events,
+                    }
+                } else {
+                    Checked::Fail { mismatches, lines: sc.expect.lines.clone() }
+                }
+            }
+        };
+        if format == Format::Human {
+            // Printed as it goes: a long check shows progress.
+            print!("{}", human_check_line(f, &checked));
+        }
+        results.push((f.clone(), checked));
+    }
+    let failed = results.iter().filter(|(_, c)| matches!(c, Checked::Fail { .. })).count();
+    let bad = results.iter().filter(|(_, c)| matches!(c, Checked::Error(_))).count();
+    match format {
+        Format::Human => println!("{} passed, {} failed", results.len() - failed - bad, failed + bad),
+        Format::Json => println!("{}", check_json(&results)),
+        Format::Junit => print!("{}", check_junit(&results)),
+        Format::Github => print!("{}", check_github(&results)),
+    }
     if bad > 0 {
         ExitCode::from(2)
     } else if failed > 0 {
@@ -229,6 +293,140 @@ fn cmd_check(paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn human_check_line(f: &Path, c: &Checked) -> String {
+    match c {
+        Checked::Ok { verdict, failovers, events } => format!(
+            "ok    {}  ({verdict}, {failovers} failover{}, {events} events)\n",
+            f.display(),
+            if *failovers == 1 { "" } else { "s" },
+        ),
+        Checked::Fail { mismatches, .. } => {
+            let mut s = format!("FAIL  {}\n", f.display());
+            for m in mismatches {
+                s.push_str(&format!("      {m}\n"));
+            }
+            s
+        }
+        Checked::Error(e) => format!("ERROR {}\n{e}\n", f.display()),
+    }
+}
+
+fn check_json(results: &[(PathBuf, Checked)]) -> String {
+    let items: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(f, c)| match c {
+            Checked::Ok { verdict, failovers, events } => serde_json::json!({
+                "file": f.display().to_string(), "status": "ok", "verdict": verdict,
+                "failovers": failovers, "events": events,
+            }),
+            Checked::Fail { mismatches, lines } => serde_json::json!({
+                "file": f.display().to_string(), "status": "fail",
+                "mismatches": mismatches.iter().map(|m| serde_json::json!({
+                    "key": m.key, "line": lines.get(m.key), "message": m.message,
+                })).collect::<Vec<_>>(),
+            }),
+            Checked::Error(e) => serde_json::json!({
+                "file": f.display().to_string(), "status": "error", "line": e.position.map(|p| p.0),
+                "column": e.position.map(|p| p.1), "message": e.message, "hint": e.hint,
+            }),
+        })
+        .collect();
+    let count = |s: &str| items.iter().filter(|i| i["status"] == s).count();
+    serde_json::json!({
+        "schema": "recoverysim-check/1",
+        "passed": count("ok"),
+        "failed": count("fail"),
+        "errors": count("error"),
+        "scenarios": items,
+    })
+    .to_string()
+}
+
+/// JUnit XML as Jenkins, GitLab and most CI servers read it (Jenkins' junit-10.xsd): one test
+/// suite, one test case per scenario file; a mismatch is a failure, a file that does not load
+/// an error.
+fn check_junit(results: &[(PathBuf, Checked)]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    };
+    let failed = results.iter().filter(|(_, c)| matches!(c, Checked::Fail { .. })).count();
+    let bad = results.iter().filter(|(_, c)| matches!(c, Checked::Error(_))).count();
+    let counts = format!("tests=\"{}\" failures=\"{failed}\" errors=\"{bad}\"", results.len());
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!("<testsuites name=\"recoverysim check\" {counts}>\n"));
+    out.push_str(&format!("  <testsuite name=\"recoverysim\" {counts} skipped=\"0\">\n"));
+    for (f, c) in results {
+        let name = esc(&f.display().to_string());
+        match c {
+            Checked::Ok { verdict, .. } => {
+                out.push_str(&format!("    <testcase name=\"{name}\" classname=\"recoverysim.check\">\n"));
+                out.push_str(&format!("      <system-out>{}</system-out>\n", esc(verdict)));
+                out.push_str("    </testcase>\n");
+            }
+            Checked::Fail { mismatches, .. } => {
+                out.push_str(&format!("    <testcase name=\"{name}\" classname=\"recoverysim.check\">\n"));
+                let first = mismatches.first().map_or(String::new(), |m| m.message.clone());
+                let all: Vec<String> = mismatches.iter().map(|m| m.message.clone()).collect();
+                out.push_str(&format!(
+                    "      <failure type=\"expect-mismatch\" message=\"{}\">{}</failure>\n",
+                    esc(&first),
+                    esc(&all.join("\n"))
+                ));
+                out.push_str("    </testcase>\n");
+            }
+            Checked::Error(e) => {
+                out.push_str(&format!("    <testcase name=\"{name}\" classname=\"recoverysim.check\">\n"));
+                out.push_str(&format!(
+                    "      <error type=\"invalid-scenario\" message=\"{}\">{}</error>\n",
+                    esc(&e.message),
+                    esc(&e.to_string())
+                ));
+                out.push_str("    </testcase>\n");
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// GitHub Actions workflow commands: an `::error` annotation on the scenario file's line of
+/// each expectation that failed (or of the load error), then a summary notice.
+fn check_github(results: &[(PathBuf, Checked)]) -> String {
+    // Workflow command escaping: data escapes %, CR, LF; properties also : and ,.
+    let data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for (f, c) in results {
+        let file = prop(&f.display().to_string());
+        match c {
+            Checked::Ok { .. } => {}
+            Checked::Fail { mismatches, lines } => {
+                for m in mismatches {
+                    let line = lines.get(m.key).copied().unwrap_or(1);
+                    out.push_str(&format!(
+                        "::error file={file},line={line},title=recoverysim check::{}\n",
+                        data(&m.message)
+                    ));
+                }
+            }
+            Checked::Error(e) => {
+                let pos = e.position.map_or(String::new(), |(l, col)| format!(",line={l},col={col}"));
+                out.push_str(&format!(
+                    "::error file={file}{pos},title=invalid scenario::{}\n",
+                    data(&format!(
+                        "{}{}",
+                        e.message,
+                        e.hint.as_ref().map_or(String::new(), |h| format!(" (hint: {h})"))
+                    ))
+                ));
+            }
+        }
+    }
+    let failed = results.iter().filter(|(_, c)| !matches!(c, Checked::Ok { .. })).count();
+    out.push_str(&format!("::notice title=recoverysim check::{} passed, {failed} failed\n", results.len() - failed));
+    out
 }
 
 // The benchmark measures wall time by definition; it is outside the simulation core.

@@ -4,7 +4,7 @@
 use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind};
 use crate::cluster::jobmanager::FailoverReport;
 use crate::cluster::restart::RestartBackoff;
-use crate::cluster::state::ExecutionState;
+use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::{JobGraph, format_subtasks};
 use crate::run::{Count, Distribution, Run, SeedSummary, Stats, TmDisconnect};
 use crate::sim::fmt_time;
@@ -12,27 +12,49 @@ use crate::trace::FailureCause;
 use crate::trace::{AbortReason, Detection, Note, TraceEntry};
 use std::fmt::Write;
 
+/// How to read the timeline: `run --help` prints it, and the README carries the same table.
+pub const LEGEND: &str = "Reading the timeline:
+  source ×2          an operator (or chain of operators) with parallelism 2: two subtasks
+  =hash=>            a network exchange and its partitioner: forward, hash (keyBy), rebalance
+  (count+sink)       operators chained into one task (Flink names it \"count -> sink\")
+  count[1]           subtask 1 of count; subtask indices start at 0
+  source[0-1]        subtasks 0 to 1. Every range a-b includes both ends: subtasks, checkpoints
+                     (checkpoints 1-25), times (0.207s-4.888s), seeds (--seeds 0-199)
+  p0@6392            source partition 0, read again from offset 6392
+  attempt #1         the attempt number of a subtask: 0 first, one more per restart
+  A → B              a state change of the job or of subtasks
+  0.001s             virtual time since the job was submitted
+  recovery time      from the fault to every restarted subtask RUNNING again
+  trace event #n     the trace event whose `n` is n in `--trace` output";
+
+/// Version of the `--trace` JSON Lines format (its header line says it).
+pub const TRACE_SCHEMA: &str = "recoverysim-trace/1";
+
 fn bytes_h(b: u64) -> String {
-    match b {
-        0..1_000 => format!("{b} B"),
-        1_000..1_000_000 => format!("{:.1} KB", b as f64 / 1e3),
-        _ => format!("{:.1} MB", b as f64 / 1e6),
-    }
+    bytesize::ByteSize(b).display().si().to_string()
 }
 
 fn ms(us: u64) -> String {
     if us < 10_000 { format!("{:.1} ms", us as f64 / 1e3) } else { format!("{} ms", us / 1000) }
 }
 
-/// One line describing the job graph: tasks with parallelism, in order.
+/// One line describing the job graph: tasks in order, each with its parallelism (`×2`) and,
+/// after the first, the kind of exchange it reads from: `source ×2 =hash=> (count+sink) ×2`.
 pub fn job_line(graph: &JobGraph) -> String {
-    let tasks: Vec<String> = (0..graph.tasks.len())
-        .map(|t| format!("{}[{}]", graph.task_name(crate::job::graph::TaskId(t as u32)), graph.tasks[t].parallelism))
-        .collect();
+    let mut line = String::new();
+    for t in 0..graph.tasks.len() {
+        let task = &graph.tasks[t];
+        if let Some((_, edge)) = task.operators.first().and_then(|&o| graph.spec.operators[o.0 as usize].input) {
+            let _ = write!(line, " ={}=> ", edge.name());
+        } else if t > 0 {
+            line.push_str(" | ");
+        }
+        let _ = write!(line, "{} ×{}", graph.task_name(crate::job::graph::TaskId(t as u32)), task.parallelism);
+    }
     let (regions, _) = graph.pipelined_regions();
     format!(
         "{}  ({} tasks, {} subtasks, {} pipelined region{})",
-        tasks.join(" => "),
+        line,
         graph.tasks.len(),
         graph.subtask_count(),
         regions.len(),
@@ -151,9 +173,9 @@ impl Quiet {
         let which = if q.first_cp == q.last_cp {
             format!("checkpoint {}", q.first_cp)
         } else {
-            format!("checkpoints {}..{}", q.first_cp, q.last_cp)
+            format!("checkpoints {}-{}", q.first_cp, q.last_cp)
         };
-        let when = if q.t0 == q.t1 { fmt_time(q.t0) } else { format!("{}..{}", fmt_time(q.t0), fmt_time(q.t1)) };
+        let when = if q.t0 == q.t1 { fmt_time(q.t0) } else { format!("{}-{}", fmt_time(q.t0), fmt_time(q.t1)) };
         let commits = if q.records > 0 { format!("; sinks committed {} records", q.records) } else { String::new() };
         let size = if q.first_cp == q.last_cp {
             format!("{}, {}", bytes_h(q.bytes), ms(q.max_duration_us))
@@ -325,6 +347,7 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
                     if let Note::SourceRewound { st, positions } = &e.note {
                         let p: Vec<String> = positions.iter().map(|(p, o)| format!("p{p}@{o}")).collect();
                         parts.push(format!("{} {}", g.subtask_name(*st), p.join(" ")));
+                        // pN@O: partition N, next offset O (the legend in `run --help`).
                     }
                 }
                 format!("sources rewind to the checkpoint's offsets: {}", parts.join(", "))
@@ -558,8 +581,8 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     } else if f.restart_at_us.is_some() {
         s.push_str(" from empty state (no checkpoint completed)");
     }
-    if let Some(t) = f.running_again_at_us {
-        let _ = write!(s, "; all RUNNING again {} after the failure", ms(t - f.failed_at_us));
+    if f.running_again_at_us.is_some() {
+        // The recovery time is on the next line, measured from the fault.
     } else if f.restart_at_us.is_some() {
         s.push_str("; superseded by the next failover before all ran");
     }
@@ -600,6 +623,7 @@ fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<String> {
         .filter(|e| e.at_us <= f.failed_at_us && matches!(e.note, Note::FaultInjected { .. }))
         .map(|e| e.at_us)
         .max();
+    let total_from = fault_at.unwrap_or(f.failed_at_us);
     let mut parts = Vec::new();
     if let Some(t) = fault_at {
         parts.push(format!("fault → task failure {}", ms(f.failed_at_us - t)));
@@ -612,13 +636,12 @@ fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<String> {
     }
     parts.push(format!("deploy {}", ms(initializing_at - deploying_at)));
     parts.push(format!("restore {}", ms(running_at - initializing_at)));
-    let total_from = fault_at.unwrap_or(f.failed_at_us);
-    parts.push(format!(
-        "RUNNING {} after the {}",
+    Some(format!(
+        "recovery time {} (from the {} to all RUNNING): {}",
         ms(running_at - total_from),
-        if fault_at.is_some() { "fault" } else { "failure" }
-    ));
-    Some(parts.join(", "))
+        if fault_at.is_some() { "fault" } else { "task failure" },
+        parts.join(", ")
+    ))
 }
 
 fn summary(run: &Run, out: &mut String) {
@@ -627,9 +650,14 @@ fn summary(run: &Run, out: &mut String) {
     let _ = writeln!(out, "summary:");
     let _ = writeln!(
         out,
-        "  job {} at {}; {} failover{}; checkpoints {} completed, {} aborted",
+        "  job {} at {}{}; {} failover{}; checkpoints {} completed, {} aborted",
         o.job_status.name(),
         fmt_time(o.end_us),
+        match o.job_status {
+            JobStatus::Finished => "",
+            JobStatus::Failed | JobStatus::Lost => " — the job did not finish",
+            _ => " — the job did not finish before the run's time limit",
+        },
         o.failovers.len(),
         if o.failovers.len() == 1 { "" } else { "s" },
         o.checkpoints_completed,
@@ -638,7 +666,7 @@ fn summary(run: &Run, out: &mut String) {
     for (i, f) in o.failovers.iter().enumerate() {
         let _ = writeln!(out, "  {}", failover_line(run, i, f));
         if let Some(p) = recovery_phases(run, f) {
-            let _ = writeln!(out, "      phases: {p}");
+            let _ = writeln!(out, "      {p}");
         }
     }
     for &(fault, hits) in &o.rule_hits {
@@ -647,9 +675,18 @@ fn summary(run: &Run, out: &mut String) {
         let what = action.describe(&|x| run.graph.subtask_ref_name(x));
         let _ = writeln!(out, "  network: {hits} message{} {verb} by `{what}`", if hits == 1 { "" } else { "s" });
     }
+    // Records not committed when the run ended: a job that ended FAILED or LOST will never
+    // commit them; one still running or restarting at the time limit had not yet.
+    let uncommitted = match o.job_status {
+        JobStatus::Finished => "not committed".to_string(),
+        JobStatus::Failed | JobStatus::Lost => {
+            format!("never committed (the job is {})", o.job_status.name())
+        }
+        other => format!("not committed when the run stopped (the job was still {})", other.name()),
+    };
     let _ = writeln!(
         out,
-        "  output: {} — {} committed of {} expected; {} lost, {} duplicated, {} not yet committed",
+        "  output: {} — {} committed of {} expected; {} lost, {} duplicated, {} {uncommitted}",
         r.verdict.name(),
         r.committed,
         r.expected,
@@ -888,8 +925,18 @@ pub fn json(run: &Run) -> serde_json::Value {
 
 /// `run --trace FILE`: the readable trace as JSON Lines, one note per line, with virtual time in
 /// µs and subtasks by name.
+/// The trace as JSON Lines: a header line (`schema`, scenario, seed, trace hash), then one
+/// object per trace event, numbered by `n` from 1 (docs/trace-format.md lists the kinds).
 pub fn trace_jsonl(run: &Run) -> String {
-    let mut out = String::new();
+    let mut out = serde_json::json!({
+        "schema": TRACE_SCHEMA,
+        "scenario": run.scenario.name,
+        "seed": run.scenario.seed,
+        "trace_hash": format!("{:016x}", run.outcome.trace_hash),
+        "events": run.outcome.notes.len(),
+    })
+    .to_string();
+    out.push('\n');
     for (n, e) in run.outcome.notes.iter().enumerate() {
         let mut v = serde_json::to_value(e).expect("trace notes are plain data: numbers, strings, enums");
         if let Some(note) = v.as_object_mut() {
@@ -970,7 +1017,7 @@ fn count_list<K: std::fmt::Display>(counts: &[Count<K>], of: usize) -> String {
 pub fn sweep(scenario: &str, seeds: &std::ops::RangeInclusive<u64>, d: &Distribution) -> String {
     let n = d.n_seeds;
     let mut out = String::new();
-    let _ = writeln!(out, "scenario: {scenario}, seeds {}..{} ({} runs)", seeds.start(), seeds.end(), n);
+    let _ = writeln!(out, "scenario: {scenario}, seeds {}-{} ({} runs)", seeds.start(), seeds.end(), n);
     let cycles: Vec<String> = d
         .restart_cycles
         .iter()

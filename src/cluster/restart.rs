@@ -75,9 +75,18 @@ impl RestartBackoff {
                         self.exp_attempt = 0;
                     }
                 }
-                let base = initial_backoff_us as f64 * multiplier.powi(self.exp_attempt as i32);
-                let jitter = base * jitter_factor * (2.0 * rng.unit_f64() - 1.0);
-                let delay = (base + jitter).clamp(initial_backoff_us as f64, max_backoff_us as f64) as u64;
+                // calculateActualBackoffTime, in whole milliseconds as Flink computes it: the
+                // backoff truncated to a long, a jitter drawn from [-offset, offset] with both ends
+                // included (nextLong(-offset, offset + 1)), clamped to [initial, max].
+                let (initial_ms, max_ms) = ((initial_backoff_us / 1000) as i64, (max_backoff_us / 1000) as i64);
+                let base = (initial_ms as f64 * multiplier.powi(self.exp_attempt as i32)) as i64;
+                let jitter = if jitter_factor == 0.0 {
+                    0
+                } else {
+                    let offset = (base as f64 * jitter_factor) as i64;
+                    rng.below_inclusive(2 * offset.max(0) as u64) as i64 - offset.max(0)
+                };
+                let delay = (base.saturating_add(jitter).min(max_ms).max(initial_ms) as u64) * 1000;
                 self.exp_attempt = self.exp_attempt.saturating_add(1);
                 if self.exp_attempt > attempts_before_reset {
                     return RestartDecision::Exhausted;
@@ -119,6 +128,30 @@ mod tests {
         assert_eq!(r.notify_failure(400_000, &mut rng), RestartDecision::Restart { delay_us: 600_000 });
         assert_eq!(r.notify_failure(2_000_000, &mut rng), RestartDecision::Restart { delay_us: 2_000_000 });
         assert_eq!(r.notify_failure(10_000_000, &mut rng), RestartDecision::Restart { delay_us: 3_000_000 });
+    }
+
+    /// ExponentialDelayRestartBackoffTimeStrategyTest: with jitter 0.25 a backoff of 8 ms is
+    /// 6..=10 ms, both ends reachable; every delay is whole milliseconds and within [initial, max].
+    #[test]
+    fn exponential_delay_jitter_is_whole_milliseconds_including_both_ends() {
+        let strategy = RestartStrategy::ExponentialDelay {
+            initial_backoff_us: 8_000,
+            max_backoff_us: 1_000_000,
+            multiplier: 2.0,
+            reset_backoff_threshold_us: 3_600_000_000,
+            jitter_factor: 0.25,
+            attempts_before_reset: i32::MAX as u32,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let mut r = RestartBackoff::new(strategy.clone());
+            let mut rng = Rng::new(seed, Stream::Restart);
+            let RestartDecision::Restart { delay_us } = r.notify_failure(0, &mut rng) else { panic!("restarts") };
+            assert_eq!(delay_us % 1000, 0, "whole milliseconds");
+            seen.insert(delay_us / 1000);
+        }
+        // 8 ± 2, clamped below at the initial 8 ms: 8, 9, 10.
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![8, 9, 10]);
     }
 
     #[test]

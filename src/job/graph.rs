@@ -72,7 +72,9 @@ pub struct OperatorOutputs {
 #[derive(Clone, Debug)]
 pub struct JobGraph {
     pub spec: JobSpec,
-    pub max_parallelism: u32,
+    /// Max parallelism (number of key groups) per operator: its keyed state is split into that
+    /// many groups, and a keyBy into it routes by it (KeyGroupStreamPartitioner).
+    pub max_parallelism: Vec<u32>,
     pub tasks: Vec<Task>,
     pub operator_task: Vec<TaskId>,
     pub outputs: Vec<OperatorOutputs>,
@@ -174,8 +176,12 @@ impl JobGraph {
                 });
             }
         }
-        let max_p = ops.iter().map(|o| o.parallelism).max().unwrap_or(1);
-        let max_parallelism = spec.max_parallelism.unwrap_or_else(|| default_max_parallelism(max_p));
+        // Per job vertex, as Flink sets it: `pipeline.max-parallelism` if given, else the default
+        // from the operator's own parallelism.
+        let max_parallelism: Vec<u32> = ops
+            .iter()
+            .map(|o| spec.max_parallelism.unwrap_or_else(|| default_max_parallelism(o.parallelism)))
+            .collect();
         let mut out_channels = vec![Vec::new(); subtasks.len()];
         let mut output_index = vec![0; channels.len()];
         for (i, ch) in channels.iter().enumerate() {
@@ -214,13 +220,14 @@ impl JobGraph {
         &self.spec.operators[op.0 as usize].name
     }
 
-    /// A task is named by its chained operators, as Flink does: `source -> map`.
+    /// A task is named by its operators: `source`, or a chain in parentheses joined by `+`:
+    /// `(count+sink)` (Flink writes "count -> sink", which reads like an edge).
     pub fn task_name(&self, t: TaskId) -> String {
         let names: Vec<&str> = self.tasks[t.0 as usize].operators.iter().map(|o| self.operator_name(*o)).collect();
-        names.join(" -> ")
+        if names.len() == 1 { names[0].to_string() } else { format!("({})", names.join("+")) }
     }
 
-    /// `source -> map[2]`.
+    /// `source[2]`, `(count+sink)[2]`: a subtask index in brackets.
     pub fn subtask_name(&self, st: SubtaskId) -> String {
         let s = &self.subtasks[st.0 as usize];
         format!("{}[{}]", self.task_name(s.task), s.index)
@@ -272,7 +279,7 @@ impl JobGraph {
     }
 }
 
-/// Formats a set of operator subtasks compactly: `source[0..4], map[2]` (ranges are half-open,
+/// Formats a set of operator subtasks compactly: `source[0-3], map[2]` (ranges are inclusive,
 /// as in scenario files).
 pub fn format_refs(graph: &JobGraph, refs: &[SubtaskRef]) -> String {
     let mut sorted: Vec<(u32, u32)> = refs.iter().map(|r| (r.operator.0, r.index)).collect();
@@ -280,7 +287,7 @@ pub fn format_refs(graph: &JobGraph, refs: &[SubtaskRef]) -> String {
     format_ranges(&sorted, |op| graph.operator_name(OperatorId(op)).to_string())
 }
 
-/// Formats subtasks by task, compactly: `source -> map[0..4], sink[2]`.
+/// Formats subtasks by task, compactly: `(source+map)[0-3], sink[2]`.
 pub fn format_subtasks(graph: &JobGraph, subtasks: &[SubtaskId]) -> String {
     let mut sorted: Vec<(u32, u32)> = subtasks
         .iter()
@@ -293,7 +300,7 @@ pub fn format_subtasks(graph: &JobGraph, subtasks: &[SubtaskId]) -> String {
     format_ranges(&sorted, |t| graph.task_name(TaskId(t)))
 }
 
-/// Sorted (owner, index) pairs as `name[i]` / `name[a..b]` runs, comma-separated.
+/// Sorted (owner, index) pairs as `name[i]` / `name[a-b]` runs (inclusive), comma-separated.
 fn format_ranges(sorted: &[(u32, u32)], name: impl Fn(u32) -> String) -> String {
     let mut parts = Vec::new();
     let mut i = 0;
@@ -309,7 +316,7 @@ fn format_ranges(sorted: &[(u32, u32)], name: impl Fn(u32) -> String) -> String 
         if end == start + 1 {
             parts.push(format!("{name}[{start}]"));
         } else {
-            parts.push(format!("{name}[{start}..{end}]"));
+            parts.push(format!("{name}[{start}-{}]", end - 1));
         }
         i = j;
     }

@@ -82,4 +82,22 @@ mod tests {
         assert_eq!(owners[127], 3);
         assert!(owners.windows(2).all(|w| w[0] <= w[1]));
     }
+
+    /// KeyGroupRangeAssignmentTest / KeyGroupStreamPartitionerTest: a keyBy routes by the
+    /// consuming operator's own max parallelism, so the same key can land on different subtask
+    /// indexes of two operators with the same parallelism but different max parallelism.
+    #[test]
+    fn routing_uses_the_consumers_max_parallelism() {
+        let differs = (0..1000u32).any(|k| subtask_for_key(k, 128, 3) != subtask_for_key(k, 256, 3));
+        assert!(differs, "max parallelism 128 and 256 split keys differently");
+        let graph = crate::job::graph::JobGraph::build(&{
+            let mut sc = crate::scenario::testing::keyed_job(2, 2);
+            sc.job.operators[1].parallelism = 200;
+            sc.job.operators[2].parallelism = 200;
+            sc.job
+        });
+        // parallelism 2 → 128 key groups; parallelism 200 → 512 (200 × 1.5 rounded up to 2^n).
+        assert_eq!(graph.max_parallelism[0], 128);
+        assert_eq!(graph.max_parallelism[1], 512);
+    }
 }

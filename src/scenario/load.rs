@@ -20,19 +20,33 @@ use toml::Spanned;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
     pub file: String,
-    pub line: usize,
-    pub column: usize,
+    /// 1-based line and column (in characters); `None` when the file could not be read at all.
+    pub position: Option<(usize, usize)>,
     pub message: String,
     pub hint: Option<String>,
+    /// The offending line and the byte range in it to underline.
+    pub source: Option<Box<(String, Range<usize>)>>,
 }
 
 impl std::fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.column, self.message)?;
+        use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+        let (Some((line, _)), Some((text, span))) = (self.position, self.source.as_deref()) else {
+            write!(f, "error: {}: {}", self.file, self.message)?;
+            if let Some(h) = &self.hint {
+                write!(f, "\n  hint: {h}")?;
+            }
+            return Ok(());
+        };
+        let snippet = Snippet::source(text.as_str())
+            .line_start(line)
+            .path(self.file.as_str())
+            .annotation(AnnotationKind::Primary.span(span.clone()));
+        let mut group = Level::ERROR.primary_title(self.message.as_str()).element(snippet);
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
+            group = group.element(Level::HELP.message(h.as_str()));
         }
-        Ok(())
+        write!(f, "{}", Renderer::plain().render(&[group]))
     }
 }
 
@@ -58,8 +72,13 @@ const DAY_US: u64 = 86_400_000_000;
 /// Reads and parses a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let name = path.display().to_string();
-    let at_start =
-        |message: String, hint: Option<String>| ScenarioError { file: name.clone(), line: 1, column: 1, message, hint };
+    let at_start = |message: String, hint: Option<String>| ScenarioError {
+        file: name.clone(),
+        position: None,
+        message,
+        hint,
+        source: None,
+    };
     let meta = std::fs::metadata(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(at_start(
@@ -93,7 +112,21 @@ type Res<T> = Result<T, ScenarioError>;
 impl Cx<'_> {
     fn error_at(&self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) -> ScenarioError {
         let (line, column) = line_col(self.text, span.start);
-        ScenarioError { file: self.file.to_string(), line, column, message: message.into(), hint }
+        // The whole line the span starts on; the underline stops at its end.
+        let start = self.text.floor_char_boundary(span.start.min(self.text.len()));
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..].find('\n').map_or(self.text.len(), |i| start + i);
+        let text = self.text[line_start..line_end].trim_end_matches('\r').to_string();
+        let from = start - line_start;
+        let to = self.text.floor_char_boundary(span.end.clamp(start, line_end)) - line_start;
+        let to = if to > from { to.min(text.len()) } else { (from + 1).min(text.len()) };
+        ScenarioError {
+            file: self.file.to_string(),
+            position: Some((line, column)),
+            message: message.into(),
+            hint,
+            source: Some(Box::new((text, from.min(to)..to))),
+        }
     }
 
     fn err<T>(&self, span: Range<usize>, message: impl Into<String>) -> Res<T> {
@@ -152,6 +185,7 @@ impl Cx<'_> {
         for f in &raw.fault {
             faults.push(self.fault(f, &job, &cluster, duration_us + drain_us)?);
         }
+        self.restarts_need_a_stopped_taskmanager(&raw.fault, &faults)?;
         let b = raw.bugs;
         let bugs = PlantedBugs {
             commit_on_snapshot: b.commit_on_snapshot,
@@ -182,7 +216,10 @@ impl Cx<'_> {
                 Some("raise heartbeat.interval or execution.checkpointing.interval, or shorten duration/drain".into()),
             ));
         }
-        let expect = self.expect(&raw.expect, &job)?;
+        let expect = match &raw.expect {
+            Some(e) => self.expect(e.get_ref(), Some(e.span()), &job)?,
+            None => self.expect(&RawExpect::default(), None, &job)?,
+        };
         Ok(Scenario {
             name: raw.name.into_inner(),
             about: raw.about.trim().to_string(),
@@ -206,6 +243,31 @@ impl Cx<'_> {
         let mut values: BTreeMap<&str, &Spanned<toml::Value>> = BTreeMap::new();
         for (k, v) in table {
             if !FLINK_KEYS.contains(&k.get_ref().as_str()) {
+                // An unquoted dotted key is a nested table to TOML: rebuild the dotted name.
+                if let toml::Value::Table(t) = v.get_ref() {
+                    let mut path = vec![k.get_ref().clone()];
+                    let mut cur = t;
+                    let mut leaf = None;
+                    while cur.len() == 1 {
+                        let (name, value) = cur.iter().next().expect("one entry");
+                        path.push(name.clone());
+                        match value {
+                            toml::Value::Table(inner) => cur = inner,
+                            other => {
+                                leaf = Some(other.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    let dotted = path.join(".");
+                    if let Some(value) = leaf.filter(|_| FLINK_KEYS.contains(&dotted.as_str()) || path.len() > 1) {
+                        return self.err_hint(
+                            k.span(),
+                            format!("`{dotted}` is read as nested TOML tables, not as the Flink key \"{dotted}\""),
+                            format!("quote the key: \"{dotted}\" = {value}"),
+                        );
+                    }
+                }
                 let hint = match closest(k.get_ref(), FLINK_KEYS) {
                     Some(c) => format!("did you mean \"{c}\"?"),
                     None => "recoverysim knows these Flink keys: ".to_string() + &FLINK_KEYS.join(", "),
@@ -301,6 +363,7 @@ impl Cx<'_> {
                 _ => CheckpointingMode::ExactlyOnce,
             };
         let default_restart = if checkpoint_interval_us.is_some() { "exponential-delay" } else { "none" };
+        let span_of = |key: &str| table.iter().find(|(k, _)| k.get_ref() == key).map_or(0..0, |(_, v)| v.span());
         let restart_type = choice(
             "restart-strategy.type",
             default_restart,
@@ -315,25 +378,57 @@ impl Cx<'_> {
                 "exponentialdelay",
             ],
         )?;
+        // Relations between keys, not only each key: Flink refuses initial > max at startup.
+        let exp_initial = dur("restart-strategy.exponential-delay.initial-backoff", 1_000_000)?;
+        let exp_max = dur("restart-strategy.exponential-delay.max-backoff", 60_000_000)?;
+        let exponential = matches!(restart_type, "exponential-delay" | "exponentialdelay");
+        if exponential && (exp_initial < 1_000 || exp_max < exp_initial) {
+            let key = if exp_initial < 1_000 {
+                "restart-strategy.exponential-delay.initial-backoff"
+            } else {
+                "restart-strategy.exponential-delay.max-backoff"
+            };
+            return Err(self.error_at(
+                span_of(key),
+                format!(
+                    "exponential-delay backoff: initial {} ms, max {} ms; the initial backoff must be at least 1 ms and not above the maximum",
+                    exp_initial / 1000,
+                    exp_max / 1000
+                ),
+                Some("Flink refuses this at startup (\"Initial backoff cannot be higher than maximum backoff.\")".into()),
+            ));
+        }
         let restart_strategy = match restart_type {
             "fixed-delay" | "fixeddelay" => RestartStrategy::FixedDelay {
                 attempts: int("restart-strategy.fixed-delay.attempts", 1, 0, i64::from(u32::MAX))? as u32,
                 delay_us: dur("restart-strategy.fixed-delay.delay", 1_000_000)?,
             },
             "exponential-delay" | "exponentialdelay" => RestartStrategy::ExponentialDelay {
-                initial_backoff_us: dur("restart-strategy.exponential-delay.initial-backoff", 1_000_000)?,
-                max_backoff_us: dur("restart-strategy.exponential-delay.max-backoff", 60_000_000)?,
-                multiplier: float("restart-strategy.exponential-delay.backoff-multiplier", 1.5, 1.0, 1000.0)?,
+                initial_backoff_us: exp_initial,
+                max_backoff_us: exp_max,
+                multiplier: {
+                    let m = float("restart-strategy.exponential-delay.backoff-multiplier", 1.5, 1.0, 1000.0)?;
+                    if m <= 1.0 {
+                        let key = "restart-strategy.exponential-delay.backoff-multiplier";
+                        return Err(self.error_at(
+                            span_of(key),
+                            "`restart-strategy.exponential-delay.backoff-multiplier` must be greater than 1",
+                            Some("Flink refuses 1 and below (\"Backoff multiplier must be greater than 1.\")".into()),
+                        ));
+                    }
+                    m
+                },
                 reset_backoff_threshold_us: dur(
                     "restart-strategy.exponential-delay.reset-backoff-threshold",
                     3_600_000_000,
                 )?,
                 jitter_factor: float("restart-strategy.exponential-delay.jitter-factor", 0.1, 0.0, 1.0)?,
+                // RestartStrategyOptions: Integer.MAX_VALUE by default, an int.
                 attempts_before_reset: int(
                     "restart-strategy.exponential-delay.attempts-before-reset-backoff",
-                    i64::from(u32::MAX),
+                    i64::from(i32::MAX),
                     1,
-                    i64::from(u32::MAX),
+                    i64::from(i32::MAX),
                 )? as u32,
             },
             _ => RestartStrategy::None,
@@ -736,7 +831,10 @@ impl Cx<'_> {
                     }
                     let edge = match &o.edge {
                         None if is_keyed => EdgeKind::Hash,
-                        None => EdgeKind::Forward,
+                        // StreamGraph.addEdgeInternal: no partitioner given means forward between
+                        // equal parallelisms and rebalance otherwise.
+                        None if operators[idx].parallelism == parallelism => EdgeKind::Forward,
+                        None => EdgeKind::Rebalance,
                         Some(e) => match e.get_ref().as_str() {
                             "forward" => EdgeKind::Forward,
                             "hash" => EdgeKind::Hash,
@@ -759,7 +857,7 @@ impl Cx<'_> {
                                 "forward edge between `{}` (parallelism {}) and `{name}` (parallelism {parallelism})",
                                 operators[idx].name, operators[idx].parallelism
                             ),
-                            "forward needs equal parallelism (Flink refuses it too); use edge = \"rebalance\"",
+                            "forward needs equal parallelism (Flink refuses it too); use edge = \"rebalance\", or leave `edge` out (Flink then picks rebalance)",
                         );
                     }
                     Some((OperatorId(idx as u32), edge))
@@ -808,7 +906,7 @@ impl Cx<'_> {
         Ok(refs[0])
     }
 
-    /// `op`, `op[i]` or `op[a..b]` (half-open, 0-based).
+    /// `op`, `op[i]` or `op[a-b]` (0-based, both ends included).
     fn subtask_refs(&self, s: &Spanned<String>, job: &JobSpec) -> Res<Vec<SubtaskRef>> {
         let text = s.get_ref().trim();
         let (name, range) = match text.split_once('[') {
@@ -819,7 +917,7 @@ impl Cx<'_> {
                     return self.err_hint(
                         s.span(),
                         format!("cannot read subtask {text:?}"),
-                        "write \"map[2]\" or \"map[0..4]\"",
+                        "write \"map[2]\" or \"map[0-3]\" (both ends included)",
                     );
                 }
             },
@@ -836,8 +934,18 @@ impl Cx<'_> {
         let (a, b) = match range {
             None => (0, p),
             Some(r) => {
-                let parsed = match r.split_once("..") {
-                    Some((a, b)) => a.trim().parse::<u32>().ok().zip(b.trim().parse::<u32>().ok()),
+                if let Some((a, b)) = r.split_once("..") {
+                    // The old half-open notation: refuse it rather than guess which end is meant.
+                    let hint = match (a.trim().parse::<u32>(), b.trim_start_matches('=').trim().parse::<u32>()) {
+                        (Ok(a), Ok(b)) if b > a && !r.contains("..=") => {
+                            format!("ranges are written a-b with both ends included: \"{name}[{a}-{}]\"", b - 1)
+                        }
+                        _ => "ranges are written a-b with both ends included, e.g. \"map[0-3]\"".to_string(),
+                    };
+                    return self.err_hint(s.span(), format!("cannot read subtask range {text:?}"), hint);
+                }
+                let parsed = match r.split_once('-') {
+                    Some((a, b)) => a.trim().parse::<u32>().ok().zip(b.trim().parse::<u32>().ok().map(|b| b + 1)),
                     None => r.trim().parse::<u32>().ok().map(|i| (i, i.saturating_add(1))),
                 };
                 match parsed {
@@ -845,15 +953,15 @@ impl Cx<'_> {
                     Some(_) => {
                         return self.err_hint(
                             s.span(),
-                            format!("{text:?} is out of range: `{name}` has subtasks 0..{p}"),
-                            "indices are 0-based; a..b is half-open",
+                            format!("{text:?} is out of range: `{name}` has subtasks 0-{}", p - 1),
+                            "indices are 0-based; a-b includes both ends",
                         );
                     }
                     None => {
                         return self.err_hint(
                             s.span(),
                             format!("cannot read subtask {text:?}"),
-                            "write \"map[2]\" or \"map[0..4]\"",
+                            "write \"map[2]\" or \"map[0-3]\" (both ends included)",
                         );
                     }
                 }
@@ -1155,28 +1263,83 @@ impl Cx<'_> {
         }
     }
 
-    fn expect(&self, e: &RawExpect, job: &JobSpec) -> Res<Expect> {
+    /// `restart-taskmanager = N` starts a TaskManager process that is not running; on one that is
+    /// running it would do nothing, so that is refused here, where the fault times tell. With a
+    /// rolling update (Kubernetes replaces pods on its own schedule) only the run can tell, and
+    /// the timeline shows a warning instead.
+    fn restarts_need_a_stopped_taskmanager(&self, raw: &[Spanned<RawFault>], faults: &[FaultSpec]) -> Res<()> {
+        if faults.iter().any(|f| matches!(f.action, FaultAction::RollingUpdate { .. })) {
+            return Ok(());
+        }
+        let time = |f: &FaultSpec| match f.trigger {
+            FaultTrigger::At { at_us } => at_us,
+            FaultTrigger::AtRecord { .. } => u64::MAX,
+        };
+        let mut order: Vec<usize> = (0..faults.len()).collect();
+        order.sort_by_key(|&i| (time(&faults[i]), i));
+        // Per TaskManager: the fault that last took it down, if it is down.
+        let mut down: BTreeMap<u32, &'static str> = BTreeMap::new();
+        for i in order {
+            match faults[i].action {
+                FaultAction::KillTaskManager(tm) => {
+                    down.insert(tm, "kill-taskmanager");
+                }
+                FaultAction::StopTaskManager(tm) => {
+                    down.insert(tm, "stop-taskmanager");
+                }
+                FaultAction::LoseTaskManagerHost(tm) => {
+                    down.insert(tm, "lose-taskmanager-host");
+                }
+                FaultAction::RestartTaskManager(tm) => {
+                    let span = raw[i].get_ref().restart_taskmanager.as_ref().map_or(raw[i].span(), |v| v.span());
+                    match down.remove(&tm) {
+                        Some("lose-taskmanager-host") => {
+                            return self.err_hint(
+                                span,
+                                format!("restart-taskmanager = {tm}: tm-{tm}'s host is lost before it; nothing can start there"),
+                                "a lost host stays lost; restart a TaskManager that was killed or stopped",
+                            );
+                        }
+                        Some(_) => {}
+                        None => {
+                            return self.err_hint(
+                                span,
+                                format!("restart-taskmanager = {tm}: tm-{tm} is running at that time, so the restart would do nothing"),
+                                format!("restart-taskmanager starts a stopped TaskManager: kill it first (a fault with an earlier `at` and kill-taskmanager = {tm}), or use kill-taskmanager"),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[expect]` table; `verdict` defaults to exactly_once and `job-status` to FINISHED, so
+    /// a scenario without the table still fails when it loses records or does not finish.
+    fn expect(&self, e: &RawExpect, table: Option<Range<usize>>, job: &JobSpec) -> Res<Expect> {
         let verdict = match &e.verdict {
-            None => None,
-            Some(v) => Some(Verdict::parse(v.get_ref()).ok_or_else(|| {
+            None => Verdict::ExactlyOnce,
+            Some(v) => Verdict::parse(v.get_ref()).ok_or_else(|| {
                 self.error_at(
                     v.span(),
                     "invalid `verdict`",
                     Some("exactly_once, at_least_once, at_most_once, violated, incomplete or unverified".into()),
                 )
-            })?),
+            })?,
         };
         let job_status = match &e.job_status {
-            None => None,
-            Some(v) => Some(JobStatus::parse(v.get_ref()).ok_or_else(|| {
+            None => JobStatus::Finished,
+            Some(v) => JobStatus::parse(v.get_ref()).ok_or_else(|| {
                 self.error_at(v.span(), "invalid `job-status`", Some("RUNNING, FINISHED, FAILED, RESTARTING, …".into()))
-            })?),
+            })?,
         };
         let restarted = match &e.restarted {
             None => None,
             Some(list) => {
                 let mut all = Vec::new();
-                for s in list {
+                for s in list.get_ref() {
                     all.extend(self.subtask_refs(s, job)?);
                 }
                 all.sort();
@@ -1184,14 +1347,33 @@ impl Cx<'_> {
                 Some(all)
             }
         };
+        // The line each key is on, for annotations that point at the expectation that failed;
+        // defaults point at the table (or the top of the file without one).
+        let line = |span: Range<usize>| line_col(self.text, span.start).0;
+        let table_line = table.map_or(1, |t| line(t).saturating_sub(1).max(1));
+        let mut lines = std::collections::BTreeMap::new();
+        for (key, span) in [
+            ("verdict", e.verdict.as_ref().map(|v| v.span())),
+            ("failovers", e.failovers.as_ref().map(|v| v.span())),
+            ("job-status", e.job_status.as_ref().map(|v| v.span())),
+            ("restarted", e.restarted.as_ref().map(|v| v.span())),
+            ("lost", e.lost.as_ref().map(|v| v.span())),
+            ("duplicated", e.duplicated.as_ref().map(|v| v.span())),
+            ("min-completed-checkpoints", e.min_completed_checkpoints.as_ref().map(|v| v.span())),
+        ] {
+            lines.insert(key, span.map_or(table_line, line));
+        }
         Ok(Expect {
             verdict,
-            failovers: e.failovers,
+            verdict_defaulted: e.verdict.is_none(),
+            failovers: e.failovers.as_ref().map(|v| *v.get_ref()),
             job_status,
+            job_status_defaulted: e.job_status.is_none(),
             restarted,
-            lost: e.lost,
-            duplicated: e.duplicated,
-            min_completed_checkpoints: e.min_completed_checkpoints,
+            lost: e.lost.as_ref().map(|v| *v.get_ref()),
+            duplicated: e.duplicated.as_ref().map(|v| *v.get_ref()),
+            min_completed_checkpoints: e.min_completed_checkpoints.as_ref().map(|v| *v.get_ref()),
+            lines,
         })
     }
 }
@@ -1258,8 +1440,7 @@ struct RawScenario {
     fault: Vec<Spanned<RawFault>>,
     #[serde(default)]
     bugs: RawBugs,
-    #[serde(default)]
-    expect: RawExpect,
+    expect: Option<Spanned<RawExpect>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1373,12 +1554,12 @@ struct RawBugs {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawExpect {
     verdict: Option<Spanned<String>>,
-    failovers: Option<u32>,
+    failovers: Option<Spanned<u32>>,
     job_status: Option<Spanned<String>>,
-    restarted: Option<Vec<Spanned<String>>>,
-    lost: Option<u64>,
-    duplicated: Option<u64>,
-    min_completed_checkpoints: Option<u64>,
+    restarted: Option<Spanned<Vec<Spanned<String>>>>,
+    lost: Option<Spanned<u64>>,
+    duplicated: Option<Spanned<u64>>,
+    min_completed_checkpoints: Option<Spanned<u64>>,
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -1427,41 +1608,15 @@ pub fn parse_duration_us(s: &str) -> Option<u64> {
 
 /// "100MB/s", "512KiB/s", "1GB/s" → bytes per second.
 pub fn parse_bandwidth(s: &str) -> Option<u64> {
-    let s = s.trim().strip_suffix("/s")?.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().ok()?;
-    let mult: f64 = match unit.trim() {
-        "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let v = value * mult;
-    (1.0..1e15).contains(&v).then_some(v as u64)
+    let size: bytesize::ByteSize = s.trim().strip_suffix("/s")?.trim().parse().ok()?;
+    (1..1_000_000_000_000_000).contains(&size.0).then_some(size.0)
 }
 
 /// The closest known name, for "did you mean" hints (Levenshtein distance ≤ a third).
 fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1; b.len() + 1];
-            for (j, cb) in b.iter().enumerate() {
-                cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
     known
         .iter()
-        .map(|k| (distance(word, k), *k))
+        .map(|k| (strsim::levenshtein(word, k), *k))
         .min()
         .filter(|(d, _)| *d <= (word.chars().count() / 3).max(2))
         .map(|(_, k)| k)
@@ -1510,6 +1665,7 @@ operators = [
         let sc = parse_str("m.toml", MINIMAL).expect("valid");
         let f = &sc.flink;
         assert_eq!(f.checkpoint_interval_us, None);
+        assert_eq!(f.max_concurrent_checkpoints, 1);
         assert_eq!(f.restart_strategy, RestartStrategy::None, "no checkpointing: no restarts");
         assert_eq!(f.heartbeat_interval_us, 10_000_000);
         assert_eq!(f.heartbeat_timeout_us, 50_000_000);
@@ -1521,6 +1677,14 @@ operators = [
         assert_eq!(sc.job.operators[1].input, Some((OperatorId(0), EdgeKind::Hash)));
         assert_eq!(sc.job.operators[2].input, Some((OperatorId(1), EdgeKind::Forward)));
         assert_eq!(sc.job.operators[2].kind, OperatorKind::Sink(SinkSemantic::TwoPhaseCommit));
+        // StreamGraph: without a partitioner, unequal parallelisms get rebalance.
+        let wider = MINIMAL.replace(
+            "{ name = \"out\", kind = \"sink\", input = \"count\", parallelism = 2 }",
+            "{ name = \"out\", kind = \"sink\", input = \"count\", parallelism = 3 }",
+        );
+        assert_ne!(wider, MINIMAL);
+        let sc3 = parse_str("m.toml", &wider).expect("valid");
+        assert_eq!(sc3.job.operators[2].input, Some((OperatorId(1), EdgeKind::Rebalance)));
         assert_eq!(sc.cluster.taskmanagers, 1);
         assert_eq!(sc.drain_us, 600_000_000);
         let with_cp = MINIMAL.replace("[job]", "[flink]\n\"execution.checkpointing.interval\" = \"1 s\"\n[job]");
@@ -1536,11 +1700,11 @@ operators = [
     fn errors_point_at_the_offending_value() {
         let bad = MINIMAL.replace("parallelism = 2, rate", "parallelism = 2000, rate");
         let e = parse_str("m.toml", &bad).expect_err("parallelism too large");
-        assert_eq!((e.line, e.column), (6, 50));
+        assert_eq!(e.position, Some((6, 50)));
         assert!(e.message.contains("parallelism"));
         let bad = MINIMAL.replace("input = \"count\"", "input = \"out\"");
         let e = parse_str("m.toml", &bad).expect_err("input is itself / later");
-        assert_eq!(e.line, 8);
+        assert_eq!(e.position.map(|p| p.0), Some(8));
         assert!(e.hint.as_deref().is_some_and(|h| h.contains("declared before")), "{e}");
         let bad = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nkill-taskmanager = 0\nfail-task = \"src[0]\"\n");
         let e = parse_str("m.toml", &bad).expect_err("two actions");
@@ -1778,7 +1942,7 @@ restart-taskmanager = 2
             let text = MINIMAL.replace("[job]", &format!("[flink]\n{keys}\n[job]"));
             let e = parse_str("m.toml", &text).expect_err(keys);
             assert!(e.message.contains(message), "{keys}: {e}");
-            assert_eq!((e.line, e.column), position_of(&text, keys, at), "{keys}: {e}");
+            assert_eq!(e.position, Some(position_of(&text, keys, at)), "{keys}: {e}");
         }
         let e = flink_with("\"high-availability.typ\" = \"NONE\"").expect_err("unknown key");
         assert_eq!(e.hint.as_deref(), Some("did you mean \"high-availability.type\"?"));
@@ -1928,7 +2092,7 @@ restart-taskmanager = 2
         ];
         let text = three_tms("[[fault]]\nat = \"1s\"\npartition = [\"jobmanager\", \"tm-1\"]\n");
         let e = parse_str("m.toml", &text).expect_err("not lists");
-        assert_eq!((e.line, e.column), position_of(&text, "partition = [\"jobmanager\"", "\"jobmanager\""), "{e}");
+        assert_eq!(e.position, Some(position_of(&text, "partition = [\"jobmanager\"", "\"jobmanager\"")), "{e}");
         assert!(e.hint.as_deref().is_some_and(|h| h.contains("[[\"jobmanager\"], [\"tm-1\"]]")), "{e}");
         let text = three_tms("[[fault]]\nat = \"1s\"\nlose-messages = \"any\"\nto = \"tm-1\"\n");
         let e = parse_str("m.toml", &text).expect_err("not a list");
@@ -1938,7 +2102,7 @@ restart-taskmanager = 2
             let e = parse_str("m.toml", &text).expect_err(body);
             assert!(e.message.contains(message), "{body}:\n{e}");
             assert!(e.hint.as_deref().unwrap_or("").contains(hint), "{body}:\n{e}");
-            assert_eq!((e.line, e.column), position_of(&text, &format!("[[fault]]\n{body}"), at), "{body}:\n{e}");
+            assert_eq!(e.position, Some(position_of(&text, &format!("[[fault]]\n{body}"), at)), "{body}:\n{e}");
         }
     }
 

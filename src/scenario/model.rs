@@ -26,15 +26,39 @@ pub struct Scenario {
     pub expect: Expect,
 }
 
-/// The `[expect]` table: every field that is set must match the run.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The `[expect]` table: every field that is set must match the run. Without `verdict` the run
+/// must be exactly_once, without `job-status` FINISHED.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Expect {
-    pub verdict: Option<Verdict>,
+    pub verdict: Verdict,
+    /// `verdict` was not written: exactly_once by default.
+    pub verdict_defaulted: bool,
     pub failovers: Option<u32>,
-    pub job_status: Option<JobStatus>,
-    /// Union of the operator subtasks restarted by all failovers, expanded from `map[0..4]`.
+    pub job_status: JobStatus,
+    pub job_status_defaulted: bool,
+    /// Union of the operator subtasks restarted by all failovers, expanded from `map[0-3]`.
     pub restarted: Option<Vec<SubtaskRef>>,
     pub lost: Option<u64>,
     pub duplicated: Option<u64>,
     pub min_completed_checkpoints: Option<u64>,
+    /// 1-based line of each key in the scenario file (of the table, or 1, where a default
+    /// applies): `check --format github` points its annotations there.
+    pub lines: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl Default for Expect {
+    fn default() -> Expect {
+        Expect {
+            verdict: Verdict::ExactlyOnce,
+            verdict_defaulted: true,
+            failovers: None,
+            job_status: JobStatus::Finished,
+            job_status_defaulted: true,
+            restarted: None,
+            lost: None,
+            duplicated: None,
+            min_completed_checkpoints: None,
+            lines: std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -62,7 +62,7 @@ fn bad_scenario_files_exit_2_with_file_line_column() {
             "forward-unequal-parallelism",
             GOOD.replace(
                 "{ name = \"sink\", kind = \"sink\", input = \"count\", parallelism = 2 }",
-                "{ name = \"sink\", kind = \"sink\", input = \"count\", parallelism = 3 }",
+                "{ name = \"sink\", kind = \"sink\", input = \"count\", edge = \"forward\", parallelism = 3 }",
             ),
         ),
         (
@@ -112,15 +112,31 @@ fn bad_scenario_files_exit_2_with_file_line_column() {
             format!("{GOOD}\n[[fault]]\nat = \"1s\"\ndelay-messages = \"acknowledge\"\ndelay = \"1s\"\n"),
         ),
         ("fault-no-action", format!("{GOOD}\n[[fault]]\nat = \"1s\"\n")),
+        (
+            "unquoted-dotted-key",
+            GOOD.replace("[flink]", "[flink]\nexecution.checkpointing.timeout = \"1min\""),
+        ),
+        ("restart-running-taskmanager", format!("{GOOD}\n[[fault]]\nat = \"1s\"\nrestart-taskmanager = 0\n")),
+        (
+            "exponential-max-below-initial",
+            GOOD.replace(
+                "[flink]",
+                "[flink]\n\"restart-strategy.type\" = \"exponential-delay\"\n\"restart-strategy.exponential-delay.initial-backoff\" = \"10s\"\n\"restart-strategy.exponential-delay.max-backoff\" = \"1s\"",
+            ),
+        ),
     ];
     let mut all = String::new();
     for (name, text) in cases {
         let out = run_text(name, text);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
-        assert!(stderr.starts_with(&format!("{name}.toml:")), "{name}: {stderr}");
-        let position = stderr.split(':').take(3).collect::<Vec<_>>();
+        assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+        // rustc's layout: ` --> file:line:column`, the source line, a caret under the span.
+        let arrow = stderr.lines().find_map(|l| l.trim_start().strip_prefix("--> ")).expect("a --> line");
+        let position = arrow.split(':').collect::<Vec<_>>();
+        assert_eq!(position[0], format!("{name}.toml"), "{name}: {stderr}");
         assert!(position[1].parse::<u32>().is_ok() && position[2].parse::<u32>().is_ok(), "{name}: {stderr}");
+        assert!(stderr.lines().any(|l| l.trim_start().starts_with('|') && l.contains('^')), "{name}: {stderr}");
         all.push_str(&format!("== {name}\n{stderr}"));
     }
     snapshot("bad-scenario-errors", &all);
@@ -190,7 +206,7 @@ fn check_passes_on_bundled_scenarios_and_fails_on_a_wrong_expectation() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("restarted: expected [source[0..3], map[0..3], sink[0..3]], got [source[1], map[1], sink[1]]"),
+        stdout.contains("restarted: expected [source[0-2], map[0-2], sink[0-2]], got [source[1], map[1], sink[1]]"),
         "{stdout}"
     );
     let missing = recoverysim(&["check", "no/such/file.toml"]);

@@ -1,6 +1,7 @@
 //! Integration tests: one test binary, one module per concern.
 
 mod bugs;
+mod ci;
 mod cli;
 mod engine;
 mod network;

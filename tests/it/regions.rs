@@ -61,7 +61,7 @@ fn key_by_joins_everything_into_one_region() {
         ],
         false,
     );
-    assert_eq!(r, vec!["source[0..2], map[0..2], count[0..2], sink[0..2]"]);
+    assert_eq!(r, vec!["source[0-1], map[0-1], count[0-1], sink[0-1]"]);
 }
 
 #[test]
@@ -87,10 +87,7 @@ fn chaining_makes_one_task_per_lane_and_keeps_lanes_apart() {
     let g = JobGraph::build(&JobSpec { operators: ops.clone(), max_parallelism: None, chaining: true });
     assert_eq!(g.tasks.len(), 1, "source -> map -> sink chain into one task");
     assert_eq!(g.subtask_count(), 3);
-    assert_eq!(
-        regions(ops, true),
-        vec!["source -> map -> sink[0]", "source -> map -> sink[1]", "source -> map -> sink[2]"]
-    );
+    assert_eq!(regions(ops, true), vec!["(source+map+sink)[0]", "(source+map+sink)[1]", "(source+map+sink)[2]"]);
 }
 
 #[test]
@@ -122,7 +119,7 @@ fn independent_pipelines_are_separate_regions() {
         ],
         false,
     );
-    assert_eq!(r, vec!["a[0], a-sink[0]", "a[1], a-sink[1]", "b[0..2], b-count[0..2], b-sink[0..2]"]);
+    assert_eq!(r, vec!["a[0], a-sink[0]", "a[1], a-sink[1]", "b[0-1], b-count[0-1], b-sink[0-1]"]);
 }
 
 #[test]

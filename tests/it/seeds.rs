@@ -65,32 +65,33 @@ fn code_and_output(args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn run_seeds_prints_the_distribution() {
-    let (code, stdout, stderr) = code_and_output(&["run", "scenarios/restart-onto-dead-tm.toml", "--seeds", "0..19"]);
+    let (code, stdout, stderr) = code_and_output(&["run", "scenarios/restart-onto-dead-tm.toml", "--seeds", "0-19"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("seeds 0..19 (20 runs)"), "{stdout}");
+    assert!(stdout.contains("seeds 0-19 (20 runs)"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("restart cycles: ")), "{stdout}");
     assert!(!stdout.contains("seed 3:"), "per-seed lines only with --verbose: {stdout}");
 
-    // `A..=B` is the same range; --verbose adds one line per seed, in seed order.
+    // --verbose adds one line per seed, in seed order.
     let (code, verbose, stderr) =
-        code_and_output(&["run", "scenarios/restart-onto-dead-tm.toml", "--seeds", "6..=7", "--verbose"]);
+        code_and_output(&["run", "scenarios/restart-onto-dead-tm.toml", "--seeds", "6-7", "--verbose"]);
     assert_eq!(code, Some(0), "{stderr}");
     let lines: Vec<&str> = verbose.lines().collect();
     assert!(lines[0].starts_with("seed 6: ") && lines[1].starts_with("seed 7: 2 cycles, "), "{verbose}");
-    assert!(verbose.contains("seeds 6..7 (2 runs)"), "{verbose}");
+    assert!(verbose.contains("seeds 6-7 (2 runs)"), "{verbose}");
 }
 
 #[test]
 fn run_seeds_usage_errors_exit_2() {
     let file = "scenarios/restart-onto-dead-tm.toml";
     for (args, says) in [
-        (&["--seeds", "5..2"][..], "5 is greater than 2"),
-        (&["--seeds", "0..3", "--json"][..], "--json"),
-        (&["--seeds", "0..3", "--seed", "1"][..], "--seed"),
-        (&["--seeds", "0..3", "--trace", "t.jsonl"][..], "--trace"),
-        (&["--seeds", "0..100000"][..], "at most 100000"),
-        (&["--seeds", "7"][..], "A..B"),
-        (&["--seeds", "a..3"][..], "not a seed"),
+        (&["--seeds", "5-2"][..], "5 is greater than 2"),
+        (&["--seeds", "0-3", "--json"][..], "--json"),
+        (&["--seeds", "0-3", "--seed", "1"][..], "--seed"),
+        (&["--seeds", "0-3", "--trace", "t.jsonl"][..], "--trace"),
+        (&["--seeds", "0-100000"][..], "at most 100000"),
+        (&["--seeds", "7"][..], "A-B"),
+        (&["--seeds", "a-3"][..], "not a seed"),
+        (&["--seeds", "0..3"][..], "both ends included"),
         (&["--verbose"][..], "--seeds"),
     ] {
         let mut all = vec!["run", file];

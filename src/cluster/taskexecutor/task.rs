@@ -254,7 +254,7 @@ impl Task {
                 EdgeKind::Forward => targets[0],
                 EdgeKind::Hash => {
                     let pd = targets.len() as u32;
-                    targets[subtask_for_key(rec.key, graph.max_parallelism, pd) as usize]
+                    targets[subtask_for_key(rec.key, graph.max_parallelism[edge.to_operator.0 as usize], pd) as usize]
                 }
                 EdgeKind::Rebalance => {
                     let rr = &mut self.rr[e as usize];
@@ -669,7 +669,11 @@ impl Task {
             for s in snapshots {
                 for (o, m) in &s.keyed {
                     if o == op {
-                        state.extend(m.iter().filter(|(k, _)| subtask_for_key(**k, graph.max_parallelism, p) == index));
+                        state.extend(
+                            m.iter().filter(|(k, _)| {
+                                subtask_for_key(**k, graph.max_parallelism[op.0 as usize], p) == index
+                            }),
+                        );
                     }
                 }
             }

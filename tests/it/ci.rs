@@ -1,0 +1,195 @@
+//! What a CI pipeline relies on: exit codes, the default expectation, and `check --format`
+//! output that CI servers read (JUnit XML held to Jenkins' junit-10.xsd, GitHub annotations).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn recoverysim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+/// A fresh temporary directory holding the given scenario files.
+fn folder(name: &str, files: &[(&str, String)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("recoverysim-ci-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).expect("write scenario");
+    }
+    dir
+}
+
+fn shipped(file: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file)).expect("shipped")
+}
+
+/// keyed-task-failure.toml with its [expect] table cut off.
+fn without_expect(text: &str) -> String {
+    text[..text.find("[expect]").expect("has [expect]")].to_string()
+}
+
+/// Three files: one passes, one fails its [expect], one does not load.
+fn mixed() -> PathBuf {
+    let good = shipped("keyed-task-failure.toml");
+    let wrong = good.replace("failovers = 1", "failovers = 2");
+    assert_ne!(wrong, good);
+    let broken = good.replace("[job]", "[jobs]");
+    folder("mixed", &[("a-good.toml", good), ("b-wrong.toml", wrong), ("c-broken.toml", broken)])
+}
+
+#[test]
+fn check_of_a_folder_without_scenarios_is_an_error() {
+    let dir = folder("empty", &[]);
+    let out = recoverysim(&["check", dir.to_str().expect("utf-8")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files"), "{out:?}");
+}
+
+#[test]
+fn a_scenario_without_expect_must_be_exactly_once_and_finish() {
+    let text = without_expect(&shipped("keyed-task-failure.toml"));
+    let lossy = text.clone() + "\n[bugs]\nno-source-rewind = true\n";
+    let dir = folder("defaults", &[("clean.toml", text), ("lossy.toml", lossy)]);
+    let clean = recoverysim(&["check", dir.join("clean.toml").to_str().expect("utf-8")]);
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stdout));
+    let out = recoverysim(&["check", dir.join("lossy.toml").to_str().expect("utf-8")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("verdict: expected exactly_once (the default without this key in [expect]), got at_most_once"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_check_gates_a_build_on_the_expect_table() {
+    let ok = recoverysim(&["run", "scenarios/keyed-task-failure.toml", "--check"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let bad = recoverysim(&["run", "scenarios/keyed-task-failure.toml", "--check", "--bug", "no-source-rewind"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("verdict: expected exactly_once, got at_most_once"), "{stderr}");
+    // Without --check the verdict does not decide the exit code.
+    let plain = recoverysim(&["run", "scenarios/keyed-task-failure.toml", "--bug", "no-source-rewind"]);
+    assert_eq!(plain.status.code(), Some(0));
+}
+
+#[test]
+fn check_formats_for_ci_servers() {
+    let dir = mixed();
+    let path = dir.to_str().expect("utf-8");
+    let run = |format: &str| recoverysim(&["check", path, "--format", format]);
+
+    // JSON: one object, one entry per file.
+    let out = run("json");
+    assert_eq!(out.status.code(), Some(2), "a file that does not load wins over a failure");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!((v["passed"].as_u64(), v["failed"].as_u64(), v["errors"].as_u64()), (Some(1), Some(1), Some(1)));
+    let wrong = &v["scenarios"][1];
+    assert_eq!(wrong["status"], "fail");
+    assert_eq!(wrong["mismatches"][0]["key"], "failovers");
+    assert_eq!(v["scenarios"][2]["status"], "error");
+
+    // GitHub Actions: an error annotation on the line of the failed expectation.
+    let out = run("github");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let wrong_text = std::fs::read_to_string(dir.join("b-wrong.toml")).expect("written");
+    let line = wrong_text.lines().position(|l| l.starts_with("failovers = ")).expect("failovers line") + 1;
+    assert!(
+        text.contains(&format!("b-wrong.toml,line={line},title=recoverysim check::failovers: expected 2, got 1")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("::error file=") && l.contains("c-broken.toml,line=")), "{text}");
+    assert!(text.ends_with("::notice title=recoverysim check::1 passed, 2 failed\n"), "{text}");
+
+    // JUnit XML, held to the rules of Jenkins' junit-10.xsd (tests/data/junit-10.xsd).
+    let out = run("junit");
+    let xml = String::from_utf8(out.stdout).expect("UTF-8");
+    let _ = std::fs::remove_dir_all(&dir);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    junit_10_xsd(&doc);
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 3);
+    assert!(cases[1].children().any(|c| c.has_tag_name("failure")), "{xml}");
+    assert!(cases[2].children().any(|c| c.has_tag_name("error")), "{xml}");
+}
+
+/// The element and attribute rules of junit-10.xsd (Jenkins' schema, in tests/data): which
+/// elements may appear where, and the required attributes.
+fn junit_10_xsd(doc: &roxmltree::Document) {
+    let root = doc.root_element();
+    assert!(root.has_tag_name("testsuites"));
+    let allowed_attrs = |n: &roxmltree::Node, allowed: &[&str], required: &[&str]| {
+        for a in n.attributes() {
+            assert!(allowed.contains(&a.name()), "attribute {} not allowed on {}", a.name(), n.tag_name().name());
+        }
+        for r in required {
+            assert!(n.attribute(*r).is_some(), "{} needs {r}", n.tag_name().name());
+        }
+    };
+    allowed_attrs(&root, &["name", "time", "tests", "failures", "errors"], &[]);
+    for suite in root.children().filter(|n| n.is_element()) {
+        assert!(suite.has_tag_name("testsuite"));
+        allowed_attrs(
+            &suite,
+            &[
+                "name",
+                "tests",
+                "failures",
+                "errors",
+                "group",
+                "time",
+                "skipped",
+                "timestamp",
+                "hostname",
+                "id",
+                "package",
+                "file",
+                "log",
+                "url",
+                "version",
+            ],
+            &["name", "tests", "failures", "errors"],
+        );
+        for case in suite.children().filter(|n| n.is_element()) {
+            assert!(
+                ["testcase", "properties", "system-out", "system-err", "testsuite"].contains(&case.tag_name().name())
+            );
+            if !case.has_tag_name("testcase") {
+                continue;
+            }
+            allowed_attrs(&case, &["name", "time", "classname", "group"], &["name"]);
+            for c in case.children().filter(|n| n.is_element()) {
+                let tag = c.tag_name().name();
+                assert!(["skipped", "error", "failure", "system-out", "system-err"].contains(&tag), "{tag}");
+                if ["skipped", "error", "failure"].contains(&tag) {
+                    allowed_attrs(&c, &["type", "message"], &[]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn trace_to_standard_output_and_a_missing_file_without_a_made_up_position() {
+    let out = recoverysim(&["run", "scenarios/keyed-task-failure.toml", "--trace", "-"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().count() > 100);
+    let mut lines = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("only JSON Lines"));
+    let header = lines.next().expect("a header line");
+    assert_eq!(header["schema"], "recoverysim-trace/1");
+    for (i, v) in lines.enumerate() {
+        assert_eq!(v["n"].as_u64(), Some(i as u64 + 1), "trace events are numbered from 1");
+    }
+    let missing = recoverysim(&["run", "no/such/file.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.starts_with("error: no/such/file.toml: cannot read the file"), "{stderr}");
+}
