@@ -1,4 +1,19 @@
 //! recoverysim: a deterministic simulator of Apache Flink's failure recovery.
+//!
+//! The library behind the `recoverysim` command. For your own regression tests, run a scenario
+//! file and pin its report with insta:
+//!
+//! ```no_run
+//! let run = recoverysim::run_file("scenarios/keyed-tm-kill.toml").expect("a valid scenario");
+//! assert_eq!(run.output.verdict, recoverysim::check::Verdict::ExactlyOnce);
+//! // The timeline and verdict as `recoverysim run` prints them:
+//! let report = recoverysim::report(&run);
+//! assert!(report.contains("output: exactly_once"));
+//! // insta::assert_snapshot!("keyed-tm-kill", report);
+//! // and everything as one JSON value (docs/run.schema.json):
+//! let json = recoverysim::cli::render::json(&run);
+//! assert_eq!(json["schema"], "recoverysim-run/1");
+//! ```
 
 pub mod check;
 pub mod cli;
@@ -8,4 +23,17 @@ pub mod job;
 pub mod run;
 pub mod scenario;
 pub mod sim;
+pub mod snapshot;
 pub mod trace;
+
+/// Loads a scenario file and runs it (with its fault-free reference run and the oracle): the
+/// same as `recoverysim run FILE`. A file that cannot be used gives its error, with position.
+pub fn run_file(path: impl AsRef<std::path::Path>) -> Result<run::Run, scenario::ScenarioError> {
+    scenario::load_file(path.as_ref()).map(|sc| run::simulate(&sc))
+}
+
+/// The human report of a run (timeline and summary with the verdict), as `recoverysim run`
+/// prints it; deterministic for a scenario and seed, so it can be pinned in a snapshot.
+pub fn report(run: &run::Run) -> String {
+    cli::render::human(run)
+}

@@ -68,6 +68,11 @@ enum Command {
         /// Actions annotations pointing at the scenario file and line.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Also pin each scenario's report (timeline and verdict) in DIR/NAME.snap (insta's
+        /// format): written when missing, compared when present; a difference fails the check
+        /// and leaves the new report in DIR/NAME.snap.new for `cargo insta review`.
+        #[arg(long, value_name = "DIR")]
+        snapshots: Option<PathBuf>,
     },
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
@@ -93,7 +98,7 @@ pub fn main() -> ExitCode {
         Command::Run { file, seed, json, bugs, trace, check, .. } => {
             cmd_run(&file, seed, json, &bugs, trace.as_deref(), check)
         }
-        Command::Check { paths, format } => cmd_check(&paths, format),
+        Command::Check { paths, format, snapshots } => cmd_check(&paths, format, snapshots.as_deref()),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));
@@ -238,7 +243,7 @@ enum Checked {
     Error(crate::scenario::ScenarioError),
 }
 
-fn cmd_check(paths: &[PathBuf], format: Format) -> ExitCode {
+fn cmd_check(paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> ExitCode {
     let files = match scenario_files(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -260,7 +265,25 @@ fn cmd_check(paths: &[PathBuf], format: Format) -> ExitCode {
             Err(e) => Checked::Error(e),
             Ok(sc) => {
                 let run = simulate(&sc);
-                let mismatches = run.mismatches();
+                let mut mismatches = run.mismatches();
+                if let Some(dir) = snapshots {
+                    match crate::snapshot::pin(dir, f, &render::human(&run)) {
+                        Ok(crate::snapshot::Pinned::Same | crate::snapshot::Pinned::Written) => {}
+                        Ok(crate::snapshot::Pinned::Differs { new_file, first_difference }) => {
+                            mismatches.push(crate::run::Mismatch {
+                                key: "snapshot",
+                                message: format!(
+                                    "the report differs from its snapshot ({first_difference}); the new one is {}",
+                                    new_file.display()
+                                ),
+                            })
+                        }
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
                 if mismatches.is_empty() {
                     Checked::Ok {
                         verdict: run.output.verdict.name(),

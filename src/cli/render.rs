@@ -27,6 +27,9 @@ pub const LEGEND: &str = "Reading the timeline:
   recovery time      from the fault to every restarted subtask RUNNING again
   trace event #n     the trace event whose `n` is n in `--trace` output";
 
+/// Version of the `run --json` object (docs/run.schema.json describes it).
+pub const RUN_SCHEMA: &str = "recoverysim-run/1";
+
 /// Version of the `--trace` JSON Lines format (its header line says it).
 pub const TRACE_SCHEMA: &str = "recoverysim-trace/1";
 
@@ -168,21 +171,20 @@ struct Quiet {
 }
 
 impl Quiet {
-    fn flush(q: &mut Option<Quiet>, out: &mut String) {
+    fn flush(q: &mut Option<Quiet>, out: &mut Vec<Line>) {
         let Some(q) = q.take() else { return };
         let which = if q.first_cp == q.last_cp {
             format!("checkpoint {}", q.first_cp)
         } else {
             format!("checkpoints {}-{}", q.first_cp, q.last_cp)
         };
-        let when = if q.t0 == q.t1 { fmt_time(q.t0) } else { format!("{}-{}", fmt_time(q.t0), fmt_time(q.t1)) };
         let commits = if q.records > 0 { format!("; sinks committed {} records", q.records) } else { String::new() };
         let size = if q.first_cp == q.last_cp {
             format!("{}, {}", bytes_h(q.bytes), ms(q.max_duration_us))
         } else {
             format!("{} each, ≤ {}", bytes_h(q.bytes), ms(q.max_duration_us))
         };
-        let _ = writeln!(out, "  {when:>17}  {which} completed ({size}){commits}");
+        out.push(Line { from_us: q.t0, to_us: q.t1, text: format!("{which} completed ({size}){commits}") });
     }
 }
 
@@ -201,7 +203,28 @@ enum LineKey {
     Single(usize),
 }
 
+/// One line of the timeline: what happened at a time (or over a span of quiet checkpoints).
+pub struct Line {
+    pub from_us: u64,
+    pub to_us: u64,
+    pub text: String,
+}
+
 fn timeline(run: &Run, out: &mut String) {
+    for l in timeline_lines(run) {
+        let when = if l.from_us == l.to_us {
+            fmt_time(l.from_us)
+        } else {
+            format!("{}-{}", fmt_time(l.from_us), fmt_time(l.to_us))
+        };
+        let _ = writeln!(out, "  {when:>17}  {}", l.text);
+    }
+}
+
+/// The timeline: each instant's notes merged into lines, uneventful checkpoints collapsed.
+pub fn timeline_lines(run: &Run) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let out = &mut lines;
     let notes = &run.outcome.notes;
     let mut quiet: Option<Quiet> = None;
     let mut i = 0;
@@ -255,7 +278,7 @@ fn timeline(run: &Run, out: &mut String) {
                 }
             }
             if loose > 0 {
-                let _ = writeln!(out, "  {:>17}  sinks committed {loose} records", fmt_time(at));
+                out.push(Line { from_us: at, to_us: at, text: format!("sinks committed {loose} records") });
             }
             continue;
         }
@@ -263,9 +286,10 @@ fn timeline(run: &Run, out: &mut String) {
         render_instant(run, at, block, out);
     }
     Quiet::flush(&mut quiet, out);
+    lines
 }
 
-fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
+fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>) {
     let g = &run.graph;
     let mut keys: Vec<LineKey> = Vec::new();
     for (k, e) in block.iter().enumerate() {
@@ -292,7 +316,6 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
             keys.push(key);
         }
     }
-    let t = fmt_time(at);
     for key in keys {
         let line = match key {
             LineKey::Transition(from, to) => {
@@ -427,7 +450,7 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut String) {
                 None => continue,
             },
         };
-        let _ = writeln!(out, "  {t:>17}  {line}");
+        out.push(Line { from_us: at, to_us: at, text: line });
     }
 }
 
@@ -589,9 +612,54 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     s
 }
 
+/// Where the time of a completed recovery went, from the trace (virtual µs).
+pub struct Phases {
+    /// The last fault injected before the failure, if one was.
+    pub fault_at_us: Option<u64>,
+    pub failed_at_us: u64,
+    pub detected_at_us: u64,
+    /// The last subtask of the failed set reached a terminal state.
+    pub canceled_at_us: u64,
+    /// The restart strategy's delay ended.
+    pub restart_at_us: u64,
+    /// The last restarted subtask was DEPLOYING (slots found).
+    pub deploying_at_us: u64,
+    pub initializing_at_us: u64,
+    /// Every restarted subtask RUNNING again.
+    pub running_at_us: u64,
+}
+
+impl Phases {
+    /// The recovery time: from the fault (or the task failure without one) to all RUNNING.
+    pub fn recovery_us(&self) -> u64 {
+        self.running_at_us - self.fault_at_us.unwrap_or(self.failed_at_us)
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = self.fault_at_us {
+            parts.push(format!("fault → task failure {}", ms(self.failed_at_us - t)));
+        }
+        parts.push(format!("→ JobManager {}", ms(self.detected_at_us - self.failed_at_us)));
+        parts.push(format!("cancel {}", ms(self.canceled_at_us - self.detected_at_us)));
+        parts.push(format!("restart delay until {}", fmt_time(self.restart_at_us)));
+        if self.deploying_at_us > self.restart_at_us {
+            parts.push(format!("wait for slots {}", ms(self.deploying_at_us - self.restart_at_us)));
+        }
+        parts.push(format!("deploy {}", ms(self.initializing_at_us - self.deploying_at_us)));
+        parts.push(format!("restore {}", ms(self.running_at_us - self.initializing_at_us)));
+        format!(
+            "recovery time {} (from the {} to all RUNNING): {}",
+            ms(self.recovery_us()),
+            if self.fault_at_us.is_some() { "fault" } else { "task failure" },
+            parts.join(", ")
+        )
+    }
+}
+
 /// Where the time of a completed recovery went, from the trace: the fault, detection at the
 /// task and at the JobManager, cancellation, the restart delay, deployment, state restore.
-fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<String> {
+pub fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<Phases> {
     let (restart_at, running_at) = (f.restart_at_us?, f.running_again_at_us?);
     let notes = &run.outcome.notes;
     let in_set = |st: &crate::job::graph::SubtaskId| f.to_restart.contains(st);
@@ -615,33 +683,22 @@ fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<String> {
             .max()
             .unwrap_or(restart_at)
     };
-    let deploying_at = last_reached(ExecutionState::Deploying);
-    let initializing_at = last_reached(ExecutionState::Initializing);
     // The last fault injected before the failure (a poison record fires again on each replay).
-    let fault_at = notes
+    let fault_at_us = notes
         .iter()
         .filter(|e| e.at_us <= f.failed_at_us && matches!(e.note, Note::FaultInjected { .. }))
         .map(|e| e.at_us)
         .max();
-    let total_from = fault_at.unwrap_or(f.failed_at_us);
-    let mut parts = Vec::new();
-    if let Some(t) = fault_at {
-        parts.push(format!("fault → task failure {}", ms(f.failed_at_us - t)));
-    }
-    parts.push(format!("→ JobManager {}", ms(f.detected_at_us - f.failed_at_us)));
-    parts.push(format!("cancel {}", ms(canceled_at - f.detected_at_us)));
-    parts.push(format!("restart delay until {}", fmt_time(restart_at)));
-    if deploying_at > restart_at {
-        parts.push(format!("wait for slots {}", ms(deploying_at - restart_at)));
-    }
-    parts.push(format!("deploy {}", ms(initializing_at - deploying_at)));
-    parts.push(format!("restore {}", ms(running_at - initializing_at)));
-    Some(format!(
-        "recovery time {} (from the {} to all RUNNING): {}",
-        ms(running_at - total_from),
-        if fault_at.is_some() { "fault" } else { "task failure" },
-        parts.join(", ")
-    ))
+    Some(Phases {
+        fault_at_us,
+        failed_at_us: f.failed_at_us,
+        detected_at_us: f.detected_at_us,
+        canceled_at_us: canceled_at,
+        restart_at_us: restart_at,
+        deploying_at_us: last_reached(ExecutionState::Deploying),
+        initializing_at_us: last_reached(ExecutionState::Initializing),
+        running_at_us: running_at,
+    })
 }
 
 fn summary(run: &Run, out: &mut String) {
@@ -666,7 +723,7 @@ fn summary(run: &Run, out: &mut String) {
     for (i, f) in o.failovers.iter().enumerate() {
         let _ = writeln!(out, "  {}", failover_line(run, i, f));
         if let Some(p) = recovery_phases(run, f) {
-            let _ = writeln!(out, "      {p}");
+            let _ = writeln!(out, "      {}", p.describe());
         }
     }
     for &(fault, hits) in &o.rule_hits {
@@ -849,7 +906,33 @@ pub fn json(run: &Run) -> serde_json::Value {
             })
         })
     };
+    let names = |sts: &[crate::job::graph::SubtaskId]| -> Vec<String> {
+        let mut v = sts.to_vec();
+        v.sort();
+        v.dedup();
+        v.into_iter().map(|st| g.subtask_name(st)).collect()
+    };
+    let mut completed = Vec::new();
+    let mut aborted = Vec::new();
+    for e in &o.notes {
+        match &e.note {
+            Note::CheckpointCompleted { cp, bytes, duration_us, alignment_us } => completed.push(json!({
+                "id": cp, "completed_at_us": e.at_us, "duration_us": duration_us, "bytes": bytes,
+                "alignment_us": alignment_us,
+            })),
+            Note::CheckpointAborted { cp, reason } => aborted.push(json!({
+                "id": cp, "aborted_at_us": e.at_us,
+                "reason": match reason {
+                    AbortReason::JobFailover => "job-failover",
+                    AbortReason::Expired => "expired",
+                    AbortReason::Subsumed => "subsumed",
+                },
+            })),
+            _ => {}
+        }
+    }
     json!({
+        "schema": RUN_SCHEMA,
         "scenario": run.scenario.name,
         "seed": run.scenario.seed,
         "trace_hash": format!("{:016x}", o.trace_hash),
@@ -893,7 +976,15 @@ pub fn json(run: &Run) -> serde_json::Value {
                 "possible": b.possible.iter().map(|(id, v)| json!({"record": id.to_string(), "value": v})).collect::<Vec<_>>(),
             })),
         },
-        "checkpoints": { "completed": o.checkpoints_completed, "aborted": o.checkpoints_aborted },
+        "checkpoints": {
+            "completed": o.checkpoints_completed,
+            "aborted": o.checkpoints_aborted,
+            "completed_list": completed,
+            "aborted_list": aborted,
+        },
+        "timeline": timeline_lines(run).into_iter().map(|l| json!({
+            "from_us": l.from_us, "to_us": l.to_us, "text": l.text,
+        })).collect::<Vec<_>>(),
         "message_rules": o.rule_hits.iter().map(|&(fault, hits)| json!({
             "fault": fault,
             "what": run.scenario.faults[fault].action.describe(&|x| run.graph.subtask_ref_name(x)),
@@ -906,10 +997,21 @@ pub fn json(run: &Run) -> serde_json::Value {
             "failed_task": g.subtask_name(f.failed_subtask),
             "detected_at_ms": f.detected_at_us / 1000,
             "restarted_tasks": f.restarted.len(),
-            "restarted": format_subtasks(g, &f.restarted),
+            "restarted": names(&f.restarted),
             "restored_checkpoint": f.restored_checkpoint,
             "running_again_at_ms": f.running_again_at_us.map(|t| t / 1000),
             "exhausted": f.exhausted,
+            "phases": recovery_phases(run, f).map(|p| json!({
+                "recovery_time_us": p.recovery_us(),
+                "fault_at_us": p.fault_at_us,
+                "failed_at_us": p.failed_at_us,
+                "detected_at_us": p.detected_at_us,
+                "canceled_at_us": p.canceled_at_us,
+                "restart_at_us": p.restart_at_us,
+                "deploying_at_us": p.deploying_at_us,
+                "initializing_at_us": p.initializing_at_us,
+                "running_at_us": p.running_at_us,
+            })),
         })).collect::<Vec<_>>(),
         "violations": o.violations,
         "consistent_cuts": {
@@ -942,6 +1044,15 @@ pub fn trace_jsonl(run: &Run) -> String {
         if let Some(note) = v.as_object_mut() {
             // The trace event number protocol violations cite ("trace event #n").
             note.insert("n".into(), serde_json::Value::from(n + 1));
+        }
+        // Hosts by name, as scenario files write them.
+        if let Some(note) = v.as_object_mut() {
+            let is_host = matches!(e.note, Note::MessageLost { .. } | Note::HostThawed { .. });
+            for key in ["from", "to", "host"] {
+                if let Some(h) = note.get(key).and_then(|x| x.as_u64()).filter(|_| is_host) {
+                    note.insert(key.into(), crate::cluster::net::HostId(h as u16).name().into());
+                }
+            }
         }
         if let Some(note) = v.as_object_mut()
             && let Some(st) = note.get("st").and_then(|x| x.as_u64())

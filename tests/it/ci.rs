@@ -193,3 +193,44 @@ fn trace_to_standard_output_and_a_missing_file_without_a_made_up_position() {
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.starts_with("error: no/such/file.toml: cannot read the file"), "{stderr}");
 }
+
+#[test]
+fn check_snapshots_pins_each_report_and_fails_when_a_timing_changes() {
+    let text = shipped("keyed-task-failure.toml");
+    let dir = folder("snapshots", &[("job.toml", text.clone())]);
+    let (path, snaps) = (dir.join("job.toml"), dir.join("snaps"));
+    let check =
+        || recoverysim(&["check", path.to_str().expect("utf-8"), "--snapshots", snaps.to_str().expect("utf-8")]);
+    let first = check();
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stdout));
+    // insta itself reads the file (as `cargo insta review` does), and it holds the report.
+    let snap = insta::Snapshot::from_file(&snaps.join("job.snap")).expect("an insta snapshot");
+    let report = recoverysim::report(&recoverysim::run_file(&path).expect("runs"));
+    assert_eq!(snap.contents().as_text().expect("text").to_string().trim_end(), report.trim_end());
+    assert_eq!(check().status.code(), Some(0), "unchanged: still passes");
+    assert!(!snaps.join("job.snap.new").exists());
+
+    // A timing in the scenario changes: the restart delay.
+    let slower = text
+        .replace("\"restart-strategy.fixed-delay.delay\" = \"1s\"", "\"restart-strategy.fixed-delay.delay\" = \"2s\"");
+    assert_ne!(slower, text, "the scenario sets the restart delay");
+    std::fs::write(&path, slower).expect("rewrite");
+    let changed = check();
+    let stdout = String::from_utf8_lossy(&changed.stdout).to_string();
+    assert_eq!(changed.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("the report differs from its snapshot (first difference at line"), "{stdout}");
+    let pending = insta::Snapshot::from_file(&snaps.join("job.snap.new")).expect("a pending insta snapshot");
+    let new_text = pending.contents().as_text().expect("text").to_string();
+    assert!(new_text.contains("restart in 2000 ms"), "{new_text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_library_api_gives_the_run_and_the_report_the_command_prints() {
+    let run = recoverysim::run_file("scenarios/keyed-task-failure.toml").expect("a valid scenario");
+    assert_eq!(run.output.verdict, recoverysim::check::Verdict::ExactlyOnce);
+    let out = recoverysim(&["run", "scenarios/keyed-task-failure.toml"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), recoverysim::report(&run));
+    let Err(e) = recoverysim::run_file("no/such/file.toml") else { panic!("a missing file is an error") };
+    assert_eq!(e.position, None);
+}

@@ -16,16 +16,63 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
+/// docs/run.schema.json, compiled.
+fn run_schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/run.schema.json")).expect("schema");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+#[test]
+fn the_run_schema_rejects_what_it_does_not_describe() {
+    let schema = run_schema();
+    let sc = load_file(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/keyed-task-failure.toml")))
+        .expect("shipped");
+    let mut sc = sc;
+    sc.bugs.no_source_rewind = true;
+    let json = recoverysim::cli::render::json(&simulate(&sc));
+    assert!(schema.is_valid(&json), "a run with a lost record (first_lost set) is valid");
+    let mut extra = json.clone();
+    extra["surprise"] = serde_json::json!(1);
+    assert!(!schema.is_valid(&extra), "an undocumented field is refused");
+    let mut wrong = json.clone();
+    wrong["failovers"][0]["restarted"] = serde_json::json!("source[0-1]");
+    assert!(!schema.is_valid(&wrong), "subtasks are a list, not a string");
+    let mut old = json;
+    old["schema"] = serde_json::json!("recoverysim-run/0");
+    assert!(!schema.is_valid(&old));
+}
+
 #[test]
 fn every_scenario_meets_its_expectations_deterministically_and_matches_its_snapshot() {
     let files = scenario_files();
     assert!(files.len() >= 6, "the bundled scenarios are there");
+    let schema = run_schema();
+    let trace_doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/trace-format.md")).expect("trace doc");
     let mut failures = Vec::new();
     for file in &files {
         let sc = load_file(file).unwrap_or_else(|e| panic!("{e}"));
         let first = simulate(&sc);
-        let second = simulate(&sc);
         let name = file.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_string();
+        // Every trace event kind is documented in docs/trace-format.md.
+        for line in recoverysim::cli::render::trace_jsonl(&first).lines().skip(1) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("JSON Lines");
+            let kind = v["kind"].as_str().expect("every event has a kind").to_string();
+            if !trace_doc.contains(&format!("| `{kind}` |")) {
+                failures.push(format!("{name}: trace kind `{kind}` is not in docs/trace-format.md"));
+            }
+        }
+        // `run --json` of every scenario holds to docs/run.schema.json.
+        let json = recoverysim::cli::render::json(&first);
+        for e in schema.iter_errors(&json) {
+            failures.push(format!(
+                "{}: --json breaks docs/run.schema.json at {}: {e}",
+                file.display(),
+                e.instance_path()
+            ));
+        }
+        let second = simulate(&sc);
         if first.outcome.trace_hash != second.outcome.trace_hash || first.outcome.events != second.outcome.events {
             failures.push(format!(
                 "{name}: two runs differ (trace hash {:x} vs {:x})",
