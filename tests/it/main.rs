@@ -7,6 +7,7 @@ mod engine;
 mod network;
 mod oracle;
 mod property;
+mod readme;
 mod regions;
 mod scenarios;
 mod seeds;

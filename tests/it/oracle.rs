@@ -215,7 +215,7 @@ fn restoring_an_older_retained_checkpoint_duplicates_what_newer_ones_committed()
 
 /// Each planted bug and the shipped scenario that shows it (README, "Would this sink bug lose or
 /// duplicate data?").
-const BUG_SCENARIOS: [(&str, &str); 11] = [
+pub(crate) const BUG_SCENARIOS: [(&str, &str); 11] = [
     ("commit-on-snapshot", "keyed-tm-kill.toml"),
     ("no-source-rewind", "keyed-task-failure.toml"),
     ("restore-empty-state", "keyed-tm-kill.toml"),

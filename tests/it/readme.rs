@@ -1,0 +1,173 @@
+//! Every command the README shows is run, and shows what the README says it shows: the tour's
+//! commands, the questions table (each scenario meets its [expect], and each `--bug` it names
+//! changes the verdict), and the planted-bug table (each bug changes the verdict the way the row
+//! says, in the scenario it names).
+
+use recoverysim::check::Verdict;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md")
+}
+
+fn recoverysim(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The `cargo run --release -- …` lines of the README's shell blocks: (arguments, comment).
+fn tour() -> Vec<(Vec<String>, String)> {
+    readme()
+        .lines()
+        .filter_map(|l| l.strip_prefix("cargo run --release -- "))
+        .map(|l| {
+            let (cmd, comment) = l.split_once(" # ").unwrap_or((l, ""));
+            (cmd.split_whitespace().map(String::from).collect(), comment.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_tour_commands_do_what_their_comments_say() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let commands = tour();
+    assert!(commands.len() >= 8, "the README has its tour: {commands:?}");
+    for (mut args, comment) in commands {
+        // Files the commands write go to a temporary directory; `> file` is the shell's.
+        let mut redirect = None;
+        if let Some(i) = args.iter().position(|a| a == ">") {
+            redirect = args.get(i + 1).cloned();
+            args.truncate(i);
+        }
+        if let Some(i) = args.iter().position(|a| a == "--trace") {
+            args[i + 1] = dir.join(&args[i + 1]).display().to_string();
+        }
+        if args[0] == "bench" {
+            args.extend(["--runs".into(), "1".into()]);
+        }
+        let out = recoverysim(&args);
+        let shown = text(&out);
+        let what = format!("`{}` ({comment}):\n{shown}", args.join(" "));
+        assert_eq!(out.status.code(), Some(0), "{what}");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let has = |s: &str| assert!(stdout.contains(s), "{what}\nmissing: {s}");
+        match args[0].as_str() {
+            "regions" => has("pipelined regions"),
+            "check" if redirect.is_some() => {
+                assert!(stdout.starts_with("<?xml") && stdout.contains("<testsuites"), "{what}");
+            }
+            "check" => has(" 0 failed"),
+            "bench" => has("events/s"),
+            "run" if args.iter().any(|a| a == "--json") => {
+                let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+                assert_eq!(v["schema"], "recoverysim-run/1");
+                assert!(v["timeline"].as_array().is_some_and(|t| !t.is_empty()), "{what}");
+            }
+            "run" if args.iter().any(|a| a == "--trace") => {
+                let i = args.iter().position(|a| a == "--trace").expect("found") + 1;
+                let trace = std::fs::read_to_string(&args[i]).expect("the trace was written");
+                assert!(trace.lines().count() > 100 && trace.starts_with("{\"events\""), "{}", &trace[..200]);
+                has("timeline (virtual time):");
+            }
+            "run" if args.iter().any(|a| a == "--seeds") => has("restart cycles: "),
+            "run" if args.iter().any(|a| a == "--bug") => {
+                assert!(!stdout.contains("output: exactly_once"), "a planted bug changes the verdict: {what}");
+            }
+            "run" => {
+                has("timeline (virtual time):");
+                has("output: exactly_once");
+            }
+            other => panic!("a README command this test does not know: {other}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_question_is_answered_by_a_scenario_that_meets_its_expectations() {
+    let text_all = readme();
+    let start = text_all.find("| question | command |").expect("the questions table");
+    let table: Vec<&str> = text_all[start..].lines().skip(2).take_while(|l| l.starts_with('|')).collect();
+    assert!(table.len() >= 20, "{table:?}");
+    let mut checked = 0;
+    for row in table {
+        // Every `run scenarios/X.toml` in the row meets its [expect] (which pins the row's claim).
+        let files: Vec<&str> = row
+            .split('`')
+            .filter_map(|part| part.strip_prefix("run scenarios/"))
+            .map(|rest| rest.split_whitespace().next().expect("a file"))
+            .collect();
+        // And each `--bug NAME` the row mentions changes the verdict of the row's scenario.
+        let bugs: Vec<&str> =
+            row.split('`').filter_map(|part| part.strip_prefix("--bug ")).filter(|name| *name != "NAME").collect();
+        for f in &files {
+            let args = vec!["run".to_string(), format!("scenarios/{f}"), "--check".into()];
+            let out = recoverysim(&args);
+            assert_eq!(out.status.code(), Some(0), "{row}\n{}", text(&out));
+            checked += 1;
+        }
+        for bug in bugs {
+            let file = files.first().unwrap_or_else(|| panic!("a --bug in a row without a scenario: {row}"));
+            let mut sc = recoverysim::scenario::load_file(&Path::new("scenarios").join(file)).expect("loads");
+            assert!(sc.bugs.set(bug), "{bug} is a planted bug");
+            let run = recoverysim::run::simulate(&sc);
+            assert_ne!(run.output.verdict, Verdict::ExactlyOnce, "{row}: --bug {bug}");
+        }
+    }
+    assert!(checked >= 20);
+}
+
+#[test]
+fn the_planted_bug_table_names_each_bug_with_the_scenario_and_effect_it_has() {
+    let text_all = readme();
+    let start = text_all.find("| bug | what it breaks | scenario |").expect("the bug table");
+    let rows: Vec<&str> = text_all[start..].lines().skip(2).take_while(|l| l.starts_with('|')).collect();
+    let mut listed: Vec<(String, String)> = Vec::new();
+    for row in &rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let bug = cells[1].trim_matches('`').to_string();
+        let file = cells[3].split('`').nth(1).expect("a scenario file").to_string();
+        let effect = cells[3];
+        let mut sc =
+            recoverysim::scenario::load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(&file))
+                .expect("loads");
+        assert!(sc.bugs.set(&bug), "{bug}");
+        let o = recoverysim::run::simulate(&sc).output;
+        assert_ne!(o.verdict, Verdict::ExactlyOnce, "{row}");
+        if effect.contains("duplicates") {
+            assert!(o.duplicated > 0, "{row}: {o:?}");
+        }
+        if effect.contains("(loss)") || effect.contains("(loss,") || effect.contains("loss the reference run shares") {
+            assert!(o.lost > 0, "{row}: {o:?}");
+        }
+        if effect.contains("final per-key results") {
+            assert!(o.keys_below > 0, "{row}: {o:?}");
+        }
+        if effect.contains("reference run shares") {
+            assert!(o.lost_in_reference_too > 0, "{row}: {o:?}");
+        }
+        if effect.contains("never finishes") {
+            assert_eq!(o.verdict, Verdict::Incomplete, "{row}");
+        }
+        listed.push((bug, file));
+    }
+    let mut want: Vec<(String, String)> =
+        crate::oracle::BUG_SCENARIOS.iter().map(|(b, f)| (b.to_string(), f.to_string())).collect();
+    want.sort();
+    listed.sort();
+    assert_eq!(listed, want, "the README's bug table and the tested bug scenarios agree");
+    assert_eq!(
+        listed.len(),
+        recoverysim::cluster::bugs::PlantedBugs::NAMES.len(),
+        "every planted bug is in the README"
+    );
+}
