@@ -90,6 +90,18 @@ pub fn check(
     actual: &[CommittedRecord],
     finished: bool,
 ) -> SequenceReport {
+    check_with_budget(graph, logs, log_of, actual, finished, STATE_BUDGET)
+}
+
+/// `check` with a search budget per key other than `STATE_BUDGET`.
+pub fn check_with_budget(
+    graph: &JobGraph,
+    logs: &[SourceLog],
+    log_of: &[Option<usize>],
+    actual: &[CommittedRecord],
+    finished: bool,
+    budget: usize,
+) -> SequenceReport {
     let ops = &graph.spec.operators;
     let mut report = SequenceReport::default();
     for (i, op) in ops.iter().enumerate() {
@@ -146,7 +158,7 @@ pub fn check(
             let key_chains: Vec<&[Record]> =
                 chains.get(&key).map(|m| m.values().map(Vec::as_slice).collect()).unwrap_or_default();
             report.keys_checked += 1;
-            match search(&pipeline, &key_chains, obs, finished) {
+            match search(&pipeline, &key_chains, obs, finished, budget) {
                 Search::Producible => {}
                 Search::OverBudget => {
                     report.keys_skipped += 1;
@@ -192,7 +204,13 @@ const POSSIBLE_SHOWN: usize = 4;
 /// A search state: records consumed per chain, and the keyed states after them.
 type State = (Vec<u32>, Vec<i64>);
 
-fn search(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&CommittedRecord], finished: bool) -> Search {
+fn search(
+    pipeline: &Pipeline,
+    chains: &[&[Record]],
+    obs: &[&CommittedRecord],
+    finished: bool,
+    budget: usize,
+) -> Search {
     let mut frontier: BTreeSet<State> = BTreeSet::new();
     frontier.insert((vec![0; chains.len()], vec![0; pipeline.keyed]));
     let mut visited = 0usize;
@@ -205,7 +223,7 @@ fn search(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&CommittedRecord], f
         let mut full = false;
         while let Some((v, t)) = stack.pop() {
             visited += 1;
-            if visited > STATE_BUDGET {
+            if visited > budget {
                 return Search::OverBudget;
             }
             full |= v.iter().zip(chains).all(|(&n, c)| n as usize == c.len());
@@ -341,5 +359,32 @@ mod tests {
         dup.insert(mine[2], good[mine[1]]);
         let r = run(&dup, false);
         assert_eq!((r.bad_keys, r.keys_skipped), (0, 1));
+    }
+
+    #[test]
+    fn a_search_over_its_budget_gives_up_on_the_key_and_says_so() {
+        let (graph, logs, log_of) = setup();
+        let (all, _) = correct(&logs, logs[0].len(0));
+        let committed = commit(&graph, &logs, &all);
+        let full = check(&graph, &logs, &log_of, &committed, true);
+        assert_eq!((full.keys_over_budget, full.keys_skipped, full.bad_keys), (0, 0, 0));
+        // One partition and no filter: the search visits one state per record of a key and the
+        // final state once more. The longest key needs exactly that many.
+        let mut per_key: BTreeMap<u32, usize> = BTreeMap::new();
+        for c in &committed {
+            *per_key.entry(c.record.key).or_insert(0) += 1;
+        }
+        assert_eq!(full.keys_checked, per_key.len() as u64);
+        let longest = per_key.values().copied().max().expect("keys") + 1;
+        let at_most = per_key.values().filter(|&&n| n + 1 == longest).count() as u64;
+        let within = check_with_budget(&graph, &logs, &log_of, &committed, true, longest);
+        assert_eq!((within.keys_over_budget, within.bad_keys), (0, 0), "a budget of exactly what is needed");
+        let short = check_with_budget(&graph, &logs, &log_of, &committed, true, longest - 1);
+        assert_eq!(short.keys_over_budget, at_most, "only the longest keys run out");
+        assert_eq!(short.keys_skipped, at_most);
+        assert_eq!(short.keys_checked, full.keys_checked);
+        let none = check_with_budget(&graph, &logs, &log_of, &committed, true, 0);
+        assert_eq!(none.keys_over_budget, full.keys_checked, "every key needs at least one state");
+        assert_eq!(none.over_budget_sinks, vec![OperatorId(2)], "the sink is named once");
     }
 }

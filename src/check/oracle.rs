@@ -277,7 +277,11 @@ pub fn compare(
             let (w, g) = (want.get(&k).copied().unwrap_or(0), got.get(&k).copied().unwrap_or(0));
             if g > w {
                 dup += u64::from(g - w);
-                let extra = actual.iter().filter(|c| c.sink == sink && c.record.key == k.0).nth(w as usize);
+                // The first commit beyond what the reference has of this key (and value).
+                let extra = actual
+                    .iter()
+                    .filter(|c| c.sink == sink && c.record.key == k.0 && (!d.value_multiset || c.record.value == k.1))
+                    .nth(w as usize);
                 if let Some(c) = extra {
                     let t = appended(c.record.origin);
                     if first_dup.is_none_or(|f| t < f.0) {
@@ -585,5 +589,201 @@ mod tests {
         let actual = vec![rec(0, 1), rec(1, 2), rec(2, 1)];
         let r = compare(&graph, &logs, &reference, &actual, true, &[]);
         assert_eq!((r.keys_below, r.verdict), (1, Verdict::AtMostOnce));
+    }
+
+    /// keyed_job(2, 1) with the operators replaced: source (2 partitions) then `ops`.
+    fn job_with(ops: Vec<(OperatorKind, EdgeKind)>) -> (JobGraph, Vec<SourceLog>) {
+        use crate::job::spec::OperatorSpec;
+        let mut sc = keyed_job(2, 1);
+        let source = sc.job.operators[0].clone();
+        sc.job.operators = vec![source];
+        for (i, (kind, edge)) in ops.into_iter().enumerate() {
+            let name = if matches!(kind, OperatorKind::Sink(_)) { "sink".to_string() } else { format!("op{}", i + 1) };
+            sc.job.operators.push(OperatorSpec {
+                name,
+                kind,
+                parallelism: 2,
+                input: Some((OperatorId(i as u32), edge)),
+            });
+        }
+        let graph = JobGraph::build(&sc.job);
+        let (logs, _) = crate::cluster::engine::build_logs(&sc);
+        (graph, logs)
+    }
+
+    fn rec(graph: &JobGraph, logs: &[SourceLog], p: u32, o: u64, key: u32, value: i64) -> CommittedRecord {
+        let sink = OperatorId(graph.spec.operators.len() as u32 - 1);
+        CommittedRecord { sink, record: Record { key, value, ..logs[0].record(p, o) }, committed_at_us: 0 }
+    }
+
+    #[test]
+    fn identity_comparison_counts_exactly_and_names_the_earliest_appended_offender() {
+        let (graph, logs) =
+            job_with(vec![(OperatorKind::Sink(crate::job::spec::SinkSemantic::TwoPhaseCommit), EdgeKind::Forward)]);
+        let r = |p, o| rec(&graph, &logs, p, o, 0, 0);
+        let reference: Vec<CommittedRecord> = (0..8).flat_map(|o| [r(0, o), r(1, o)]).collect();
+        // p0: 5 missing below 7 (lost), 0 committed three times; p1: 1 missing below 3 (lost),
+        // 2 committed twice, 4..8 not reached (pending).
+        let mut actual: Vec<CommittedRecord> = [0, 0, 0, 1, 2, 3, 4, 6, 7].iter().map(|&o| r(0, o)).collect();
+        actual.extend([0, 2, 2, 3].iter().map(|&o| r(1, o)));
+        // Faults at 0.5 ms and at 10 s; one never fired.
+        let faults = [Some(500), None, Some(10_000_000)];
+        let out = compare(&graph, &logs, &reference, &actual, false, &faults);
+        assert_eq!((out.lost, out.duplicated, out.pending), (2, 3, 4));
+        assert_eq!((out.expected, out.committed), (16, 13));
+        assert_eq!(out.verdict, Verdict::Violated);
+        // p1@1 is appended before p0@5 although p0 sorts first.
+        let l = out.first_lost.expect("lost");
+        assert_eq!((l.record.partition, l.record.offset, l.expected_times, l.committed_times), (1, 1, 1, 0));
+        let d = out.first_duplicate.expect("duplicated");
+        assert_eq!((d.record.partition, d.record.offset, d.expected_times, d.committed_times), (0, 0, 1, 3));
+        // The first fault at or after the record was appended: p0@0 is appended at 0, so the
+        // fault at 0.5 ms; p1@1 at 1.5 ms, so the one at 10 s.
+        assert_eq!(d.fault, Some((0, 500)));
+        assert_eq!(l.fault, Some((2, 10_000_000)));
+        // A record the reference never committed is a duplicate too.
+        let mut more = reference.clone();
+        more.push(rec(&graph, &logs, 1, 9, 0, 0));
+        let extra = compare(&graph, &logs, &reference, &more, true, &[]);
+        assert_eq!((extra.lost, extra.duplicated, extra.pending, extra.verdict), (0, 1, 0, Verdict::AtLeastOnce));
+        assert_eq!(extra.first_duplicate.map(|d| (d.record.offset, d.expected_times)), Some((9, 0)));
+    }
+
+    #[test]
+    fn without_identities_results_are_compared_per_key_by_value_or_by_count() {
+        use crate::job::spec::SinkSemantic::TwoPhaseCommit;
+        // count → filter(even) → sink: which records pass depends on the interleaving, the
+        // multiset of values per key does not.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::Filter { modulo: 2, remainder: 0 }, EdgeKind::Forward),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let r = |o, key, value| rec(&graph, &logs, 0, o, key, value);
+        let reference = vec![r(0, 1, 2), r(1, 1, 4), r(2, 2, 2)];
+        // Key 1: 2 twice and 4 once (one duplicate, the second 2, from offset 5); key 2: nothing.
+        let actual = vec![r(3, 1, 2), r(4, 1, 4), r(5, 1, 2)];
+        let unfinished = compare(&graph, &logs, &reference, &actual, false, &[]);
+        assert_eq!((unfinished.lost, unfinished.duplicated, unfinished.pending), (0, 1, 1));
+        let d = unfinished.first_duplicate.expect("named");
+        assert_eq!((d.record.offset, d.expected_times, d.committed_times), (5, 1, 2));
+        let finished = compare(&graph, &logs, &reference, &actual, true, &[]);
+        assert_eq!(
+            (finished.lost, finished.duplicated, finished.pending, finished.verdict),
+            (1, 1, 0, Verdict::Violated)
+        );
+        assert!(finished.unverified_sinks.is_empty());
+
+        // count → filter → sum → sink: the sums depend on the order, the number of results per
+        // key does not.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::Filter { modulo: 2, remainder: 0 }, EdgeKind::Forward),
+            (OperatorKind::KeyedSum, EdgeKind::Hash),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let r = |o, key, value| rec(&graph, &logs, 0, o, key, value);
+        let reference = vec![r(0, 1, 10), r(1, 1, 30)];
+        let same_count = vec![r(2, 1, 20), r(3, 1, 30)];
+        let out = compare(&graph, &logs, &reference, &same_count, true, &[]);
+        assert_eq!(
+            (out.lost, out.duplicated, out.verdict),
+            (0, 0, Verdict::ExactlyOnce),
+            "values on the way may differ; the final sum (fixed) is equal"
+        );
+        let one_more = vec![r(2, 1, 20), r(3, 1, 25), r(4, 1, 30)];
+        assert_eq!(compare(&graph, &logs, &reference, &one_more, true, &[]).duplicated, 1);
+        // A filter on sums fixes nothing: not verified.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedSum, EdgeKind::Hash),
+            (OperatorKind::Filter { modulo: 2, remainder: 0 }, EdgeKind::Forward),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let out = compare(&graph, &logs, &[], &[], true, &[]);
+        assert_eq!(out.unverified_sinks, vec!["sink".to_string()]);
+    }
+
+    #[test]
+    fn final_results_are_compared_through_maps_above_and_below() {
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::Map { multiply: 1, add: 0 }, EdgeKind::Forward),
+            (OperatorKind::Sink(crate::job::spec::SinkSemantic::TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let r = |o, key, value| rec(&graph, &logs, 0, o, key, value);
+        let reference = vec![r(0, 1, 1), r(1, 1, 2), r(2, 2, 1)];
+        let above = vec![r(0, 1, 1), r(1, 1, 3), r(2, 2, 1)];
+        let out = compare(&graph, &logs, &reference, &above, true, &[]);
+        assert!(out.final_state_compared);
+        assert_eq!((out.keys_compared, out.keys_above, out.keys_below), (2, 1, 0));
+        assert_eq!(out.verdict, Verdict::AtLeastOnce);
+        let d = out.first_state_diff.expect("named");
+        assert_eq!((d.key, d.expected, d.committed), (1, 2, 3));
+        let below = vec![r(0, 1, 1), r(1, 1, 2)];
+        let out = compare(&graph, &logs, &reference, &below, true, &[]);
+        assert_eq!((out.keys_above, out.keys_below, out.verdict), (0, 1, Verdict::AtMostOnce));
+        let same = compare(&graph, &logs, &reference, &reference, true, &[]);
+        assert_eq!((same.keys_compared, same.first_state_diff), (2, None));
+        assert!(
+            !compare(&graph, &logs, &reference, &above, false, &[]).final_state_compared,
+            "only when both finished"
+        );
+    }
+
+    #[test]
+    fn absolute_loss_sequences_and_judgement_fold_in_exactly() {
+        let sc = keyed_job(1, 1);
+        let graph = JobGraph::build(&sc.job);
+        let (logs, _) = crate::cluster::engine::build_logs(&sc);
+        let reference = committed(&graph, &logs, &[(0, 0), (0, 1), (0, 2), (0, 3)]);
+        let actual = committed(&graph, &logs, &[(0, 0), (0, 2)]);
+        let base = compare(&graph, &logs, &reference, &actual, false, &[]);
+        assert_eq!((base.lost, base.pending), (1, 1));
+        // The log says 3 are missing: 1 known lost, so 2 the reference lost too.
+        let mut r = base.clone();
+        let sink = OperatorId(2);
+        r.absolute(3, Some((sink, logs[0].record(0, 3).origin)), &graph, &logs);
+        assert_eq!((r.lost, r.lost_in_reference_too, r.pending, r.verdict), (3, 2, 0, Verdict::AtMostOnce));
+        assert_eq!(r.first_lost.as_ref().map(|l| l.record.offset), Some(1), "the comparison's first stays");
+        let mut r = base.clone();
+        r.absolute(1, None, &graph, &logs);
+        assert_eq!(r, base, "nothing beyond what was known");
+        let mut r = base.clone();
+        r.first_lost = None;
+        r.keys_above = 1;
+        r.absolute(2, Some((sink, logs[0].record(0, 3).origin)), &graph, &logs);
+        assert_eq!(r.first_lost.as_ref().map(|l| (l.record.offset, l.committed_times)), Some((3, 0)));
+        assert_eq!(r.verdict, Verdict::Violated, "lost, and a key above its reference");
+
+        // The search's findings: sinks it verified leave the unverified list, unless a key of
+        // theirs ran over the budget.
+        let mut r = base.clone();
+        r.unverified_sinks = vec!["sink".into()];
+        let rep = SequenceReport { searched: vec![sink], keys_checked: 7, ..SequenceReport::default() };
+        r.sequences(rep.clone(), &graph);
+        assert!(r.unverified_sinks.is_empty());
+        assert_eq!(r.keys_searched, 7);
+        let mut r2 = base.clone();
+        r2.unverified_sinks = vec!["sink".into()];
+        r2.sequences(SequenceReport { over_budget_sinks: vec![sink], keys_over_budget: 1, ..rep }, &graph);
+        assert_eq!((r2.unverified_sinks.len(), r2.keys_over_budget), (1, 1));
+        let mut r3 = base.clone();
+        r3.unverified_sinks = vec!["other".into()];
+        r3.sequences(SequenceReport { searched: vec![sink], ..SequenceReport::default() }, &graph);
+        assert_eq!(r3.unverified_sinks, vec!["other".to_string()]);
+
+        // Judgement: one unverified sink of two is not `unverified`; no records, nothing to commit.
+        let mut clean = compare(&graph, &logs, &reference, &reference, true, &[]);
+        clean.unverified_sinks = vec!["a".into()];
+        clean.sinks = 2;
+        let mut j = clean.clone();
+        j.judge(JobStatus::Finished, 4, 0);
+        assert_eq!(j.verdict, Verdict::ExactlyOnce);
+        j.sinks = 1;
+        j.judge(JobStatus::Finished, 4, 0);
+        assert_eq!(j.verdict, Verdict::Unverified);
+        let mut empty = compare(&graph, &logs, &[], &[], true, &[]);
+        empty.judge(JobStatus::Finished, 0, 0);
+        assert_eq!(empty.verdict, Verdict::ExactlyOnce, "no records read, none to commit");
     }
 }
