@@ -786,4 +786,43 @@ mod tests {
         empty.judge(JobStatus::Finished, 0, 0);
         assert_eq!(empty.verdict, Verdict::ExactlyOnce, "no records read, none to commit");
     }
+
+    #[test]
+    fn the_log_says_exactly_which_records_are_missing_and_which_was_appended_first() {
+        use crate::job::spec::SinkSemantic::TwoPhaseCommit;
+        // source → filter(odd values) → count → sink: the filter decides from the log which
+        // records reach the sink; after the keyed count every record does.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::Filter { modulo: 2, remainder: 1 }, EdgeKind::Forward),
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let log_of = vec![Some(0), None, None, None];
+        let passing: Vec<(u32, u64)> = (0..2u32)
+            .flat_map(|p| (0..logs[0].len(p)).map(move |o| (p, o)))
+            .filter(|&(p, o)| logs[0].record(p, o).value % 2 == 1)
+            .collect();
+        let all: Vec<CommittedRecord> =
+            passing.iter().map(|&(p, o)| rec(&graph, &logs, p, o, logs[0].record(p, o).key, 1)).collect();
+        assert_eq!(missing_from_log(&graph, &logs, &log_of, &all), (0, None));
+        // Drop the 5th passing record of partition 0 and the 2nd of partition 1: the one of
+        // partition 1 was appended first.
+        let p0: Vec<_> = passing.iter().filter(|x| x.0 == 0).copied().collect();
+        let p1: Vec<_> = passing.iter().filter(|x| x.0 == 1).copied().collect();
+        let (gone0, gone1) = (p0[4], p1[1]);
+        assert!(logs[0].append_time_us(gone1.0, gone1.1) < logs[0].append_time_us(gone0.0, gone0.1));
+        let mut some = all.clone();
+        some.retain(|c| {
+            let at = (c.record.origin.partition, c.record.origin.offset);
+            at != gone0 && at != gone1
+        });
+        let (n, first) = missing_from_log(&graph, &logs, &log_of, &some);
+        assert_eq!(n, 2);
+        let (sink, id) = first.expect("named");
+        assert_eq!((sink, id.partition, id.offset), (OperatorId(3), gone1.0, gone1.1));
+        // Committed twice is not missing.
+        let mut twice = all.clone();
+        twice.extend(all.iter().take(3).cloned());
+        assert_eq!(missing_from_log(&graph, &logs, &log_of, &twice).0, 0);
+    }
 }
