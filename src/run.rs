@@ -88,28 +88,15 @@ impl Run {
     pub fn mismatches(&self) -> Vec<Mismatch> {
         let e = &self.scenario.expect;
         let mut out = Vec::new();
-        let default = |d: bool| if d { " (the default without this key in [expect])" } else { "" };
-        if e.verdict != self.output.verdict {
-            out.push(Mismatch {
-                key: "verdict",
-                message: format!(
-                    "verdict: expected {}{}, got {}",
-                    e.verdict.name(),
-                    default(e.verdict_defaulted),
-                    self.output.verdict.name()
-                ),
-            });
-        }
-        if e.job_status != self.outcome.job_status {
-            out.push(Mismatch {
-                key: "job-status",
-                message: format!(
-                    "job-status: expected {}{}, got {}",
-                    e.job_status.name(),
-                    default(e.job_status_defaulted),
-                    self.outcome.job_status.name()
-                ),
-            });
+        // Verdict and job status always apply: a key left out means its default.
+        for (key, want, defaulted, got) in [
+            ("verdict", e.verdict.name(), e.verdict_defaulted, self.output.verdict.name()),
+            ("job-status", e.job_status.name(), e.job_status_defaulted, self.outcome.job_status.name()),
+        ] {
+            if want != got {
+                let default = if defaulted { " (the default without this key in [expect])" } else { "" };
+                out.push(Mismatch { key, message: format!("{key}: expected {want}{default}, got {got}") });
+            }
         }
         let mut check = |key: &'static str, want: String, got: String| {
             if want != got {
