@@ -72,6 +72,13 @@ pub fn check(
                     after(&last_fault),
                 ));
             }
+            Note::CommittedTxnWrittenAgain { st, checkpoint } if out.len() < MAX_LINES => {
+                out.push(format!(
+                    "{event}: {} wrote into the transaction of checkpoint {checkpoint} after it was committed: a committed transaction must stay final{}",
+                    graph.subtask_name(*st),
+                    after(&last_fault),
+                ));
+            }
             Note::CommitOfAborted { st, checkpoint } if out.len() < MAX_LINES => {
                 out.push(format!(
                     "{event}: {} committed the transaction of checkpoint {checkpoint}, which the sink store had aborted: its records are gone{}",
@@ -127,9 +134,11 @@ mod tests {
             at(4, restored(4, 1)),
             at(5, restored(5, 3)),
             at(6, Note::CommitOfAborted { st: SubtaskId(2), checkpoint: 2 }),
+            at(7, Note::CommittedTxnWrittenAgain { st: SubtaskId(2), checkpoint: 2 }),
         ];
         let v = check(&graph, &notes, &store, JobStatus::Finished, true);
-        assert_eq!(v.len(), 3, "{v:?}");
+        assert_eq!(v.len(), 4, "{v:?}");
+        assert!(v[3].starts_with("trace event #7 at") && v[3].contains("after it was committed"), "{v:?}");
         assert!(v[0].starts_with("trace event #4 at") && v[0].contains("checkpoint 2 had completed"), "{v:?}");
         assert!(v[1].starts_with("trace event #5 at") && v[1].contains("never completed"), "{v:?}");
         assert!(v[2].starts_with("trace event #6 at") && v[2].contains("had aborted"), "{v:?}");

@@ -567,6 +567,10 @@ fn describe(run: &Run, note: &Note) -> Option<String> {
             "sink store accepts {records} records from attempt #{attempt} of {} after attempt #{newer} wrote (two live attempts)",
             g.subtask_name(*st)
         ),
+        Note::CommittedTxnWrittenAgain { st, checkpoint } => format!(
+            "sink store: {} writes into the transaction of checkpoint {checkpoint}, which was already committed",
+            g.subtask_name(*st)
+        ),
         Note::CommitOfAborted { st, checkpoint } => format!(
             "sink store: {} commits the transaction of checkpoint {checkpoint}, which was aborted (its records are gone)",
             g.subtask_name(*st)

@@ -131,8 +131,13 @@ impl TxnStore {
         true
     }
 
-    fn write(&mut self, txn: TxnId, records: Vec<Record>) {
+    fn write(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId, records: Vec<Record>) {
         let t = self.txns.entry(txn).or_insert(Txn { state: TxnState::Open, records: Vec::new() });
+        if t.state == TxnState::Committed && !records.is_empty() {
+            // A committed transaction is final: writing under its id again means the protocol
+            // lost track of what was committed (the oracle's invariants report it).
+            ctx.note(Note::CommittedTxnWrittenAgain { st, checkpoint: txn.checkpoint });
+        }
         if matches!(t.state, TxnState::Aborted | TxnState::Committed) {
             // A new transaction under the same transactional id.
             t.state = TxnState::Open;
@@ -217,7 +222,7 @@ impl TxnStore {
             Msg::Produce { id, txn, epoch, records } => {
                 if !self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
                     self.note_writer(ctx, id, txn, records.len());
-                    self.write(txn, records);
+                    self.write(ctx, id.st, txn, records);
                 }
             }
             Msg::Prepare { id, txn, epoch, records, cp } => {
@@ -226,7 +231,7 @@ impl TxnStore {
                     return;
                 }
                 self.note_writer(ctx, id, txn, records.len());
-                self.write(txn, records);
+                self.write(ctx, id.st, txn, records);
                 if let Some(t) = self.txns.get_mut(&txn)
                     && t.state == TxnState::Open
                 {

@@ -287,6 +287,11 @@ pub enum Note {
         st: SubtaskId,
         checkpoint: u64,
     },
+    /// The sink store got writes for a transaction it had already committed.
+    CommittedTxnWrittenAgain {
+        st: SubtaskId,
+        checkpoint: u64,
+    },
     /// A new JobManager leader recovered the job from the HA store.
     LeaderElected {
         jm: u32,
