@@ -647,6 +647,10 @@ mod tests {
         let extra = compare(&graph, &logs, &reference, &more, true, &[]);
         assert_eq!((extra.lost, extra.duplicated, extra.pending, extra.verdict), (0, 1, 0, Verdict::AtLeastOnce));
         assert_eq!(extra.first_duplicate.map(|d| (d.record.offset, d.expected_times)), Some((9, 0)));
+        // ... also where it sorts before records both committed.
+        let fewer: Vec<CommittedRecord> = reference.iter().filter(|c| c.record.origin.offset != 3).cloned().collect();
+        let early = compare(&graph, &logs, &fewer, &reference, true, &[]);
+        assert_eq!((early.lost, early.duplicated, early.pending), (0, 2, 0));
     }
 
     #[test]
@@ -754,6 +758,10 @@ mod tests {
         r.absolute(2, Some((sink, logs[0].record(0, 3).origin)), &graph, &logs);
         assert_eq!(r.first_lost.as_ref().map(|l| (l.record.offset, l.committed_times)), Some((3, 0)));
         assert_eq!(r.verdict, Verdict::Violated, "lost, and a key above its reference");
+        let mut r = base.clone();
+        (r.duplicated, r.keys_above) = (1, 1);
+        r.absolute(2, None, &graph, &logs);
+        assert_eq!(r.verdict, Verdict::Violated, "duplicates and keys above both count");
 
         // The search's findings: sinks it verified leave the unverified list, unless a key of
         // theirs ran over the budget.
