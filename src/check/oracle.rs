@@ -647,6 +647,12 @@ mod tests {
         let extra = compare(&graph, &logs, &reference, &more, true, &[]);
         assert_eq!((extra.lost, extra.duplicated, extra.pending, extra.verdict), (0, 1, 0, Verdict::AtLeastOnce));
         assert_eq!(extra.first_duplicate.map(|d| (d.record.offset, d.expected_times)), Some((9, 0)));
+        // A record the reference committed twice (an appending sink replays) and this run once:
+        // one lost, not two.
+        let twice_ref = vec![r(0, 0), r(0, 0), r(0, 1)];
+        let once = vec![r(0, 0), r(0, 1)];
+        let short = compare(&graph, &logs, &twice_ref, &once, true, &[]);
+        assert_eq!((short.lost, short.duplicated, short.pending), (1, 0, 0));
         // ... also where it sorts before records both committed.
         let fewer: Vec<CommittedRecord> = reference.iter().filter(|c| c.record.origin.offset != 3).cloned().collect();
         let early = compare(&graph, &logs, &fewer, &reference, true, &[]);
