@@ -25,6 +25,7 @@ pub mod scenario;
 pub mod sim;
 pub mod snapshot;
 pub mod trace;
+pub mod tui;
 
 /// Loads a scenario file and runs it (with its fault-free reference run and the oracle): the
 /// same as `recoverysim run FILE`. A file that cannot be used gives its error, with position.

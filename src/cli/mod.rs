@@ -74,6 +74,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         snapshots: Option<PathBuf>,
     },
+    /// Step through a run in the terminal: the cluster, checkpoints and events at any moment
+    /// (→/← one event, n/f/r/c next fault/failover/restore/checkpoint, ? keys, q quits).
+    Replay {
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
     /// Measure simulation speed (use a release build).
@@ -105,6 +113,20 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Bench { file, runs } => cmd_bench(&file, runs),
+        Command::Replay { file, seed } => {
+            let Some(mut sc) = load(&file) else { return ExitCode::from(2) };
+            if let Some(s) = seed {
+                sc.seed = s;
+            }
+            let mut app = crate::tui::app::App::new(simulate(&sc));
+            match crate::tui::replay(&mut app) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: the terminal: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }
 

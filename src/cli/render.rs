@@ -454,7 +454,7 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>)
     }
 }
 
-fn describe(run: &Run, note: &Note) -> Option<String> {
+pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
     let g = &run.graph;
     Some(match note {
         Note::JobStatus { from, to } => format!("job {} → {}", from.name(), to.name()),

@@ -9,5 +9,6 @@ mod oracle;
 mod property;
 mod readme;
 mod regions;
+mod replay;
 mod scenarios;
 mod seeds;
