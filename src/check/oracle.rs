@@ -683,6 +683,16 @@ mod tests {
             (1, 1, 0, Verdict::Violated)
         );
         assert!(finished.unverified_sinks.is_empty());
+        // Two keys, each short and each with an extra: key 3's extra (offset 1) was appended
+        // before key 1's (offset 9), so it is named although key 1 sorts first; key 4 has two
+        // of three results: one lost, not three.
+        let reference = vec![r(0, 1, 2), r(1, 3, 2), r(2, 4, 2), r(3, 4, 4), r(4, 4, 6)];
+        let actual = vec![r(8, 1, 2), r(9, 1, 2), r(0, 3, 2), r(1, 3, 2), r(5, 4, 2), r(6, 4, 4)];
+        let out = compare(&graph, &logs, &reference, &actual, true, &[]);
+        assert_eq!((out.lost, out.duplicated), (1, 2));
+        assert_eq!(out.first_duplicate.map(|d| d.record.offset), Some(1));
+        let out = compare(&graph, &logs, &reference, &actual, false, &[]);
+        assert_eq!((out.lost, out.pending), (0, 1));
 
         // count → filter → sum → sink: the sums depend on the order, the number of results per
         // key does not.
