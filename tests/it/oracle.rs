@@ -234,6 +234,8 @@ fn a_checkpoint_overtaken_by_a_newer_one_must_not_complete_later() {
     let mut sc = shipped("concurrent-checkpoints.toml");
     let run = simulate(&sc);
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    assert_eq!(run.cuts_checked, run.outcome.completed.len() as u64, "every completed checkpoint's cut is checked");
+    assert!(run.cuts_checked > 50);
     assert!(
         run.outcome.notes.iter().any(|e| matches!(
             e.note,
