@@ -1,5 +1,6 @@
 //! The binary as users and tools meet it: exit codes, bad input, JSON contract, regions.
 
+use crate::snapshot;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -9,13 +10,6 @@ pub(crate) fn recoverysim(args: &[&str]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the binary runs")
-}
-
-fn snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
 /// Writes `text` to a scenario file in a fresh temporary directory and runs `run` on it.

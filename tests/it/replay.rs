@@ -1,6 +1,7 @@
 //! The replay: rendering at key moments pinned as snapshots (80×24, ratatui's TestBackend), every
 //! key, stepping back, and the real binary in tmux.
 
+use crate::snapshot;
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -19,13 +20,6 @@ fn screen(app: &App) -> String {
         .map(|y| (0..80).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
 #[test]
