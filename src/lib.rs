@@ -24,6 +24,7 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod snapshot;
+pub mod timeline;
 pub mod trace;
 pub mod tui;
 

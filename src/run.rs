@@ -33,20 +33,13 @@ pub fn simulate(scenario: &Scenario) -> Run {
     let graph = JobGraph::build(&scenario.job);
     let (logs, log_of) = build_logs(scenario);
     let both_finished = outcome.job_status == JobStatus::Finished && reference.job_status == JobStatus::Finished;
-    let mut output = compare(
-        &graph,
-        &logs,
-        reference.store.committed(),
-        outcome.store.committed(),
-        both_finished,
-        &outcome.fault_times,
-    );
+    let mut output =
+        compare(&graph, &logs, &reference.committed, &outcome.committed, both_finished, &outcome.fault_times);
     let finished = outcome.job_status == JobStatus::Finished;
-    let sequences = crate::check::interleave::check(&graph, &logs, &log_of, outcome.store.committed(), finished);
+    let sequences = crate::check::interleave::check(&graph, &logs, &log_of, &outcome.committed, finished);
     output.sequences(sequences, &graph);
     if finished {
-        let (missing, first) =
-            crate::check::oracle::missing_from_log(&graph, &logs, &log_of, outcome.store.committed());
+        let (missing, first) = crate::check::oracle::missing_from_log(&graph, &logs, &log_of, &outcome.committed);
         output.absolute(missing, first, &graph, &logs);
     }
     let protocol = crate::check::invariants::check(

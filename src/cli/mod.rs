@@ -84,13 +84,30 @@ enum Command {
     },
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
-    /// Measure simulation speed (use a release build).
+    /// Measure simulation speed (use a release build); with --seek, the replay's time travel.
     Bench {
         file: PathBuf,
         /// How many runs to time.
         #[arg(long, default_value_t = 3)]
         runs: u32,
+        /// Instead: build the replay's snapshots once, then seek to this many events spread
+        /// over the run (in a fixed shuffled order, each from the nearest snapshot) and report
+        /// the seek times and the memory the snapshots take.
+        #[arg(long, value_name = "SEEKS")]
+        seek: Option<u32>,
     },
+}
+
+/// Bytes live on the heap, when the binary counts them (its global allocator does).
+static HEAP_COUNTER: std::sync::OnceLock<fn() -> usize> = std::sync::OnceLock::new();
+
+/// Lets `bench --seek` report heap bytes exactly.
+pub fn set_heap_counter(f: fn() -> usize) {
+    let _ = HEAP_COUNTER.set(f);
+}
+
+pub fn heap_bytes() -> Option<u64> {
+    HEAP_COUNTER.get().map(|f| f() as u64)
 }
 
 pub fn main() -> ExitCode {
@@ -112,7 +129,8 @@ pub fn main() -> ExitCode {
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));
             ExitCode::SUCCESS
         }
-        Command::Bench { file, runs } => cmd_bench(&file, runs),
+        Command::Bench { file, seek: Some(n), .. } => cmd_bench_seek(&file, n),
+        Command::Bench { file, runs, .. } => cmd_bench(&file, runs),
         Command::Replay { file, seed } => {
             let Some(mut sc) = load(&file) else { return ExitCode::from(2) };
             if let Some(s) = seed {
@@ -472,6 +490,70 @@ fn check_github(results: &[(PathBuf, Checked)]) -> String {
     let failed = results.iter().filter(|(_, c)| !matches!(c, Checked::Ok { .. })).count();
     out.push_str(&format!("::notice title=recoverysim check::{} passed, {failed} failed\n", results.len() - failed));
     out
+}
+
+// The benchmark measures wall time by definition; it is outside the simulation core.
+#[allow(clippy::disallowed_methods)]
+fn cmd_bench_seek(file: &Path, seeks: u32) -> ExitCode {
+    let Some(sc) = load(file) else { return ExitCode::from(2) };
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; measure with `cargo run --release -- bench ...`");
+    }
+    let before = heap_bytes();
+    let start = std::time::Instant::now();
+    let t = crate::timeline::Timeline::build(&sc);
+    let build = start.elapsed().as_secs_f64();
+    let after = heap_bytes();
+    println!(
+        "snapshots: {} of the world, every {} events, over {} events; built in {:.3} s (one simulation)",
+        t.snapshots(),
+        t.interval(),
+        t.total(),
+        build
+    );
+    match (before, after) {
+        (Some(b), Some(a)) => {
+            let all = a.saturating_sub(b);
+            let shared = t.shared_bytes() as u64;
+            println!(
+                "memory: {} on the heap after building: {} is what the sink committed (kept once, shared by every snapshot), {} the snapshots' own state ({} each, on average)",
+                bytesize::ByteSize(all),
+                bytesize::ByteSize(shared),
+                bytesize::ByteSize(all.saturating_sub(shared)),
+                bytesize::ByteSize(all.saturating_sub(shared) / t.snapshots().max(1) as u64)
+            )
+        }
+        _ => println!("memory: not counted (the heap counter is the recoverysim binary's)"),
+    }
+    // Targets spread over the whole run, visited in a scrambled order (a fixed permutation:
+    // multiply by an odd constant modulo the count), so no seek starts where the last ended.
+    let n = seeks.max(1) as u64;
+    let mut times: Vec<f64> = Vec::with_capacity(n as usize);
+    let mut worst = (0.0, 0);
+    for k in 0..n {
+        let target = (k * 7_919 % n) * t.total() / n + (k * 104_729) % t.interval().max(1);
+        let target = target.min(t.total());
+        let start = std::time::Instant::now();
+        let w = t.world_at(target, None);
+        let view = w.inspect();
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        std::hint::black_box(view);
+        if ms > worst.0 {
+            worst = (ms, target);
+        }
+        times.push(ms);
+    }
+    times.sort_by(f64::total_cmp);
+    let q = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "seek (clone the nearest snapshot, simulate forward, inspect): {} seeks, median {:.1} ms, p90 {:.1} ms, max {:.1} ms (to event {})",
+        times.len(),
+        q(0.5),
+        q(0.9),
+        worst.0,
+        worst.1
+    );
+    ExitCode::SUCCESS
 }
 
 // The benchmark measures wall time by definition; it is outside the simulation core.

@@ -84,7 +84,7 @@ pub enum Event {
 }
 
 /// A message with its route, waiting in the slab while it travels.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Envelope {
     pub from: HostId,
     pub to: HostId,
@@ -100,6 +100,7 @@ pub type TimerPool = Pool<(HostId, u32, Timer)>;
 
 /// Values addressed by a slot number, so the events that own them stay 8 bytes (cheap to move
 /// through the event heap).
+#[derive(Clone)]
 pub struct Pool<T> {
     items: Vec<Option<T>>,
     free: Vec<u32>,
@@ -137,9 +138,16 @@ impl<T> Pool<T> {
 }
 
 /// The readable trace, the running hash, and invariant violations.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Trace {
     pub notes: Vec<TraceEntry>,
+    /// Per note, the number of the engine event (counted from 1) that wrote it.
+    pub note_events: Vec<u64>,
+    /// The engine event being processed.
+    event: u64,
+    /// Notes are kept (false for the replay's re-simulations: they only need the state, and
+    /// the run's trace is already known; notes are still hashed).
+    drop_notes: bool,
     pub hash: TraceHasher,
     pub violations: Vec<String>,
     /// Notes of lost messages written per fault (the rest are only counted).
@@ -151,7 +159,10 @@ const LOST_NOTES_PER_FAULT: u32 = 20;
 impl Trace {
     pub fn note(&mut self, at_us: TimeUs, note: Note) {
         note.hash(&mut self.hash);
-        self.notes.push(TraceEntry { at_us, note });
+        if !self.drop_notes {
+            self.notes.push(TraceEntry { at_us, note });
+            self.note_events.push(self.event);
+        }
     }
     pub fn violation(&mut self, at_us: TimeUs, what: String) {
         if self.violations.len() < 100 {
@@ -173,6 +184,7 @@ pub struct RecordFault {
 }
 
 /// The environment's side of injected faults that fire inside user code.
+#[derive(Clone)]
 pub struct FaultRt {
     pub fault_times: Vec<Option<TimeUs>>,
     pub record_faults: Vec<RecordFault>,
@@ -333,12 +345,16 @@ pub struct EngineOutcome {
     pub end_us: TimeUs,
     pub job_status: JobStatus,
     pub notes: Vec<TraceEntry>,
+    /// Per note, the engine event (counted from 1) that wrote it.
+    pub note_events: Vec<u64>,
     pub failovers: Vec<FailoverReport>,
     pub checkpoints_completed: u64,
     pub checkpoints_aborted: u64,
     /// A sample of the completed checkpoints (all of them unless the run is long), in order.
     pub completed: Vec<CompletedCheckpoint>,
     pub store: TxnStore,
+    /// What the store committed, in commit order (the oracle's input).
+    pub committed: Vec<crate::cluster::external::CommittedRecord>,
     pub fault_times: Vec<Option<TimeUs>>,
     pub violations: Vec<String>,
     pub records_read: u64,
@@ -348,6 +364,7 @@ pub struct EngineOutcome {
 
 /// Slot state of a rolling update (Kubernetes' Deployment controller, maxSurge 1,
 /// maxUnavailable 0).
+#[derive(Clone)]
 struct Rolling {
     old: Vec<HostId>,
     next: usize,
@@ -378,6 +395,7 @@ macro_rules! ctx {
     };
 }
 
+#[derive(Clone)]
 pub struct World<'a> {
     sc: &'a Scenario,
     graph: JobGraph,
@@ -483,6 +501,13 @@ impl<'a> World<'a> {
                 w.q.schedule(at_us, Event::Fault { index: i as u32 });
             }
         }
+        let end_us = sc.duration_us + sc.drain_us;
+        w.q.schedule(end_us, Event::RunEnd);
+        w.q.schedule(0, Event::JobManagerUp { jm: 0 });
+        for tm in 0..sc.cluster.taskmanagers {
+            w.starting[HostId::tm(tm).0 as usize] = true;
+            w.q.schedule(0, Event::TaskManagerUp { host: HostId::tm(tm) });
+        }
         w
     }
 
@@ -492,23 +517,116 @@ impl<'a> World<'a> {
 
     /// Runs until the job is terminal or the time limit; returns what the oracle needs.
     pub fn run(mut self) -> EngineOutcome {
-        let end_us = self.sc.duration_us + self.sc.drain_us;
-        self.q.schedule(end_us, Event::RunEnd);
-        self.q.schedule(0, Event::JobManagerUp { jm: 0 });
-        for tm in 0..self.sc.cluster.taskmanagers {
-            self.starting[HostId::tm(tm).0 as usize] = true;
-            self.q.schedule(0, Event::TaskManagerUp { host: HostId::tm(tm) });
+        while self.step() {}
+        self.finish()
+    }
+
+    /// Processes the next event; `false` once the run is over (the job is globally terminal,
+    /// the time limit passed, or nothing is left to happen), and then forever after.
+    pub fn step(&mut self) -> bool {
+        if self.is_over() {
+            return false;
         }
-        while let Some((at, ev)) = self.q.pop() {
-            self.events += 1;
-            at.hash(&mut self.trace.hash);
-            ev.hash(&mut self.trace.hash);
-            self.dispatch(ev);
-            if self.stopped || self.jm.as_ref().is_some_and(|j| j.job_status().is_globally_terminal()) {
-                break;
+        let Some((at, ev)) = self.q.pop() else {
+            self.stopped = true;
+            return false;
+        };
+        self.events += 1;
+        self.trace.event = self.events;
+        at.hash(&mut self.trace.hash);
+        ev.hash(&mut self.trace.hash);
+        self.dispatch(ev);
+        true
+    }
+
+    /// The run is over: the job is globally terminal or the time limit passed.
+    pub fn is_over(&self) -> bool {
+        self.stopped || self.jm.as_ref().is_some_and(|j| j.job_status().is_globally_terminal())
+    }
+
+    /// What an observer sees of the world now (the replay's views). Reads every process;
+    /// changes nothing.
+    pub fn inspect(&self) -> crate::cluster::inspect::Inspection {
+        use crate::cluster::inspect::{EdgeFlow, HostView, Inspection};
+        let mut edges = vec![EdgeFlow::default(); self.graph.edges.len()];
+        for env in self.slab.items.iter().flatten() {
+            if let Msg::Data { ch, item, .. } = &env.msg {
+                let e = &mut edges[self.graph.channels[ch.0 as usize].edge as usize];
+                match item {
+                    crate::cluster::msg::Item::Record(_) => e.records_on_wire += 1,
+                    crate::cluster::msg::Item::Barrier(_) => e.barriers_on_wire += 1,
+                    crate::cluster::msg::Item::EndOfPartition => {}
+                }
             }
         }
-        self.finish()
+        let mut hosts = Vec::new();
+        for h in HostId::FIRST_TM as usize..self.net.n_hosts() {
+            let host = HostId(h as u16);
+            let process = self.alive_te(host).and_then(|id| self.tes[id as usize].as_ref());
+            let process = process.map(|te| {
+                let v = te.inspect();
+                for t in &v.tasks {
+                    for (&ch, &(records, barriers)) in self.graph.subtasks[t.st.0 as usize].inputs.iter().zip(&t.inputs)
+                    {
+                        let e = &mut edges[self.graph.channels[ch.0 as usize].edge as usize];
+                        e.records_queued += records;
+                        e.barriers_queued += barriers;
+                    }
+                }
+                v
+            });
+            hosts.push(HostView {
+                tm: host.tm_index().expect("hosts from FIRST_TM on are TaskManager hosts"),
+                condition: self.net.condition(host),
+                partitioned: self.net.is_partitioned(host),
+                starting: self.starting[h],
+                process,
+            });
+        }
+        let mut failovers = 0;
+        for j in self.old_jms.iter().chain(self.jm.iter()) {
+            failovers += j.failovers().len();
+        }
+        Inspection {
+            now_us: self.now(),
+            events: self.events,
+            jobmanager: self.jm.as_ref().map(|j| j.inspect()),
+            hosts,
+            edges,
+            txns: self.store.inspect(),
+            committed: self.store.committed().len() as u64,
+            faults_fired: self.faults.fault_times.iter().filter(|t| t.is_some()).count(),
+            failovers,
+        }
+    }
+
+    /// Keep nothing that is only for judging the run — trace notes (still hashed) and the
+    /// oracle's cut samples: for worlds that are only looked at (the replay's).
+    pub fn observe_only(&mut self) {
+        self.storage.drop_cut_samples();
+        self.trace.drop_notes = true;
+        self.trace.notes = Vec::new();
+        self.trace.note_events = Vec::new();
+    }
+
+    /// The running trace hash: equal hashes after equal event counts mean the same run.
+    pub fn hash_so_far(&self) -> u64 {
+        self.trace.hash.finish()
+    }
+
+    /// When the next event happens, if any.
+    pub fn next_event_at(&self) -> Option<TimeUs> {
+        if self.is_over() { None } else { self.q.peek_time() }
+    }
+
+    /// Heap bytes of what the sink committed that clones of this world share (full chunks).
+    pub fn shared_bytes(&self) -> usize {
+        self.store.committed().bytes().1
+    }
+
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        self.events
     }
 
     fn finish(mut self) -> EngineOutcome {
@@ -533,10 +651,12 @@ impl<'a> World<'a> {
             end_us: now,
             job_status,
             notes: self.trace.notes,
+            note_events: self.trace.note_events,
             failovers,
             checkpoints_completed: completed,
             checkpoints_aborted: aborted,
             completed: self.storage.take_cut_samples(),
+            committed: self.store.take_committed().to_vec(),
             store: self.store,
             fault_times: self.faults.fault_times,
             violations: self.trace.violations,

@@ -31,10 +31,13 @@ pub enum TxnState {
     Aborted,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Txn {
     pub state: TxnState,
-    pub records: Vec<Record>,
+    /// Shared by clones of the store chunk by chunk (the replay's snapshots).
+    pub records: crate::sim::AppendLog<Record>,
+    /// Records it made visible when it committed.
+    pub committed: u64,
 }
 
 /// A record as a reader of the sink's store sees it, once committed.
@@ -54,12 +57,12 @@ pub struct ZombieRefusal {
     pub operations: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct TxnStore {
     txns: BTreeMap<TxnId, Txn>,
     /// Producer epoch per sink subtask (bumped by every initTransactions).
     epochs: BTreeMap<(OperatorId, u32), u64>,
-    committed: Vec<CommittedRecord>,
+    committed: crate::sim::AppendLog<CommittedRecord>,
     /// Planted bug: the store accepts writes and commits from any epoch.
     no_fencing: bool,
     zombies: Vec<ZombieRefusal>,
@@ -75,7 +78,27 @@ impl TxnStore {
         TxnStore { no_fencing, ..TxnStore::default() }
     }
 
-    pub fn committed(&self) -> &[CommittedRecord] {
+    /// The transactions, by sink subtask and checkpoint, for an observer.
+    pub fn inspect(&self) -> Vec<crate::cluster::inspect::TxnView> {
+        self.txns
+            .iter()
+            .map(|(id, t)| crate::cluster::inspect::TxnView {
+                sink: id.sink,
+                subtask: id.index,
+                checkpoint: id.checkpoint,
+                state: t.state,
+                records: if t.state == TxnState::Committed { t.committed } else { t.records.len() as u64 },
+            })
+            .collect()
+    }
+
+    /// Hands over what was committed (the store keeps none of it).
+    pub fn take_committed(&mut self) -> crate::sim::AppendLog<CommittedRecord> {
+        std::mem::take(&mut self.committed)
+    }
+
+    /// Everything committed so far, in commit order.
+    pub fn committed(&self) -> &crate::sim::AppendLog<CommittedRecord> {
         &self.committed
     }
     /// Records which attempt wrote; an accepted write from an attempt older than one that
@@ -132,7 +155,8 @@ impl TxnStore {
     }
 
     fn write(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId, records: Vec<Record>) {
-        let t = self.txns.entry(txn).or_insert(Txn { state: TxnState::Open, records: Vec::new() });
+        let t =
+            self.txns.entry(txn).or_insert(Txn { state: TxnState::Open, records: Default::default(), committed: 0 });
         if t.state == TxnState::Committed && !records.is_empty() {
             // A committed transaction is final: writing under its id again means the protocol
             // lost track of what was committed (the oracle's invariants report it).
@@ -141,13 +165,10 @@ impl TxnStore {
         if matches!(t.state, TxnState::Aborted | TxnState::Committed) {
             // A new transaction under the same transactional id.
             t.state = TxnState::Open;
-            t.records.clear();
+            t.records = Default::default();
+            t.committed = 0;
         }
-        if t.records.is_empty() {
-            t.records = records;
-        } else {
-            t.records.extend(records);
-        }
+        t.records.extend(records);
     }
 
     /// Commits; idempotent (already committed is success, as Flink requires of committers).
@@ -164,9 +185,10 @@ impl TxnStore {
             TxnState::Open | TxnState::Prepared => {
                 t.state = TxnState::Committed;
                 let n = t.records.len() as u64;
+                t.committed = n;
                 let sink = txn.sink;
                 let now_us = ctx.now;
-                self.committed.extend(t.records.drain(..).map(|record| CommittedRecord {
+                self.committed.extend(std::mem::take(&mut t.records).iter().map(|&record| CommittedRecord {
                     sink,
                     record,
                     committed_at_us: now_us,
@@ -211,7 +233,7 @@ impl TxnStore {
                         t.state = TxnState::Aborted;
                         txns += 1;
                         records += t.records.len() as u64;
-                        t.records = Vec::new();
+                        t.records = Default::default();
                     }
                 }
                 if txns > 0 {
@@ -305,11 +327,13 @@ pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
 /// Checkpoint storage: files by (checkpoint, subtask); uploads and downloads take latency plus
 /// size over bandwidth. Completed checkpoints (their _metadata written by the JobManager) are
 /// also kept, thinned within a memory budget, for the oracle's consistent-cut check.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct CheckpointStorage {
     files: BTreeMap<FileKey, SubtaskSnapshot>,
     cut_samples: Vec<CompletedCheckpoint>,
     cut_sample_entries: u64,
+    /// Keep no cut samples (a world that is only looked at, not judged).
+    no_cut_samples: bool,
 }
 
 impl CheckpointStorage {
@@ -342,6 +366,7 @@ impl CheckpointStorage {
                 let d = Self::transfer_us(ctx, bytes);
                 ctx.send_in(d, from, Msg::Downloaded { id, snapshots });
             }
+            Msg::FinalizeCheckpoint { .. } if self.no_cut_samples => {}
             Msg::FinalizeCheckpoint { cp, files, completed_at_us } => {
                 let subtasks: Vec<SubtaskSnapshot> =
                     files.iter().map(|f| self.files.get(f).cloned().unwrap_or_default()).collect();
@@ -361,6 +386,13 @@ impl CheckpointStorage {
     /// Keeps a completed checkpoint for the consistent-cut check, within the memory budget:
     /// every other sample is dropped whenever their keyed entries exceed the budget, so memory
     /// stays bounded in run length while the samples still span the whole run.
+    /// Keep no cut samples from now on (a world that is only looked at, not judged).
+    pub fn drop_cut_samples(&mut self) {
+        self.no_cut_samples = true;
+        self.cut_samples = Vec::new();
+        self.cut_sample_entries = 0;
+    }
+
     pub fn keep_cut_sample(&mut self, chk: CompletedCheckpoint) {
         let entries = |c: &CompletedCheckpoint| -> u64 {
             c.subtasks.iter().flat_map(|s| s.keyed.iter()).map(|(_, m)| m.len() as u64 + 1).sum()
@@ -385,7 +417,7 @@ impl CheckpointStorage {
 /// The HA store: the latest completed checkpoint pointer and the checkpoint id counter of the
 /// job, and the leader. A new leader reads them; every TaskManager watching the leader hears of
 /// the change.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct HaStore {
     latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
     next_cp: u64,

@@ -22,6 +22,7 @@ pub mod bugs;
 pub mod config;
 pub mod engine;
 pub mod external;
+pub mod inspect;
 pub mod jobmanager;
 pub mod msg;
 pub mod net;

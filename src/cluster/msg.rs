@@ -77,7 +77,7 @@ pub enum HbSender {
     ResourceManager,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Msg {
     // ---- TaskExecutor → JobManager process (ResourceManager + JobMaster) ----
     /// registerTaskExecutor + the JobMaster connection + offerSlots, as one registration.

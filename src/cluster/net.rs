@@ -19,7 +19,7 @@ impl HostId {
     pub const STORAGE: HostId = HostId(1);
     pub const STORE: HostId = HostId(2);
     pub const HA: HostId = HostId(3);
-    const FIRST_TM: u16 = 4;
+    pub const FIRST_TM: u16 = 4;
 
     pub fn tm(n: u32) -> HostId {
         HostId(Self::FIRST_TM + n as u16)
@@ -72,7 +72,7 @@ pub enum Route {
     Drop { fault: usize },
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Partition {
     fault: usize,
     a: Vec<HostId>,
@@ -81,7 +81,7 @@ struct Partition {
     active: bool,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Rule {
     fault: usize,
     kind: MessageKind,
@@ -102,6 +102,7 @@ pub struct Latencies {
     pub jitter_us: u64,
 }
 
+#[derive(Clone)]
 pub struct Network {
     conditions: Vec<HostCondition>,
     partitions: Vec<Partition>,
@@ -183,6 +184,11 @@ impl Network {
     /// Messages hit by each rule so far: (fault, hits).
     pub fn rule_hits(&self) -> Vec<(usize, u64)> {
         self.rules.iter().map(|r| (r.fault, r.hits)).collect()
+    }
+
+    /// Whether an active partition cuts `h` off from some host.
+    pub fn is_partitioned(&self, h: HostId) -> bool {
+        self.partitions.iter().any(|p| p.active && (p.a.contains(&h) || p.b.contains(&h)))
     }
 
     /// Whether messages from `from` to `to` are cut by an active partition.

@@ -4,7 +4,7 @@
 use super::config::RestartStrategy;
 use crate::sim::{Rng, TimeUs};
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RestartBackoff {
     strategy: RestartStrategy,
     /// Failures that asked for a restart so far (fixed-delay counts against `attempts`).

@@ -5,6 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::hash::{Hash, Hasher};
 
 /// Virtual time in microseconds since the start of the run.
 pub type TimeUs = u64;
@@ -27,6 +28,7 @@ pub fn fmt_duration(us: u64) -> String {
     }
 }
 
+#[derive(Clone)]
 struct Entry<E> {
     at_us: TimeUs,
     seq: u64,
@@ -57,6 +59,7 @@ impl<E> Ord for Entry<E> {
 /// after the heap's entries for this instant. That is the same order, because every heap entry
 /// at the current instant was scheduled before time reached it (a smaller sequence number) and
 /// nothing scheduled from now on for this instant enters the heap.
+#[derive(Clone)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<Entry<E>>>,
     now_fifo: std::collections::VecDeque<E>,
@@ -111,6 +114,14 @@ impl<E> EventQueue<E> {
         Some((e.at_us, e.event))
     }
 
+    /// When the next event happens, if any.
+    pub fn peek_time(&self) -> Option<TimeUs> {
+        if !self.now_fifo.is_empty() {
+            return Some(self.now_us);
+        }
+        self.heap.peek().map(|Reverse(e)| e.at_us)
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len() + self.now_fifo.len()
     }
@@ -131,6 +142,7 @@ pub enum Stream {
     Checkpoint = 5,
 }
 
+#[derive(Clone)]
 pub struct Rng(ChaCha8Rng);
 
 impl Rng {
@@ -280,5 +292,114 @@ mod tests {
         let b = Rng::new(7, Stream::Network).next_u64();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
+    }
+}
+
+/// An append-only list whose clones share everything but the newest `CHUNK` items: full
+/// chunks are immutable and reference-counted. The replay's periodic snapshots of a world
+/// clone it, so what a long run committed is kept once, not once per snapshot.
+#[derive(Clone, Debug)]
+pub struct AppendLog<T> {
+    chunks: Vec<std::rc::Rc<[T]>>,
+    tail: Vec<T>,
+}
+
+impl<T> Default for AppendLog<T> {
+    fn default() -> Self {
+        AppendLog { chunks: Vec::new(), tail: Vec::new() }
+    }
+}
+
+impl<T: Clone> AppendLog<T> {
+    const CHUNK: usize = 4096;
+
+    pub fn push(&mut self, item: T) {
+        self.tail.push(item);
+        if self.tail.len() == Self::CHUNK {
+            let full = std::mem::replace(&mut self.tail, Vec::with_capacity(Self::CHUNK));
+            self.chunks.push(full.into());
+        }
+    }
+
+    pub fn extend(&mut self, items: impl IntoIterator<Item = T>) {
+        for i in items {
+            self.push(i);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunks.len() * Self::CHUNK + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flat_map(|c| c.iter()).chain(self.tail.iter())
+    }
+
+    /// The items from `from` on.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &T> {
+        let (c, o) = (from / Self::CHUNK, from % Self::CHUNK);
+        let first = self.chunks.get(c).map(|ch| &ch[o..]).unwrap_or(&[]);
+        let rest = self.chunks.get(c + 1..).unwrap_or(&[]);
+        let tail = if c < self.chunks.len() { &self.tail[..] } else { self.tail.get(o..).unwrap_or(&[]) };
+        first.iter().chain(rest.iter().flat_map(|ch| ch.iter())).chain(tail.iter())
+    }
+
+    pub fn to_vec(&self) -> Vec<T> {
+        let mut v = Vec::with_capacity(self.len());
+        v.extend(self.iter().cloned());
+        v
+    }
+
+    /// Bytes of the items this log alone holds (the tail), and of those it shares with its
+    /// clones (the full chunks).
+    pub fn bytes(&self) -> (usize, usize) {
+        let item = std::mem::size_of::<T>();
+        (self.tail.capacity() * item, self.chunks.len() * Self::CHUNK * item)
+    }
+}
+
+/// Hashes like a slice of the same items (for items with a derived `Hash`), so a trace hash
+/// does not depend on how the items are stored.
+impl<T: Hash + Clone> Hash for AppendLog<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for i in self.iter() {
+            i.hash(state);
+        }
+    }
+}
+
+#[cfg(test)]
+mod append_log_tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_full_chunks_and_read_like_a_vec() {
+        let mut a = AppendLog::default();
+        let n = 3 * AppendLog::<u64>::CHUNK + 17;
+        a.extend(0..n as u64);
+        let b = a.clone();
+        a.push(99);
+        assert_eq!(b.len(), n);
+        assert_eq!(a.len(), n + 1);
+        assert_eq!(b.to_vec(), (0..n as u64).collect::<Vec<_>>());
+        assert!(std::rc::Rc::ptr_eq(&a.chunks[1], &b.chunks[1]), "full chunks are shared");
+        for from in [0, 5, AppendLog::<u64>::CHUNK, n - 1, n, n + 5] {
+            assert_eq!(b.iter_from(from).copied().collect::<Vec<_>>(), (from as u64..n as u64).collect::<Vec<_>>());
+        }
+        // Like a slice of items whose `Hash` is derived (integers hash a slice as one byte
+        // string instead; the engine hashes committed records, a derived `Hash`).
+        #[derive(Clone, Hash)]
+        struct Item(u64, u32);
+        let mut c = AppendLog::default();
+        c.extend((0..n as u64).map(|i| Item(i, i as u32 * 3)));
+        let (mut h1, mut h2) = (TraceHasher::default(), TraceHasher::default());
+        c.hash(&mut h1);
+        c.to_vec()[..].hash(&mut h2);
+        assert_eq!(h1.finish(), h2.finish(), "hashes like a slice");
     }
 }

@@ -140,5 +140,5 @@ fn planted_bugs_are_off_in_the_reference_run() {
     let sc = scenario_with_failure_inside_checkpoint_6();
     let run = with_bug(&sc, "commit-on-snapshot");
     assert!(run.reference.failovers.is_empty());
-    assert_eq!(run.reference.store.committed().len() as u64, run.output.expected);
+    assert_eq!(run.reference.committed.len() as u64, run.output.expected);
 }

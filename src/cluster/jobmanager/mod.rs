@@ -78,6 +78,7 @@ pub struct FailoverReport {
     pub exhausted: bool,
 }
 
+#[derive(Clone)]
 struct FailoverRt {
     to_restart: Vec<(SubtaskId, u32)>,
     timer_fired: bool,
@@ -86,6 +87,7 @@ struct FailoverRt {
 }
 
 /// A registered TaskManager as this JobManager sees it.
+#[derive(Clone)]
 struct TmRec {
     host: HostId,
     tm: u32,
@@ -98,6 +100,7 @@ struct TmRec {
 }
 
 /// The JobMaster's view of one ExecutionVertex and its current attempt.
+#[derive(Clone)]
 struct Vertex {
     attempt: u32,
     state: ExecutionState,
@@ -106,6 +109,7 @@ struct Vertex {
     created_by_failover: Option<usize>,
 }
 
+#[derive(Clone)]
 enum JmAsk {
     Submit { id: AttemptId, te: u32 },
     Cancel { id: AttemptId, te: u32, tries: u32 },
@@ -119,6 +123,7 @@ struct CompletedMeta {
     bytes: Vec<u64>,
 }
 
+#[derive(Clone)]
 struct PendingCheckpoint {
     id: u64,
     triggered_at_us: TimeUs,
@@ -129,6 +134,7 @@ struct PendingCheckpoint {
     max_alignment_us: u64,
 }
 
+#[derive(Clone)]
 pub struct JobManager {
     generation: u32,
     leader: bool,
@@ -208,6 +214,35 @@ impl JobManager {
             checkpoints_completed: 0,
             checkpoints_aborted: 0,
             consecutive_failed_checkpoints: 0,
+        }
+    }
+
+    /// This process's view of the job, for an observer.
+    pub fn inspect(&self) -> crate::cluster::inspect::JobManagerView {
+        use crate::cluster::inspect::{JobManagerView, PendingView};
+        JobManagerView {
+            generation: self.generation,
+            leader: self.leader,
+            job_status: self.job_status,
+            subtasks: self
+                .vertices
+                .iter()
+                .map(|v| (v.attempt, v.state, v.te.and_then(|te| self.tms.get(&te)).map(|r| r.tm)))
+                .collect(),
+            registered: self.tms.values().map(|r| r.tm).collect(),
+            pending: self
+                .pending
+                .iter()
+                .map(|p| PendingView {
+                    id: p.id,
+                    triggered_at_us: p.triggered_at_us,
+                    acked: p.acked.iter().filter(|a| **a).count() as u32,
+                    total: p.acked.len() as u32,
+                    max_alignment_us: p.max_alignment_us,
+                })
+                .collect(),
+            completed: self.checkpoints_completed,
+            aborted: self.checkpoints_aborted,
         }
     }
 

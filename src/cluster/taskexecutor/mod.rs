@@ -49,6 +49,7 @@ pub enum TeTimer {
     },
 }
 
+#[derive(Clone)]
 pub struct TaskExecutor {
     id: u32,
     host: HostId,
@@ -94,6 +95,22 @@ impl TaskExecutor {
             parked: Vec::new(),
             local_copies: BTreeMap::new(),
         }
+    }
+
+    /// This process's state, for an observer.
+    pub fn inspect(&self) -> crate::cluster::inspect::TaskExecutorView {
+        crate::cluster::inspect::TaskExecutorView {
+            registered: self.registered,
+            shutting_down: self.shutting_down,
+            slots: self.slots,
+            tasks: self.tasks.iter().flatten().map(|t| t.inspect()).collect(),
+            local_copies: self.local_copies.iter().map(|(st, (cp, _))| (*st, *cp)).collect(),
+        }
+    }
+
+    /// The TaskManager index (`tm-N`) of this process.
+    pub fn tm(&self) -> u32 {
+        self.tm
     }
 
     pub fn host(&self) -> HostId {

@@ -34,6 +34,7 @@ pub(super) enum Phase {
     Done,
 }
 
+#[derive(Clone)]
 pub(super) struct Input {
     /// The producer's host and attempt, from the deployment descriptor.
     pub from: HostId,
@@ -44,6 +45,7 @@ pub(super) struct Input {
     ended: bool,
 }
 
+#[derive(Clone)]
 pub(super) struct Output {
     ch: ChannelId,
     /// The consumer that requested this subpartition: its host and attempt.
@@ -53,6 +55,7 @@ pub(super) struct Output {
     waiting: VecDeque<Item>,
 }
 
+#[derive(Clone)]
 struct SourceRt {
     log: usize,
     /// (partition, next offset to read).
@@ -62,6 +65,7 @@ struct SourceRt {
     end_snapshot_cp: Option<u64>,
 }
 
+#[derive(Clone)]
 struct SinkRt {
     op: OperatorId,
     semantic: SinkSemantic,
@@ -74,12 +78,14 @@ struct SinkRt {
     epoch: u64,
 }
 
+#[derive(Clone)]
 struct Alignment {
     cp: u64,
     received: Vec<bool>,
     started_us: u64,
 }
 
+#[derive(Clone)]
 struct PendingSnap {
     cp: u64,
     upload_done: bool,
@@ -89,6 +95,7 @@ struct PendingSnap {
     local: Option<SubtaskSnapshot>,
 }
 
+#[derive(Clone)]
 pub(super) struct Task {
     pub id: AttemptId,
     pub phase: Phase,
@@ -1002,5 +1009,37 @@ impl TaskExecutor {
             ctx.send(t.inputs[k].from, Msg::PartitionRequest { ch, producer, consumer: id, credit: cap });
         }
         t.wake(ctx);
+    }
+}
+
+impl Task {
+    /// This task's state, for an observer.
+    pub(super) fn inspect(&self) -> crate::cluster::inspect::TaskView {
+        let inputs: Vec<(u64, u64)> = self
+            .inputs
+            .iter()
+            .map(|i| {
+                let records = i.queue.iter().filter(|x| matches!(x, Item::Record(_))).count() as u64;
+                let barriers = i.queue.iter().filter(|x| matches!(x, Item::Barrier(_))).count() as u64;
+                (records, barriers)
+            })
+            .collect();
+        crate::cluster::inspect::TaskView {
+            st: self.id.st,
+            attempt: self.id.attempt,
+            phase: match self.phase {
+                Phase::Deploying => "DEPLOYING",
+                Phase::Initializing => "INITIALIZING",
+                Phase::Running => "RUNNING",
+                Phase::Finished => "FINISHED (end of input)",
+                Phase::Done => "DONE",
+            },
+            inputs,
+            alignment: self.align.as_ref().map(|a| {
+                (a.cp, a.received.iter().filter(|r| **r).count() as u32, a.received.len() as u32, a.started_us)
+            }),
+            back_pressured: self.blocked_output,
+            snapshots_in_progress: self.snaps.iter().map(|p| p.cp).collect(),
+        }
     }
 }

@@ -1,0 +1,137 @@
+//! Time travel over one run: the world is snapshotted every so many events while the run is
+//! simulated once; the world after any event is then a clone of the nearest snapshot at or
+//! before it, simulated forward (never a run from the start). The snapshots share what the
+//! sink committed (`sim::AppendLog`), so they cost the processes' own state each.
+
+use crate::cluster::engine::World;
+use crate::scenario::Scenario;
+
+/// At most this many snapshots are kept: past it every other one is dropped and the interval
+/// doubles, so a seek re-simulates at most `interval` events and memory stays bounded.
+pub const MAX_SNAPSHOTS: usize = 128;
+/// The first interval between snapshots, in events.
+pub const FIRST_INTERVAL: u64 = 25_000;
+
+pub struct Timeline<'a> {
+    /// `snapshots[i]` is the world after `i * interval` events.
+    snapshots: Vec<World<'a>>,
+    interval: u64,
+    total: u64,
+}
+
+impl<'a> Timeline<'a> {
+    /// Simulates `sc` (with its faults) once, keeping snapshots.
+    pub fn build(sc: &'a Scenario) -> Timeline<'a> {
+        Self::with_interval(sc, FIRST_INTERVAL)
+    }
+
+    pub fn with_interval(sc: &'a Scenario, first_interval: u64) -> Timeline<'a> {
+        let mut w = World::new(sc, true);
+        w.observe_only();
+        let mut interval = first_interval.max(1);
+        let mut snapshots = vec![w.clone()];
+        while w.step() {
+            if w.events().is_multiple_of(interval) {
+                snapshots.push(w.clone());
+                if snapshots.len() > MAX_SNAPSHOTS {
+                    snapshots = snapshots.into_iter().step_by(2).collect();
+                    interval *= 2;
+                }
+            }
+        }
+        let total = w.events();
+        Timeline { snapshots, interval, total }
+    }
+
+    /// Events in the whole run.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn interval(&self) -> u64 {
+        self.interval
+    }
+
+    /// Heap bytes all snapshots share: what the sink had committed by the last one.
+    pub fn shared_bytes(&self) -> usize {
+        self.snapshots.last().map_or(0, |w| w.shared_bytes())
+    }
+
+    pub fn snapshots(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// The world after `events` events (clamped to the run). `current`, a world of this run
+    /// at or before the target and nearer than the snapshot, is stepped forward instead.
+    pub fn world_at(&self, events: u64, current: Option<World<'a>>) -> World<'a> {
+        let events = events.min(self.total);
+        let i = ((events / self.interval) as usize).min(self.snapshots.len() - 1);
+        let snap_at = i as u64 * self.interval;
+        let mut w = match current {
+            Some(c) if c.events() <= events && c.events() >= snap_at => c,
+            _ => self.snapshots[i].clone(),
+        };
+        while w.events() < events && w.step() {}
+        w
+    }
+
+    /// The world after the last event at or before virtual time `at_us`.
+    pub fn world_at_time(&self, at_us: u64) -> World<'a> {
+        // The last snapshot taken at or before the time, then forward while the next event
+        // is not later.
+        let i = self.snapshots.partition_point(|w| w.now() <= at_us).saturating_sub(1);
+        let mut w = self.snapshots[i].clone();
+        while w.next_event_at().is_some_and(|t| t <= at_us) && w.step() {}
+        w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{FaultAction, FaultSpec, FaultTrigger};
+
+    /// The unit-test job with a TaskManager killed at 5 s: snapshots hold dead processes,
+    /// messages in flight and a failover in progress.
+    fn scenario() -> Scenario {
+        let mut sc = crate::scenario::testing::keyed_job(2, 2);
+        sc.duration_us = 8_000_000;
+        sc.faults.push(FaultSpec {
+            trigger: FaultTrigger::At { at_us: 5_000_000 },
+            action: FaultAction::KillTaskManager(0),
+        });
+        sc
+    }
+
+    #[test]
+    fn a_seek_gives_the_world_a_straight_run_reaches() {
+        let sc = scenario();
+        let t = Timeline::with_interval(&sc, 1000);
+        assert!(t.total() > 5000, "the test scenario is long enough to need several snapshots");
+        for target in [0, 1, 999, 1000, 1001, 4321, t.total() - 1, t.total(), t.total() + 10] {
+            let mut straight = World::new(&sc, true);
+            straight.observe_only();
+            while straight.events() < target && straight.step() {}
+            let seeked = t.world_at(target, None);
+            assert_eq!(seeked.events(), straight.events());
+            assert_eq!(seeked.hash_so_far(), straight.hash_so_far(), "same state after {target} events");
+            // Stepping on from a nearer world gives the same.
+            let near = t.world_at(target.saturating_sub(3), None);
+            assert_eq!(t.world_at(target, Some(near)).hash_so_far(), straight.hash_so_far());
+        }
+        let mid = t.world_at(t.total() / 2, None);
+        let by_time = t.world_at_time(mid.now());
+        assert_eq!(by_time.now(), mid.now());
+        assert!(by_time.events() >= mid.events(), "the last event at that time");
+    }
+
+    #[test]
+    fn snapshots_stay_bounded() {
+        let sc = scenario();
+        let t = Timeline::with_interval(&sc, 10);
+        assert!(t.snapshots() <= MAX_SNAPSHOTS + 1);
+        assert!(t.interval() > 10, "thinned: the interval doubled");
+        let w = t.world_at(t.total() - 7, None);
+        assert_eq!(w.events(), t.total() - 7);
+    }
+}
