@@ -74,13 +74,18 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         snapshots: Option<PathBuf>,
     },
-    /// Step through a run in the terminal: the cluster, checkpoints and events at any moment
-    /// (→/← one event, n/f/r/c next fault/failover/restore/checkpoint, ? keys, q quits).
+    /// Watch a run in the terminal, forward and back: the cluster, the job graph with what is
+    /// in flight, checkpoints, exceptions, sink transactions and the oracle at any moment
+    /// (→/← next/previous event, space plays, n/f/r/c/v next fault/failover/restore/checkpoint/
+    /// violation, : go to, / search, 1-6 views, ? keys, q quits; NO_COLOR honoured).
     Replay {
         file: PathBuf,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Plant a protocol bug, as in `run`; repeatable.
+        #[arg(long = "bug", value_name = "NAME")]
+        bugs: Vec<String>,
     },
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
@@ -131,12 +136,14 @@ pub fn main() -> ExitCode {
         }
         Command::Bench { file, seek: Some(n), .. } => cmd_bench_seek(&file, n),
         Command::Bench { file, runs, .. } => cmd_bench(&file, runs),
-        Command::Replay { file, seed } => {
-            let Some(mut sc) = load(&file) else { return ExitCode::from(2) };
+        Command::Replay { file, seed, bugs } => {
+            let Some(mut sc) = load_with_bugs(&file, &bugs) else { return ExitCode::from(2) };
             if let Some(s) = seed {
                 sc.seed = s;
             }
-            let mut app = crate::tui::app::App::new(simulate(&sc));
+            let run = simulate(&sc);
+            let mut app = crate::tui::app::App::new(&run);
+            app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             match crate::tui::replay(&mut app) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -705,7 +705,7 @@ pub fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<Phases> {
     })
 }
 
-fn summary(run: &Run, out: &mut String) {
+pub fn summary(run: &Run, out: &mut String) {
     let o = &run.outcome;
     let r = &run.output;
     let _ = writeln!(out, "summary:");

@@ -38,6 +38,8 @@ pub struct Txn {
     pub records: crate::sim::AppendLog<Record>,
     /// Records it made visible when it committed.
     pub committed: u64,
+    /// Records thrown away when it was aborted.
+    pub dropped: u64,
 }
 
 /// A record as a reader of the sink's store sees it, once committed.
@@ -87,7 +89,11 @@ impl TxnStore {
                 subtask: id.index,
                 checkpoint: id.checkpoint,
                 state: t.state,
-                records: if t.state == TxnState::Committed { t.committed } else { t.records.len() as u64 },
+                records: match t.state {
+                    TxnState::Committed => t.committed,
+                    TxnState::Aborted => t.dropped,
+                    TxnState::Open | TxnState::Prepared => t.records.len() as u64,
+                },
             })
             .collect()
     }
@@ -155,8 +161,12 @@ impl TxnStore {
     }
 
     fn write(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId, records: Vec<Record>) {
-        let t =
-            self.txns.entry(txn).or_insert(Txn { state: TxnState::Open, records: Default::default(), committed: 0 });
+        let t = self.txns.entry(txn).or_insert(Txn {
+            state: TxnState::Open,
+            records: Default::default(),
+            committed: 0,
+            dropped: 0,
+        });
         if t.state == TxnState::Committed && !records.is_empty() {
             // A committed transaction is final: writing under its id again means the protocol
             // lost track of what was committed (the oracle's invariants report it).
@@ -167,6 +177,7 @@ impl TxnStore {
             t.state = TxnState::Open;
             t.records = Default::default();
             t.committed = 0;
+            t.dropped = 0;
         }
         t.records.extend(records);
     }
@@ -233,6 +244,7 @@ impl TxnStore {
                         t.state = TxnState::Aborted;
                         txns += 1;
                         records += t.records.len() as u64;
+                        t.dropped = t.records.len() as u64;
                         t.records = Default::default();
                     }
                 }

@@ -108,6 +108,6 @@ pub struct TxnView {
     pub subtask: u32,
     pub checkpoint: u64,
     pub state: TxnState,
-    /// Records written to it (committed ones are counted in `committed`).
+    /// Records written to it (for a committed one: made visible; an aborted one: thrown away).
     pub records: u64,
 }

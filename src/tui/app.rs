@@ -1,82 +1,15 @@
-//! The replay's state: a cursor over the run's trace, and what the cluster looked like after the
-//! event under it. Stepping back or jumping recomputes the view by folding the trace from the
-//! start (the trace is data; the simulation is not re-run).
+//! The replay's state: the run (its trace, its verdict), the timeline of world snapshots, the
+//! world at the cursor and what an observer sees of it, and the controls' state. Moving the
+//! cursor anywhere clones the nearest snapshot and simulates forward (`timeline::Timeline`);
+//! moving forward a little steps the current world on. No terminal here: `ui` draws an `App`,
+//! `super::input` changes it.
 
-use crate::cluster::state::ExecutionState;
+use crate::cluster::engine::World;
+use crate::cluster::inspect::Inspection;
 use crate::job::graph::SubtaskId;
 use crate::run::Run;
+use crate::timeline::Timeline;
 use crate::trace::Note;
-
-/// What the cluster looked like right after the event at the cursor.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct View {
-    /// Per subtask: (attempt, state, TaskManager it was deployed to).
-    pub subtasks: Vec<(u32, ExecutionState, Option<u32>)>,
-    /// Per TaskManager index: `None` not registered yet, `Some(true)` registered,
-    /// `Some(false)` given up on by the JobManager.
-    pub taskmanagers: Vec<Option<bool>>,
-    /// Completed checkpoints so far: (id, at, duration, bytes).
-    pub completed: Vec<(u64, u64, u64, u64)>,
-    /// Aborted checkpoints so far: (id, at, reason).
-    pub aborted: Vec<(u64, u64, &'static str)>,
-    pub committed_records: u64,
-    pub faults_fired: usize,
-    pub failovers_started: usize,
-    pub job_status: &'static str,
-}
-
-impl View {
-    /// The view after the first `upto` trace events.
-    pub fn at(run: &Run, upto: usize) -> View {
-        let n = run.graph.subtask_count();
-        let tms = run.scenario.cluster.taskmanagers as usize;
-        let mut v = View {
-            subtasks: vec![(0, ExecutionState::Created, None); n],
-            taskmanagers: vec![None; tms],
-            job_status: "CREATED",
-            ..View::default()
-        };
-        for e in &run.outcome.notes[..upto.min(run.outcome.notes.len())] {
-            match &e.note {
-                Note::TaskState { st, attempt, to, .. } => {
-                    let s = &mut v.subtasks[st.0 as usize];
-                    if *attempt != s.0 {
-                        s.2 = None;
-                    }
-                    (s.0, s.1) = (*attempt, *to);
-                }
-                Note::Deployed { st, tm } => v.subtasks[st.0 as usize].2 = Some(*tm),
-                Note::TaskManagerRegistered { tm, .. } => set(&mut v.taskmanagers, *tm as usize, true),
-                Note::TaskManagerLost { tm, .. } => set(&mut v.taskmanagers, *tm as usize, false),
-                Note::CheckpointCompleted { cp, bytes, duration_us, .. } => {
-                    v.completed.push((*cp, e.at_us, *duration_us, *bytes))
-                }
-                Note::CheckpointAborted { cp, reason } => v.aborted.push((
-                    *cp,
-                    e.at_us,
-                    match reason {
-                        crate::trace::AbortReason::JobFailover => "job failover",
-                        crate::trace::AbortReason::Expired => "expired",
-                        crate::trace::AbortReason::Subsumed => "subsumed",
-                    },
-                )),
-                Note::SinkCommitted { records, .. } => v.committed_records += records,
-                Note::FaultInjected { .. } => v.faults_fired += 1,
-                Note::FailoverStarted { .. } => v.failovers_started += 1,
-                Note::JobStatus { to, .. } => v.job_status = to.name(),
-                _ => {}
-            }
-        }
-        v
-    }
-}
-
-fn set(v: &mut Vec<Option<bool>>, i: usize, on: bool) {
-    if v.len() <= i {
-        v.resize(i + 1, None);
-    }
-    v[i] = Some(on);
-}
 
 /// Which kind of event a jump looks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +18,8 @@ pub enum Mark {
     Failover,
     Checkpoint,
     Restore,
+    /// A broken protocol invariant, or the moment the oracle's first offender points at.
+    Violation,
 }
 
 impl Mark {
@@ -94,64 +29,343 @@ impl Mark {
             Mark::Failover => matches!(note, Note::FailoverStarted { .. }),
             Mark::Checkpoint => matches!(note, Note::CheckpointCompleted { .. } | Note::CheckpointAborted { .. }),
             Mark::Restore => matches!(note, Note::Restored { .. }),
+            Mark::Violation => false,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mark::Fault => "fault",
+            Mark::Failover => "failover",
+            Mark::Checkpoint => "checkpoint",
+            Mark::Restore => "restore",
+            Mark::Violation => "violation",
         }
     }
 }
 
-/// The replay application: the run, the cursor, and what is shown.
-pub struct App {
-    pub run: Run,
-    /// Number of trace events applied: 0 is before the first, `len` after the last.
-    pub cursor: usize,
-    pub view: View,
+/// The views of the body, like the tabs of Flink's web UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Cluster,
+    Graph,
+    Checkpoints,
+    Exceptions,
+    Transactions,
+    Oracle,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] =
+        [Tab::Cluster, Tab::Graph, Tab::Checkpoints, Tab::Exceptions, Tab::Transactions, Tab::Oracle];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Cluster => "Cluster",
+            Tab::Graph => "Graph",
+            Tab::Checkpoints => "Checkpoints",
+            Tab::Exceptions => "Exceptions",
+            Tab::Transactions => "Transactions",
+            Tab::Oracle => "Oracle",
+        }
+    }
+}
+
+/// What the one-line prompt at the bottom is asking for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `:` — an event number (`170`, `#170`), a virtual time (`12.5s`, `800ms`), or an engine
+    /// step (`@51234`).
+    Goto,
+    /// `/` — text to find in the event log.
+    Search,
+}
+
+/// Playback speeds: virtual seconds per wall second.
+pub const SPEEDS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0];
+
+/// Something a mouse click can select, with where it was drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hit {
+    Tab(Tab),
+    Subtask(SubtaskId),
+    /// A line of the event log: the note index.
+    Note(usize),
+}
+
+/// The replay application.
+pub struct App<'a> {
+    pub run: &'a Run,
+    timeline: Timeline<'a>,
+    world: Option<World<'a>>,
+    /// What is seen of the world at the cursor.
+    pub seen: Inspection,
+    /// Engine events applied (0: before the first).
+    pub step: u64,
+    /// Trace notes written by the applied events (the last one is the current note).
+    pub notes_seen: usize,
+    pub tab: Tab,
     pub help: bool,
     pub quit: bool,
+    pub playing: bool,
+    pub speed: usize,
+    pub prompt: Option<(PromptKind, String)>,
+    pub search: Option<String>,
+    /// Show only the log lines that match the search.
+    pub filter: bool,
+    /// One line of feedback ("no later failover", "not a time: …").
+    pub message: Option<String>,
+    pub selected: Option<SubtaskId>,
+    /// Colours (off with NO_COLOR).
+    pub color: bool,
+    /// Screen areas of clickable things, from the last draw.
+    pub hits: std::cell::RefCell<Vec<(ratatui::layout::Rect, Hit)>>,
+    /// Engine steps the violation marks point at, ascending.
+    violation_steps: Vec<u64>,
 }
 
-impl App {
-    pub fn new(run: Run) -> App {
-        let view = View::at(&run, 0);
-        App { run, cursor: 0, view, help: false, quit: false }
-    }
-
-    pub fn len(&self) -> usize {
-        self.run.outcome.notes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Moves the cursor (clamped) and recomputes the view.
-    pub fn seek(&mut self, cursor: usize) {
-        self.cursor = cursor.min(self.len());
-        self.view = View::at(&self.run, self.cursor);
-    }
-
-    pub fn step(&mut self, forward: bool) {
-        let c = if forward { self.cursor + 1 } else { self.cursor.saturating_sub(1) };
-        self.seek(c);
-    }
-
-    /// Jumps to just after the next (or previous) event of a kind; stays if there is none.
-    pub fn jump(&mut self, mark: Mark, forward: bool) {
-        let notes = &self.run.outcome.notes;
-        let found = if forward {
-            (self.cursor..notes.len()).find(|&i| mark.matches(&notes[i].note))
-        } else {
-            (0..self.cursor.saturating_sub(1)).rev().find(|&i| mark.matches(&notes[i].note))
+impl<'a> App<'a> {
+    /// Builds the timeline (one more simulation of the run, with snapshots) and opens the
+    /// replay before the first event.
+    pub fn new(run: &'a Run) -> App<'a> {
+        let timeline = Timeline::build(&run.scenario);
+        debug_assert_eq!(timeline.total(), run.outcome.events, "the replay re-simulates the same run");
+        let world = timeline.world_at(0, None);
+        let seen = world.inspect();
+        let mut app = App {
+            run,
+            timeline,
+            world: Some(world),
+            seen,
+            step: 0,
+            notes_seen: 0,
+            tab: Tab::Cluster,
+            help: false,
+            quit: false,
+            playing: false,
+            speed: 3,
+            prompt: None,
+            search: None,
+            filter: false,
+            message: None,
+            selected: None,
+            color: true,
+            hits: Default::default(),
+            violation_steps: Vec::new(),
         };
-        if let Some(i) = found {
-            self.seek(i + 1);
+        app.violation_steps = app.find_violations();
+        app.notes_seen = app.notes_upto(0);
+        app
+    }
+
+    /// Engine events of the whole run.
+    pub fn total_steps(&self) -> u64 {
+        self.timeline.total()
+    }
+
+    pub fn notes(&self) -> &'a [crate::trace::TraceEntry] {
+        &self.run.outcome.notes
+    }
+
+    fn note_events(&self) -> &'a [u64] {
+        &self.run.outcome.note_events
+    }
+
+    fn notes_upto(&self, step: u64) -> usize {
+        self.note_events().partition_point(|&e| e <= step)
+    }
+
+    /// Was note `i` written by the event at the cursor (highlighted in the log)?
+    pub fn is_current(&self, i: usize) -> bool {
+        i < self.notes_seen && self.note_events()[i] == self.step
+    }
+
+    /// The note just written (the log is centred on it), if any.
+    pub fn current_note(&self) -> Option<usize> {
+        self.notes_seen.checked_sub(1)
+    }
+
+    /// Virtual time at the cursor.
+    pub fn now_us(&self) -> u64 {
+        self.seen.now_us
+    }
+
+    /// Moves the cursor to after `step` engine events (clamped to the run).
+    pub fn seek_step(&mut self, step: u64) {
+        let step = step.min(self.total_steps());
+        let current = self.world.take();
+        let w = self.timeline.world_at(step, current);
+        self.land(w);
+    }
+
+    /// Moves the cursor to the last event at or before virtual time `at_us`.
+    pub fn seek_time(&mut self, at_us: u64) {
+        let current = self.world.take().filter(|w| w.now() <= at_us);
+        let w = match current {
+            Some(mut w) if at_us - w.now() < 1_000_000 => {
+                while w.next_event_at().is_some_and(|t| t <= at_us) && w.step() {}
+                w
+            }
+            _ => self.timeline.world_at_time(at_us),
+        };
+        self.land(w);
+    }
+
+    fn land(&mut self, w: World<'a>) {
+        self.step = w.events();
+        self.seen = w.inspect();
+        self.world = Some(w);
+        self.notes_seen = self.notes_upto(self.step);
+    }
+
+    /// Forward to the event that writes the next note.
+    pub fn next_note(&mut self) {
+        match self.note_events().get(self.notes_seen) {
+            Some(&e) => self.seek_step(e),
+            None => self.seek_step(self.total_steps()),
         }
     }
 
-    /// Virtual time of the last applied event.
-    pub fn now_us(&self) -> u64 {
-        self.cursor.checked_sub(1).map_or(0, |i| self.run.outcome.notes[i].at_us)
+    /// Back to the event that wrote the note before the current one (or to the start).
+    pub fn prev_note(&mut self) {
+        let events = self.note_events();
+        let here = match self.current_note() {
+            // Standing after the current note's event: back to that event's own notes first.
+            Some(k) if events[k] < self.step => events[k] + 1,
+            Some(k) => events[k],
+            None => 0,
+        };
+        let before = events.partition_point(|&e| e < here);
+        match before.checked_sub(1) {
+            Some(j) => self.seek_step(events[j]),
+            None => self.seek_step(0),
+        }
     }
 
-    pub fn subtask_name(&self, i: usize) -> String {
-        self.run.graph.subtask_name(SubtaskId(i as u32))
+    /// Jumps to the event that writes the next (or previous) note of a kind; stays, with a
+    /// message, if there is none.
+    pub fn jump(&mut self, mark: Mark, forward: bool) {
+        if mark == Mark::Violation {
+            let target = if forward {
+                self.violation_steps.iter().find(|&&s| s > self.step)
+            } else {
+                self.violation_steps.iter().rev().find(|&&s| s < self.step)
+            };
+            return match target {
+                Some(&s) => self.seek_step(s),
+                None => self.say(format!("no {} {}", if forward { "later" } else { "earlier" }, mark.name())),
+            };
+        }
+        let notes = self.notes();
+        let found = if forward {
+            (self.notes_seen..notes.len()).find(|&i| mark.matches(&notes[i].note))
+        } else {
+            let before_current = self.current_note().map_or(0, |k| {
+                let e = self.note_events()[k];
+                self.note_events().partition_point(|&x| x < e)
+            });
+            (0..before_current).rev().find(|&i| mark.matches(&notes[i].note))
+        };
+        match found {
+            Some(i) => self.seek_step(self.note_events()[i]),
+            None => self.say(format!("no {} {}", if forward { "later" } else { "earlier" }, mark.name())),
+        }
+    }
+
+    /// Goes to the note numbered `n` (as `--trace` and the verdict's "trace event #n" count).
+    pub fn goto_note(&mut self, n: usize) {
+        match n.checked_sub(1).and_then(|i| self.note_events().get(i)) {
+            Some(&e) => self.seek_step(e),
+            None => self.say(format!("no event #{n}: the run has {} (1-{})", self.notes().len(), self.notes().len())),
+        }
+    }
+
+    /// Carries out the `:` prompt's text.
+    pub fn goto(&mut self, text: &str) {
+        let t = text.trim();
+        if let Some(step) = t.strip_prefix('@') {
+            match step.parse::<u64>() {
+                Ok(s) => self.seek_step(s),
+                Err(_) => self.say(format!("not an engine step: {step:?}")),
+            }
+        } else if let Ok(n) = t.trim_start_matches('#').parse::<usize>() {
+            self.goto_note(n);
+        } else {
+            match humantime::parse_duration(t) {
+                Ok(d) => self.seek_time(d.as_micros().min(u64::MAX as u128) as u64),
+                Err(_) => self.say(format!(
+                    "go to: an event number (170 or #170), a time (12.5s, 800ms) or an engine step (@51234); not {t:?}"
+                )),
+            }
+        }
+    }
+
+    /// Does the log line of note `i` match the search (case-insensitive)?
+    pub fn matches(&self, text: &str) -> bool {
+        let needle = self.search.as_deref().unwrap_or("").to_lowercase();
+        !needle.is_empty() && text.to_lowercase().contains(&needle)
+    }
+
+    /// Jumps to the next (or previous) note whose log line contains the search text.
+    pub fn find(&mut self, forward: bool, line_of: impl Fn(&App, usize) -> String) {
+        let Some(s) = self.search.clone().filter(|s| !s.is_empty()) else {
+            return self.say("no search: press / and type".into());
+        };
+        let n = self.notes().len();
+        let found = if forward {
+            (self.notes_seen..n).find(|&i| self.matches(&line_of(self, i)))
+        } else {
+            let before = self.current_note().unwrap_or(0);
+            (0..before).rev().find(|&i| self.matches(&line_of(self, i)))
+        };
+        match found {
+            Some(i) => self.seek_step(self.note_events()[i]),
+            None => self.say(format!("{s:?} not found {}", if forward { "after here" } else { "before here" })),
+        }
+    }
+
+    /// Plays on by `wall_ms` of wall time at the current speed; stops at the end.
+    pub fn tick(&mut self, wall_ms: u64) {
+        if !self.playing {
+            return;
+        }
+        let advance = (wall_ms as f64 * 1000.0 * SPEEDS[self.speed]) as u64;
+        self.seek_time(self.now_us().saturating_add(advance.max(1)));
+        if self.step >= self.total_steps() {
+            self.playing = false;
+        }
+    }
+
+    pub fn say(&mut self, m: String) {
+        self.message = Some(m);
+    }
+
+    pub fn subtask_name(&self, st: SubtaskId) -> String {
+        self.run.graph.subtask_name(st)
+    }
+
+    /// Where the violation marks point: every "trace event #n" an invariant violation cites,
+    /// and the commit of the oracle's first impossible result.
+    fn find_violations(&self) -> Vec<u64> {
+        let events = self.note_events();
+        let mut steps: Vec<u64> = Vec::new();
+        for v in &self.run.outcome.violations {
+            if let Some(rest) = v.split("trace event #").nth(1) {
+                let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+                if let Some(&e) = digits.parse::<usize>().ok().and_then(|n| events.get(n.checked_sub(1)?)) {
+                    steps.push(e);
+                }
+            }
+        }
+        if let Some(at) = self.run.output.first_bad_result.as_ref().and_then(|b| b.committed_at_us) {
+            // The first note at or after the commit: the commit's own event.
+            let i = self.notes().partition_point(|e| e.at_us < at);
+            if let Some(&e) = events.get(i) {
+                steps.push(e);
+            }
+        }
+        steps.sort_unstable();
+        steps.dedup();
+        steps
     }
 }

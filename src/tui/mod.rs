@@ -1,16 +1,43 @@
-//! `recoverysim replay FILE`: step through a run in the terminal — forward and back one event,
-//! jump to the next fault, failover, restore or checkpoint — and see the cluster, the
-//! checkpoints and the events as they were at that moment. `App` holds the state, `input` maps
-//! keys to it, `ui` draws it; only `replay` touches the terminal.
+//! `recoverysim replay FILE`: watch a run in the terminal — step forward and back, play it,
+//! jump to the next fault, failover, restore, checkpoint or violation, go to an event or a
+//! time, search the log — and see the cluster, the job graph with what is in flight, the
+//! checkpoints, the exceptions, the sink's transactions and the oracle as they were then.
+//! `App` holds the state, `input`/`click` change it, `ui` draws it; only `replay` touches the
+//! terminal.
 
 pub mod app;
 pub mod ui;
 
-use app::{App, Mark};
-use crossterm::event::{self, Event, KeyCode, KeyEventKind};
+use app::{App, Hit, Mark, PromptKind, SPEEDS, Tab};
+use crossterm::event::{self, Event, KeyCode, KeyEventKind, MouseButton, MouseEventKind};
+use std::time::Duration;
 
-/// Applies one key to the app (the help overlay closes on any key).
+/// Applies one key to the app. The help overlay closes on any key; a prompt takes the keys
+/// until Enter or Esc.
 pub fn input(app: &mut App, key: KeyCode) {
+    app.message = None;
+    if let Some((kind, mut text)) = app.prompt.take() {
+        match key {
+            KeyCode::Enter => match kind {
+                PromptKind::Goto => app.goto(&text),
+                PromptKind::Search => {
+                    app.search = (!text.is_empty()).then_some(text);
+                    app.find(true, ui::log_line);
+                }
+            },
+            KeyCode::Esc => {}
+            KeyCode::Backspace => {
+                text.pop();
+                app.prompt = Some((kind, text));
+            }
+            KeyCode::Char(c) => {
+                text.push(c);
+                app.prompt = Some((kind, text));
+            }
+            _ => app.prompt = Some((kind, text)),
+        }
+        return;
+    }
     if app.help {
         app.help = false;
         if !matches!(key, KeyCode::Char('q') | KeyCode::Esc) {
@@ -18,8 +45,15 @@ pub fn input(app: &mut App, key: KeyCode) {
         }
     }
     match key {
-        KeyCode::Right | KeyCode::Char('l') => app.step(true),
-        KeyCode::Left | KeyCode::Char('h') => app.step(false),
+        KeyCode::Right | KeyCode::Char('l') => app.next_note(),
+        KeyCode::Left | KeyCode::Char('h') => app.prev_note(),
+        KeyCode::Char('.') => app.seek_step(app.step + 1),
+        KeyCode::Char(',') => app.seek_step(app.step.saturating_sub(1)),
+        KeyCode::Char(' ') => {
+            app.playing = !app.playing && app.step < app.total_steps();
+        }
+        KeyCode::Char('+') => app.speed = (app.speed + 1).min(SPEEDS.len() - 1),
+        KeyCode::Char('-') => app.speed = app.speed.saturating_sub(1),
         KeyCode::Char('n') => app.jump(Mark::Fault, true),
         KeyCode::Char('N') => app.jump(Mark::Fault, false),
         KeyCode::Char('f') => app.jump(Mark::Failover, true),
@@ -28,29 +62,81 @@ pub fn input(app: &mut App, key: KeyCode) {
         KeyCode::Char('R') => app.jump(Mark::Restore, false),
         KeyCode::Char('c') => app.jump(Mark::Checkpoint, true),
         KeyCode::Char('C') => app.jump(Mark::Checkpoint, false),
-        KeyCode::Char('g') | KeyCode::Home => app.seek(0),
-        KeyCode::Char('G') | KeyCode::End => app.seek(app.len()),
+        KeyCode::Char('v') => app.jump(Mark::Violation, true),
+        KeyCode::Char('V') => app.jump(Mark::Violation, false),
+        KeyCode::Char('g') | KeyCode::Home => app.seek_step(0),
+        KeyCode::Char('G') | KeyCode::End => app.seek_step(app.total_steps()),
+        KeyCode::Char(':') => app.prompt = Some((PromptKind::Goto, String::new())),
+        KeyCode::Char('/') => app.prompt = Some((PromptKind::Search, String::new())),
+        KeyCode::Char(']') => app.find(true, ui::log_line),
+        KeyCode::Char('[') => app.find(false, ui::log_line),
+        KeyCode::Char('=') => {
+            app.filter = !app.filter;
+            if app.search.is_none() {
+                app.say("= filters the log by the search: press / first".into());
+            }
+        }
+        KeyCode::Tab => app.tab = Tab::ALL[(tab_index(app.tab) + 1) % Tab::ALL.len()],
+        KeyCode::BackTab => app.tab = Tab::ALL[(tab_index(app.tab) + Tab::ALL.len() - 1) % Tab::ALL.len()],
+        KeyCode::Char(d @ '1'..='6') => app.tab = Tab::ALL[d as usize - '1' as usize],
         KeyCode::Char('?') => app.help = true,
         KeyCode::Char('q') | KeyCode::Esc => app.quit = true,
         _ => {}
     }
 }
 
+fn tab_index(t: Tab) -> usize {
+    Tab::ALL.iter().position(|x| *x == t).expect("every tab is in Tab::ALL")
+}
+
+/// A left click at a screen cell: a tab selects its view, a subtask is selected (its details
+/// show in the cluster view; a second click clears it), a log line moves the cursor to it.
+pub fn click(app: &mut App, column: u16, row: u16) {
+    let hit = app.hits.borrow().iter().find(|(r, _)| r.contains((column, row).into())).map(|(_, h)| *h);
+    match hit {
+        Some(Hit::Tab(t)) => app.tab = t,
+        Some(Hit::Subtask(st)) => app.selected = if app.selected == Some(st) { None } else { Some(st) },
+        Some(Hit::Note(i)) => app.goto_note(i + 1),
+        None => {}
+    }
+}
+
+/// How often a playing replay moves on.
+const TICK: Duration = Duration::from_millis(100);
+
 /// Runs the replay in the terminal until `q`. ratatui's `init` puts the terminal in raw mode on
-/// the alternate screen and restores it on exit and on panic.
+/// the alternate screen and restores it on exit and on panic; mouse capture is switched off on
+/// both paths too.
 pub fn replay(app: &mut App) -> std::io::Result<()> {
     let mut terminal = ratatui::init();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), event::DisableMouseCapture);
+        hook(info);
+    }));
+    crossterm::execute!(std::io::stdout(), event::EnableMouseCapture)?;
     let result = (|| {
         while !app.quit {
             terminal.draw(|f| ui::draw(f, app))?;
-            if let Event::Key(k) = event::read()?
-                && k.kind == KeyEventKind::Press
-            {
-                input(app, k.code);
+            if app.playing && !event::poll(TICK)? {
+                app.tick(TICK.as_millis() as u64);
+                continue;
+            }
+            match event::read()? {
+                Event::Key(k) if k.kind == KeyEventKind::Press => input(app, k.code),
+                Event::Mouse(m) => match m.kind {
+                    MouseEventKind::Down(MouseButton::Left) => click(app, m.column, m.row),
+                    MouseEventKind::ScrollDown => app.next_note(),
+                    MouseEventKind::ScrollUp => app.prev_note(),
+                    _ => {}
+                },
+                // The next draw uses the new size.
+                _ => {}
             }
         }
         Ok(())
     })();
+    let _ = crossterm::execute!(std::io::stdout(), event::DisableMouseCapture);
     ratatui::restore();
     result
 }

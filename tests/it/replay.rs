@@ -1,100 +1,418 @@
-//! The replay: rendering at key moments pinned as snapshots (80×24, ratatui's TestBackend), every
-//! key, stepping back, and the real binary in tmux.
+//! The replay: rendering at key moments pinned as snapshots (ratatui's TestBackend), every key,
+//! the prompts, playing, the mouse, sizes and NO_COLOR, time travel against a straight run, and
+//! the real binary in tmux.
 
 use crate::snapshot;
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use recoverysim::tui::app::App;
-use recoverysim::tui::{input, ui};
+use ratatui::style::Color;
+use recoverysim::run::Run;
+use recoverysim::tui::app::{App, Tab};
+use recoverysim::tui::{click, input, ui};
 
-fn app() -> App {
-    App::new(recoverysim::run_file("scenarios/keyed-tm-kill.toml").expect("shipped scenario"))
+/// The newcomer's scenario, simulated (each test has its own: a run is not `Sync`).
+fn run() -> &'static Run {
+    Box::leak(Box::new(recoverysim::run_file("scenarios/keyed-tm-kill.toml").expect("shipped scenario")))
+}
+
+fn app() -> App<'static> {
+    App::new(run())
+}
+
+fn terminal(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    terminal.draw(|f| ui::draw(f, app)).expect("draws");
+    terminal
+}
+
+fn screen_at(app: &App, w: u16, h: u16) -> String {
+    let t = terminal(app, w, h);
+    let buffer = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn screen(app: &App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
-    terminal.draw(|f| ui::draw(f, app)).expect("draws");
-    let buffer = terminal.backend().buffer().clone();
-    (0..24)
-        .map(|y| (0..80).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+    screen_at(app, 80, 24)
+}
+
+fn key(a: &mut App, c: char) {
+    input(a, KeyCode::Char(c));
+}
+
+fn typed(a: &mut App, text: &str) {
+    for c in text.chars() {
+        key(a, c);
+    }
+    input(a, KeyCode::Enter);
+}
+
+/// The log line of the note at the cursor.
+fn current(a: &App) -> String {
+    a.current_note().map(|i| ui::log_line(a, i)).unwrap_or_default()
 }
 
 #[test]
 fn the_next_failover_shows_what_restarts_and_stepping_back_returns_before_the_crash() {
     let mut a = app();
     snapshot("replay-start", &screen(&a));
-    input(&mut a, KeyCode::Char('n'));
+    key(&mut a, 'n');
     let fault = screen(&a);
     assert!(fault.contains("FAULT kill-taskmanager 1"), "{fault}");
+    assert!(fault.contains("tm-1 process DEAD"), "the cluster shows the dead process: {fault}");
     snapshot("replay-fault", &fault);
-    input(&mut a, KeyCode::Char('f'));
+    key(&mut a, 'f');
     let failover = screen(&a);
     assert!(failover.contains("failover #1: count[0] failed; restart 8 of 8 subtasks"), "{failover}");
+    assert!(failover.contains("CANCELING"), "the subtasks being cancelled: {failover}");
     snapshot("replay-failover", &failover);
-    input(&mut a, KeyCode::Char('r'));
+    // Who noticed, and how: the failed task's connection to the dead TaskManager.
+    key(&mut a, '4');
+    let exceptions = screen(&a);
+    assert!(exceptions.contains("RemoteTransportException") && exceptions.contains("count[0]"), "{exceptions}");
+    assert!(exceptions.contains("restore chk-64"), "{exceptions}");
+    snapshot("replay-exceptions", &exceptions);
+    key(&mut a, '1');
+    key(&mut a, 'r');
     let restore = screen(&a);
     assert!(restore.contains("restores checkpoint 64"), "{restore}");
-    assert!(restore.contains("#1 INITIALIZING"), "the new attempts: {restore}");
+    assert!(restore.contains("#1 INITIALIZING") || restore.contains("#1 RUNNING"), "the new attempts: {restore}");
     snapshot("replay-restore", &restore);
+    // The sink transactions: the one pre-committed after checkpoint 64 is aborted on restore,
+    // then new transactions commit again.
+    a.tab = Tab::Transactions;
+    key(&mut a, '/');
+    typed(&mut a, "aborts");
+    let aborted = screen(&a);
+    assert!(aborted.contains("aborts 2 lingering transactions") && aborted.contains("65:aborted 103"), "{aborted}");
+    snapshot("replay-transactions-abort", &aborted);
+    key(&mut a, '/');
+    typed(&mut a, "commits the transaction");
+    let txns = screen(&a);
+    assert!(txns.contains("commits the transaction of checkpoint"), "{txns}");
+    assert!(
+        a.seen
+            .txns
+            .iter()
+            .any(|t| t.checkpoint >= 65 && t.state == recoverysim::cluster::external::TxnState::Committed),
+        "{txns}"
+    );
+    snapshot("replay-transactions-commit", &txns);
     // Back to before the crash: the fault has not fired, every first attempt runs.
-    input(&mut a, KeyCode::Char('N'));
+    a.tab = Tab::Cluster;
+    key(&mut a, 'N');
     input(&mut a, KeyCode::Left);
     let before = screen(&a);
     assert!(before.contains("faults 0") && !before.contains("#1 "), "{before}");
-    assert_eq!(a.view, recoverysim::tui::app::View::at(&a.run, a.cursor), "the view is the trace folded to the cursor");
+    assert!(before.contains("tm-1 2 slots"), "tm-1 is alive again: {before}");
+}
+
+#[test]
+fn the_views_at_a_checkpoint_and_during_recovery() {
+    let mut a = app();
+    // The first checkpoint in flight: the barrier on the wire or aligning.
+    key(&mut a, '2');
+    let triggered = (0..a.notes().len())
+        .find(|&i| matches!(a.notes()[i].note, recoverysim::trace::Note::CheckpointTriggered { .. }))
+        .expect("a checkpoint is triggered");
+    a.goto_note(triggered + 1);
+    for _ in 0..50 {
+        let e = &a.seen.edges;
+        if e.iter().any(|f| f.barriers_on_wire + f.barriers_queued > 0) {
+            break;
+        }
+        key(&mut a, '.');
+    }
+    let graph = screen(&a);
+    assert!(a.seen.edges.iter().any(|f| f.barriers_on_wire + f.barriers_queued > 0), "{graph}");
+    assert!(graph.contains("source =forward=> map"), "{graph}");
+    snapshot("replay-graph-barrier", &graph);
+    key(&mut a, '3');
+    let cps = screen(&a);
+    assert!(cps.contains("IN_PROGRESS"), "the checkpoint in flight, with its acknowledgements: {cps}");
+    snapshot("replay-checkpoints-in-progress", &cps);
+    key(&mut a, 'f');
+    key(&mut a, 'c');
+    let cps = screen(&a);
+    assert!(cps.contains("FAILED") && cps.contains("COMPLETED"), "{cps}");
+    key(&mut a, '6');
+    let oracle = screen_at(&a, 100, 40);
+    assert!(oracle.contains("fault-free run") && oracle.contains("exactly_once"), "{oracle}");
+    snapshot("replay-oracle", &oracle);
 }
 
 #[test]
 fn every_key_does_what_the_help_says() {
     let mut a = app();
-    let len = a.len();
+    let total = a.total_steps();
     input(&mut a, KeyCode::Right);
-    assert_eq!(a.cursor, 1);
-    input(&mut a, KeyCode::Char('l'));
-    assert_eq!(a.cursor, 2);
-    input(&mut a, KeyCode::Char('h'));
+    assert_eq!(a.notes_seen, a.notes().len().min(a.notes_seen), "moved to a note");
+    let first = a.step;
+    assert!(first > 0 && a.notes_seen >= 1);
+    key(&mut a, 'l');
+    assert!(a.step > first);
+    key(&mut a, 'h');
+    assert_eq!(a.step, first, "back to the previous note's event");
     input(&mut a, KeyCode::Left);
     input(&mut a, KeyCode::Left);
-    assert_eq!(a.cursor, 0, "never before the start");
-    input(&mut a, KeyCode::Char('G'));
-    assert_eq!(a.cursor, len);
+    assert_eq!(a.step, 0, "never before the start");
+    key(&mut a, '.');
+    assert_eq!(a.step, 1, "one engine step");
+    key(&mut a, '.');
+    key(&mut a, ',');
+    assert_eq!(a.step, 1, "one engine step back");
+    key(&mut a, 'G');
+    assert_eq!(a.step, total);
     input(&mut a, KeyCode::Right);
-    assert_eq!(a.cursor, len, "never past the end");
-    input(&mut a, KeyCode::Char('g'));
-    assert_eq!(a.cursor, 0);
-    let kind = |a: &App| format!("{:?}", a.run.outcome.notes[a.cursor - 1].note);
-    for (key, back, what) in
+    key(&mut a, '.');
+    assert_eq!(a.step, total, "never past the end");
+    key(&mut a, 'g');
+    assert_eq!(a.step, 0);
+    input(&mut a, KeyCode::End);
+    input(&mut a, KeyCode::Home);
+    assert_eq!(a.step, 0);
+    let kind = |a: &App| a.current_note().map(|i| format!("{:?}", a.notes()[i].note)).unwrap_or_default();
+    // The event a jump lands on wrote the note it looked for (maybe with others).
+    let wrote = |a: &App, what: &str| {
+        (0..a.notes_seen)
+            .rev()
+            .take_while(|&i| a.is_current(i))
+            .any(|i| format!("{:?}", a.notes()[i].note).starts_with(what))
+    };
+    for (k, back, what) in
         [('n', 'N', "FaultInjected"), ('f', 'F', "FailoverStarted"), ('r', 'R', "Restored"), ('c', 'C', "Checkpoint")]
     {
-        a.seek(0);
-        input(&mut a, KeyCode::Char(key));
-        assert!(kind(&a).starts_with(what), "{key}: {}", kind(&a));
-        let first = a.cursor;
-        input(&mut a, KeyCode::Char(key));
-        let second = a.cursor;
+        a.seek_step(0);
+        key(&mut a, k);
+        assert!(wrote(&a, what), "{k}: {}", kind(&a));
+        let first = a.step;
+        key(&mut a, k);
+        let second = a.step;
         if second != first {
-            assert!(kind(&a).starts_with(what) && second > first, "{key} twice");
-            input(&mut a, KeyCode::Char(back));
-            assert_eq!(a.cursor, first, "{back} goes back to the previous one");
+            assert!(wrote(&a, what) && second > first, "{k} twice");
+            key(&mut a, back);
+            assert_eq!(a.step, first, "{back} goes back to the previous one");
+        } else {
+            assert!(a.message.as_deref().is_some_and(|m| m.starts_with("no later")), "{:?}", a.message);
         }
     }
-    input(&mut a, KeyCode::Char('?'));
+    // No violation in a clean run: v says so and stays.
+    let here = a.step;
+    key(&mut a, 'v');
+    assert_eq!(a.step, here);
+    assert_eq!(a.message.as_deref(), Some("no later violation"));
+    key(&mut a, 'V');
+    assert_eq!(a.message.as_deref(), Some("no earlier violation"));
+    // Views.
+    for (d, tab) in ('1'..='6').zip(Tab::ALL) {
+        key(&mut a, d);
+        assert_eq!(a.tab, tab);
+    }
+    input(&mut a, KeyCode::Tab);
+    assert_eq!(a.tab, Tab::Cluster, "Tab cycles");
+    input(&mut a, KeyCode::BackTab);
+    assert_eq!(a.tab, Tab::Oracle, "Shift-Tab cycles back");
+    // Speed.
+    let speed = a.speed;
+    key(&mut a, '+');
+    assert_eq!(a.speed, speed + 1);
+    key(&mut a, '-');
+    key(&mut a, '-');
+    assert_eq!(a.speed, speed - 1);
+    key(&mut a, '?');
     assert!(a.help);
     let help = screen(&a);
     for (k, what) in ui::KEYS {
         assert!(help.contains(what), "help lists {k}: {help}");
     }
     snapshot("replay-help", &help);
-    input(&mut a, KeyCode::Char('x'));
+    key(&mut a, 'x');
     assert!(!a.help && !a.quit, "any key closes the help");
-    input(&mut a, KeyCode::Char('q'));
+    key(&mut a, 'q');
     assert!(a.quit);
     let mut b = app();
     input(&mut b, KeyCode::Esc);
     assert!(b.quit);
+}
+
+#[test]
+fn violations_are_a_jump_away_in_a_broken_run() {
+    let mut sc =
+        recoverysim::scenario::load_file("scenarios/retained-checkpoints.toml".as_ref()).expect("shipped scenario");
+    assert!(sc.bugs.set("restore-oldest-checkpoint"), "a known bug");
+    let run = recoverysim::run::simulate(&sc);
+    assert!(!run.outcome.violations.is_empty(), "the planted bug breaks an invariant");
+    let mut a = App::new(&run);
+    key(&mut a, 'v');
+    assert!(a.step > 0, "{:?}", a.message);
+    let cited: usize = run.outcome.violations[0]
+        .split("trace event #")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a violation cites its trace event");
+    assert!(a.is_current(cited - 1), "v lands on the event the violation cites: {}", current(&a));
+}
+
+#[test]
+fn go_to_search_and_filter() {
+    let mut a = app();
+    key(&mut a, ':');
+    typed(&mut a, "170");
+    assert_eq!(a.notes_seen, 170.max(a.notes_seen), "at or just past note 170");
+    assert!(a.is_current(169), "note #170 was written by this step");
+    key(&mut a, ':');
+    typed(&mut a, "#5");
+    assert!(a.is_current(4));
+    key(&mut a, ':');
+    typed(&mut a, "12.5s");
+    assert!(a.now_us() <= 12_500_000 && a.now_us() > 12_400_000, "{}", a.now_us());
+    key(&mut a, ':');
+    typed(&mut a, "@1000");
+    assert_eq!(a.step, 1000);
+    key(&mut a, ':');
+    typed(&mut a, "soon");
+    assert_eq!(a.step, 1000, "a bad go-to stays");
+    assert!(a.message.as_deref().is_some_and(|m| m.contains("not \"soon\"")), "{:?}", a.message);
+    // Esc leaves a prompt; Backspace edits it.
+    key(&mut a, ':');
+    key(&mut a, '9');
+    input(&mut a, KeyCode::Backspace);
+    assert_eq!(a.prompt.as_ref().map(|p| p.1.as_str()), Some(""));
+    input(&mut a, KeyCode::Esc);
+    assert!(a.prompt.is_none() && !a.quit, "Esc closes the prompt, not the replay");
+    // Search: the next line that mentions it, then the next, then back.
+    a.seek_step(0);
+    key(&mut a, '/');
+    typed(&mut a, "restores checkpoint");
+    let first = a.step;
+    assert!(current(&a).contains("restores checkpoint") || a.notes()[..a.notes_seen].iter().rev().take(3).count() > 0);
+    assert!(first > 0, "{:?}", a.message);
+    key(&mut a, ']');
+    assert!(a.step >= first);
+    key(&mut a, '[');
+    key(&mut a, ']');
+    // Filter: only matching lines in the log.
+    key(&mut a, '=');
+    let filtered = screen(&a);
+    let log: Vec<&str> = filtered.lines().skip_while(|l| !l.contains("events matching")).skip(1).take(6).collect();
+    assert!(log.iter().all(|l| l.contains("restores checkpoint") || l.starts_with('└')), "{filtered}");
+    key(&mut a, '=');
+    key(&mut a, '/');
+    typed(&mut a, "no such words anywhere");
+    assert!(a.message.as_deref().is_some_and(|m| m.contains("not found")), "{:?}", a.message);
+}
+
+#[test]
+fn playing_moves_virtual_time_at_the_chosen_speed() {
+    let mut a = app();
+    key(&mut a, ' ');
+    assert!(a.playing);
+    a.tick(100);
+    let t1 = a.now_us();
+    assert!(t1 > 0 && t1 <= 100_000, "100 ms at 1×: {t1}");
+    key(&mut a, '+');
+    a.tick(100);
+    assert!(a.now_us() <= t1 + 200_000 && a.now_us() > t1, "2×: {}", a.now_us());
+    key(&mut a, ' ');
+    let paused = a.step;
+    a.tick(100);
+    assert_eq!(a.step, paused, "paused: a tick does nothing");
+    key(&mut a, 'G');
+    key(&mut a, ' ');
+    assert!(!a.playing, "at the end there is nothing to play");
+}
+
+#[test]
+fn the_mouse_selects_views_subtasks_and_log_lines() {
+    let mut a = app();
+    key(&mut a, 'f');
+    let _ = terminal(&a, 80, 24);
+    // The tab bar is line 3 (row 2); "4 Exceptions" starts after the first three labels.
+    let tabs = screen(&a).lines().nth(2).expect("tab bar").to_string();
+    let col = tabs.find("4 Exceptions").expect("tab shown") as u16;
+    click(&mut a, col, 2);
+    assert_eq!(a.tab, Tab::Exceptions);
+    click(&mut a, tabs.find("1 Cluster").expect("tab shown") as u16, 2);
+    assert_eq!(a.tab, Tab::Cluster);
+    // A subtask line of the cluster view.
+    let _ = terminal(&a, 80, 24);
+    let text = screen(&a);
+    let row = text.lines().position(|l| l.contains("  source[0] #0")).expect("source[0] shown") as u16;
+    click(&mut a, 10, row);
+    assert_eq!(a.selected.map(|s| a.subtask_name(s)), Some("source[0]".to_string()));
+    let details = screen_at(&a, 100, 40);
+    assert!(details.contains("source[0]:") && details.contains("inputs:"), "{details}");
+    let _ = terminal(&a, 80, 24);
+    click(&mut a, 10, row);
+    assert_eq!(a.selected, None, "a second click clears");
+    // A log line: the cursor moves to that note.
+    let _ = terminal(&a, 80, 24);
+    let text = screen(&a);
+    let row = text.lines().collect::<Vec<_>>().iter().rposition(|l| l.starts_with("│#")).expect("a log line") as u16;
+    let n: usize = text.lines().nth(row as usize).expect("row")[4..]
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("the note number");
+    click(&mut a, 5, row);
+    assert!(a.is_current(n - 1), "clicked #{n}: {}", current(&a));
+}
+
+#[test]
+fn every_size_draws_and_the_wide_screen_shows_the_cluster_beside_the_view() {
+    let mut a = app();
+    key(&mut a, 'f');
+    key(&mut a, '2');
+    for (w, h) in [(80, 24), (60, 16), (20, 8), (1, 1), (120, 40)] {
+        let _ = screen_at(&a, w, h);
+    }
+    let wide = screen_at(&a, 160, 48);
+    assert!(wide.contains("cluster:") && wide.contains("job graph:"), "{wide}");
+    snapshot("replay-wide", &wide);
+    // Resizing one terminal: the next draw fills the new size.
+    let mut t = terminal(&a, 80, 24);
+    t.backend_mut().resize(160, 48);
+    t.draw(|f| ui::draw(f, &a)).expect("draws after a resize");
+    assert_eq!(t.backend().buffer().area.width, 160);
+}
+
+#[test]
+fn no_color_draws_without_colour() {
+    let mut a = app();
+    key(&mut a, 'f');
+    let coloured = terminal(&a, 80, 24);
+    let any_colour = |t: &Terminal<TestBackend>| t.backend().buffer().content.iter().any(|c| c.fg != Color::Reset);
+    assert!(any_colour(&coloured), "states are coloured by default");
+    a.color = false;
+    for tab in Tab::ALL {
+        a.tab = tab;
+        assert!(!any_colour(&terminal(&a, 80, 24)), "{tab:?} has colour with NO_COLOR");
+    }
+}
+
+#[test]
+fn time_travel_lands_on_the_same_world_as_stepping_forward() {
+    let mut a = app();
+    let total = a.total_steps();
+    // Forward event by event to a point, then away and back: the same world.
+    let target = total / 3;
+    a.seek_step(target);
+    let there = format!("{:?}", a.seen);
+    a.seek_step(total);
+    a.seek_step(10);
+    a.seek_step(target);
+    assert_eq!(format!("{:?}", a.seen), there);
+    let mut b = app();
+    while b.step < target {
+        let s = b.step;
+        b.seek_step(s + 1 + (s % 7));
+    }
+    b.seek_step(target);
+    assert_eq!(format!("{:?}", b.seen), there, "stepping forward in small steps arrives at the same world");
 }
 
 /// The real binary in a real terminal: tmux runs it, the test sends keys and reads the pane.
@@ -124,11 +442,19 @@ fn replay_in_tmux() {
         tmux(&["kill-session", "-t", &session]);
         panic!("the pane never showed {want:?}:\n{}", String::from_utf8_lossy(&out.stdout));
     };
-    pane("event 0/");
+    pane("#0/");
     tmux(&["send-keys", "-t", &session, "f"]);
     pane("restart 8 of 8 subtasks");
+    tmux(&["send-keys", "-t", &session, "4"]);
+    pane("RemoteTransportException");
+    tmux(&["send-keys", "-t", &session, ":", "5s", "Enter"]);
+    pane("t=5.000s");
     tmux(&["send-keys", "-t", &session, "g"]);
-    pane("event 0/");
+    pane("#0/");
+    // A resize redraws at the new size.
+    tmux(&["resize-window", "-t", &session, "-x", "160", "-y", "40"]);
+    tmux(&["send-keys", "-t", &session, "2"]);
+    pane("cluster: JobManager");
     tmux(&["send-keys", "-t", &session, "q"]);
     let mut gone = false;
     for _ in 0..50 {
