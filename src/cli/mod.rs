@@ -141,6 +141,7 @@ pub fn main() -> ExitCode {
             if let Some(s) = seed {
                 sc.seed = s;
             }
+            eprintln!("simulating {} (the run, its fault-free reference, then its snapshots)…", sc.name);
             let run = simulate(&sc);
             let mut app = crate::tui::app::App::new(&run);
             app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

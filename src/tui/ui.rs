@@ -191,9 +191,11 @@ fn draw_cluster(frame: &mut Frame, app: &App, area: Rect) {
             (_, None) => ("process DEAD (connections refused)".to_string(), fg(app, Color::Red)),
             (_, Some(p)) => {
                 let mut t = format!(
-                    "{} slots, {} tasks{}",
+                    "{} slot{}, {} task{}{}",
                     p.slots,
+                    if p.slots == 1 { "" } else { "s" },
                     p.tasks.len(),
+                    if p.tasks.len() == 1 { "" } else { "s" },
                     if p.registered { "" } else { ", not registered" }
                 );
                 if p.shutting_down {

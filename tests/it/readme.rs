@@ -51,8 +51,12 @@ fn the_tour_commands_do_what_their_comments_say() {
         if let Some(i) = args.iter().position(|a| a == "--trace") {
             args[i + 1] = dir.join(&args[i + 1]).display().to_string();
         }
-        if args[0] == "bench" {
+        if args[0] == "bench" && !args.iter().any(|a| a == "--seek") {
             args.extend(["--runs".into(), "1".into()]);
+        }
+        if let Some(i) = args.iter().position(|a| a == "--seek") {
+            // Fewer seeks than the README's: the same command, quicker.
+            args[i + 1] = "20".into();
         }
         let out = recoverysim(&args);
         let shown = text(&out);
@@ -66,6 +70,11 @@ fn the_tour_commands_do_what_their_comments_say() {
                 assert!(stdout.starts_with("<?xml") && stdout.contains("<testsuites"), "{what}");
             }
             "check" => has(" 0 failed"),
+            "bench" if args.iter().any(|a| a == "--seek") => {
+                has("snapshots: ");
+                has("memory: ");
+                has("seek (clone the nearest snapshot, simulate forward, inspect): 20 seeks");
+            }
             "bench" => has("events/s"),
             "run" if args.iter().any(|a| a == "--json") => {
                 let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
@@ -170,4 +179,26 @@ fn the_planted_bug_table_names_each_bug_with_the_scenario_and_effect_it_has() {
         recoverysim::cluster::bugs::PlantedBugs::NAMES.len(),
         "every planted bug is in the README"
     );
+}
+
+/// The README's text capture of the replay is what the replay draws at that moment.
+#[test]
+fn the_replay_capture_is_what_the_replay_shows() {
+    let text = readme();
+    let marker = "<!-- replay capture: scenarios/keyed-tm-kill.toml, key f, 80x24";
+    let at = text.find(marker).expect("the README shows the replay");
+    let block = &text[at..];
+    let start = block.find("```text\n").expect("a text block after the marker") + "```text\n".len();
+    let end = block[start..].find("\n```").expect("the block ends") + start;
+    let capture = &block[start..end];
+    let run = recoverysim::run_file("scenarios/keyed-tm-kill.toml").expect("shipped scenario");
+    let mut app = recoverysim::tui::app::App::new(&run);
+    recoverysim::tui::input(&mut app, crossterm::event::KeyCode::Char('f'));
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("test backend");
+    terminal.draw(|f| recoverysim::tui::ui::draw(f, &app)).expect("draws");
+    let buffer = terminal.backend().buffer();
+    let screen: Vec<String> = (0..24)
+        .map(|y| (0..80).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string())
+        .collect();
+    assert_eq!(capture, screen.join("\n"), "the README's capture is stale");
 }

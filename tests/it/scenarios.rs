@@ -107,3 +107,20 @@ fn the_readme_example_is_a_valid_scenario_that_meets_its_expectations() {
     let run = simulate(&sc);
     assert!(run.mismatches().is_empty(), "{:?}", run.mismatches());
 }
+
+/// The benchmark scenarios (`benches/`) are scenarios too: each meets its [expect].
+#[test]
+fn every_benchmark_scenario_meets_its_expectations() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("benches/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let run = recoverysim::run_file(&f).expect("a valid scenario");
+        assert!(run.mismatches().is_empty(), "{}: {:?}", f.display(), run.mismatches());
+    }
+}
