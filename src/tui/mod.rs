@@ -45,8 +45,8 @@ pub fn input(app: &mut App, key: KeyCode) {
         }
     }
     match key {
-        KeyCode::Right | KeyCode::Char('l') => app.next_note(),
-        KeyCode::Left | KeyCode::Char('h') => app.prev_note(),
+        KeyCode::Right | KeyCode::Down | KeyCode::Char('l' | 'j') => app.next_note(),
+        KeyCode::Left | KeyCode::Up | KeyCode::Char('h' | 'k') => app.prev_note(),
         KeyCode::Char('.') => app.seek_step(app.step + 1),
         KeyCode::Char(',') => app.seek_step(app.step.saturating_sub(1)),
         KeyCode::Char(' ') => {

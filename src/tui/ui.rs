@@ -19,7 +19,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 /// Keys, as the help overlay lists them (and `input` handles them).
 pub const KEYS: &[(&str, &str)] = &[
-    ("→ l / ← h", "next / previous event in the log"),
+    ("→ ↓ l j", "next event in the log"),
+    ("← ↑ h k", "previous event in the log"),
     (". / ,", "one engine step forward / back"),
     ("space", "play / pause"),
     ("+ / -", "faster / slower"),
@@ -565,16 +566,28 @@ fn draw_transactions(frame: &mut Frame, app: &App, area: Rect) {
         let (sink, sub) = (txns[i].sink, txns[i].subtask);
         let j = i + txns[i..].iter().take_while(|t| t.sink == sink && t.subtask == sub).count();
         let name = format!("{}[{sub}]", g.operator_name(sink));
-        let mut spans = vec![Span::styled(format!("{name:<10}"), bold())];
-        for t in &txns[j.saturating_sub(4)..j] {
+        // The newest transactions that fit on the line.
+        let mut room = area.width.saturating_sub(12) as usize;
+        let mut shown = Vec::new();
+        for t in txns[i..j].iter().rev() {
             let (word, c) = match t.state {
                 TxnState::Open => ("open", Color::Cyan),
-                TxnState::Prepared => ("prepared", Color::Yellow),
+                TxnState::Prepared => ("pre-committed", Color::Yellow),
                 TxnState::Committed => ("committed", Color::Green),
                 TxnState::Aborted => ("aborted", Color::Red),
             };
-            spans.push(Span::raw(format!(" {}:", t.checkpoint)));
-            spans.push(Span::styled(format!("{word} {}", t.records), fg(app, c)));
+            let (head, body) = (format!(" {}:", t.checkpoint), format!("{word} {}", t.records));
+            let w = head.chars().count() + body.chars().count();
+            if w > room {
+                break;
+            }
+            room -= w;
+            shown.push((head, body, c));
+        }
+        let mut spans = vec![Span::styled(format!("{name:<10}"), bold())];
+        for (head, body, c) in shown.into_iter().rev() {
+            spans.push(Span::raw(head));
+            spans.push(Span::styled(body, fg(app, c)));
         }
         lines.push(Line::from(spans));
         i = j;

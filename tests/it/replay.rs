@@ -156,6 +156,12 @@ fn every_key_does_what_the_help_says() {
     assert!(a.step > first);
     key(&mut a, 'h');
     assert_eq!(a.step, first, "back to the previous note's event");
+    for (fwd, back) in [(KeyCode::Down, KeyCode::Up), (KeyCode::Char('j'), KeyCode::Char('k'))] {
+        input(&mut a, fwd);
+        assert!(a.step > first, "{fwd:?} moves to the next event");
+        input(&mut a, back);
+        assert_eq!(a.step, first, "{back:?} moves back");
+    }
     input(&mut a, KeyCode::Left);
     input(&mut a, KeyCode::Left);
     assert_eq!(a.step, 0, "never before the start");
