@@ -260,16 +260,21 @@ impl<'a> App<'a> {
         let found = if forward {
             (self.notes_seen..notes.len()).find(|&i| mark.matches(&notes[i].note))
         } else {
-            let before_current = self.current_note().map_or(0, |k| {
-                let e = self.note_events()[k];
-                self.note_events().partition_point(|&x| x < e)
-            });
-            (0..before_current).rev().find(|&i| mark.matches(&notes[i].note))
+            (0..self.first_note_of_step()).rev().find(|&i| mark.matches(&notes[i].note))
         };
         match found {
             Some(i) => self.seek_step(self.note_events()[i]),
             None => self.say(format!("no {} {}", if forward { "later" } else { "earlier" }, mark.name())),
         }
+    }
+
+    /// The first note written by the step of the current note (backward searches start before
+    /// it, so they leave the current step).
+    fn first_note_of_step(&self) -> usize {
+        self.current_note().map_or(0, |k| {
+            let e = self.note_events()[k];
+            self.note_events().partition_point(|&x| x < e)
+        })
     }
 
     /// Goes to the note numbered `n` (as `--trace` and the verdict's "trace event #n" count).
@@ -315,8 +320,7 @@ impl<'a> App<'a> {
         let found = if forward {
             (self.notes_seen..n).find(|&i| self.matches(&line_of(self, i)))
         } else {
-            let before = self.current_note().unwrap_or(0);
-            (0..before).rev().find(|&i| self.matches(&line_of(self, i)))
+            (0..self.first_note_of_step()).rev().find(|&i| self.matches(&line_of(self, i)))
         };
         match found {
             Some(i) => self.seek_step(self.note_events()[i]),

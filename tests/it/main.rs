@@ -20,3 +20,24 @@ pub(crate) fn snapshot(name: &str, text: &str) {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
+
+/// The replay drawn on a test terminal of `w`×`h`.
+pub(crate) fn replay_terminal(
+    app: &recoverysim::tui::app::App,
+    w: u16,
+    h: u16,
+) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("test backend");
+    terminal.draw(|f| recoverysim::tui::ui::draw(f, app)).expect("draws");
+    terminal
+}
+
+/// The replay's screen as text: `h` lines, trailing blanks trimmed.
+pub(crate) fn replay_screen(app: &recoverysim::tui::app::App, w: u16, h: u16) -> String {
+    let t = replay_terminal(app, w, h);
+    let buffer = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -194,11 +194,6 @@ fn the_replay_capture_is_what_the_replay_shows() {
     let run = recoverysim::run_file("scenarios/keyed-tm-kill.toml").expect("shipped scenario");
     let mut app = recoverysim::tui::app::App::new(&run);
     recoverysim::tui::input(&mut app, crossterm::event::KeyCode::Char('f'));
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("test backend");
-    terminal.draw(|f| recoverysim::tui::ui::draw(f, &app)).expect("draws");
-    let buffer = terminal.backend().buffer();
-    let screen: Vec<String> = (0..24)
-        .map(|y| (0..80).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string())
-        .collect();
-    assert_eq!(capture, screen.join("\n"), "the README's capture is stale");
+    let screen = crate::replay_screen(&app, 80, 24);
+    assert_eq!(capture, screen, "the README's capture is stale");
 }

@@ -21,18 +21,11 @@ fn app() -> App<'static> {
 }
 
 fn terminal(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    terminal.draw(|f| ui::draw(f, app)).expect("draws");
-    terminal
+    crate::replay_terminal(app, w, h)
 }
 
 fn screen_at(app: &App, w: u16, h: u16) -> String {
-    let t = terminal(app, w, h);
-    let buffer = t.backend().buffer();
-    (0..h)
-        .map(|y| (0..w).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+    crate::replay_screen(app, w, h)
 }
 
 fn screen(app: &App) -> String {
@@ -295,11 +288,16 @@ fn go_to_search_and_filter() {
     key(&mut a, '/');
     typed(&mut a, "restores checkpoint");
     let first = a.step;
-    assert!(current(&a).contains("restores checkpoint") || a.notes()[..a.notes_seen].iter().rev().take(3).count() > 0);
     assert!(first > 0, "{:?}", a.message);
+    let step_wrote = |a: &App, what: &str| {
+        (0..a.notes_seen).rev().take_while(|&i| a.is_current(i)).any(|i| ui::log_line(a, i).contains(what))
+    };
+    assert!(step_wrote(&a, "restores checkpoint"), "the search lands on a match: {}", current(&a));
     key(&mut a, ']');
-    assert!(a.step >= first);
+    assert!(a.step > first && step_wrote(&a, "restores checkpoint"), "] the next match");
+    let second = a.step;
     key(&mut a, '[');
+    assert!(a.step < second && step_wrote(&a, "restores checkpoint"), "[ the previous match");
     key(&mut a, ']');
     // Filter: only matching lines in the log.
     key(&mut a, '=');

@@ -6,9 +6,14 @@ use recoverysim::scenario::load_file;
 use std::path::PathBuf;
 
 fn scenario_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    toml_files("scenarios")
+}
+
+/// The `.toml` files of a folder of the repository, sorted.
+fn toml_files(folder: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
+        .expect("the folder exists")
         .map(|e| e.expect("readable directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
@@ -111,13 +116,7 @@ fn the_readme_example_is_a_valid_scenario_that_meets_its_expectations() {
 /// The benchmark scenarios (`benches/`) are scenarios too: each meets its [expect].
 #[test]
 fn every_benchmark_scenario_meets_its_expectations() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("benches/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+    let files = toml_files("benches");
     assert!(!files.is_empty());
     for f in files {
         let run = recoverysim::run_file(&f).expect("a valid scenario");
