@@ -78,6 +78,8 @@ pub struct TaskExecutorView {
 pub struct TaskView {
     pub st: SubtaskId,
     pub attempt: u32,
+    /// The JobManager generation that deployed it.
+    pub jm: u32,
     pub phase: &'static str,
     /// Per input (in the job graph's order of the subtask's inputs): records and barriers
     /// received but not yet processed.

@@ -219,16 +219,21 @@ fn draw_cluster(frame: &mut Frame, app: &App, area: Rect) {
         lines.push((Line::from(spans), None));
         let Some(p) = &h.process else { continue };
         for t in &p.tasks {
-            placed[t.st.0 as usize] = true;
-            let (jm_attempt, jm_state) =
-                jm_subtasks.and_then(|v| v.get(t.st.0 as usize)).map_or((t.attempt, None), |&(a, st, _)| (a, Some(st)));
             let mut spans = vec![Span::raw(format!("  {} #{} ", app.subtask_name(t.st), t.attempt))];
-            match jm_state {
-                Some(st) if jm_attempt == t.attempt => spans.push(Span::styled(st.name(), state_style(app, st))),
-                _ => spans.push(Span::styled(
-                    format!("{} (an old attempt)", t.phase),
+            match &s.jobmanager {
+                // The JobManager's view of its own current attempt.
+                Some(j)
+                    if j.generation == t.jm && j.subtasks.get(t.st.0 as usize).is_some_and(|v| v.0 == t.attempt) =>
+                {
+                    placed[t.st.0 as usize] = true;
+                    let st = j.subtasks[t.st.0 as usize].1;
+                    spans.push(Span::styled(st.name(), state_style(app, st)))
+                }
+                Some(_) => spans.push(Span::styled(
+                    format!("{} (an attempt the JobManager no longer tracks)", t.phase),
                     fg(app, Color::DarkGray).add_modifier(Modifier::DIM),
                 )),
+                None => spans.push(Span::raw(format!("{} (as its TaskManager has it)", t.phase))),
             }
             if n_regions > 1 {
                 spans.push(Span::raw(format!(" R{}", regions[t.st.0 as usize] + 1)));

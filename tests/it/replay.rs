@@ -473,7 +473,8 @@ fn replay_in_tmux() {
 }
 
 /// Every fault kind shows on the cluster view: a frozen host, a partition, a lost host, a
-/// TaskManager shutting down, and the pipelined regions of a job with more than one.
+/// TaskManager shutting down, the pipelined regions of a job with more than one, and with the
+/// JobManager dead, the tasks as their TaskManagers still run them.
 #[test]
 fn every_fault_kind_is_visible_on_the_cluster_view() {
     for (file, want) in [
@@ -482,6 +483,7 @@ fn every_fault_kind_is_visible_on_the_cluster_view() {
         ("tm-host-lost.toml", "tm-1 host LOST"),
         ("graceful-stop.toml", "SHUTTING DOWN"),
         ("forward-task-failure.toml", " R2"),
+        ("jm-kill-ha.toml", "RUNNING (as its TaskManager has it)"),
     ] {
         let run: &'static Run =
             Box::leak(Box::new(recoverysim::run_file(format!("scenarios/{file}")).expect("shipped scenario")));

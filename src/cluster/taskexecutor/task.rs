@@ -1027,6 +1027,7 @@ impl Task {
         crate::cluster::inspect::TaskView {
             st: self.id.st,
             attempt: self.id.attempt,
+            jm: self.id.jm,
             phase: match self.phase {
                 Phase::Deploying => "DEPLOYING",
                 Phase::Initializing => "INITIALIZING",
