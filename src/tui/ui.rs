@@ -10,7 +10,7 @@ use crate::cluster::net::HostCondition;
 use crate::cluster::state::ExecutionState;
 use crate::job::graph::SubtaskId;
 use crate::sim::fmt_time;
-use crate::trace::{AbortReason, Note};
+use crate::trace::{AbortReason, FailureCause, Note};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -545,7 +545,9 @@ fn draw_exceptions(frame: &mut Frame, app: &App, area: Rect) {
             failover + 1,
             f.to_restart.len(),
             app.run.graph.subtask_count(),
-            f.restored_checkpoint.map_or(String::new(), |c| format!(", restore chk-{c}"))
+            f.restored_checkpoint
+                .filter(|_| f.restart_at_us.is_some_and(|t| t <= app.now_us()))
+                .map_or(String::new(), |c| format!(", restored chk-{c}"))
         )));
         n += 1;
     }
@@ -669,9 +671,10 @@ pub fn event_text(app: &App, note: &Note) -> String {
         Note::FailoverStarted { failover } => {
             let f = &run.outcome.failovers[*failover];
             format!(
-                "failover #{}: {} failed; restart {} of {} subtasks",
+                "failover #{}: {} {}, restart {}/{}",
                 failover + 1,
                 run.graph.subtask_name(f.failed_subtask),
+                noticed(f.cause),
                 f.to_restart.len(),
                 run.graph.subtask_count()
             )
@@ -680,10 +683,28 @@ pub fn event_text(app: &App, note: &Note) -> String {
     }
 }
 
+/// How a failed subtask's failure came about, in a few words (who noticed, and how).
+fn noticed(cause: FailureCause) -> String {
+    match cause {
+        FailureCause::TaskException => "threw an exception".into(),
+        FailureCause::ConnectionLost { remote_tm } => format!("lost connection to tm-{remote_tm}"),
+        FailureCause::TaskManagerLost { tm, detection } => {
+            format!("was on tm-{tm}, lost by the JobManager ({})", detection.describe())
+        }
+        FailureCause::DeployFailed { tm } => format!("could not be deployed to tm-{tm}"),
+        FailureCause::DeployTimeout { tm } => format!("got no answer deploying to tm-{tm}"),
+        FailureCause::NoResourceAvailable | FailureCause::NotEnoughResources => "found no slot".into(),
+        FailureCause::TaskExecutorShuttingDown { tm } => format!("was failed by tm-{tm} shutting down"),
+        FailureCause::JobManagerLost { tm } => format!("was failed by tm-{tm}, which lost its JobManager"),
+        FailureCause::PartitionConnection { remote_tm } => format!("could not connect to tm-{remote_tm}"),
+        FailureCause::CheckpointExpired => "hit the tolerable checkpoint failures".into(),
+    }
+}
+
 /// The log line of note `i`, as searched and shown.
 pub fn log_line(app: &App, i: usize) -> String {
     let notes = app.notes();
-    format!("#{:<7} {:>9}  {}", i + 1, fmt_time(notes[i].at_us), event_text(app, &notes[i].note))
+    format!("#{:<5} {:>7}  {}", i + 1, fmt_time(notes[i].at_us), event_text(app, &notes[i].note))
 }
 
 fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
