@@ -352,6 +352,7 @@ pub struct EngineOutcome {
     pub checkpoints_aborted: u64,
     /// A sample of the completed checkpoints (all of them unless the run is long), in order.
     pub completed: Vec<CompletedCheckpoint>,
+    /// The sink's store at the end (its transactions; what it committed is in `committed`).
     pub store: TxnStore,
     /// What the store committed, in commit order (the oracle's input).
     pub committed: Vec<crate::cluster::external::CommittedRecord>,
@@ -730,8 +731,10 @@ impl<'a> World<'a> {
             HostId::JOBMANAGER => {
                 let inc = self.jm_gen;
                 if let Some(jm) = self.jm.as_mut() {
+                    let notes = self.trace.notes.len();
                     let mut c = ctx!(self, to, inc);
                     jm.handle(&mut c, from, msg);
+                    self.number_failovers_from(notes);
                     self.start_requested_workers();
                 } else {
                     self.refuse(from, to, &msg);
@@ -788,8 +791,10 @@ impl<'a> World<'a> {
         match timer {
             Timer::Jm(t) => {
                 let jm = self.jm.as_mut().expect("checked alive");
+                let notes = self.trace.notes.len();
                 let mut c = ctx!(self, host, inc);
                 jm.on_timer(&mut c, t);
+                self.number_failovers_from(notes);
                 self.start_requested_workers();
             }
             Timer::Te(t) => {
@@ -850,9 +855,30 @@ impl<'a> World<'a> {
             (died + lease).max(self.now())
         };
         let mut jm = JobManager::new(self.sc, &self.graph, generation);
+        let notes = self.trace.notes.len();
         let mut c = ctx!(self, HostId::JOBMANAGER, generation);
         jm.start(&mut c, leader_at);
         self.jm = Some(jm);
+        self.number_failovers_from(notes);
+    }
+
+    /// A JobManager numbers its failovers from 0 (a new leader starts a new history, as
+    /// Flink's does); the run's report lists every JobManager's failovers in one list. Notes
+    /// the current JobManager wrote from note `from` on get the run-wide number. (The trace
+    /// hash keeps the JobManager's own numbers, so it does not depend on kept notes.)
+    fn number_failovers_from(&mut self, from: usize) {
+        let base: usize = self.old_jms.iter().map(|j| j.failovers().len()).sum();
+        if base == 0 {
+            return;
+        }
+        for e in self.trace.notes.iter_mut().skip(from) {
+            if let Note::FailoverStarted { failover }
+            | Note::RestartScheduled { failover, .. }
+            | Note::NoRestart { failover, .. } = &mut e.note
+            {
+                *failover += base;
+            }
+        }
     }
 
     fn on_taskmanager_up(&mut self, host: HostId) {

@@ -395,9 +395,6 @@ impl CheckpointStorage {
         }
     }
 
-    /// Keeps a completed checkpoint for the consistent-cut check, within the memory budget:
-    /// every other sample is dropped whenever their keyed entries exceed the budget, so memory
-    /// stays bounded in run length while the samples still span the whole run.
     /// Keep no cut samples from now on (a world that is only looked at, not judged).
     pub fn drop_cut_samples(&mut self) {
         self.no_cut_samples = true;
@@ -405,6 +402,9 @@ impl CheckpointStorage {
         self.cut_sample_entries = 0;
     }
 
+    /// Keeps a completed checkpoint for the consistent-cut check, within the memory budget:
+    /// every other sample is dropped whenever their keyed entries exceed the budget, so memory
+    /// stays bounded in run length while the samples still span the whole run.
     pub fn keep_cut_sample(&mut self, chk: CompletedCheckpoint) {
         let entries = |c: &CompletedCheckpoint| -> u64 {
             c.subtasks.iter().flat_map(|s| s.keyed.iter()).map(|(_, m)| m.len() as u64 + 1).sum()

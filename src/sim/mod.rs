@@ -344,7 +344,11 @@ impl<T: Clone> AppendLog<T> {
         let (c, o) = (from / Self::CHUNK, from % Self::CHUNK);
         let first = self.chunks.get(c).map(|ch| &ch[o..]).unwrap_or(&[]);
         let rest = self.chunks.get(c + 1..).unwrap_or(&[]);
-        let tail = if c < self.chunks.len() { &self.tail[..] } else { self.tail.get(o..).unwrap_or(&[]) };
+        let tail = match c.cmp(&self.chunks.len()) {
+            std::cmp::Ordering::Less => &self.tail[..],
+            std::cmp::Ordering::Equal => self.tail.get(o..).unwrap_or(&[]),
+            std::cmp::Ordering::Greater => &[],
+        };
         first.iter().chain(rest.iter().flat_map(|ch| ch.iter())).chain(tail.iter())
     }
 
@@ -388,7 +392,8 @@ mod append_log_tests {
         assert_eq!(a.len(), n + 1);
         assert_eq!(b.to_vec(), (0..n as u64).collect::<Vec<_>>());
         assert!(std::rc::Rc::ptr_eq(&a.chunks[1], &b.chunks[1]), "full chunks are shared");
-        for from in [0, 5, AppendLog::<u64>::CHUNK, n - 1, n, n + 5] {
+        let chunk = AppendLog::<u64>::CHUNK;
+        for from in [0, 5, chunk, n - 1, n, n + 5, n + chunk, n + 3 * chunk] {
             assert_eq!(b.iter_from(from).copied().collect::<Vec<_>>(), (from as u64..n as u64).collect::<Vec<_>>());
         }
         // Like a slice of items whose `Hash` is derived (integers hash a slice as one byte

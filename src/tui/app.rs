@@ -108,6 +108,8 @@ pub struct App<'a> {
     pub help: bool,
     pub quit: bool,
     pub playing: bool,
+    /// Virtual time the playback has reached (it runs on through stretches without events).
+    pub play_us: u64,
     pub speed: usize,
     pub prompt: Option<(PromptKind, String)>,
     pub search: Option<String>,
@@ -129,7 +131,7 @@ impl<'a> App<'a> {
     /// replay before the first event.
     pub fn new(run: &'a Run) -> App<'a> {
         let timeline = Timeline::build(&run.scenario);
-        debug_assert_eq!(timeline.total(), run.outcome.events, "the replay re-simulates the same run");
+        assert_eq!(timeline.total(), run.outcome.events, "the replay re-simulates the same run (determinism)");
         let world = timeline.world_at(0, None);
         let seen = world.inspect();
         let mut app = App {
@@ -143,6 +145,7 @@ impl<'a> App<'a> {
             help: false,
             quit: false,
             playing: false,
+            play_us: 0,
             speed: 3,
             prompt: None,
             search: None,
@@ -214,6 +217,7 @@ impl<'a> App<'a> {
     fn land(&mut self, w: World<'a>) {
         self.step = w.events();
         self.seen = w.inspect();
+        self.play_us = self.seen.now_us;
         self.world = Some(w);
         self.notes_seen = self.notes_upto(self.step);
     }
@@ -271,10 +275,15 @@ impl<'a> App<'a> {
     /// The first note written by the step of the current note (backward searches start before
     /// it, so they leave the current step).
     fn first_note_of_step(&self) -> usize {
-        self.current_note().map_or(0, |k| {
-            let e = self.note_events()[k];
-            self.note_events().partition_point(|&x| x < e)
-        })
+        match self.current_note() {
+            // The cursor is on a later step that wrote nothing: the current note is behind it.
+            Some(k) if self.note_events()[k] < self.step => self.notes_seen,
+            Some(k) => {
+                let e = self.note_events()[k];
+                self.note_events().partition_point(|&x| x < e)
+            }
+            None => 0,
+        }
     }
 
     /// Goes to the note numbered `n` (as `--trace` and the verdict's "trace event #n" count).
@@ -334,7 +343,10 @@ impl<'a> App<'a> {
             return;
         }
         let advance = (wall_ms as f64 * 1000.0 * SPEEDS[self.speed]) as u64;
-        self.seek_time(self.now_us().saturating_add(advance.max(1)));
+        let target = self.play_us.saturating_add(advance.max(1));
+        self.seek_time(target);
+        // Through a stretch without events the clock still runs.
+        self.play_us = target;
         if self.step >= self.total_steps() {
             self.playing = false;
         }
@@ -362,11 +374,8 @@ impl<'a> App<'a> {
             }
         }
         if let Some(at) = self.run.output.first_bad_result.as_ref().and_then(|b| b.committed_at_us) {
-            // The first note at or after the commit: the commit's own event.
-            let i = self.notes().partition_point(|e| e.at_us < at);
-            if let Some(&e) = events.get(i) {
-                steps.push(e);
-            }
+            // The last event at the commit's time (a commit to an append sink writes no note).
+            steps.push(self.timeline.world_at_time(at).events());
         }
         steps.sort_unstable();
         steps.dedup();

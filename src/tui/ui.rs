@@ -107,7 +107,7 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
         if app.playing { format!("▶ {}×", SPEEDS[app.speed]) } else { format!("⏸ {}×", SPEEDS[app.speed]) };
     let line2 = Line::from(format!(
         "t={}  #{}/{} (step {})  job {}  faults {}  failovers {}  {}",
-        fmt_time(app.now_us()),
+        fmt_time(app.play_us),
         app.notes_seen,
         app.notes().len(),
         app.step,
@@ -282,10 +282,14 @@ fn draw_cluster(frame: &mut Frame, app: &App, area: Rect) {
 /// Lines for a selected subtask: where it runs, its inputs, its checkpoints, its transactions.
 fn subtask_details(app: &App, st: SubtaskId) -> Vec<Line<'static>> {
     let mut out = vec![Line::styled(format!("{}:", app.subtask_name(st)), bold())];
-    let task = app.seen.hosts.iter().find_map(|h| {
-        let p = h.process.as_ref()?;
-        p.tasks.iter().rev().find(|t| t.st == st).map(|t| (h.tm, t))
-    });
+    // The newest attempt anywhere (a zombie of an older one may still run elsewhere).
+    let task = app
+        .seen
+        .hosts
+        .iter()
+        .flat_map(|h| h.process.iter().flat_map(move |p| p.tasks.iter().map(move |t| (h.tm, t))))
+        .filter(|(_, t)| t.st == st)
+        .max_by_key(|(_, t)| (t.jm, t.attempt));
     match task {
         Some((tm, t)) => {
             out.push(Line::raw(format!("  attempt #{} on tm-{tm}: {}", t.attempt, t.phase)));
@@ -574,7 +578,7 @@ fn draw_transactions(frame: &mut Frame, app: &App, area: Rect) {
         let j = i + txns[i..].iter().take_while(|t| t.sink == sink && t.subtask == sub).count();
         let name = format!("{}[{sub}]", g.operator_name(sink));
         // The newest transactions that fit on the line.
-        let mut room = area.width.saturating_sub(12) as usize;
+        let mut room = (area.width as usize).saturating_sub(2 + name.chars().count().max(10));
         let mut shown = Vec::new();
         for t in txns[i..j].iter().rev() {
             let (word, c) = match t.state {

@@ -299,3 +299,35 @@ fn a_taskmanager_killed_while_starting_never_registers_and_restarts_do_not_pile_
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
     assert!(run.outcome.failovers.is_empty());
 }
+
+/// A JobManager numbers its failovers from 0; the trace and the report number them over the
+/// whole run, so a failover after a JobManager takeover is not mistaken for an earlier one.
+#[test]
+fn failovers_are_numbered_over_the_whole_run_across_jobmanagers() {
+    let mut sc = recoverysim::scenario::load_file("scenarios/jm-kill-ha.toml".as_ref()).expect("shipped scenario");
+    let st = recoverysim::job::graph::SubtaskRef { operator: recoverysim::job::spec::OperatorId(1), index: 0 };
+    for at_us in [10_000_000, 45_000_000] {
+        sc.faults.push(FaultSpec { trigger: FaultTrigger::At { at_us }, action: FaultAction::FailTask(st) });
+    }
+    let run = simulate(&sc);
+    let failovers = &run.outcome.failovers;
+    assert_eq!(failovers.len(), 2, "one failover before the JobManager is killed, one after");
+    let started: Vec<(usize, u64)> = run
+        .outcome
+        .notes
+        .iter()
+        .filter_map(|e| match e.note {
+            Note::FailoverStarted { failover } => Some((failover, e.at_us)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 1]);
+    for (i, at) in started {
+        assert!(
+            failovers[i].detected_at_us <= at && at - failovers[i].failed_at_us < 1_000_000,
+            "{i}: {:?}",
+            failovers[i]
+        );
+    }
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}

@@ -201,6 +201,14 @@ fn every_key_does_what_the_help_says() {
             assert!(a.message.as_deref().is_some_and(|m| m.starts_with("no later")), "{:?}", a.message);
         }
     }
+    // Backward from a step that wrote nothing: the nearest earlier fault, not the one before.
+    a.seek_step(0);
+    key(&mut a, 'n');
+    let fault = a.step;
+    key(&mut a, '.');
+    assert!(!a.is_current(a.notes_seen - 1), "this engine step wrote no note");
+    key(&mut a, 'N');
+    assert_eq!(a.step, fault, "N from just after the fault goes back to it");
     // No violation in a clean run: v says so and stays.
     let here = a.step;
     key(&mut a, 'v');
@@ -328,6 +336,16 @@ fn playing_moves_virtual_time_at_the_chosen_speed() {
     let paused = a.step;
     a.tick(100);
     assert_eq!(a.step, paused, "paused: a tick does nothing");
+    // Through a stretch without events (the restart delay after the failover) the clock runs on.
+    key(&mut a, 'f');
+    let from = a.now_us();
+    key(&mut a, ' ');
+    for _ in 0..30 {
+        a.tick(100);
+    }
+    assert!(a.play_us >= from + 2_900_000, "3 s of wall time at 1× play 3 s: {} → {}", from, a.play_us);
+    assert!(a.now_us() > from + 1_000_000, "past the 1 s restart delay: {}", a.now_us());
+    key(&mut a, ' ');
     key(&mut a, 'G');
     key(&mut a, ' ');
     assert!(!a.playing, "at the end there is nothing to play");
