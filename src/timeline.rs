@@ -65,14 +65,28 @@ impl<'a> Timeline<'a> {
     /// at or before the target and nearer than the snapshot, is stepped forward instead.
     pub fn world_at(&self, events: u64, current: Option<World<'a>>) -> World<'a> {
         let events = events.min(self.total);
-        let i = ((events / self.interval) as usize).min(self.snapshots.len() - 1);
-        let snap_at = i as u64 * self.interval;
-        let mut w = match current {
-            Some(c) if c.events() <= events && c.events() >= snap_at => c,
-            _ => self.snapshots[i].clone(),
+        let start = self.start_for(events, current.as_ref().map(|c| c.events()));
+        let mut w = match (start, current) {
+            (Some(i), _) => self.snapshots[i].clone(),
+            (None, Some(c)) => c,
+            (None, None) => unreachable!("start_for steps on the current world only when there is one"),
         };
         while w.events() < events && w.step() {}
         w
+    }
+
+    /// Where a seek to `events` starts: `None` to step on the current world (at
+    /// `current_events`, not past the target and not behind the nearest snapshot), or the
+    /// index of the nearest snapshot at or before the target.
+    pub fn start_for(&self, events: u64, current_events: Option<u64>) -> Option<usize> {
+        let events = events.min(self.total);
+        // The last snapshot is at floor(total / interval) × interval, so this is a snapshot.
+        let i = (events / self.interval) as usize;
+        let snap_at = i as u64 * self.interval;
+        match current_events {
+            Some(c) if c <= events && c >= snap_at => None,
+            _ => Some(i),
+        }
     }
 
     /// The world after the last event at or before virtual time `at_us`.
@@ -95,7 +109,7 @@ mod tests {
     /// messages in flight and a failover in progress.
     fn scenario() -> Scenario {
         let mut sc = crate::scenario::testing::keyed_job(2, 2);
-        sc.duration_us = 8_000_000;
+        sc.duration_us = 12_000_000;
         sc.faults.push(FaultSpec {
             trigger: FaultTrigger::At { at_us: 5_000_000 },
             action: FaultAction::KillTaskManager(0),
@@ -123,6 +137,36 @@ mod tests {
         let by_time = t.world_at_time(mid.now());
         assert_eq!(by_time.now(), mid.now());
         assert!(by_time.events() >= mid.events(), "the last event at that time");
+    }
+
+    #[test]
+    fn snapshots_are_kept_every_interval_and_share_what_was_committed() {
+        let sc = scenario();
+        let t = Timeline::with_interval(&sc, 1000);
+        assert_eq!(t.snapshots() as u64, t.total() / 1000 + 1, "one at 0 and one every 1000 events");
+        // What the last snapshot's sink had committed, in full chunks of 4096, is shared.
+        let committed = t.world_at((t.snapshots() as u64 - 1) * 1000, None).inspect().committed as usize;
+        assert!(committed > 4096, "the test commits enough to fill a chunk: {committed}");
+        let record = std::mem::size_of::<crate::cluster::external::CommittedRecord>();
+        assert_eq!(t.shared_bytes(), committed / 4096 * 4096 * record);
+        // Exactly as many snapshots as the limit allows: no thinning.
+        let full = Timeline::with_interval(&sc, t.total() / (MAX_SNAPSHOTS as u64 - 1));
+        assert_eq!(full.snapshots(), MAX_SNAPSHOTS);
+        assert_eq!(full.interval(), t.total() / (MAX_SNAPSHOTS as u64 - 1));
+    }
+
+    #[test]
+    fn a_seek_starts_from_the_nearest_snapshot_or_steps_the_current_world_on() {
+        let sc = scenario();
+        let t = Timeline::with_interval(&sc, 1000);
+        let last = t.snapshots() - 1;
+        assert_eq!(t.start_for(t.total(), None), Some(last));
+        assert_eq!(t.start_for(t.total() - 3, Some(0)), Some(last), "a far-behind world is not stepped on");
+        assert_eq!(t.start_for(2500, Some(2100)), None, "a world past the snapshot is stepped on");
+        assert_eq!(t.start_for(2500, Some(2500)), None);
+        assert_eq!(t.start_for(2500, Some(1999)), Some(2), "behind the snapshot at 2000");
+        assert_eq!(t.start_for(2500, Some(2501)), Some(2), "a world past the target cannot go back");
+        assert_eq!(t.start_for(1999, None), Some(1));
     }
 
     #[test]
