@@ -657,7 +657,7 @@ impl<'a> World<'a> {
             checkpoints_completed: completed,
             checkpoints_aborted: aborted,
             completed: self.storage.take_cut_samples(),
-            committed: self.store.take_committed().to_vec(),
+            committed: self.store.take_committed().into_vec(),
             store: self.store,
             fault_times: self.faults.fault_times,
             violations: self.trace.violations,

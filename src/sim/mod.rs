@@ -352,6 +352,17 @@ impl<T: Clone> AppendLog<T> {
         first.iter().chain(rest.iter().flat_map(|ch| ch.iter())).chain(tail.iter())
     }
 
+    /// The items as one vector, freeing each chunk once copied (when no clone shares it), so
+    /// the copy does not double the memory.
+    pub fn into_vec(self) -> Vec<T> {
+        let mut v = Vec::with_capacity(self.len());
+        for chunk in self.chunks {
+            v.extend_from_slice(&chunk);
+        }
+        v.extend(self.tail);
+        v
+    }
+
     pub fn to_vec(&self) -> Vec<T> {
         let mut v = Vec::with_capacity(self.len());
         v.extend(self.iter().cloned());
@@ -391,6 +402,7 @@ mod append_log_tests {
         assert_eq!(b.len(), n);
         assert_eq!(a.len(), n + 1);
         assert_eq!(b.to_vec(), (0..n as u64).collect::<Vec<_>>());
+        assert_eq!(b.clone().into_vec(), b.to_vec());
         assert!(std::rc::Rc::ptr_eq(&a.chunks[1], &b.chunks[1]), "full chunks are shared");
         let chunk = AppendLog::<u64>::CHUNK;
         for from in [0, 5, chunk, n - 1, n, n + 5, n + chunk, n + 3 * chunk] {
