@@ -101,6 +101,16 @@ pub fn click(app: &mut App, column: u16, row: u16) {
     }
 }
 
+/// Applies one mouse event: a left click selects (`click`), the wheel steps through the log.
+pub fn mouse(app: &mut App, kind: MouseEventKind, column: u16, row: u16) {
+    match kind {
+        MouseEventKind::Down(MouseButton::Left) => click(app, column, row),
+        MouseEventKind::ScrollDown => app.next_note(),
+        MouseEventKind::ScrollUp => app.prev_note(),
+        _ => {}
+    }
+}
+
 /// How often a playing replay moves on.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -124,12 +134,7 @@ pub fn replay(app: &mut App) -> std::io::Result<()> {
             }
             match event::read()? {
                 Event::Key(k) if k.kind == KeyEventKind::Press => input(app, k.code),
-                Event::Mouse(m) => match m.kind {
-                    MouseEventKind::Down(MouseButton::Left) => click(app, m.column, m.row),
-                    MouseEventKind::ScrollDown => app.next_note(),
-                    MouseEventKind::ScrollUp => app.prev_note(),
-                    _ => {}
-                },
+                Event::Mouse(m) => mouse(app, m.kind, m.column, m.row),
                 // The next draw uses the new size.
                 _ => {}
             }

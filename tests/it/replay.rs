@@ -9,7 +9,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use recoverysim::run::Run;
 use recoverysim::tui::app::{App, Tab};
-use recoverysim::tui::{click, input, ui};
+use recoverysim::tui::{click, input, mouse, ui};
 
 /// The newcomer's scenario, simulated (each test has its own: a run is not `Sync`).
 fn run() -> &'static Run {
@@ -385,6 +385,15 @@ fn the_mouse_selects_views_subtasks_and_log_lines() {
         .expect("the note number");
     click(&mut a, 5, row);
     assert!(a.is_current(n - 1), "clicked #{n}: {}", current(&a));
+    // The wheel steps through the log; a press of the left button is a click.
+    let here = a.step;
+    mouse(&mut a, crossterm::event::MouseEventKind::ScrollDown, 0, 0);
+    assert!(a.step > here, "wheel down: the next event");
+    mouse(&mut a, crossterm::event::MouseEventKind::ScrollUp, 0, 0);
+    assert_eq!(a.step, here, "wheel up: back");
+    let _ = terminal(&a, 80, 24);
+    mouse(&mut a, crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left), col, 2);
+    assert_eq!(a.tab, Tab::Exceptions, "a left press on a tab selects it");
 }
 
 #[test]
@@ -473,6 +482,13 @@ fn replay_in_tmux() {
         panic!("the pane never showed {want:?}:\n{}", String::from_utf8_lossy(&out.stdout));
     };
     pane("#0/");
+    // Colours on by default: the pane's escape sequences set foreground colours.
+    tmux(&["send-keys", "-t", &session, "f"]);
+    pane("lost connection to tm-1, restart 8/8");
+    let styled = String::from_utf8_lossy(&tmux(&["capture-pane", "-e", "-t", &session, "-p"]).stdout).to_string();
+    assert!(has_foreground_colour(&styled), "states are coloured");
+    tmux(&["send-keys", "-t", &session, "g"]);
+    pane("#0/");
     tmux(&["send-keys", "-t", &session, "f"]);
     pane("lost connection to tm-1, restart 8/8");
     tmux(&["send-keys", "-t", &session, "4"]);
@@ -520,4 +536,39 @@ fn every_fault_kind_is_visible_on_the_cluster_view() {
         }
         assert!(seen, "{file}: {want:?} not shown after the fault:\n{}", screen_at(&a, 100, 40));
     }
+}
+
+/// NO_COLOR set: the real binary draws without a foreground colour.
+#[test]
+fn no_color_in_tmux() {
+    use std::process::Command;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipped: tmux is not installed (apt-get install tmux)");
+        return;
+    }
+    let session = format!("recoverysim-nocolor-{}", std::process::id());
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().expect("tmux runs");
+    let bin = env!("CARGO_BIN_EXE_recoverysim");
+    let cmd = format!("cd {} && NO_COLOR=1 {bin} replay scenarios/keyed-tm-kill.toml", env!("CARGO_MANIFEST_DIR"));
+    assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "80", "-y", "24", &cmd]).status.success());
+    let mut seen = String::new();
+    for _ in 0..100 {
+        tmux(&["send-keys", "-t", &session, "f"]);
+        seen = String::from_utf8_lossy(&tmux(&["capture-pane", "-e", "-t", &session, "-p"]).stdout).to_string();
+        if seen.contains("CANCELING") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-session", "-t", &session]);
+    assert!(seen.contains("CANCELING"), "{seen}");
+    assert!(!has_foreground_colour(&seen), "no foreground colour with NO_COLOR: {seen:?}");
+}
+
+/// Does terminal output set a foreground colour (SGR 30-37, 38;…, 90-97; 39 is the default)?
+fn has_foreground_colour(text: &str) -> bool {
+    text.split("\u{1b}[").skip(1).any(|seq| {
+        let params = seq.split('m').next().unwrap_or("");
+        params.split(';').any(|p| matches!(p.parse::<u32>(), Ok(30..=38 | 90..=97)))
+    })
 }
