@@ -767,7 +767,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Some((PromptKind::Search, text)) => Line::from(format!("/{text}▏  search the event log; Enter, Esc")),
         None => match &app.message {
             Some(m) => Line::styled(m.clone(), fg(app, Color::Yellow)),
-            None => Line::raw("→ next event  ← back  n fault  f failover  r restore  c checkpoint  space play  ? keys"),
+            None => Line::raw("? keys  → next event  ← back  f failover  n fault  r restore  c checkpoint  space play"),
         },
     };
     frame.render_widget(Paragraph::new(line), area);
