@@ -89,14 +89,28 @@ impl<'a> Timeline<'a> {
         }
     }
 
-    /// The world after the last event at or before virtual time `at_us`.
-    pub fn world_at_time(&self, at_us: u64) -> World<'a> {
-        // The last snapshot taken at or before the time, then forward while the next event
-        // is not later.
-        let i = self.snapshots.partition_point(|w| w.now() <= at_us).saturating_sub(1);
-        let mut w = self.snapshots[i].clone();
+    /// The world after the last event at or before virtual time `at_us`; `current` as in
+    /// `world_at`.
+    pub fn world_at_time(&self, at_us: u64, current: Option<World<'a>>) -> World<'a> {
+        let start = self.start_for_time(at_us, current.as_ref().map(|c| (c.events(), c.now())));
+        let mut w = match (start, current) {
+            (Some(i), _) => self.snapshots[i].clone(),
+            (None, Some(c)) => c,
+            (None, None) => unreachable!("start_for_time steps on the current world only when there is one"),
+        };
         while w.next_event_at().is_some_and(|t| t <= at_us) && w.step() {}
         w
+    }
+
+    /// Where a seek to virtual time `at_us` starts: `None` to step on the current world (at
+    /// `current` = (events, time), not past the time and not behind the nearest snapshot), or
+    /// the index of the last snapshot taken at or before the time.
+    pub fn start_for_time(&self, at_us: u64, current: Option<(u64, u64)>) -> Option<usize> {
+        let i = self.snapshots.partition_point(|w| w.now() <= at_us).saturating_sub(1);
+        match current {
+            Some((events, now)) if now <= at_us && events >= self.snapshots[i].events() => None,
+            _ => Some(i),
+        }
     }
 }
 
@@ -134,9 +148,15 @@ mod tests {
             assert_eq!(t.world_at(target, Some(near)).hash_so_far(), straight.hash_so_far());
         }
         let mid = t.world_at(t.total() / 2, None);
-        let by_time = t.world_at_time(mid.now());
+        let by_time = t.world_at_time(mid.now(), None);
         assert_eq!(by_time.now(), mid.now());
         assert!(by_time.events() >= mid.events(), "the last event at that time");
+        assert!(by_time.next_event_at().is_some_and(|n| n > mid.now()), "and no later one");
+        // From a world before the time, or after it: the same world.
+        let early = t.world_at(t.total() / 2 - 500, None);
+        assert_eq!(t.world_at_time(mid.now(), Some(early)).hash_so_far(), by_time.hash_so_far());
+        let late = t.world_at(t.total() / 2 + 2500, None);
+        assert_eq!(t.world_at_time(mid.now(), Some(late)).hash_so_far(), by_time.hash_so_far());
     }
 
     #[test]
@@ -167,6 +187,20 @@ mod tests {
         assert_eq!(t.start_for(2500, Some(1999)), Some(2), "behind the snapshot at 2000");
         assert_eq!(t.start_for(2500, Some(2501)), Some(2), "a world past the target cannot go back");
         assert_eq!(t.start_for(1999, None), Some(1));
+    }
+
+    #[test]
+    fn a_seek_in_time_starts_from_the_last_snapshot_before_it_or_steps_the_current_world_on() {
+        let sc = scenario();
+        let t = Timeline::with_interval(&sc, 1000);
+        let (s2, s3) = (t.world_at(2000, None), t.world_at(3000, None));
+        let between = (s2.now() + s3.now()) / 2;
+        assert_eq!(t.start_for_time(between, None), Some(2));
+        assert_eq!(t.start_for_time(s3.now(), None), Some(3), "a snapshot taken at that very time");
+        assert_eq!(t.start_for_time(between, Some((2500, s2.now()))), None, "past the snapshot, before the time");
+        assert_eq!(t.start_for_time(between, Some((1500, s2.now() - 1))), Some(2), "behind the snapshot");
+        assert_eq!(t.start_for_time(between, Some((2500, between + 1))), Some(2), "past the time");
+        assert_eq!(t.start_for_time(u64::MAX, None), Some(t.snapshots() - 1));
     }
 
     #[test]

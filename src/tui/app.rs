@@ -180,7 +180,7 @@ impl<'a> App<'a> {
 
     /// Was note `i` written by the event at the cursor (highlighted in the log)?
     pub fn is_current(&self, i: usize) -> bool {
-        i < self.notes_seen && self.note_events()[i] == self.step
+        self.note_events().get(i) == Some(&self.step)
     }
 
     /// The note just written (the log is centred on it), if any.
@@ -203,14 +203,8 @@ impl<'a> App<'a> {
 
     /// Moves the cursor to the last event at or before virtual time `at_us`.
     pub fn seek_time(&mut self, at_us: u64) {
-        let current = self.world.take().filter(|w| w.now() <= at_us);
-        let w = match current {
-            Some(mut w) if at_us - w.now() < 1_000_000 => {
-                while w.next_event_at().is_some_and(|t| t <= at_us) && w.step() {}
-                w
-            }
-            _ => self.timeline.world_at_time(at_us),
-        };
+        let current = self.world.take();
+        let w = self.timeline.world_at_time(at_us, current);
         self.land(w);
     }
 
@@ -375,7 +369,7 @@ impl<'a> App<'a> {
         }
         if let Some(at) = self.run.output.first_bad_result.as_ref().and_then(|b| b.committed_at_us) {
             // The last event at the commit's time (a commit to an append sink writes no note).
-            steps.push(self.timeline.world_at_time(at).events());
+            steps.push(self.timeline.world_at_time(at, None).events());
         }
         steps.sort_unstable();
         steps.dedup();

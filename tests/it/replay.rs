@@ -209,6 +209,9 @@ fn every_key_does_what_the_help_says() {
     assert!(!a.is_current(a.notes_seen - 1), "this engine step wrote no note");
     key(&mut a, 'N');
     assert_eq!(a.step, fault, "N from just after the fault goes back to it");
+    key(&mut a, '.');
+    input(&mut a, KeyCode::Left);
+    assert_eq!(a.step, fault, "← from a step that wrote nothing: back to the step of the last note");
     // No violation in a clean run: v says so and stays.
     let here = a.step;
     key(&mut a, 'v');
@@ -265,6 +268,24 @@ fn violations_are_a_jump_away_in_a_broken_run() {
         .and_then(|n| n.parse().ok())
         .expect("a violation cites its trace event");
     assert!(a.is_current(cited - 1), "v lands on the event the violation cites: {}", current(&a));
+    // v moves on through every violation, in order, until there is none; V from the end
+    // walks them back.
+    let mut marks = vec![a.step];
+    loop {
+        key(&mut a, 'v');
+        if a.message.as_deref() == Some("no later violation") {
+            break;
+        }
+        assert!(a.step > *marks.last().expect("not empty"), "v moves forward");
+        marks.push(a.step);
+    }
+    key(&mut a, 'G');
+    for &m in marks.iter().rev() {
+        key(&mut a, 'V');
+        assert_eq!(a.step, m, "V walks the violations back");
+    }
+    key(&mut a, 'V');
+    assert_eq!(a.message.as_deref(), Some("no earlier violation"));
 }
 
 #[test]
