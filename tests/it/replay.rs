@@ -348,11 +348,13 @@ fn playing_moves_virtual_time_at_the_chosen_speed() {
     key(&mut a, ' ');
     assert!(a.playing);
     a.tick(100);
+    assert_eq!(a.play_us, 100_000, "100 ms at 1×");
     let t1 = a.now_us();
-    assert!(t1 > 0 && t1 <= 100_000, "100 ms at 1×: {t1}");
+    assert!(t1 > 0 && t1 <= 100_000, "at the last event by then: {t1}");
     key(&mut a, '+');
     a.tick(100);
-    assert!(a.now_us() <= t1 + 200_000 && a.now_us() > t1, "2×: {}", a.now_us());
+    assert_eq!(a.play_us, 300_000, "100 ms more at 2×");
+    assert!(a.now_us() <= 300_000 && a.now_us() > t1, "2×: {}", a.now_us());
     key(&mut a, ' ');
     let paused = a.step;
     a.tick(100);
