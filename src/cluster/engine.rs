@@ -602,9 +602,12 @@ impl<'a> World<'a> {
     }
 
     /// Keep nothing that is only for judging the run — trace notes (still hashed) and the
-    /// oracle's cut samples: for worlds that are only looked at (the replay's).
+    /// oracle's cut samples — and keep the sink store's records in chunks that clones share:
+    /// for worlds that are only looked at and snapshotted (the replay's). Call before the
+    /// first step.
     pub fn observe_only(&mut self) {
         self.storage.drop_cut_samples();
+        self.store.share_chunks();
         self.trace.drop_notes = true;
         self.trace.notes = Vec::new();
         self.trace.note_events = Vec::new();

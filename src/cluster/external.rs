@@ -65,6 +65,8 @@ pub struct TxnStore {
     /// Producer epoch per sink subtask (bumped by every initTransactions).
     epochs: BTreeMap<(OperatorId, u32), u64>,
     committed: crate::sim::AppendLog<CommittedRecord>,
+    /// Record lists are chunked, so clones of the store share them (the replay's snapshots).
+    chunked: bool,
     /// Planted bug: the store accepts writes and commits from any epoch.
     no_fencing: bool,
     zombies: Vec<ZombieRefusal>,
@@ -96,6 +98,14 @@ impl TxnStore {
                 },
             })
             .collect()
+    }
+
+    /// From now on keep records in chunks that clones share (for a world that is snapshotted).
+    pub fn share_chunks(&mut self) {
+        self.chunked = true;
+        let mut committed = crate::sim::AppendLog::chunked();
+        committed.extend(self.committed.take().into_vec());
+        self.committed = committed;
     }
 
     /// Hands over what was committed (the store keeps none of it).
@@ -161,9 +171,10 @@ impl TxnStore {
     }
 
     fn write(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId, records: Vec<Record>) {
-        let t = self.txns.entry(txn).or_insert(Txn {
+        let chunked = self.chunked;
+        let t = self.txns.entry(txn).or_insert_with(|| Txn {
             state: TxnState::Open,
-            records: Default::default(),
+            records: if chunked { crate::sim::AppendLog::chunked() } else { Default::default() },
             committed: 0,
             dropped: 0,
         });
@@ -175,7 +186,7 @@ impl TxnStore {
         if matches!(t.state, TxnState::Aborted | TxnState::Committed) {
             // A new transaction under the same transactional id.
             t.state = TxnState::Open;
-            t.records = Default::default();
+            t.records.take();
             t.committed = 0;
             t.dropped = 0;
         }
@@ -199,7 +210,7 @@ impl TxnStore {
                 t.committed = n;
                 let sink = txn.sink;
                 let now_us = ctx.now;
-                self.committed.extend(std::mem::take(&mut t.records).iter().map(|&record| CommittedRecord {
+                self.committed.extend(t.records.take().iter().map(|&record| CommittedRecord {
                     sink,
                     record,
                     committed_at_us: now_us,
@@ -245,7 +256,7 @@ impl TxnStore {
                         txns += 1;
                         records += t.records.len() as u64;
                         t.dropped = t.records.len() as u64;
-                        t.records = Default::default();
+                        t.records.take();
                     }
                 }
                 if txns > 0 {

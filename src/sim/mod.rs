@@ -295,33 +295,51 @@ mod tests {
     }
 }
 
-/// An append-only list whose clones share everything but the newest `CHUNK` items: full
-/// chunks are immutable and reference-counted. The replay's periodic snapshots of a world
-/// clone it, so what a long run committed is kept once, not once per snapshot.
+/// An append-only list. A chunked one (`AppendLog::chunked`) keeps its items in immutable,
+/// reference-counted chunks of `CHUNK` plus a tail, so its clones share everything but the
+/// tail: the replay's periodic snapshots of a world clone it, and what a long run committed is
+/// kept once, not once per snapshot. A plain one (the default) is a vector: no chunking cost
+/// where nothing is cloned.
 #[derive(Clone, Debug)]
 pub struct AppendLog<T> {
     chunks: Vec<std::rc::Rc<[T]>>,
     tail: Vec<T>,
+    chunked: bool,
 }
 
 impl<T> Default for AppendLog<T> {
     fn default() -> Self {
-        AppendLog { chunks: Vec::new(), tail: Vec::new() }
+        AppendLog { chunks: Vec::new(), tail: Vec::new(), chunked: false }
     }
 }
 
 impl<T: Clone> AppendLog<T> {
     const CHUNK: usize = 4096;
 
+    /// An empty log whose clones share full chunks.
+    pub fn chunked() -> Self {
+        AppendLog { chunks: Vec::new(), tail: Vec::new(), chunked: true }
+    }
+
+    /// Takes the items out, leaving an empty log of the same kind.
+    pub fn take(&mut self) -> Self {
+        let empty = AppendLog { chunks: Vec::new(), tail: Vec::new(), chunked: self.chunked };
+        std::mem::replace(self, empty)
+    }
+
     pub fn push(&mut self, item: T) {
         self.tail.push(item);
-        if self.tail.len() == Self::CHUNK {
+        if self.chunked && self.tail.len() == Self::CHUNK {
             let full = std::mem::replace(&mut self.tail, Vec::with_capacity(Self::CHUNK));
             self.chunks.push(full.into());
         }
     }
 
     pub fn extend(&mut self, items: impl IntoIterator<Item = T>) {
+        if !self.chunked {
+            self.tail.extend(items);
+            return;
+        }
         for i in items {
             self.push(i);
         }
@@ -355,6 +373,9 @@ impl<T: Clone> AppendLog<T> {
     /// The items as one vector, freeing each chunk once copied (when no clone shares it), so
     /// the copy does not double the memory.
     pub fn into_vec(self) -> Vec<T> {
+        if self.chunks.is_empty() {
+            return self.tail;
+        }
         let mut v = Vec::with_capacity(self.len());
         for chunk in self.chunks {
             v.extend_from_slice(&chunk);
@@ -394,7 +415,7 @@ mod append_log_tests {
 
     #[test]
     fn clones_share_full_chunks_and_read_like_a_vec() {
-        let mut a = AppendLog::default();
+        let mut a = AppendLog::chunked();
         let n = 3 * AppendLog::<u64>::CHUNK + 17;
         a.extend(0..n as u64);
         let b = a.clone();
@@ -412,11 +433,21 @@ mod append_log_tests {
         // string instead; the engine hashes committed records, a derived `Hash`).
         #[derive(Clone, Hash)]
         struct Item(u64, u32);
-        let mut c = AppendLog::default();
+        let mut c = AppendLog::chunked();
         c.extend((0..n as u64).map(|i| Item(i, i as u32 * 3)));
+        let mut plain = AppendLog::default();
+        plain.extend((0..n as u64).map(|i| Item(i, i as u32 * 3)));
+        assert!(plain.chunks.is_empty(), "a plain log does not chunk");
+        let mut h0 = TraceHasher::default();
+        plain.hash(&mut h0);
         let (mut h1, mut h2) = (TraceHasher::default(), TraceHasher::default());
         c.hash(&mut h1);
         c.to_vec()[..].hash(&mut h2);
         assert_eq!(h1.finish(), h2.finish(), "hashes like a slice");
+        assert_eq!(h0.finish(), h2.finish(), "chunked or not");
+        let mut d = c.clone();
+        assert_eq!(d.take().len(), n);
+        d.push(Item(1, 1));
+        assert!(d.chunked && d.len() == 1, "take leaves an empty log of the same kind");
     }
 }
