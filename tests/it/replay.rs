@@ -201,6 +201,12 @@ fn every_key_does_what_the_help_says() {
             assert!(a.message.as_deref().is_some_and(|m| m.starts_with("no later")), "{:?}", a.message);
         }
     }
+    // From the end, each capital goes back to the last event of its kind.
+    for (back, what) in [('N', "FaultInjected"), ('F', "FailoverStarted"), ('R', "Restored"), ('C', "Checkpoint")] {
+        key(&mut a, 'G');
+        key(&mut a, back);
+        assert!(a.step < total && wrote(&a, what), "{back} from the end: {}", kind(&a));
+    }
     // Backward from a step that wrote nothing: the nearest earlier fault, not the one before.
     a.seek_step(0);
     key(&mut a, 'n');
@@ -242,8 +248,13 @@ fn every_key_does_what_the_help_says() {
         assert!(help.contains(what), "help lists {k}: {help}");
     }
     snapshot("replay-help", &help);
-    key(&mut a, 'x');
-    assert!(!a.help && !a.quit, "any key closes the help");
+    let here = a.step;
+    key(&mut a, 'l');
+    assert!(!a.help && !a.quit && a.step == here, "any key closes the help, and only that");
+    key(&mut a, '?');
+    key(&mut a, 'q');
+    assert!(a.quit, "q quits from the help too");
+    a.quit = false;
     key(&mut a, 'q');
     assert!(a.quit);
     let mut b = app();
