@@ -238,6 +238,12 @@ fn every_key_does_what_the_help_says() {
     let speed = a.speed;
     key(&mut a, '+');
     assert_eq!(a.speed, speed + 1);
+    for _ in 0..20 {
+        key(&mut a, '+');
+    }
+    assert_eq!(a.speed, recoverysim::tui::app::SPEEDS.len() - 1, "the fastest speed is the limit");
+    let _ = screen(&a);
+    a.speed = speed + 1;
     key(&mut a, '-');
     key(&mut a, '-');
     assert_eq!(a.speed, speed - 1);
@@ -344,10 +350,18 @@ fn go_to_search_and_filter() {
     key(&mut a, ']');
     // Filter: only matching lines in the log.
     key(&mut a, '=');
+    assert!(a.filter && a.message.is_none(), "filtering by the search");
     let filtered = screen(&a);
+    assert!(filtered.contains("events matching"), "{filtered}");
     let log: Vec<&str> = filtered.lines().skip_while(|l| !l.contains("events matching")).skip(1).take(6).collect();
+    assert!(log.len() == 6 && log[0].contains("restores checkpoint"), "{filtered}");
     assert!(log.iter().all(|l| l.contains("restores checkpoint") || l.starts_with('└')), "{filtered}");
     key(&mut a, '=');
+    assert!(!a.filter, "= again shows every line");
+    // Without a search, = says what it needs.
+    let mut b = app();
+    key(&mut b, '=');
+    assert_eq!(b.message.as_deref(), Some("= filters the log by the search: press / first"));
     key(&mut a, '/');
     typed(&mut a, "no such words anywhere");
     assert!(a.message.as_deref().is_some_and(|m| m.contains("not found")), "{:?}", a.message);
@@ -411,12 +425,15 @@ fn the_mouse_selects_views_subtasks_and_log_lines() {
     // A log line: the cursor moves to that note.
     let _ = terminal(&a, 80, 24);
     let text = screen(&a);
-    let row = text.lines().collect::<Vec<_>>().iter().rposition(|l| l.starts_with("│#")).expect("a log line") as u16;
-    let n: usize = text.lines().nth(row as usize).expect("row")[4..]
-        .split_whitespace()
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("the note number");
+    // A log line whose time differs from the line above: its note is the first of its step.
+    let lines: Vec<&str> = text.lines().collect();
+    let time = |l: &str| l.split_whitespace().nth(1).map(str::to_string);
+    let row = (1..lines.len())
+        .rev()
+        .find(|&r| lines[r].starts_with("│#") && lines[r - 1].starts_with("│#") && time(lines[r]) != time(lines[r - 1]))
+        .expect("a log line") as u16;
+    let n: usize =
+        lines[row as usize][4..].split_whitespace().next().and_then(|s| s.parse().ok()).expect("the note number");
     click(&mut a, 5, row);
     assert!(a.is_current(n - 1), "clicked #{n}: {}", current(&a));
     // The wheel steps through the log; a press of the left button is a click.
