@@ -111,7 +111,7 @@ pub fn set_heap_counter(f: fn() -> usize) {
     let _ = HEAP_COUNTER.set(f);
 }
 
-pub fn heap_bytes() -> Option<u64> {
+fn heap_bytes() -> Option<u64> {
     HEAP_COUNTER.get().map(|f| f() as u64)
 }
 

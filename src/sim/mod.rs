@@ -357,19 +357,6 @@ impl<T: Clone> AppendLog<T> {
         self.chunks.iter().flat_map(|c| c.iter()).chain(self.tail.iter())
     }
 
-    /// The items from `from` on.
-    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &T> {
-        let (c, o) = (from / Self::CHUNK, from % Self::CHUNK);
-        let first = self.chunks.get(c).map(|ch| &ch[o..]).unwrap_or(&[]);
-        let rest = self.chunks.get(c + 1..).unwrap_or(&[]);
-        let tail = match c.cmp(&self.chunks.len()) {
-            std::cmp::Ordering::Less => &self.tail[..],
-            std::cmp::Ordering::Equal => self.tail.get(o..).unwrap_or(&[]),
-            std::cmp::Ordering::Greater => &[],
-        };
-        first.iter().chain(rest.iter().flat_map(|ch| ch.iter())).chain(tail.iter())
-    }
-
     /// The items as one vector, freeing each chunk once copied (when no clone shares it), so
     /// the copy does not double the memory.
     pub fn into_vec(self) -> Vec<T> {
@@ -381,12 +368,6 @@ impl<T: Clone> AppendLog<T> {
             v.extend_from_slice(&chunk);
         }
         v.extend(self.tail);
-        v
-    }
-
-    pub fn to_vec(&self) -> Vec<T> {
-        let mut v = Vec::with_capacity(self.len());
-        v.extend(self.iter().cloned());
         v
     }
 
@@ -422,13 +403,9 @@ mod append_log_tests {
         a.push(99);
         assert_eq!(b.len(), n);
         assert_eq!(a.len(), n + 1);
-        assert_eq!(b.to_vec(), (0..n as u64).collect::<Vec<_>>());
-        assert_eq!(b.clone().into_vec(), b.to_vec());
+        assert_eq!(b.iter().copied().collect::<Vec<_>>(), (0..n as u64).collect::<Vec<_>>());
+        assert_eq!(b.clone().into_vec(), (0..n as u64).collect::<Vec<_>>());
         assert!(std::rc::Rc::ptr_eq(&a.chunks[1], &b.chunks[1]), "full chunks are shared");
-        let chunk = AppendLog::<u64>::CHUNK;
-        for from in [0, 5, chunk, n - 1, n, n + 5, n + chunk, n + 3 * chunk] {
-            assert_eq!(b.iter_from(from).copied().collect::<Vec<_>>(), (from as u64..n as u64).collect::<Vec<_>>());
-        }
         // Like a slice of items whose `Hash` is derived (integers hash a slice as one byte
         // string instead; the engine hashes committed records, a derived `Hash`).
         #[derive(Clone, Hash)]
@@ -442,7 +419,7 @@ mod append_log_tests {
         plain.hash(&mut h0);
         let (mut h1, mut h2) = (TraceHasher::default(), TraceHasher::default());
         c.hash(&mut h1);
-        c.to_vec()[..].hash(&mut h2);
+        c.clone().into_vec()[..].hash(&mut h2);
         assert_eq!(h1.finish(), h2.finish(), "hashes like a slice");
         assert_eq!(h0.finish(), h2.finish(), "chunked or not");
         let mut d = c.clone();

@@ -503,13 +503,10 @@ fn time_travel_lands_on_the_same_world_as_stepping_forward() {
 /// The real binary in a real terminal: tmux runs it, the test sends keys and reads the pane.
 #[test]
 fn replay_in_tmux() {
-    use std::process::Command;
-    if Command::new("tmux").arg("-V").output().is_err() {
-        println!("skipped: tmux is not installed (apt-get install tmux)");
+    if !tmux_available() {
         return;
     }
     let session = format!("recoverysim-replay-{}", std::process::id());
-    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().expect("tmux runs");
     let bin = env!("CARGO_BIN_EXE_recoverysim");
     // After the replay, the shell reports whether the terminal is back in canonical (cooked)
     // mode and on the main screen.
@@ -592,13 +589,10 @@ fn every_fault_kind_is_visible_on_the_cluster_view() {
 /// NO_COLOR set: the real binary draws without a foreground colour.
 #[test]
 fn no_color_in_tmux() {
-    use std::process::Command;
-    if Command::new("tmux").arg("-V").output().is_err() {
-        println!("skipped: tmux is not installed (apt-get install tmux)");
+    if !tmux_available() {
         return;
     }
     let session = format!("recoverysim-nocolor-{}", std::process::id());
-    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().expect("tmux runs");
     let bin = env!("CARGO_BIN_EXE_recoverysim");
     let cmd = format!("cd {} && NO_COLOR=1 {bin} replay scenarios/keyed-tm-kill.toml", env!("CARGO_MANIFEST_DIR"));
     assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "80", "-y", "24", &cmd]).status.success());
@@ -622,4 +616,18 @@ fn has_foreground_colour(text: &str) -> bool {
         let params = seq.split('m').next().unwrap_or("");
         params.split(';').any(|p| matches!(p.parse::<u32>(), Ok(30..=38 | 90..=97)))
     })
+}
+
+/// Whether tmux can be run here; says why a test is skipped when not.
+fn tmux_available() -> bool {
+    let ok = std::process::Command::new("tmux").arg("-V").output().is_ok();
+    if !ok {
+        println!("skipped: tmux is not installed (apt-get install tmux)");
+    }
+    ok
+}
+
+/// Runs tmux with these arguments.
+fn tmux(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("tmux").args(args).output().expect("tmux runs")
 }
