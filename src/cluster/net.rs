@@ -242,9 +242,10 @@ impl Network {
         let latency = base + self.rng.below_inclusive(self.lat.jitter_us) + extra;
         let link = (from.0 as usize * self.n_hosts + to.0 as usize) * 2 + usize::from(data);
         let at = now + latency;
-        if delayed {
-            // A delayed message is as if it was sent again later: it does not hold back the
-            // messages behind it.
+        if delayed && !data {
+            // A delayed RPC is as if it was sent again later: it does not hold back the messages
+            // behind it. A data connection is one TCP stream: a delay holds up everything behind
+            // it (head-of-line blocking) and never reorders records, barriers and credit.
             return Route::Deliver(at);
         }
         let at = at.max(self.last_arrival[link]);
@@ -296,5 +297,48 @@ impl Network {
     /// A seeded draw for timings that decide races (heartbeat phases, handling delays).
     pub fn draw_below(&mut self, max: u64) -> u64 {
         self.rng.below_inclusive(max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{HostRef, MessageKind, MessageRule};
+    use crate::sim::Stream;
+
+    fn net() -> Network {
+        let lat = Latencies { rpc_us: 100, data_us: 100, jitter_us: 0 };
+        Network::new(2, lat, Rng::new(1, Stream::Network))
+    }
+
+    fn delay(net: &mut Network, kind: MessageKind) {
+        let rule = MessageRule {
+            kind,
+            from: vec![],
+            to: vec![HostRef::TaskManager(1)],
+            probability: 1.0,
+            until_us: Some(10),
+        };
+        net.delay(0, &rule, 5_000);
+    }
+
+    #[test]
+    fn a_delayed_data_message_holds_back_the_data_behind_it() {
+        let mut n = net();
+        delay(&mut n, MessageKind::Data);
+        let (a, b) = (HostId(HostId::FIRST_TM), HostId(HostId::FIRST_TM + 1));
+        // Sent at 10 µs (rule active): delayed to 5,110 µs. Sent at 20 µs (rule over): would
+        // arrive at 120 µs, but the connection is FIFO.
+        assert_eq!(n.route(10, a, b, MessageKind::Data, true), Route::Deliver(5_110));
+        assert_eq!(n.route(20, a, b, MessageKind::Data, true), Route::Deliver(5_110));
+    }
+
+    #[test]
+    fn a_delayed_rpc_does_not_hold_back_the_rpcs_behind_it() {
+        let mut n = net();
+        delay(&mut n, MessageKind::AcknowledgeCheckpoint);
+        let (a, b) = (HostId(HostId::FIRST_TM), HostId(HostId::FIRST_TM + 1));
+        assert_eq!(n.route(10, a, b, MessageKind::AcknowledgeCheckpoint, false), Route::Deliver(5_110));
+        assert_eq!(n.route(20, a, b, MessageKind::AcknowledgeCheckpoint, false), Route::Deliver(120));
     }
 }
