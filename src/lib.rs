@@ -18,6 +18,7 @@
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod explore;
 pub mod fault;
 pub mod job;
 pub mod run;

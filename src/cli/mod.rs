@@ -1,6 +1,7 @@
 //! The command line (clap): run, check, regions, bench. The edge of the program: it reads files,
 //! prints, times and sets exit codes (0 ok, 1 a check failed, 2 bad input or usage).
 
+pub mod explore;
 pub mod render;
 
 use crate::cluster::engine::World;
@@ -87,6 +88,61 @@ enum Command {
         #[arg(long = "bug", value_name = "NAME")]
         bugs: Vec<String>,
     },
+    /// Search for failures: the scenario's job and cluster with a random fault schedule per
+    /// seed (swarm: which fault kinds are on and how often varies by seed), judged by the
+    /// oracle; failing seeds grouped by class, the first of each written as a scenario file and
+    /// shrunk to a minimal one. Exit 1 if a seed fails. `explore merge FILES…` combines shards.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Explore {
+        #[command(subcommand)]
+        merge: Option<ExploreCommand>,
+        #[arg(required = true)]
+        file: Option<PathBuf>,
+        /// Seeds to explore (`0-999`: both ends included).
+        #[arg(long, value_name = "A-B", value_parser = parse_seed_range, required = true)]
+        seeds: Option<RangeInclusive<u64>>,
+        /// Seeds run in parallel (each simulation is single threaded).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Also draw the job and its configuration per seed: topology, parallelism, chaining,
+        /// keys, checkpointing on/off, interval, mode, timeouts, concurrent checkpoints, sinks,
+        /// restart and failover strategies, heartbeats, HA, cluster size and network.
+        #[arg(long)]
+        vary: bool,
+        /// Only these fault kinds (comma-separated; default every kind): kill-taskmanager,
+        /// stop-taskmanager, lose-taskmanager-host, freeze-taskmanager, partition, lose-messages,
+        /// delay-messages, rolling-update, kill-jobmanager, fail-task.
+        #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
+        kinds: Vec<crate::explore::draw::Kind>,
+        /// Most faults drawn per seed.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=50))]
+        max_faults: u32,
+        /// Plant a protocol bug in every seed, as in `run`; repeatable.
+        #[arg(long = "bug", value_name = "NAME")]
+        bugs: Vec<String>,
+        /// Run only the k-th of n disjoint slices of the seeds (seed mod n = k-1); also read
+        /// from a Kubernetes Indexed Job's JOB_COMPLETION_INDEX and JOB_COMPLETIONS.
+        #[arg(long, value_name = "k/n", value_parser = explore::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Write every seed's result to this JSON file (for `explore merge`).
+        #[arg(long, value_name = "FILE")]
+        results: Option<PathBuf>,
+        /// Where failing seeds' scenario files go.
+        #[arg(long, value_name = "DIR", default_value = "explore-out")]
+        out: PathBuf,
+        /// Do not shrink failing seeds.
+        #[arg(long)]
+        no_shrink: bool,
+        /// Time allowed to shrink each failing class, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        shrink_budget: u64,
+        /// Run every n-th seed twice and compare trace hashes (0: never).
+        #[arg(long, value_name = "N", default_value_t = 16)]
+        recheck_every: u64,
+        /// Overwrite scenario files already in --out.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
     /// Measure simulation speed (use a release build); with --seek, the replay's time travel.
@@ -101,6 +157,26 @@ enum Command {
         #[arg(long, value_name = "SEEKS")]
         seek: Option<u32>,
     },
+}
+
+#[derive(Subcommand)]
+enum ExploreCommand {
+    /// Combine the results files of shards (`explore --shard k/n --results FILE`) into one
+    /// report; refuses overlapping shards, different explorations and missing seeds.
+    Merge {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also write the merged results to this file.
+        #[arg(long, value_name = "FILE")]
+        results: Option<PathBuf>,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<crate::explore::draw::Kind, String> {
+    crate::explore::draw::Kind::parse(s.trim()).ok_or_else(|| {
+        let names: Vec<&str> = crate::explore::draw::Kind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown fault kind `{s}`; one of {}", names.join(", "))
+    })
 }
 
 /// Bytes live on the heap, when the binary counts them (its global allocator does).
@@ -129,6 +205,48 @@ pub fn main() -> ExitCode {
             cmd_run(&file, seed, json, &bugs, trace.as_deref(), check)
         }
         Command::Check { paths, format, snapshots } => cmd_check(&paths, format, snapshots.as_deref()),
+        Command::Explore { merge: Some(ExploreCommand::Merge { files, results }), .. } => {
+            explore::cmd_merge(&files, results.as_deref())
+        }
+        Command::Explore {
+            merge: None,
+            file,
+            seeds,
+            jobs,
+            vary,
+            kinds,
+            max_faults,
+            bugs,
+            shard,
+            results,
+            out,
+            no_shrink,
+            shrink_budget,
+            recheck_every,
+            force,
+        } => {
+            let (Some(file), Some(seeds)) = (file, seeds) else {
+                eprintln!("error: explore needs a scenario FILE and --seeds A-B");
+                return ExitCode::from(2);
+            };
+            let kinds = if kinds.is_empty() { crate::explore::draw::Kind::ALL.to_vec() } else { kinds };
+            explore::cmd_explore(explore::ExploreArgs {
+                file,
+                seeds,
+                jobs,
+                vary,
+                kinds,
+                max_faults,
+                bugs,
+                shard,
+                results,
+                out,
+                shrink: !no_shrink,
+                shrink_budget_s: shrink_budget,
+                recheck_every,
+                force,
+            })
+        }
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));

@@ -71,6 +71,12 @@ const DAY_US: u64 = 86_400_000_000;
 
 /// Reads and parses a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = read_text(path)?;
+    parse_str(&path.display().to_string(), &text)
+}
+
+/// Reads a scenario file's text, refusing files over the size limit.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
     let name = path.display().to_string();
     let at_start = |message: String, hint: Option<String>| ScenarioError {
         file: name.clone(),
@@ -86,8 +92,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
             None,
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))?;
-    parse_str(&name, &text)
+    std::fs::read_to_string(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))
 }
 
 /// Parses scenario text; `file` only names it in errors.

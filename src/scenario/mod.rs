@@ -4,5 +4,5 @@ pub mod load;
 pub mod model;
 pub mod testing;
 
-pub use load::{ScenarioError, load_file, parse_str};
+pub use load::{ScenarioError, load_file, parse_str, read_text};
 pub use model::{Expect, Scenario};

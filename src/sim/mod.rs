@@ -140,6 +140,10 @@ pub enum Stream {
     Data = 3,
     Restart = 4,
     Checkpoint = 5,
+    /// `explore`: the fault schedule drawn for a seed.
+    Explore = 6,
+    /// `explore --vary`: the job and configuration drawn for a seed.
+    Vary = 7,
 }
 
 #[derive(Clone)]

@@ -1,0 +1,303 @@
+//! `explore`: seeds in parallel (each simulation stays single threaded), a progress bar on a
+//! terminal, plain lines otherwise, the summary, the results file, and for failing seeds the
+//! scenario file as drawn and shrunk. Files are written atomically and never over an existing
+//! one unless asked.
+
+use crate::explore::report::{self, Results};
+use crate::explore::shrink::shrink;
+use crate::explore::{Base, BaseError, Judgement, SeedResult, draw, in_shard, run_seed};
+use std::io::IsTerminal;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct ExploreArgs {
+    pub file: PathBuf,
+    pub seeds: RangeInclusive<u64>,
+    pub jobs: usize,
+    pub vary: bool,
+    pub kinds: Vec<draw::Kind>,
+    pub max_faults: u32,
+    pub bugs: Vec<String>,
+    pub shard: Option<(u64, u64)>,
+    pub results: Option<PathBuf>,
+    pub out: PathBuf,
+    pub shrink: bool,
+    pub shrink_budget_s: u64,
+    pub recheck_every: u64,
+    pub force: bool,
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a
+/// file; refuses to replace an existing file unless `force`.
+pub fn write_atomic(path: &Path, text: &str, force: bool) -> Result<(), String> {
+    if !force && path.exists() {
+        return Err(format!("{} exists; not overwritten (--force replaces it)", path.display()));
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+/// The shard from `--shard k/n`, or from a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, 0-based,
+/// with the completion count in `JOB_COMPLETIONS`).
+pub fn shard_from_env() -> Result<Option<(u64, u64)>, String> {
+    let Ok(index) = std::env::var("JOB_COMPLETION_INDEX") else { return Ok(None) };
+    let n = std::env::var("JOB_COMPLETIONS").map_err(|_| {
+        "JOB_COMPLETION_INDEX is set but JOB_COMPLETIONS is not: set it to the Job's completions".to_string()
+    })?;
+    let k: u64 = index.trim().parse().map_err(|_| format!("JOB_COMPLETION_INDEX={index} is not a number"))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("JOB_COMPLETIONS={n} is not a number"))?;
+    if n == 0 || k >= n {
+        return Err(format!("JOB_COMPLETION_INDEX={k} is not below JOB_COMPLETIONS={n}"));
+    }
+    Ok(Some((k + 1, n)))
+}
+
+pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("`{s}`: a shard is k/n with 1 ≤ k ≤ n, e.g. 2/8");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+fn file_stem(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "scenario".into())
+}
+
+// Wall time per seed and for the whole exploration is what the user asks for; threads run
+// independent simulations outside the single-threaded core.
+#[allow(clippy::disallowed_methods)]
+pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
+    let text = match crate::scenario::read_text(&a.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let file = a.file.display().to_string();
+    let opts = draw::DrawOptions { kinds: a.kinds.clone(), max_faults: a.max_faults, vary: a.vary, recoverable: true };
+    let base = match Base::new(&file, &text, opts, a.bugs.clone()) {
+        Ok(b) => b,
+        Err(BaseError::Scenario(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+        Err(BaseError::UnknownBug(b)) => {
+            eprintln!(
+                "error: unknown planted bug `{b}`\n  hint: one of {}",
+                crate::cluster::bugs::PlantedBugs::NAMES.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let shard = match a.shard {
+        Some(s) => Some(s),
+        None => match shard_from_env() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let seeds: Vec<u64> = a.seeds.clone().filter(|&s| shard.is_none_or(|(k, n)| in_shard(s, k, n))).collect();
+    let total = seeds.len() as u64;
+    let jobs = a.jobs.max(1).min(seeds.len().max(1));
+    let started = std::time::Instant::now();
+    let next = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let failures = AtomicU64::new(0);
+    let rechecked = AtomicU64::new(0);
+    let results: Mutex<Vec<(SeedResult, Option<String>)>> = Mutex::new(Vec::with_capacity(seeds.len()));
+    let terminal = std::io::stderr().is_terminal();
+    let bar = if terminal {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} seeds, {msg} ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_message("0 failures");
+        Some(b)
+    } else {
+        None
+    };
+    let step = (total / 10).max(1);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(&seed) = seeds.get(i) else { break };
+                    let t0 = std::time::Instant::now();
+                    let (mut r, text) = run_seed(&base, seed);
+                    // The determinism self-check: a fraction of seeds run twice.
+                    if a.recheck_every > 0 && seed % a.recheck_every == 0 && text.is_some() {
+                        rechecked.fetch_add(1, Ordering::Relaxed);
+                        let (again, _) = run_seed(&base, seed);
+                        if again.trace_hash != r.trace_hash {
+                            r.judgement = Judgement::Fail {
+                                class: "nondeterministic: a second run gave another trace hash".into(),
+                                detail: format!("{} then {}", r.trace_hash, again.trace_hash),
+                            };
+                        }
+                    }
+                    r.wall_ms = t0.elapsed().as_millis() as u64;
+                    let failed = r.judgement.is_fail();
+                    let nf = failures.fetch_add(u64::from(failed), Ordering::Relaxed) + u64::from(failed);
+                    let nd = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(b) = &bar {
+                        b.set_message(format!("{nf} failures"));
+                        b.inc(1);
+                    } else if nd.is_multiple_of(step) || nd == total {
+                        eprintln!(
+                            "explored {nd}/{total} seeds, {nf} failures, {:.0} s",
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                    results.lock().unwrap_or_else(|p| p.into_inner()).push((r, text));
+                }
+            });
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let mut all = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    all.sort_by_key(|(r, _)| r.seed);
+    let res = Results {
+        schema: report::SCHEMA.into(),
+        scenario: file.clone(),
+        first_seed: *a.seeds.start(),
+        last_seed: *a.seeds.end(),
+        vary: a.vary,
+        kinds: a.kinds.iter().map(|k| k.name().to_string()).collect(),
+        max_faults: a.max_faults,
+        bugs: a.bugs.clone(),
+        shard: shard.map(|(k, n)| [k, n]),
+        rechecked: rechecked.load(Ordering::Relaxed),
+        results: all.iter().map(|(r, _)| r.clone()).collect(),
+    };
+    print!("{}", report::summary(&res));
+    print!("{}", report::timing(&res, wall_ms, jobs));
+    if let Some(path) = &a.results {
+        let json = serde_json::to_string_pretty(&res).expect("results serialize: plain data");
+        if let Err(e) = write_atomic(path, &(json + "\n"), true) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        println!("results: {}", path.display());
+    }
+    // Failing seeds: the first of each class, written as drawn and shrunk.
+    let mut shown: Vec<&str> = Vec::new();
+    let mut write_failed = false;
+    for (r, text) in &all {
+        let (Judgement::Fail { class, .. }, Some(text)) = (&r.judgement, text) else { continue };
+        if shown.contains(&class.as_str()) {
+            continue;
+        }
+        shown.push(class);
+        let stem = format!("{}-seed-{}", file_stem(&a.file), r.seed);
+        let header = format!(
+            "# Found by: recoverysim explore {file} --seeds {s}-{s}{vary}{bugs}\n# Failure: {class}\n",
+            s = r.seed,
+            vary = if a.vary { " --vary" } else { "" },
+            bugs = a.bugs.iter().map(|b| format!(" --bug {b}")).collect::<String>(),
+        );
+        let drawn = a.out.join(format!("{stem}.toml"));
+        if let Err(e) = write_atomic(&drawn, &format!("{header}{text}"), a.force) {
+            eprintln!("error: {e}");
+            write_failed = true;
+            continue;
+        }
+        println!("\nseed {} ({class}): the drawn scenario is {}", r.seed, drawn.display());
+        if !a.shrink {
+            println!("  reproduce: recoverysim run {}", drawn.display());
+            continue;
+        }
+        let t0 = std::time::Instant::now();
+        let budget = std::time::Duration::from_secs(a.shrink_budget_s);
+        let s = shrink(&file, text, class, || t0.elapsed() < budget);
+        let min = a.out.join(format!("{stem}-min.toml"));
+        let header =
+            format!("{header}# Shrunk from {} ({} → {} faults)\n", drawn.display(), s.faults_before, s.faults_after);
+        if let Err(e) = write_atomic(&min, &format!("{header}{}", s.text), a.force) {
+            eprintln!("error: {e}");
+            write_failed = true;
+            continue;
+        }
+        println!(
+            "  shrunk in {:.1} s ({} runs, {} steps): {} → {} faults; still: {}",
+            t0.elapsed().as_secs_f64(),
+            s.tries,
+            s.steps,
+            s.faults_before,
+            s.faults_after,
+            match &s.judgement {
+                Judgement::Fail { detail, .. } => detail.chars().take(200).collect::<String>(),
+                j => format!("{j:?}"),
+            }
+        );
+        println!("  reproduce: recoverysim run {}", min.display());
+        println!("  watch:     recoverysim replay {}", min.display());
+    }
+    if write_failed {
+        return ExitCode::from(2);
+    }
+    if res.results.iter().any(|r| r.judgement.is_fail()) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>) -> ExitCode {
+    let mut parts = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        };
+        match serde_json::from_str::<Results>(&text) {
+            Ok(r) if r.schema == report::SCHEMA => parts.push(r),
+            Ok(r) => {
+                eprintln!("error: {}: schema {:?}, expected {:?}", f.display(), r.schema, report::SCHEMA);
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("error: {}: not an explore results file: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let merged = match report::merge(parts) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report::summary(&merged));
+    if let Some(path) = results {
+        let json = serde_json::to_string_pretty(&merged).expect("results serialize: plain data");
+        if let Err(e) = write_atomic(path, &(json + "\n"), true) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if merged.results.iter().any(|r| r.judgement.is_fail()) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}

@@ -1,0 +1,244 @@
+//! `explore`: search for failures instead of scripting them. Per seed, a random fault schedule
+//! (and with `--vary` a random job and configuration) is drawn into the scenario document, the
+//! document is loaded like any file, run with its reference and oracle, and judged: a run is a
+//! failure when the verdict or the job's end is something Flink's protocol must not produce;
+//! what Flink itself does (an at-least-once sink duplicating, a job whose restart strategy gives
+//! up, a job lost with its JobManager without HA) is not a failure, and the reason is kept.
+//! Pure: no clock, no threads, no files; the CLI runs seeds in parallel and writes files.
+
+pub mod draw;
+pub mod report;
+pub mod shrink;
+
+use crate::check::Verdict;
+use crate::cluster::config::CheckpointingMode;
+use crate::cluster::state::JobStatus;
+use crate::job::spec::{OperatorKind, SinkSemantic};
+use crate::run::{Run, simulate};
+use crate::scenario::{Scenario, ScenarioError, parse_str};
+use draw::DrawOptions;
+use serde::{Deserialize, Serialize};
+use toml_edit::DocumentMut;
+
+/// The scenario `explore` starts from: its text as a document (faults and `[expect]` removed)
+/// and its validated form.
+#[derive(Clone)]
+pub struct Base {
+    /// The file's name, for errors and the files written for failing seeds.
+    pub file: String,
+    doc: DocumentMut,
+    scenario: Scenario,
+    pub opts: DrawOptions,
+    /// Planted bugs, by name (`--bug`), written into each seed's `[bugs]` table.
+    pub bugs: Vec<String>,
+}
+
+/// Why a base cannot be explored.
+#[derive(Debug)]
+pub enum BaseError {
+    /// The file is not a valid scenario (with its position).
+    Scenario(ScenarioError),
+    /// A planted bug name that does not exist.
+    UnknownBug(String),
+}
+
+impl Base {
+    pub fn new(file: &str, text: &str, opts: DrawOptions, bugs: Vec<String>) -> Result<Base, BaseError> {
+        let scenario = parse_str(file, text).map_err(BaseError::Scenario)?;
+        let mut doc: DocumentMut = text.parse().expect("the loader parsed this text as TOML already");
+        draw::strip(&mut doc);
+        let mut probe = crate::cluster::bugs::PlantedBugs::default();
+        for b in &bugs {
+            if !probe.set(b) {
+                return Err(BaseError::UnknownBug(b.clone()));
+            }
+        }
+        if !bugs.is_empty() {
+            let mut t = toml_edit::Table::new();
+            for b in &bugs {
+                t[b.as_str()] = toml_edit::value(true);
+            }
+            doc["bugs"] = toml_edit::Item::Table(t);
+        }
+        Ok(Base { file: file.to_string(), doc, scenario, opts, bugs })
+    }
+
+    /// The scenario text of one seed: the base (or a drawn job with `--vary`) with the seed and
+    /// the fault schedule drawn for it.
+    pub fn draw(&self, seed: u64) -> Result<(String, Scenario), ScenarioError> {
+        let mut doc = self.doc.clone();
+        let name = doc.get("name").and_then(|v| v.as_str()).unwrap_or("scenario").to_string();
+        doc["seed"] = toml_edit::value(seed as i64);
+        let base = if self.opts.vary {
+            draw::vary(&mut doc, seed);
+            doc["name"] = toml_edit::value(format!("{name}, varied by seed {seed}"));
+            parse_str(&self.file, &doc.to_string())?
+        } else {
+            self.scenario.clone()
+        };
+        draw::faults(&mut doc, &base, seed, &self.opts);
+        if !self.opts.vary {
+            doc["name"] = toml_edit::value(format!("{name}, faults drawn by explore seed {seed}"));
+        }
+        let text = doc.to_string();
+        let sc = parse_str(&self.file, &text)?;
+        Ok((text, sc))
+    }
+}
+
+/// How `explore` judges one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "judgement", rename_all = "snake_case")]
+pub enum Judgement {
+    /// Exactly-once and FINISHED, or what the configuration promises.
+    Pass,
+    /// Not exactly-once or not finished, but that is what Flink does here; `why` says so.
+    Expected { why: String },
+    /// A verdict or an end Flink's protocol must not produce. `class` groups failures of one
+    /// kind; `detail` is the first line that explains this one.
+    Fail { class: String, detail: String },
+}
+
+impl Judgement {
+    pub fn is_fail(&self) -> bool {
+        matches!(self, Judgement::Fail { .. })
+    }
+    pub fn class(&self) -> Option<&str> {
+        match self {
+            Judgement::Fail { class, .. } => Some(class),
+            _ => None,
+        }
+    }
+}
+
+fn fail(class: &str, detail: impl Into<String>) -> Judgement {
+    Judgement::Fail { class: class.to_string(), detail: detail.into() }
+}
+
+/// Judges a finished simulation: protocol first (invariants, consistent cuts, impossible
+/// results), then loss, duplicates, and how the job ended.
+pub fn judge(run: &Run) -> Judgement {
+    let sc = &run.scenario;
+    let out = &run.output;
+    let status = run.outcome.job_status;
+    if let Some(v) = run.outcome.violations.first() {
+        return fail("protocol invariant broken", v.clone());
+    }
+    if let Some(c) = &run.cut_violation {
+        return fail("inconsistent checkpoint", format!("{c:?}"));
+    }
+    if out.bad_results > 0 {
+        let d = out.first_bad_result.as_ref().map_or(String::new(), |b| format!("{b:?}"));
+        return fail("results no fault-free execution commits", format!("{} keys; {d}", out.bad_results));
+    }
+    if out.lost > 0 {
+        let d = out.first_lost.as_ref().map_or(String::new(), |o| format!("{o:?}"));
+        return fail("records lost", format!("{} lost; first {d}", out.lost));
+    }
+    let append = sc.job.operators.iter().any(|o| matches!(o.kind, OperatorKind::Sink(SinkSemantic::Append)));
+    let at_least_once_mode = sc.flink.checkpointing_mode == CheckpointingMode::AtLeastOnce;
+    let unaligned_ok = append || at_least_once_mode || sc.flink.checkpoint_interval_us.is_none();
+    if out.duplicated > 0 && !unaligned_ok {
+        {
+            let d = out.first_duplicate.as_ref().map_or(String::new(), |o| format!("{o:?}"));
+            return fail(
+                "duplicates with two-phase-commit sinks in EXACTLY_ONCE mode",
+                format!("{} duplicated; first {d}", out.duplicated),
+            );
+        }
+    }
+    let exhausted = run.outcome.failovers.iter().any(|f| f.exhausted);
+    match status {
+        JobStatus::Finished => {}
+        JobStatus::Failed if exhausted => {
+            return Judgement::Expected {
+                why: "the restart strategy gave up and the job FAILED, as Flink does".into(),
+            };
+        }
+        JobStatus::Lost if sc.flink.ha == crate::cluster::config::HaKind::None => {
+            return Judgement::Expected {
+                why: "the JobManager died without high availability: the job is gone, as in Flink".into(),
+            };
+        }
+        s => {
+            let cls = match s {
+                JobStatus::Failed => "job FAILED although the restart strategy allowed more restarts",
+                _ => "job did not finish",
+            };
+            return fail(cls, format!("job {} at {}", s.name(), crate::sim::fmt_time(run.outcome.end_us)));
+        }
+    }
+    match out.verdict {
+        Verdict::ExactlyOnce => Judgement::Pass,
+        Verdict::AtLeastOnce if unaligned_ok => Judgement::Expected {
+            why: if sc.flink.checkpoint_interval_us.is_none() {
+                "checkpointing is off: a restart replays the sources from the start (duplicates)".into()
+            } else if append {
+                "an append sink is at-least-once: output after the last checkpoint is written again".into()
+            } else {
+                "AT_LEAST_ONCE checkpoints: records behind an early barrier are replayed".into()
+            },
+        },
+        Verdict::Unverified => {
+            Judgement::Expected { why: "the oracle cannot check this job's output (see the run's report)".into() }
+        }
+        v => fail(&format!("verdict {}", v.name()), out.not_clean.clone().unwrap_or_default()),
+    }
+}
+
+/// One explored seed, as the results file keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    #[serde(flatten)]
+    pub judgement: Judgement,
+    pub verdict: String,
+    pub job_status: String,
+    /// Faults in the drawn schedule (restarts of killed TaskManagers included).
+    pub faults: u32,
+    /// Engine events of the faulty run.
+    pub events: u64,
+    pub trace_hash: String,
+    /// Wall time of the seed (both runs and the oracle), in milliseconds; not part of the report
+    /// two shards must agree on.
+    pub wall_ms: u64,
+}
+
+/// Runs one seed: draw, load, simulate, judge. `wall_ms` is left 0 (the caller times it).
+pub fn run_seed(base: &Base, seed: u64) -> (SeedResult, Option<String>) {
+    match base.draw(seed) {
+        Err(e) => (
+            SeedResult {
+                seed,
+                judgement: fail("explore drew an invalid scenario", e.to_string()),
+                verdict: "-".into(),
+                job_status: "-".into(),
+                faults: 0,
+                events: 0,
+                trace_hash: String::new(),
+                wall_ms: 0,
+            },
+            None,
+        ),
+        Ok((text, sc)) => {
+            let run = simulate(&sc);
+            let r = SeedResult {
+                seed,
+                judgement: judge(&run),
+                verdict: run.output.verdict.name().into(),
+                job_status: run.outcome.job_status.name().into(),
+                faults: sc.faults.len() as u32,
+                events: run.outcome.events,
+                trace_hash: format!("{:016x}", run.outcome.trace_hash),
+                wall_ms: 0,
+            };
+            (r, Some(text))
+        }
+    }
+}
+
+/// Whether the seeds of a range belong to shard `k` of `n` (1-based): seed `s` goes to shard
+/// `s mod n + 1`, so shards are disjoint, cover the range and balance whatever its bounds.
+pub fn in_shard(seed: u64, k: u64, n: u64) -> bool {
+    seed % n == k - 1
+}

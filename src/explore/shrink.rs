@@ -1,0 +1,189 @@
+//! Shrinking a failing scenario: fewer faults, shorter duration, fewer records and keys, lower
+//! parallelism, fewer TaskManagers, while the same class of failure remains. Greedy: each
+//! candidate is one change to the current smallest document; a candidate the loader refuses
+//! (a restart of a TaskManager no fault stopped, a fault after the end) is skipped; one that
+//! still fails the same way becomes the new smallest, and the passes repeat until none helps.
+
+use super::{Judgement, judge};
+use crate::run::simulate;
+use crate::scenario::parse_str;
+use toml_edit::{DocumentMut, Item, Value};
+
+/// The outcome of a shrink.
+pub struct Shrunk {
+    pub text: String,
+    /// Candidates simulated.
+    pub tries: u32,
+    /// Candidates that kept the failure (steps taken).
+    pub steps: u32,
+    pub faults_before: usize,
+    pub faults_after: usize,
+    pub judgement: Judgement,
+}
+
+fn faults(doc: &DocumentMut) -> usize {
+    doc.get("fault").and_then(Item::as_array_of_tables).map_or(0, |a| a.len())
+}
+
+fn operators(doc: &mut DocumentMut) -> Option<&mut toml_edit::Array> {
+    doc.get_mut("job")?.get_mut("operators")?.as_array_mut()
+}
+
+fn int_field(doc: &mut DocumentMut, op: usize, key: &str) -> Option<i64> {
+    operators(doc)?.get(op)?.as_inline_table()?.get(key)?.as_integer()
+}
+
+fn set_field(doc: &mut DocumentMut, op: usize, key: &str, v: Value) {
+    if let Some(t) = operators(doc).and_then(|a| a.get_mut(op)).and_then(Value::as_inline_table_mut) {
+        t.insert(key, v);
+    }
+}
+
+fn duration_of(doc: &DocumentMut, key: &str) -> Option<u64> {
+    doc.get(key).and_then(Item::as_str).and_then(crate::scenario::load::parse_duration_us)
+}
+
+fn rate_of(doc: &mut DocumentMut, op: usize) -> Option<u64> {
+    let s = operators(doc)?.get(op)?.as_inline_table()?.get("rate")?.as_str()?.to_string();
+    s.strip_suffix("/s")?.trim().replace('_', "").parse().ok()
+}
+
+/// Every one-step simplification of `doc`, most promising first.
+fn candidates(doc: &DocumentMut, class: &str) -> Vec<DocumentMut> {
+    let mut out = Vec::new();
+    let n = faults(doc);
+    // Fewer faults: each alone, then each with the fault after it (a kill and its restart).
+    for i in (0..n).rev() {
+        let mut d = doc.clone();
+        if let Some(a) = d.get_mut("fault").and_then(Item::as_array_of_tables_mut) {
+            a.remove(i);
+            if a.is_empty() {
+                d.remove("fault");
+            }
+        }
+        out.push(d);
+    }
+    for i in (0..n.saturating_sub(1)).rev() {
+        let mut d = doc.clone();
+        if let Some(a) = d.get_mut("fault").and_then(Item::as_array_of_tables_mut) {
+            a.remove(i + 1);
+            a.remove(i);
+            if a.is_empty() {
+                d.remove("fault");
+            }
+        }
+        out.push(d);
+    }
+    // Shorter: the sources stop earlier; a stall needs its drain, other failures may lose it.
+    if let Some(us) = duration_of(doc, "duration") {
+        for new in [us / 2, us * 3 / 4] {
+            if new >= 500_000 && new < us {
+                let mut d = doc.clone();
+                d["duration"] = toml_edit::value(format!("{}ms", new / 1_000));
+                out.push(d);
+            }
+        }
+    }
+    if class != "job did not finish" {
+        let drain = duration_of(doc, "drain").unwrap_or(600_000_000);
+        if drain > 20_000_000 {
+            let mut d = doc.clone();
+            d["drain"] = toml_edit::value(format!("{}ms", (drain / 2 / 1_000).max(20_000)));
+            out.push(d);
+        }
+    }
+    let n_ops = doc.get("job").and_then(|j| j.get("operators")).and_then(Item::as_array).map_or(0, |a| a.len());
+    for op in 0..n_ops {
+        let mut probe = doc.clone();
+        if let Some(rate) = rate_of(&mut probe, op)
+            && rate > 20
+        {
+            let mut d = doc.clone();
+            set_field(&mut d, op, "rate", format!("{}/s", rate / 2).into());
+            out.push(d);
+        }
+        for key in ["keys", "records"] {
+            if let Some(k) = int_field(&mut probe, op, key)
+                && k > 1
+            {
+                let mut d = doc.clone();
+                set_field(&mut d, op, key, (k / 2).into());
+                out.push(d);
+            }
+        }
+        if let Some(p) = int_field(&mut probe, op, "parallelism")
+            && p > 1
+        {
+            for new in [1, p - 1] {
+                let mut d = doc.clone();
+                set_field(&mut d, op, "parallelism", new.into());
+                out.push(d);
+            }
+        }
+        if let (Some(parts), Some(p)) =
+            (int_field(&mut probe, op, "partitions"), int_field(&mut probe, op, "parallelism"))
+            && parts > p
+        {
+            let mut d = doc.clone();
+            set_field(&mut d, op, "partitions", p.into());
+            out.push(d);
+        }
+    }
+    // Every operator's parallelism down by one at once (keeps keyed rescaling relations).
+    if n_ops > 1 {
+        let mut d = doc.clone();
+        let mut changed = false;
+        for op in 0..n_ops {
+            if let Some(p) = int_field(&mut d, op, "parallelism")
+                && p > 1
+            {
+                set_field(&mut d, op, "parallelism", (p - 1).into());
+                changed = true;
+            }
+        }
+        if changed {
+            out.push(d);
+        }
+    }
+    if let Some(tms) = doc.get("cluster").and_then(|c| c.get("taskmanagers")).and_then(Item::as_integer)
+        && tms > 1
+    {
+        let mut d = doc.clone();
+        d["cluster"]["taskmanagers"] = toml_edit::value(tms - 1);
+        out.push(d);
+    }
+    out
+}
+
+/// Shrinks `text` (a scenario that fails with `class`) while it keeps failing that way;
+/// `keep_going` is asked before each candidate (the caller's time budget).
+pub fn shrink(file: &str, text: &str, class: &str, mut keep_going: impl FnMut() -> bool) -> Shrunk {
+    let mut best: DocumentMut = text.parse().expect("a scenario text explore wrote and loaded");
+    let faults_before = faults(&best);
+    let mut judgement = Judgement::Fail { class: class.into(), detail: String::new() };
+    let (mut tries, mut steps) = (0, 0);
+    'outer: loop {
+        for cand in candidates(&best, class) {
+            if !keep_going() {
+                break 'outer;
+            }
+            let Ok(sc) = parse_str(file, &cand.to_string()) else { continue };
+            tries += 1;
+            let j = judge(&simulate(&sc));
+            if j.class() == Some(class) {
+                best = cand;
+                judgement = j;
+                steps += 1;
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    if steps == 0 {
+        // Nothing smaller fails: the judgement of the original.
+        if let Ok(sc) = parse_str(file, text) {
+            judgement = judge(&simulate(&sc));
+        }
+    }
+    Shrunk { faults_after: faults(&best), text: best.to_string(), tries, steps, faults_before, judgement }
+}
