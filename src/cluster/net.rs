@@ -312,13 +312,8 @@ mod tests {
     }
 
     fn delay(net: &mut Network, kind: MessageKind) {
-        let rule = MessageRule {
-            kind,
-            from: vec![],
-            to: vec![HostRef::TaskManager(1)],
-            probability: 1.0,
-            until_us: Some(10),
-        };
+        let rule =
+            MessageRule { kind, from: vec![], to: vec![HostRef::TaskManager(1)], probability: 1.0, until_us: Some(10) };
         net.delay(0, &rule, 5_000);
     }
 
