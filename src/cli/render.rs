@@ -1,7 +1,7 @@
 //! What people and tools read: the human timeline and summary of a run, its JSON form, and the
 //! pipelined-regions listing. Pure functions from data to strings (snapshot-tested).
 
-use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind};
+use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind, RestartStrategy};
 use crate::cluster::jobmanager::FailoverReport;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::{ExecutionState, JobStatus};
@@ -411,6 +411,9 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>)
                         cps.join(", "),
                         format_subtasks(g, &sts)
                     )
+                } else if run.scenario.flink.checkpoint_interval_us.is_none() {
+                    // CommitterOperator.endInput: no final checkpoint, the committer commits here.
+                    format!("sinks commit at end of input ({recs} records): {}", format_subtasks(g, &sts))
                 } else {
                     format!("sinks commit checkpoint {} ({recs} records): {}", cps.join(", "), format_subtasks(g, &sts))
                 }
@@ -469,10 +472,14 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             let n = f.to_restart.len();
             if f.exhausted {
                 return Some(format!(
-                    "JobManager handles the failure of {} ({} after it happened): failover #{} finds no restart left",
+                    "JobManager handles the failure of {} ({} after it happened): failover #{} {}",
                     g.subtask_name(f.failed_subtask),
                     ms(f.detected_at_us - f.failed_at_us),
                     failover + 1,
+                    match run.scenario.flink.restart_strategy {
+                        RestartStrategy::None => "does not restart (restart strategy none)",
+                        _ => "finds no restart left",
+                    }
                 ));
             }
             let others = if n == total {
@@ -599,7 +606,10 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
         ms(f.detected_at_us - f.failed_at_us)
     );
     if f.exhausted {
-        s.push_str("; restart strategy exhausted: job fails");
+        s.push_str(match run.scenario.flink.restart_strategy {
+            RestartStrategy::None => "; restart strategy none: job fails",
+            _ => "; restart strategy exhausted: job fails",
+        });
         return s;
     }
     let _ = write!(s, "; restarted {}/{} subtasks", f.restarted.len(), g.subtask_count());

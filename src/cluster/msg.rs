@@ -255,11 +255,23 @@ pub enum Msg {
         txn: TxnId,
         epoch: u64,
         recovered: bool,
+        /// The caller waits for the outcome (`SinkAck`): the commit at end of input without
+        /// checkpoints, which must be done before the task finishes.
+        ack: bool,
     },
     /// Plain (non-transactional) appends.
     Append {
         sink: OperatorId,
         records: Vec<Record>,
+        /// The attempt waiting for `SinkAck` (the flush at end of input), if any.
+        ack: Option<AttemptId>,
+    },
+    /// The store's answer to a `Commit` or `Append` whose caller waits: done, or refused
+    /// because a newer producer of the same sink subtask had initialized (fenced).
+    SinkAck {
+        id: AttemptId,
+        sink: OperatorId,
+        ok: bool,
     },
 
     // ---- the HA store ----
@@ -365,6 +377,7 @@ impl Msg {
             Msg::Prepared { .. } => "prepared",
             Msg::Commit { .. } => "commitTransaction",
             Msg::Append { .. } => "append",
+            Msg::SinkAck { .. } => "sink answer",
             Msg::HaPutCheckpoint { .. } => "HA: add checkpoint",
             Msg::HaRecover { .. } => "HA: recover job",
             Msg::HaRecovered { .. } => "HA: job recovered",

@@ -68,6 +68,9 @@ pub enum FailureCause {
     PartitionConnection { remote_tm: u32 },
     /// Checkpoints expired beyond `execution.checkpointing.tolerable-failed-checkpoints`.
     CheckpointExpired,
+    /// The sink's commit at end of input was refused: a newer attempt of the subtask had
+    /// initialized its producer (this attempt is a zombie).
+    ProducerFenced,
 }
 
 impl FailureCause {
@@ -108,6 +111,9 @@ impl FailureCause {
             FailureCause::CheckpointExpired => {
                 "FlinkRuntimeException: Exceeded checkpoint tolerable failure threshold".into()
             }
+            FailureCause::ProducerFenced => {
+                "ProducerFencedException: a newer producer of this sink subtask initialized".into()
+            }
             FailureCause::DeployFailed { tm } => {
                 format!("RecipientUnreachableException: could not deploy to TaskManager tm-{tm}")
             }
@@ -137,6 +143,7 @@ impl FailureCause {
             FailureCause::JobManagerLost { .. } => "jobmanager-lost",
             FailureCause::PartitionConnection { .. } => "partition-connection",
             FailureCause::CheckpointExpired => "checkpoint-expired",
+            FailureCause::ProducerFenced => "producer-fenced",
         }
     }
 }

@@ -702,6 +702,7 @@ fn noticed(cause: FailureCause) -> String {
         FailureCause::JobManagerLost { tm } => format!("was failed by tm-{tm}, which lost its JobManager"),
         FailureCause::PartitionConnection { remote_tm } => format!("could not connect to tm-{remote_tm}"),
         FailureCause::CheckpointExpired => "hit the tolerable checkpoint failures".into(),
+        FailureCause::ProducerFenced => "was fenced by a newer producer at commit".into(),
     }
 }
 
