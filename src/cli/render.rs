@@ -554,7 +554,10 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             if *transactions == 1 { "" } else { "s" }
         ),
         Note::MessageLost { message, from, to, .. } => {
-            format!("network: {message} from {} to {} lost", from.name(), to.name())
+            // A data connection is one TCP stream: losing a message on it means it broke.
+            let data = matches!(message.as_str(), "data buffer" | "partition request" | "credit announcement");
+            let broke = if data { ": the data connection breaks, both ends see it closed" } else { "" };
+            format!("network: {message} from {} to {} lost{broke}", from.name(), to.name())
         }
         Note::PartitionHealed { released, .. } => {
             format!("network: partition healed; {released} held messages delivered in order")

@@ -70,6 +70,10 @@ pub enum Route {
     Hold,
     /// Dropped by a `lose-messages` rule (index of the fault that set it).
     Drop { fault: usize },
+    /// A `lose-messages` rule hit a message on a data connection. TCP does not lose a message on
+    /// a live connection: a lost one means the connection broke, and both ends see it closed
+    /// (the receiver at `to_at`, the sender at `from_at`).
+    Reset { fault: usize, to_at: TimeUs, from_at: TimeUs },
 }
 
 #[derive(Clone, Debug)]
@@ -203,12 +207,30 @@ impl Network {
     /// Decides the fate of one message sent now. Same-host messages are local calls: no
     /// latency, no faults.
     pub fn route(&mut self, now: TimeUs, from: HostId, to: HostId, kind: MessageKind, data: bool) -> Route {
+        self.route_with(now, from, to, kind, data, true)
+    }
+
+    /// A connection reset the kernel sends (not a message of a process): no rule drops or
+    /// delays it; a partition holds it like anything else.
+    pub fn route_reset(&mut self, now: TimeUs, from: HostId, to: HostId) -> Route {
+        self.route_with(now, from, to, MessageKind::Data, false, false)
+    }
+
+    fn route_with(
+        &mut self,
+        now: TimeUs,
+        from: HostId,
+        to: HostId,
+        kind: MessageKind,
+        data: bool,
+        ruled: bool,
+    ) -> Route {
         if from == to {
             return Route::Deliver(now);
         }
         let mut extra = 0;
         let mut delayed = false;
-        if !self.rules.is_empty() {
+        if ruled && !self.rules.is_empty() {
             for i in 0..self.rules.len() {
                 let r = &self.rules[i];
                 if r.until_us.is_some_and(|u| now > u)
@@ -224,6 +246,14 @@ impl Network {
                 let r = &mut self.rules[i];
                 r.hits += 1;
                 match r.delay_us {
+                    None if data => {
+                        let fault = r.fault;
+                        self.connected[from.0 as usize * self.n_hosts + to.0 as usize] = false;
+                        self.connected[to.0 as usize * self.n_hosts + from.0 as usize] = false;
+                        let to_at = now + self.lat.data_us + self.rng.below_inclusive(self.lat.jitter_us);
+                        let from_at = now + self.lat.data_us + self.rng.below_inclusive(self.lat.jitter_us);
+                        return Route::Reset { fault, to_at, from_at };
+                    }
                     None => return Route::Drop { fault: r.fault },
                     Some(d) => {
                         extra += d;
@@ -326,6 +356,21 @@ mod tests {
         // arrive at 120 µs, but the connection is FIFO.
         assert_eq!(n.route(10, a, b, MessageKind::Data, true), Route::Deliver(5_110));
         assert_eq!(n.route(20, a, b, MessageKind::Data, true), Route::Deliver(5_110));
+    }
+
+    #[test]
+    fn a_lost_data_message_breaks_its_connection_and_a_lost_rpc_is_dropped() {
+        let mut n = net();
+        let (a, b) = (HostId(HostId::FIRST_TM), HostId(HostId::FIRST_TM + 1));
+        assert_eq!(n.route(1, a, b, MessageKind::Data, true), Route::Deliver(101));
+        let rule =
+            MessageRule { kind: MessageKind::Any, from: vec![], to: vec![], probability: 1.0, until_us: Some(10) };
+        n.lose(0, &rule);
+        assert_eq!(n.route(5, a, b, MessageKind::Data, true), Route::Reset { fault: 0, to_at: 105, from_at: 105 });
+        assert!(n.take_connections(a).is_empty(), "the broken connection is forgotten");
+        assert_eq!(n.route(6, a, b, MessageKind::AcknowledgeCheckpoint, false), Route::Drop { fault: 0 });
+        // The kernel's reset itself is not subject to the rules.
+        assert_eq!(n.route_reset(7, a, b), Route::Deliver(107));
     }
 
     #[test]

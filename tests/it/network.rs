@@ -179,3 +179,49 @@ fn a_partition_request_that_arrives_before_its_producer_is_deployed_waits_for_it
     assert!(run.outcome.failovers.is_empty());
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
 }
+
+/// Regression (found by random exploration): a `lose-messages` rule that hit a data buffer
+/// dropped records silently (loss, inconsistent checkpoints) and one that hit a credit
+/// announcement stalled the channel forever. TCP loses nothing on a live connection: a lost
+/// data-plane message breaks the connection, the consumer fails at once and the job recovers.
+#[test]
+fn a_lost_data_message_breaks_the_connection_and_the_job_recovers_exactly_once() {
+    for (seed, kind) in [(1, "data"), (2, "data"), (3, "any")] {
+        let text = format!(
+            r#"name = "lost data"
+seed = {seed}
+[flink]
+"execution.checkpointing.interval" = "500ms"
+"pipeline.operator-chaining.enabled" = false
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 100
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 1
+channel-capacity = 3
+[job]
+operators = [
+  {{ name = "s", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 20, records = 8000 }},
+  {{ name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 }},
+  {{ name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 }},
+]
+[[fault]]
+at = "2s"
+lose-messages = "{kind}"
+from = ["tm-0"]
+to = ["tm-1"]
+probability = 0.5
+until = "2100ms"
+"#
+        );
+        let sc = recoverysim::scenario::parse_str("lost-data.toml", &text).expect("valid scenario");
+        let run = simulate(&sc);
+        let what = format!("seed {seed}, {kind}");
+        assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+        assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+        assert!(run.cut_violation.is_none(), "{what}: {:?}", run.cut_violation);
+        let f = run.outcome.failovers.first().unwrap_or_else(|| panic!("{what}: the broken connection fails a task"));
+        assert!(matches!(f.cause, FailureCause::ConnectionLost { .. }), "{what}: {:?}", f.cause);
+        assert!(f.failed_at_us < 2_200_000, "{what}: noticed at once, not by a timeout");
+    }
+}
