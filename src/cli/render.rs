@@ -3,6 +3,7 @@
 
 use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind, RestartStrategy};
 use crate::cluster::jobmanager::FailoverReport;
+use crate::cluster::net::KAFKA_REQUEST_TIMEOUT_US;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::{JobGraph, format_subtasks};
@@ -556,7 +557,15 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
         Note::MessageLost { message, from, to, .. } => {
             // A data connection is one TCP stream: losing a message on it means it broke.
             let data = matches!(message.as_str(), "data buffer" | "partition request" | "credit announcement");
-            let broke = if data { ": the data connection breaks, both ends see it closed" } else { "" };
+            let broke = if data {
+                ": the data connection breaks, both ends see it closed"
+            } else if crate::cluster::net::client_timeout_us(*from, *to) == Some(KAFKA_REQUEST_TIMEOUT_US) {
+                ": the Kafka client hears nothing and sends it again after request.timeout.ms (30 s)"
+            } else if crate::cluster::net::client_timeout_us(*from, *to).is_some() {
+                ": the storage client hears nothing and retries after its socket timeout (60 s)"
+            } else {
+                ""
+            };
             format!("network: {message} from {} to {} lost{broke}", from.name(), to.name())
         }
         Note::PartitionHealed { released, .. } => {

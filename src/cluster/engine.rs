@@ -334,6 +334,11 @@ fn route(
             q.schedule(from_at, Event::Arrive { slot });
             note_lost(now, fault, &msg, from, to, trace);
         }
+        Route::Resent { fault, at } => {
+            note_lost(now, fault, &msg, from, to, trace);
+            let slot = slab.put(Envelope { from, to, msg });
+            q.schedule(at, Event::Arrive { slot });
+        }
         Route::Drop { fault } => note_lost(now, fault, &msg, from, to, trace),
     }
 }

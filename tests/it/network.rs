@@ -225,3 +225,53 @@ until = "2100ms"
         assert!(f.failed_at_us < 2_200_000, "{what}: noticed at once, not by a timeout");
     }
 }
+
+/// Regression (found by random exploration): a lost or delayed request to the sink store
+/// (a producer batch, a commit) lost records — a batch that arrived after its transaction's
+/// commit, or never, was simply missing from it. A Kafka client waits `request.timeout.ms` for
+/// an answer and sends the request again, and its requests stay in order (commitTransaction
+/// flushes what was sent before it); the same holds for checkpoint storage's client.
+#[test]
+fn lost_or_delayed_requests_to_the_sink_store_and_storage_are_retried_in_order() {
+    for (seed, verb, extra) in [
+        (1, "lose-messages", ""),
+        (2, "lose-messages", ""),
+        (3, "delay-messages", "delay = \"5s\"\n"),
+        (4, "delay-messages", "delay = \"13s\"\n"),
+    ] {
+        for host in ["sink-store", "checkpoint-storage"] {
+            let text = format!(
+                r#"name = "lost store requests"
+seed = {seed}
+[flink]
+"execution.checkpointing.interval" = "500ms"
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 1
+[job]
+operators = [
+  {{ name = "s", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 20, records = 10000 }},
+  {{ name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 }},
+  {{ name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 }},
+]
+[[fault]]
+at = "2s"
+{verb} = "any"
+to = ["{host}"]
+probability = 0.5
+until = "3s"
+{extra}"#
+            );
+            let sc = recoverysim::scenario::parse_str("lost-store.toml", &text).expect("valid scenario");
+            let run = simulate(&sc);
+            let what = format!("seed {seed}, {verb} to {host}");
+            assert!(run.outcome.rule_hits.iter().any(|&(_, n)| n > 0), "{what}: the rule hit nothing");
+            assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+            assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+            assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+            // Retried after the client's timeout (30 s or 60 s), not after the checkpoint
+            // timeout (10 min).
+            assert!(run.outcome.end_us < 120_000_000, "{what}: finished at {} µs", run.outcome.end_us);
+        }
+    }
+}
