@@ -531,6 +531,8 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                 AbortReason::JobFailover => "job failover",
                 AbortReason::Expired => "expired (execution.checkpointing.timeout)",
                 AbortReason::Subsumed => "subsumed (a newer checkpoint completed first)",
+                AbortReason::TriggerFailed =>
+                    "its trigger failed (triggerCheckpoint got no answer or an error; not counted)",
             }
         ),
         Note::Restored { st, cp, bytes, local, duration_us } => format!(
@@ -952,6 +954,7 @@ pub fn json(run: &Run) -> serde_json::Value {
                     AbortReason::JobFailover => "job-failover",
                     AbortReason::Expired => "expired",
                     AbortReason::Subsumed => "subsumed",
+                    AbortReason::TriggerFailed => "trigger-failed",
                 },
             })),
             _ => {}

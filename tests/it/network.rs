@@ -275,3 +275,79 @@ until = "3s"
         }
     }
 }
+
+/// A keyed job over two TaskManagers without chaining, with `faults` appended.
+fn small_keyed_job(name: &str, faults: &str) -> Scenario {
+    let text = format!(
+        r#"name = "{name}"
+seed = 1
+[flink]
+"execution.checkpointing.interval" = "500ms"
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 100
+"pipeline.operator-chaining.enabled" = false
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 1
+[job]
+operators = [
+  {{ name = "s", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 20, records = 6000 }},
+  {{ name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 }},
+  {{ name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 }},
+]
+{faults}"#
+    );
+    recoverysim::scenario::parse_str("rpc.toml", &text).expect("valid scenario")
+}
+
+fn assert_recovers(run: &Run, what: &str) {
+    assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+    assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+}
+
+/// Regressions (found by random exploration): lost RPCs that Flink recovers from left the
+/// simulated job stuck. A lost triggerCheckpoint held the checkpoint until its 10-minute timeout
+/// (and then failed the job over); in Flink the trigger is an ask whose timeout aborts the
+/// checkpoint, uncounted. A lost INITIALIZING/RUNNING update left the JobMaster waiting forever
+/// (no checkpoint could start); in Flink the update is an ask whose failure fails the task. A
+/// lost terminal update (CANCELED, FINISHED) left the attempt CANCELING or RUNNING forever; in
+/// Flink the JobMaster's deployment reconciliation on the next heartbeat fails it.
+#[test]
+fn lost_rpcs_are_recovered_as_flink_does() {
+    let lose = |kind: &str, from: &str, at: &str, until: &str| {
+        format!("[[fault]]\nat = \"{at}\"\nlose-messages = \"{kind}\"\n{from}until = \"{until}\"\n")
+    };
+    // A lost trigger: aborted after pekko.ask.timeout, not counted, no failover.
+    let run = simulate(&small_keyed_job("trigger", &lose("trigger-checkpoint", "", "1s", "1600ms")));
+    assert_recovers(&run, "lost trigger");
+    assert!(run.outcome.failovers.is_empty());
+    let aborted = run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::CheckpointAborted { reason, .. } => Some((e.at_us, reason)),
+        _ => None,
+    });
+    let (at, reason) = aborted.expect("the checkpoint is aborted");
+    assert_eq!(reason, AbortReason::TriggerFailed);
+    assert!(at <= 1_600_000 + 10_000_000 + 10_000, "aborted at {at} µs, after pekko.ask.timeout");
+    // Lost RUNNING updates of restarted attempts: the TaskExecutor fails them after the timeout.
+    let faults = format!(
+        "[[fault]]\nat = \"1s\"\nfail-task = \"c[0]\"\n{}",
+        lose("task-state-update", "from = [\"tm-0\"]\n", "2s", "2100ms")
+    );
+    let run = simulate(&small_keyed_job("running", &faults));
+    assert_recovers(&run, "lost RUNNING update");
+    assert!(run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::StateUpdateFailed { tm: 0 })));
+    // Lost CANCELED updates: reconciliation ends the cancellation, the restart goes on.
+    let faults = format!(
+        "[[fault]]\nat = \"1s\"\nfail-task = \"c[0]\"\n{}",
+        lose("task-state-update", "from = [\"tm-0\"]\n", "1s", "3s")
+    );
+    let run = simulate(&small_keyed_job("canceled", &faults));
+    assert_recovers(&run, "lost CANCELED update");
+    assert_eq!(run.outcome.failovers.len(), 1);
+    assert!(run.outcome.failovers[0].restart_at_us.is_some_and(|t| t < 12_000_000), "{:?}", run.outcome.failovers[0]);
+    // Lost FINISHED updates: reconciliation fails the attempts the TaskManagers no longer run.
+    let run = simulate(&small_keyed_job("finished", &lose("task-state-update", "", "6050ms", "6300ms")));
+    assert_recovers(&run, "lost FINISHED update");
+    assert!(run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::NotRunningOnTaskExecutor { .. })));
+}

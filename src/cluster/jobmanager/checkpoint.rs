@@ -2,7 +2,7 @@
 //! acknowledgements, completion (the _metadata written to storage, the pointer to the HA
 //! store), retention, notifications, expiry and `tolerable-failed-checkpoints`.
 
-use super::{CompletedMeta, JmTimer, JobManager, PendingCheckpoint};
+use super::{CompletedMeta, JmAsk, JmTimer, JobManager, PendingCheckpoint};
 use crate::cluster::engine::{Ctx, Timer};
 use crate::cluster::msg::{AttemptId, FileKey, Msg};
 use crate::cluster::net::HostId;
@@ -61,7 +61,8 @@ impl JobManager {
                 && let Some(host) = self.host_of(st)
             {
                 let aid = AttemptId { st, attempt: self.vertices[i].attempt, jm: self.generation };
-                ctx.send(host, Msg::TriggerCheckpoint { id: aid, cp: id });
+                let ask = self.new_ask(ctx, JmAsk::Trigger { cp: id });
+                ctx.send(host, Msg::TriggerCheckpoint { ask, id: aid, cp: id });
             }
         }
         if !self.expiry_check_scheduled {
@@ -161,6 +162,16 @@ impl JobManager {
                     self.start_failover(ctx, SubtaskId(0), FailureCause::CheckpointExpired, now, all);
                 }
             }
+        }
+    }
+
+    /// A triggerCheckpoint ask failed (refused, an error answer, or no answer within
+    /// `pekko.ask.timeout`): CheckpointCoordinator.onTriggerFailure aborts the checkpoint with
+    /// TRIGGER_CHECKPOINT_FAILURE, which does not count toward the tolerable failures.
+    pub(super) fn on_trigger_failed(&mut self, ctx: &mut Ctx, cp: u64) {
+        if let Some(pos) = self.pending.iter().position(|p| p.id == cp) {
+            let p = self.pending.remove(pos);
+            self.aborted(ctx, p, AbortReason::TriggerFailed);
         }
     }
 

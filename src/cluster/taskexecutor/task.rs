@@ -8,7 +8,7 @@ use super::{TaskExecutor, TeTimer};
 use crate::cluster::config::CheckpointingMode;
 use crate::cluster::engine::{Ctx, Timer};
 use crate::cluster::external::{SubtaskSnapshot, TxnId, snapshot_bytes};
-use crate::cluster::msg::{AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
+use crate::cluster::msg::{AskRef, AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
 use crate::cluster::net::HostId;
 use crate::cluster::state::ExecutionState;
 use crate::job::graph::{ChannelId, JobGraph};
@@ -220,6 +220,16 @@ impl Task {
                     ctx.send(HostId::STORE, Msg::Produce { id, txn, epoch: sink.epoch, records });
                 }
             }
+        }
+    }
+
+    /// Whether the task is still deployed as far as the JobMaster should know: not gone, and
+    /// not finished with its FINISHED update sent.
+    pub(super) fn reported_as_deployed(&self) -> bool {
+        match self.phase {
+            Phase::Done => false,
+            Phase::Finished => !self.final_state.is_some_and(|f| f.1),
+            _ => true,
         }
     }
 
@@ -884,7 +894,10 @@ impl TaskExecutor {
                     t.wake(ctx);
                 }
             }
-            Msg::TriggerCheckpoint { id, cp } => {
+            Msg::TriggerCheckpoint { ask, id, cp } => {
+                // Task.triggerCheckpointBarrier; an unknown attempt answers with an error.
+                let found = self.task_mut(id).is_some();
+                ctx.send(from, Msg::AskReply { ask: AskRef::Jm(ask), ok: found });
                 if let Some(t) = self.task_mut(id) {
                     t.on_trigger(ctx, cp);
                 }
