@@ -460,6 +460,7 @@ pub struct HaStore {
 impl HaStore {
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         match msg {
+            Msg::HaCheckpointId { cp } => self.next_cp = self.next_cp.max(cp + 1),
             Msg::HaPutCheckpoint { jm: _, cp, files, bytes } => {
                 self.latest = Some((cp, files, bytes));
                 self.next_cp = self.next_cp.max(cp + 1);

@@ -283,6 +283,11 @@ pub enum Msg {
     },
 
     // ---- the HA store ----
+    /// CheckpointIDCounter.getAndIncrement: the id a checkpoint is triggered with, persisted
+    /// so that a new leader never hands it out again.
+    HaCheckpointId {
+        cp: u64,
+    },
     HaPutCheckpoint {
         jm: u32,
         cp: u64,
@@ -390,6 +395,7 @@ impl Msg {
             Msg::Append { .. } => "append",
             Msg::SinkAck { .. } => "sink answer",
             Msg::HaPutCheckpoint { .. } => "HA: add checkpoint",
+            Msg::HaCheckpointId { .. } => "HA: checkpoint id counter",
             Msg::HaRecover { .. } => "HA: recover job",
             Msg::HaRecovered { .. } => "HA: job recovered",
             Msg::LeaderChanged { .. } => "leader changed",

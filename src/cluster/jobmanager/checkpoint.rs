@@ -33,6 +33,12 @@ impl JobManager {
         }
         let id = self.next_checkpoint_id;
         self.next_checkpoint_id += 1;
+        if ctx.sc.flink.leader_election_us().is_some() {
+            // With HA the id counter lives in ZooKeeper / a ConfigMap (CheckpointIDCounter): a
+            // new leader never reuses the id of a checkpoint the old one triggered, so a local
+            // copy or a lingering transaction of that attempt is never taken for a new one.
+            ctx.send(HostId::HA, Msg::HaCheckpointId { cp: id });
+        }
         let n = self.vertices.len();
         let acked: Vec<bool> = self.vertices.iter().map(|v| v.state == ExecutionState::Finished).collect();
         let files: Vec<Option<(FileKey, u64)>> =

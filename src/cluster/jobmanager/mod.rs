@@ -8,7 +8,7 @@
 //! Messages it sends: `RegisterReply`, `HeartbeatRequest` (JobMaster and ResourceManager loops),
 //! `SubmitTask`, `CancelTask`, `TriggerCheckpoint`, `NotifyComplete`, `AbortCheckpoint`,
 //! `DisconnectJobManager`, to storage `FinalizeCheckpoint`/`DiscardCheckpoint`, to the HA store
-//! `HaPutCheckpoint`/`HaRecover`.
+//! `HaCheckpointId`/`HaPutCheckpoint`/`HaRecover`.
 
 mod checkpoint;
 mod scheduler;
