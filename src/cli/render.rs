@@ -1,8 +1,9 @@
 //! What people and tools read: the human timeline and summary of a run, its JSON form, and the
 //! pipelined-regions listing. Pure functions from data to strings (snapshot-tested).
 
-use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind};
+use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind, RestartStrategy};
 use crate::cluster::jobmanager::FailoverReport;
+use crate::cluster::net::KAFKA_REQUEST_TIMEOUT_US;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::{JobGraph, format_subtasks};
@@ -411,6 +412,9 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>)
                         cps.join(", "),
                         format_subtasks(g, &sts)
                     )
+                } else if run.scenario.flink.checkpoint_interval_us.is_none() {
+                    // CommitterOperator.endInput: no final checkpoint, the committer commits here.
+                    format!("sinks commit at end of input ({recs} records): {}", format_subtasks(g, &sts))
                 } else {
                     format!("sinks commit checkpoint {} ({recs} records): {}", cps.join(", "), format_subtasks(g, &sts))
                 }
@@ -469,10 +473,14 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             let n = f.to_restart.len();
             if f.exhausted {
                 return Some(format!(
-                    "JobManager handles the failure of {} ({} after it happened): failover #{} finds no restart left",
+                    "JobManager handles the failure of {} ({} after it happened): failover #{} {}",
                     g.subtask_name(f.failed_subtask),
                     ms(f.detected_at_us - f.failed_at_us),
                     failover + 1,
+                    match run.scenario.flink.restart_strategy {
+                        RestartStrategy::None => "does not restart (restart strategy none)",
+                        _ => "finds no restart left",
+                    }
                 ));
             }
             let others = if n == total {
@@ -523,6 +531,8 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                 AbortReason::JobFailover => "job failover",
                 AbortReason::Expired => "expired (execution.checkpointing.timeout)",
                 AbortReason::Subsumed => "subsumed (a newer checkpoint completed first)",
+                AbortReason::TriggerFailed =>
+                    "its trigger failed (triggerCheckpoint got no answer or an error; not counted)",
             }
         ),
         Note::Restored { st, cp, bytes, local, duration_us } => format!(
@@ -547,7 +557,18 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             if *transactions == 1 { "" } else { "s" }
         ),
         Note::MessageLost { message, from, to, .. } => {
-            format!("network: {message} from {} to {} lost", from.name(), to.name())
+            // A data connection is one TCP stream: losing a message on it means it broke.
+            let data = matches!(message.as_str(), "data buffer" | "partition request" | "credit announcement");
+            let broke = if data {
+                ": the data connection breaks, both ends see it closed"
+            } else if crate::cluster::net::client_timeout_us(*from, *to) == Some(KAFKA_REQUEST_TIMEOUT_US) {
+                ": the Kafka client hears nothing and sends it again after request.timeout.ms (30 s)"
+            } else if crate::cluster::net::client_timeout_us(*from, *to).is_some() {
+                ": the storage client hears nothing and retries after its socket timeout (60 s)"
+            } else {
+                ""
+            };
+            format!("network: {message} from {} to {} lost{broke}", from.name(), to.name())
         }
         Note::PartitionHealed { released, .. } => {
             format!("network: partition healed; {released} held messages delivered in order")
@@ -599,7 +620,10 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
         ms(f.detected_at_us - f.failed_at_us)
     );
     if f.exhausted {
-        s.push_str("; restart strategy exhausted: job fails");
+        s.push_str(match run.scenario.flink.restart_strategy {
+            RestartStrategy::None => "; restart strategy none: job fails",
+            _ => "; restart strategy exhausted: job fails",
+        });
         return s;
     }
     let _ = write!(s, "; restarted {}/{} subtasks", f.restarted.len(), g.subtask_count());
@@ -930,6 +954,7 @@ pub fn json(run: &Run) -> serde_json::Value {
                     AbortReason::JobFailover => "job-failover",
                     AbortReason::Expired => "expired",
                     AbortReason::Subsumed => "subsumed",
+                    AbortReason::TriggerFailed => "trigger-failed",
                 },
             })),
             _ => {}

@@ -312,7 +312,11 @@ fn route(
     slab: &mut Slab,
     trace: &mut Trace,
 ) {
-    match net.route(now, from, to, msg.kind(), msg.is_data()) {
+    let verdict = match msg {
+        Msg::ConnectionReset { .. } => net.route_reset(now, from, to),
+        _ => net.route(now, from, to, msg.kind(), msg.is_data()),
+    };
+    match verdict {
         Route::Deliver(at) => {
             let slot = slab.put(Envelope { from, to, msg });
             q.schedule(at, Event::Arrive { slot });
@@ -321,19 +325,36 @@ fn route(
             let slot = slab.put(Envelope { from, to, msg });
             slab.held.push(slot);
         }
-        Route::Drop { fault } => {
-            let i = match trace.lost_noted.iter().position(|(f, _)| *f == fault) {
-                Some(i) => i,
-                None => {
-                    trace.lost_noted.push((fault, 0));
-                    trace.lost_noted.len() - 1
-                }
-            };
-            if trace.lost_noted[i].1 < LOST_NOTES_PER_FAULT {
-                trace.lost_noted[i].1 += 1;
-                trace.note(now, Note::MessageLost { fault, message: msg.name().into(), from, to });
-            }
+        Route::Reset { fault, to_at, from_at } => {
+            // The data connection broke: the kernel tells both ends (each sees the other's end
+            // closed); the message itself is gone.
+            let slot = slab.put(Envelope { from, to, msg: Msg::ConnectionReset { remote: from } });
+            q.schedule(to_at, Event::Arrive { slot });
+            let slot = slab.put(Envelope { from: to, to: from, msg: Msg::ConnectionReset { remote: to } });
+            q.schedule(from_at, Event::Arrive { slot });
+            note_lost(now, fault, &msg, from, to, trace);
         }
+        Route::Resent { fault, at } => {
+            note_lost(now, fault, &msg, from, to, trace);
+            let slot = slab.put(Envelope { from, to, msg });
+            q.schedule(at, Event::Arrive { slot });
+        }
+        Route::Drop { fault } => note_lost(now, fault, &msg, from, to, trace),
+    }
+}
+
+/// A message a rule dropped, noted up to `LOST_NOTES_PER_FAULT` times per fault.
+fn note_lost(now: TimeUs, fault: usize, msg: &Msg, from: HostId, to: HostId, trace: &mut Trace) {
+    let i = match trace.lost_noted.iter().position(|(f, _)| *f == fault) {
+        Some(i) => i,
+        None => {
+            trace.lost_noted.push((fault, 0));
+            trace.lost_noted.len() - 1
+        }
+    };
+    if trace.lost_noted[i].1 < LOST_NOTES_PER_FAULT {
+        trace.lost_noted[i].1 += 1;
+        trace.note(now, Note::MessageLost { fault, message: msg.name().into(), from, to });
     }
 }
 

@@ -286,21 +286,31 @@ impl TxnStore {
                     ctx.send(from, Msg::Prepared { id, cp });
                 }
             }
-            Msg::Commit { id, txn, epoch, recovered } => {
+            Msg::Commit { id, txn, epoch, recovered, ack } => {
                 if self.fenced(ctx, id, txn.sink, txn.index, epoch, 0) {
+                    // ProducerFencedException: a caller that waits hears it.
+                    if ack {
+                        ctx.send(from, Msg::SinkAck { id, sink: txn.sink, ok: false });
+                    }
                     return;
                 }
                 let records = self.commit(ctx, id.st, txn);
                 if records > 0 {
                     ctx.note(Note::SinkCommitted { st: id.st, checkpoint: txn.checkpoint, records, recovered });
                 }
+                if ack {
+                    ctx.send(from, Msg::SinkAck { id, sink: txn.sink, ok: true });
+                }
             }
-            Msg::Append { sink, records } => {
+            Msg::Append { sink, records, ack } => {
                 self.committed.extend(records.into_iter().map(|record| CommittedRecord {
                     sink,
                     record,
                     committed_at_us: now,
                 }));
+                if let Some(id) = ack {
+                    ctx.send(from, Msg::SinkAck { id, sink, ok: true });
+                }
             }
             _ => {}
         }
@@ -450,6 +460,7 @@ pub struct HaStore {
 impl HaStore {
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         match msg {
+            Msg::HaCheckpointId { cp } => self.next_cp = self.next_cp.max(cp + 1),
             Msg::HaPutCheckpoint { jm: _, cp, files, bytes } => {
                 self.latest = Some((cp, files, bytes));
                 self.next_cp = self.next_cp.max(cp + 1);

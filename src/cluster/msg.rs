@@ -68,6 +68,9 @@ pub enum AskRef {
     Register { te: u32 },
     /// A consumer's partition request.
     PartitionRequest { consumer: AttemptId, input: u32 },
+    /// A TaskExecutor's updateTaskExecutionState for a non-terminal state: it fails the task
+    /// when the update fails or gets no answer.
+    TaskState { id: AttemptId, state: ExecutionState },
 }
 
 /// Which side of the JobManager process sends a heartbeat request.
@@ -91,6 +94,9 @@ pub enum Msg {
         te: u32,
         from: HbSender,
         jm: u32,
+        /// To the JobMaster: the attempts of its job deployed on this TaskExecutor (the
+        /// ExecutionDeploymentReport the JobMaster reconciles with what it deployed there).
+        deployed: Vec<AttemptId>,
     },
     /// updateTaskExecutionState.
     TaskState {
@@ -143,7 +149,9 @@ pub enum Msg {
         ask: u64,
         id: AttemptId,
     },
+    /// An ask: a failure or timeout aborts the pending checkpoint.
     TriggerCheckpoint {
+        ask: u64,
         id: AttemptId,
         cp: u64,
     },
@@ -255,14 +263,31 @@ pub enum Msg {
         txn: TxnId,
         epoch: u64,
         recovered: bool,
+        /// The caller waits for the outcome (`SinkAck`): the commit at end of input without
+        /// checkpoints, which must be done before the task finishes.
+        ack: bool,
     },
     /// Plain (non-transactional) appends.
     Append {
         sink: OperatorId,
         records: Vec<Record>,
+        /// The attempt waiting for `SinkAck` (the flush at end of input), if any.
+        ack: Option<AttemptId>,
+    },
+    /// The store's answer to a `Commit` or `Append` whose caller waits: done, or refused
+    /// because a newer producer of the same sink subtask had initialized (fenced).
+    SinkAck {
+        id: AttemptId,
+        sink: OperatorId,
+        ok: bool,
     },
 
     // ---- the HA store ----
+    /// CheckpointIDCounter.getAndIncrement: the id a checkpoint is triggered with, persisted
+    /// so that a new leader never hands it out again.
+    HaCheckpointId {
+        cp: u64,
+    },
     HaPutCheckpoint {
         jm: u32,
         cp: u64,
@@ -321,9 +346,12 @@ impl Msg {
     /// For an ask: what the sender must hear if the destination refuses the connection.
     pub fn ask(&self) -> Option<AskRef> {
         match *self {
-            Msg::SubmitTask { ask, .. } | Msg::CancelTask { ask, .. } => Some(AskRef::Jm(ask)),
+            Msg::SubmitTask { ask, .. } | Msg::CancelTask { ask, .. } | Msg::TriggerCheckpoint { ask, .. } => {
+                Some(AskRef::Jm(ask))
+            }
             Msg::HeartbeatRequest { te, from, .. } => Some(AskRef::Jm(heartbeat_ask(te, from))),
             Msg::Register { te, .. } => Some(AskRef::Register { te }),
+            Msg::TaskState { id, state, .. } if !state.is_terminal() => Some(AskRef::TaskState { id, state }),
             Msg::PartitionRequest { consumer, ch, .. } => Some(AskRef::PartitionRequest { consumer, input: ch.0 }),
             _ => None,
         }
@@ -365,7 +393,9 @@ impl Msg {
             Msg::Prepared { .. } => "prepared",
             Msg::Commit { .. } => "commitTransaction",
             Msg::Append { .. } => "append",
+            Msg::SinkAck { .. } => "sink answer",
             Msg::HaPutCheckpoint { .. } => "HA: add checkpoint",
+            Msg::HaCheckpointId { .. } => "HA: checkpoint id counter",
             Msg::HaRecover { .. } => "HA: recover job",
             Msg::HaRecovered { .. } => "HA: job recovered",
             Msg::LeaderChanged { .. } => "leader changed",

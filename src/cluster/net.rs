@@ -70,6 +70,34 @@ pub enum Route {
     Hold,
     /// Dropped by a `lose-messages` rule (index of the fault that set it).
     Drop { fault: usize },
+    /// A `lose-messages` rule hit a message on a data connection. TCP does not lose a message on
+    /// a live connection: a lost one means the connection broke, and both ends see it closed
+    /// (the receiver at `to_at`, the sender at `from_at`).
+    Reset { fault: usize, to_at: TimeUs, from_at: TimeUs },
+    /// A `lose-messages` rule hit a request to or an answer from an external system (the sink
+    /// store, checkpoint storage): its client hears nothing and sends the request again after
+    /// its timeout (`client_timeout_us`); it arrives then, in order with what the client sent
+    /// after it.
+    Resent { fault: usize, at: TimeUs },
+}
+
+/// Kafka producer `request.timeout.ms` (default 30 s): how long a client waits for an answer
+/// before it sends the request again.
+pub const KAFKA_REQUEST_TIMEOUT_US: u64 = 30_000_000;
+/// The storage client's socket timeout (HDFS `dfs.client.socket-timeout`, 60 s) before it
+/// retries a request that got no answer.
+pub const STORAGE_CLIENT_TIMEOUT_US: u64 = 60_000_000;
+
+/// The client timeout after which a request on this link is sent again, for links to external
+/// systems whose clients retry (sink store, checkpoint storage); `None` for Flink's own RPC.
+pub fn client_timeout_us(from: HostId, to: HostId) -> Option<u64> {
+    if from == HostId::STORE || to == HostId::STORE {
+        Some(KAFKA_REQUEST_TIMEOUT_US)
+    } else if from == HostId::STORAGE || to == HostId::STORAGE {
+        Some(STORAGE_CLIENT_TIMEOUT_US)
+    } else {
+        None
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -203,12 +231,37 @@ impl Network {
     /// Decides the fate of one message sent now. Same-host messages are local calls: no
     /// latency, no faults.
     pub fn route(&mut self, now: TimeUs, from: HostId, to: HostId, kind: MessageKind, data: bool) -> Route {
+        self.route_with(now, from, to, kind, data, true)
+    }
+
+    /// A connection reset the kernel sends (not a message of a process): no rule drops or
+    /// delays it; a partition holds it like anything else.
+    pub fn route_reset(&mut self, now: TimeUs, from: HostId, to: HostId) -> Route {
+        self.route_with(now, from, to, MessageKind::Data, false, false)
+    }
+
+    fn route_with(
+        &mut self,
+        now: TimeUs,
+        from: HostId,
+        to: HostId,
+        kind: MessageKind,
+        data: bool,
+        ruled: bool,
+    ) -> Route {
         if from == to {
             return Route::Deliver(now);
         }
         let mut extra = 0;
         let mut delayed = false;
-        if !self.rules.is_empty() {
+        let mut resent = None;
+        // Requests to an external system and its answers travel on one connection in order,
+        // and its client retries what got no answer (Kafka's idempotent producer keeps its
+        // requests in order through retries, and commitTransaction flushes what was sent before
+        // it): a delay or a retry holds up what follows.
+        let client_timeout = client_timeout_us(from, to);
+        let external = client_timeout.is_some();
+        if ruled && !self.rules.is_empty() {
             for i in 0..self.rules.len() {
                 let r = &self.rules[i];
                 if r.until_us.is_some_and(|u| now > u)
@@ -224,6 +277,19 @@ impl Network {
                 let r = &mut self.rules[i];
                 r.hits += 1;
                 match r.delay_us {
+                    None if data => {
+                        let fault = r.fault;
+                        self.connected[from.0 as usize * self.n_hosts + to.0 as usize] = false;
+                        self.connected[to.0 as usize * self.n_hosts + from.0 as usize] = false;
+                        let to_at = now + self.lat.data_us + self.rng.below_inclusive(self.lat.jitter_us);
+                        let from_at = now + self.lat.data_us + self.rng.below_inclusive(self.lat.jitter_us);
+                        return Route::Reset { fault, to_at, from_at };
+                    }
+                    None if let Some(timeout) = client_timeout => {
+                        resent = Some(r.fault);
+                        extra += timeout;
+                        delayed = true;
+                    }
                     None => return Route::Drop { fault: r.fault },
                     Some(d) => {
                         extra += d;
@@ -242,7 +308,7 @@ impl Network {
         let latency = base + self.rng.below_inclusive(self.lat.jitter_us) + extra;
         let link = (from.0 as usize * self.n_hosts + to.0 as usize) * 2 + usize::from(data);
         let at = now + latency;
-        if delayed && !data {
+        if delayed && !data && !external {
             // A delayed RPC is as if it was sent again later: it does not hold back the messages
             // behind it. A data connection is one TCP stream: a delay holds up everything behind
             // it (head-of-line blocking) and never reorders records, barriers and credit.
@@ -250,7 +316,10 @@ impl Network {
         }
         let at = at.max(self.last_arrival[link]);
         self.last_arrival[link] = at;
-        Route::Deliver(at)
+        match resent {
+            Some(fault) => Route::Resent { fault, at },
+            None => Route::Deliver(at),
+        }
     }
 
     /// A new TaskManager host (an active ResourceManager's replacement pod, a rolling update).
@@ -326,6 +395,38 @@ mod tests {
         // arrive at 120 µs, but the connection is FIFO.
         assert_eq!(n.route(10, a, b, MessageKind::Data, true), Route::Deliver(5_110));
         assert_eq!(n.route(20, a, b, MessageKind::Data, true), Route::Deliver(5_110));
+    }
+
+    #[test]
+    fn a_lost_data_message_breaks_its_connection_and_a_lost_rpc_is_dropped() {
+        let mut n = net();
+        let (a, b) = (HostId(HostId::FIRST_TM), HostId(HostId::FIRST_TM + 1));
+        assert_eq!(n.route(1, a, b, MessageKind::Data, true), Route::Deliver(101));
+        let rule =
+            MessageRule { kind: MessageKind::Any, from: vec![], to: vec![], probability: 1.0, until_us: Some(10) };
+        n.lose(0, &rule);
+        assert_eq!(n.route(5, a, b, MessageKind::Data, true), Route::Reset { fault: 0, to_at: 105, from_at: 105 });
+        assert!(n.take_connections(a).is_empty(), "the broken connection is forgotten");
+        assert_eq!(n.route(6, a, b, MessageKind::AcknowledgeCheckpoint, false), Route::Drop { fault: 0 });
+        // The kernel's reset itself is not subject to the rules.
+        assert_eq!(n.route_reset(7, a, b), Route::Deliver(107));
+    }
+
+    #[test]
+    fn a_lost_sink_store_request_is_resent_after_the_request_timeout_in_order() {
+        let mut n = net();
+        let (a, store) = (HostId(HostId::FIRST_TM), HostId::STORE);
+        let rule =
+            MessageRule { kind: MessageKind::Any, from: vec![], to: vec![], probability: 1.0, until_us: Some(10) };
+        n.lose(0, &rule);
+        let at = 10 + KAFKA_REQUEST_TIMEOUT_US + 100;
+        assert_eq!(n.route(10, a, store, MessageKind::Any, false), Route::Resent { fault: 0, at });
+        // The commit sent after it does not overtake it.
+        assert_eq!(n.route(20, a, store, MessageKind::Any, false), Route::Deliver(at));
+        assert_eq!(n.route(30, store, a, MessageKind::Any, false), Route::Deliver(130));
+        // Checkpoint storage: its client retries after its socket timeout.
+        let at = 5 + STORAGE_CLIENT_TIMEOUT_US + 100;
+        assert_eq!(n.route(5, a, HostId::STORAGE, MessageKind::Any, false), Route::Resent { fault: 0, at });
     }
 
     #[test]

@@ -68,6 +68,15 @@ pub enum FailureCause {
     PartitionConnection { remote_tm: u32 },
     /// Checkpoints expired beyond `execution.checkpointing.tolerable-failed-checkpoints`.
     CheckpointExpired,
+    /// The sink's commit at end of input was refused: a newer attempt of the subtask had
+    /// initialized its producer (this attempt is a zombie).
+    ProducerFenced,
+    /// updateTaskExecutionState for INITIALIZING or RUNNING failed or got no answer within
+    /// `pekko.ask.timeout`: the TaskExecutor fails the task.
+    StateUpdateFailed { tm: u32 },
+    /// Deployment reconciliation: the TaskExecutor no longer reports an attempt the JobMaster
+    /// deployed there (its final state update was lost).
+    NotRunningOnTaskExecutor { tm: u32 },
 }
 
 impl FailureCause {
@@ -108,6 +117,15 @@ impl FailureCause {
             FailureCause::CheckpointExpired => {
                 "FlinkRuntimeException: Exceeded checkpoint tolerable failure threshold".into()
             }
+            FailureCause::StateUpdateFailed { tm } => {
+                format!("updateTaskExecutionState from tm-{tm} failed or timed out: the TaskExecutor fails the task")
+            }
+            FailureCause::NotRunningOnTaskExecutor { tm } => {
+                format!("FlinkException: Execution is unexpectedly no longer running on task executor tm-{tm}")
+            }
+            FailureCause::ProducerFenced => {
+                "ProducerFencedException: a newer producer of this sink subtask initialized".into()
+            }
             FailureCause::DeployFailed { tm } => {
                 format!("RecipientUnreachableException: could not deploy to TaskManager tm-{tm}")
             }
@@ -137,6 +155,9 @@ impl FailureCause {
             FailureCause::JobManagerLost { .. } => "jobmanager-lost",
             FailureCause::PartitionConnection { .. } => "partition-connection",
             FailureCause::CheckpointExpired => "checkpoint-expired",
+            FailureCause::ProducerFenced => "producer-fenced",
+            FailureCause::StateUpdateFailed { .. } => "state-update-failed",
+            FailureCause::NotRunningOnTaskExecutor { .. } => "not-running-on-taskexecutor",
         }
     }
 }
@@ -149,6 +170,8 @@ pub enum AbortReason {
     Expired,
     /// A newer checkpoint completed first (dropSubsumedCheckpoints).
     Subsumed,
+    /// A triggerCheckpoint ask failed (TRIGGER_CHECKPOINT_FAILURE; not counted).
+    TriggerFailed,
 }
 
 #[derive(Clone, Debug, PartialEq, Hash, Serialize)]

@@ -331,3 +331,124 @@ fn failovers_are_numbered_over_the_whole_run_across_jobmanagers() {
     }
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
 }
+
+/// A job without checkpointing (Flink's default) over `operators`, bounded to `records`.
+fn without_checkpoints(name: &str, chaining: bool, operators: &str, faults: &str) -> recoverysim::scenario::Scenario {
+    let text = format!(
+        r#"name = "{name}"
+seed = 11
+[flink]
+"pipeline.operator-chaining.enabled" = {chaining}
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 2
+[job]
+operators = [
+{operators}
+]
+{faults}"#
+    );
+    recoverysim::scenario::parse_str("no-checkpoints.toml", &text).expect("valid scenario")
+}
+
+/// Regression (found by random testing): with checkpointing disabled a bounded job with a
+/// two-phase-commit sink never finished and committed nothing — its sources waited for a final
+/// checkpoint that never comes. Flink's sinks commit at end of input instead
+/// (CommitterOperator.endInput) and the job is FINISHED.
+#[test]
+fn without_checkpoints_two_phase_commit_sinks_commit_at_end_of_input_and_the_job_finishes() {
+    let topologies: [(&str, u64, &str); 6] = [
+        (
+            "keyed, parallelism 1",
+            1,
+            r#"{ name = "source", kind = "source", parallelism = 1, partitions = 3, rate = "1000/s", keys = 20, records = 900 },
+  { name = "count", kind = "keyed-count", input = "source", edge = "hash", parallelism = 1 },
+  { name = "sink", kind = "sink", input = "count", edge = "forward", parallelism = 1, semantic = "two-phase-commit" },"#,
+        ),
+        (
+            "keyed, parallelism 3",
+            1,
+            r#"{ name = "source", kind = "source", parallelism = 3, partitions = 4, rate = "1000/s", keys = 20, records = 900 },
+  { name = "count", kind = "keyed-count", input = "source", edge = "hash", parallelism = 3 },
+  { name = "sink", kind = "sink", input = "count", edge = "forward", parallelism = 3, semantic = "two-phase-commit" },"#,
+        ),
+        (
+            "keyed sum, rebalance to the sink, parallelisms 2/3/2",
+            1,
+            r#"{ name = "source", kind = "source", parallelism = 2, partitions = 4, rate = "1000/s", keys = 20, records = 900 },
+  { name = "sum", kind = "keyed-sum", input = "source", edge = "hash", parallelism = 3 },
+  { name = "sink", kind = "sink", input = "sum", edge = "rebalance", parallelism = 2, semantic = "two-phase-commit" },"#,
+        ),
+        (
+            "forward only, parallelism 1",
+            1,
+            r#"{ name = "source", kind = "source", parallelism = 1, partitions = 2, rate = "1000/s", keys = 20, records = 900 },
+  { name = "map", kind = "map", input = "source", edge = "forward", parallelism = 1 },
+  { name = "sink", kind = "sink", input = "map", edge = "forward", parallelism = 1, semantic = "two-phase-commit" },"#,
+        ),
+        (
+            "forward only, more readers than partitions",
+            1,
+            r#"{ name = "source", kind = "source", parallelism = 4, partitions = 2, rate = "1000/s", keys = 20, records = 900 },
+  { name = "sink", kind = "sink", input = "source", edge = "forward", parallelism = 4, semantic = "two-phase-commit" },"#,
+        ),
+        (
+            "rebalance, a two-phase-commit and an appending sink",
+            2,
+            r#"{ name = "source", kind = "source", parallelism = 2, partitions = 5, rate = "1000/s", keys = 20, records = 900 },
+  { name = "map", kind = "map", input = "source", edge = "rebalance", parallelism = 3 },
+  { name = "sink", kind = "sink", input = "map", edge = "forward", parallelism = 3, semantic = "two-phase-commit" },
+  { name = "log", kind = "sink", input = "map", edge = "forward", parallelism = 3, semantic = "append" },"#,
+        ),
+    ];
+    for (what, sinks, operators) in topologies {
+        for chaining in [true, false] {
+            let sc = without_checkpoints(what, chaining, operators, "");
+            assert!(sc.flink.checkpoint_interval_us.is_none());
+            let run = simulate(&sc);
+            let at = format!("{what}, chaining {chaining}");
+            assert_eq!(run.outcome.job_status, JobStatus::Finished, "{at}");
+            assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{at}: {:?}", run.output);
+            // Every record of the log, once per sink — counted from the scenario, not from the
+            // reference run (which runs the same engine).
+            assert_eq!(run.outcome.committed.len() as u64, 900 * sinks, "{at}");
+            assert_eq!((run.output.lost, run.output.duplicated, run.output.pending), (0, 0, 0), "{at}");
+            assert!(run.outcome.store.lingering().is_empty(), "{at}: {:?}", run.outcome.store.lingering());
+            assert_eq!(run.outcome.checkpoints_completed, 0, "{at}");
+            // The two-phase-commit sink commits nothing before the end of input (the last record
+            // is appended at 0.9 s); an appending sink writes through.
+            let two_pc = run.graph.spec.operators.iter().position(|o| o.name == "sink").expect("a sink") as u32;
+            let early = run.outcome.committed.iter().filter(|c| c.sink.0 == two_pc && c.committed_at_us < 899_000);
+            assert_eq!(early.count(), 0, "{at}");
+            assert!(run.outcome.end_us < 2_000_000, "{at}: finished at {} µs", run.outcome.end_us);
+            assert!(run.outcome.violations.is_empty(), "{at}: {:?}", run.outcome.violations);
+        }
+    }
+}
+
+/// Without checkpointing the restart strategy defaults to none
+/// (RestartBackoffTimeStrategyFactoryLoader): the first failure fails the job, and the verdict
+/// says so instead of claiming a clean run.
+#[test]
+fn without_checkpoints_a_failure_fails_the_job_and_the_verdict_is_not_clean() {
+    let operators = r#"{ name = "source", kind = "source", parallelism = 3, partitions = 4, rate = "1000/s", keys = 20, records = 900 },
+  { name = "count", kind = "keyed-count", input = "source", edge = "hash", parallelism = 3 },
+  { name = "sink", kind = "sink", input = "count", edge = "forward", parallelism = 3, semantic = "two-phase-commit" },"#;
+    let sc = without_checkpoints("kill", true, operators, "[[fault]]\nat = \"500ms\"\nkill-taskmanager = 1\n");
+    assert_eq!(sc.flink.restart_strategy, RestartStrategy::None);
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.job_status, JobStatus::Failed);
+    assert_eq!(run.outcome.failovers.len(), 1);
+    assert!(run.outcome.failovers[0].exhausted);
+    assert!(run.outcome.failovers[0].restarted.is_empty());
+    assert_eq!(run.output.verdict, Verdict::Incomplete, "{:?}", run.output);
+    assert!(run.outcome.committed.is_empty(), "nothing commits before end of input");
+    let reason = run.outcome.notes.iter().find_map(|e| match &e.note {
+        Note::NoRestart { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        reason.as_deref(),
+        Some("restart strategy none (the default without checkpointing) suppresses recovery"),
+    );
+}

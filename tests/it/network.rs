@@ -179,3 +179,224 @@ fn a_partition_request_that_arrives_before_its_producer_is_deployed_waits_for_it
     assert!(run.outcome.failovers.is_empty());
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
 }
+
+/// Regression (found by random exploration): a `lose-messages` rule that hit a data buffer
+/// dropped records silently (loss, inconsistent checkpoints) and one that hit a credit
+/// announcement stalled the channel forever. TCP loses nothing on a live connection: a lost
+/// data-plane message breaks the connection, the consumer fails at once and the job recovers.
+#[test]
+fn a_lost_data_message_breaks_the_connection_and_the_job_recovers_exactly_once() {
+    for (seed, kind) in [(1, "data"), (2, "data"), (3, "any")] {
+        let text = format!(
+            r#"name = "lost data"
+seed = {seed}
+[flink]
+"execution.checkpointing.interval" = "500ms"
+"pipeline.operator-chaining.enabled" = false
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 100
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 1
+channel-capacity = 3
+[job]
+operators = [
+  {{ name = "s", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 20, records = 8000 }},
+  {{ name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 }},
+  {{ name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 }},
+]
+[[fault]]
+at = "2s"
+lose-messages = "{kind}"
+from = ["tm-0"]
+to = ["tm-1"]
+probability = 0.5
+until = "2100ms"
+"#
+        );
+        let sc = recoverysim::scenario::parse_str("lost-data.toml", &text).expect("valid scenario");
+        let run = simulate(&sc);
+        let what = format!("seed {seed}, {kind}");
+        assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+        assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+        assert!(run.cut_violation.is_none(), "{what}: {:?}", run.cut_violation);
+        let f = run.outcome.failovers.first().unwrap_or_else(|| panic!("{what}: the broken connection fails a task"));
+        assert!(matches!(f.cause, FailureCause::ConnectionLost { .. }), "{what}: {:?}", f.cause);
+        assert!(f.failed_at_us < 2_200_000, "{what}: noticed at once, not by a timeout");
+    }
+}
+
+/// Regression (found by random exploration): a lost or delayed request to the sink store
+/// (a producer batch, a commit) lost records — a batch that arrived after its transaction's
+/// commit, or never, was simply missing from it. A Kafka client waits `request.timeout.ms` for
+/// an answer and sends the request again, and its requests stay in order (commitTransaction
+/// flushes what was sent before it); the same holds for checkpoint storage's client.
+#[test]
+fn lost_or_delayed_requests_to_the_sink_store_and_storage_are_retried_in_order() {
+    for (seed, verb, extra) in [
+        (1, "lose-messages", ""),
+        (2, "lose-messages", ""),
+        (3, "delay-messages", "delay = \"5s\"\n"),
+        (4, "delay-messages", "delay = \"13s\"\n"),
+    ] {
+        for host in ["sink-store", "checkpoint-storage"] {
+            let text = format!(
+                r#"name = "lost store requests"
+seed = {seed}
+[flink]
+"execution.checkpointing.interval" = "500ms"
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 1
+[job]
+operators = [
+  {{ name = "s", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 20, records = 10000 }},
+  {{ name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 }},
+  {{ name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 }},
+]
+[[fault]]
+at = "2s"
+{verb} = "any"
+to = ["{host}"]
+probability = 0.5
+until = "3s"
+{extra}"#
+            );
+            let sc = recoverysim::scenario::parse_str("lost-store.toml", &text).expect("valid scenario");
+            let run = simulate(&sc);
+            let what = format!("seed {seed}, {verb} to {host}");
+            assert!(run.outcome.rule_hits.iter().any(|&(_, n)| n > 0), "{what}: the rule hit nothing");
+            assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+            assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+            assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+            // Retried after the client's timeout (30 s or 60 s), not after the checkpoint
+            // timeout (10 min).
+            assert!(run.outcome.end_us < 120_000_000, "{what}: finished at {} µs", run.outcome.end_us);
+        }
+    }
+}
+
+/// A keyed job over two TaskManagers without chaining, with `faults` appended.
+fn small_keyed_job(name: &str, faults: &str) -> Scenario {
+    let text = format!(
+        r#"name = "{name}"
+seed = 1
+[flink]
+"execution.checkpointing.interval" = "500ms"
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 100
+"pipeline.operator-chaining.enabled" = false
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 1
+[job]
+operators = [
+  {{ name = "s", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 20, records = 6000 }},
+  {{ name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 }},
+  {{ name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 }},
+]
+{faults}"#
+    );
+    recoverysim::scenario::parse_str("rpc.toml", &text).expect("valid scenario")
+}
+
+fn assert_recovers(run: &Run, what: &str) {
+    assert_eq!(run.outcome.job_status, JobStatus::Finished, "{what}");
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{what}: {:?}", run.output);
+    assert!(run.outcome.violations.is_empty(), "{what}: {:?}", run.outcome.violations);
+}
+
+/// Regressions (found by random exploration): lost RPCs that Flink recovers from left the
+/// simulated job stuck. A lost triggerCheckpoint held the checkpoint until its 10-minute timeout
+/// (and then failed the job over); in Flink the trigger is an ask whose timeout aborts the
+/// checkpoint, uncounted. A lost INITIALIZING/RUNNING update left the JobMaster waiting forever
+/// (no checkpoint could start); in Flink the update is an ask whose failure fails the task. A
+/// lost terminal update (CANCELED, FINISHED) left the attempt CANCELING or RUNNING forever; in
+/// Flink the JobMaster's deployment reconciliation on the next heartbeat fails it.
+#[test]
+fn lost_rpcs_are_recovered_as_flink_does() {
+    let lose = |kind: &str, from: &str, at: &str, until: &str| {
+        format!("[[fault]]\nat = \"{at}\"\nlose-messages = \"{kind}\"\n{from}until = \"{until}\"\n")
+    };
+    // A lost trigger: aborted after pekko.ask.timeout, not counted, no failover.
+    let run = simulate(&small_keyed_job("trigger", &lose("trigger-checkpoint", "", "1s", "1600ms")));
+    assert_recovers(&run, "lost trigger");
+    assert!(run.outcome.failovers.is_empty());
+    let aborted = run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::CheckpointAborted { reason, .. } => Some((e.at_us, reason)),
+        _ => None,
+    });
+    let (at, reason) = aborted.expect("the checkpoint is aborted");
+    assert_eq!(reason, AbortReason::TriggerFailed);
+    assert!(at <= 1_600_000 + 10_000_000 + 10_000, "aborted at {at} µs, after pekko.ask.timeout");
+    // Lost RUNNING updates of restarted attempts: the TaskExecutor fails them after the timeout.
+    let faults = format!(
+        "[[fault]]\nat = \"1s\"\nfail-task = \"c[0]\"\n{}",
+        lose("task-state-update", "from = [\"tm-0\"]\n", "2s", "2100ms")
+    );
+    let run = simulate(&small_keyed_job("running", &faults));
+    assert_recovers(&run, "lost RUNNING update");
+    assert!(run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::StateUpdateFailed { tm: 0 })));
+    // Lost CANCELED updates: reconciliation ends the cancellation, the restart goes on.
+    let faults = format!(
+        "[[fault]]\nat = \"1s\"\nfail-task = \"c[0]\"\n{}",
+        lose("task-state-update", "from = [\"tm-0\"]\n", "1s", "3s")
+    );
+    let run = simulate(&small_keyed_job("canceled", &faults));
+    assert_recovers(&run, "lost CANCELED update");
+    assert_eq!(run.outcome.failovers.len(), 1);
+    assert!(run.outcome.failovers[0].restart_at_us.is_some_and(|t| t < 12_000_000), "{:?}", run.outcome.failovers[0]);
+    // Lost FINISHED updates: reconciliation fails the attempts the TaskManagers no longer run.
+    let run = simulate(&small_keyed_job("finished", &lose("task-state-update", "", "6050ms", "6300ms")));
+    assert_recovers(&run, "lost FINISHED update");
+    assert!(run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::NotRunningOnTaskExecutor { .. })));
+}
+
+/// Regression (found by random exploration): after a JobManager failover with HA the new
+/// leader handed out again the id of a checkpoint the old leader had triggered but not
+/// completed (the id counter came only from completed checkpoints). A TaskManager still held
+/// its local copy of that never-completed checkpoint, and a later restore with local recovery
+/// took it for the new checkpoint of the same id: records lost, an inconsistent cut. Flink's
+/// CheckpointIDCounter lives in the HA store and is incremented at every trigger.
+#[test]
+fn a_new_leader_never_reuses_a_checkpoint_id_the_old_one_triggered() {
+    let text = r#"name = "checkpoint id reused after a JobManager failover"
+seed = 5021
+[flink]
+"execution.checkpointing.interval" = "200ms"
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 1000
+"restart-strategy.fixed-delay.delay" = "1641ms"
+"execution.state-recovery.from-local" = true
+"high-availability.type" = "KUBERNETES"
+[cluster]
+taskmanagers = 3
+slots-per-taskmanager = 2
+resource-manager = "active"
+[job]
+operators = [
+  { name = "s", kind = "source", parallelism = 2, partitions = 4, rate = "1559/s", keys = 40, records = 37416 },
+  { name = "f", kind = "filter", modulo = 3, remainder = 1, input = "s", edge = "forward", parallelism = 2 },
+  { name = "c", kind = "keyed-sum", input = "f", edge = "hash", parallelism = 3 },
+  { name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 3 },
+]
+[[fault]]
+at = "6822ms"
+kill-jobmanager = true
+[[fault]]
+at = "21953ms"
+kill-taskmanager = 1
+"#;
+    let sc = recoverysim::scenario::parse_str("ha-ids.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_recovers(&run, "JobManager failover, then a TaskManager kill with local recovery");
+    assert!(run.cut_violation.is_none(), "{:?}", run.cut_violation);
+    // The new leader restores checkpoint n and continues after every id the old one triggered.
+    let mut triggered = Vec::new();
+    for e in &run.outcome.notes {
+        if let Note::CheckpointTriggered { cp } = e.note {
+            assert!(!triggered.contains(&cp), "checkpoint id {cp} triggered twice");
+            triggered.push(cp);
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! acknowledgements, completion (the _metadata written to storage, the pointer to the HA
 //! store), retention, notifications, expiry and `tolerable-failed-checkpoints`.
 
-use super::{CompletedMeta, JmTimer, JobManager, PendingCheckpoint};
+use super::{CompletedMeta, JmAsk, JmTimer, JobManager, PendingCheckpoint};
 use crate::cluster::engine::{Ctx, Timer};
 use crate::cluster::msg::{AttemptId, FileKey, Msg};
 use crate::cluster::net::HostId;
@@ -33,6 +33,12 @@ impl JobManager {
         }
         let id = self.next_checkpoint_id;
         self.next_checkpoint_id += 1;
+        if ctx.sc.flink.leader_election_us().is_some() {
+            // With HA the id counter lives in ZooKeeper / a ConfigMap (CheckpointIDCounter): a
+            // new leader never reuses the id of a checkpoint the old one triggered, so a local
+            // copy or a lingering transaction of that attempt is never taken for a new one.
+            ctx.send(HostId::HA, Msg::HaCheckpointId { cp: id });
+        }
         let n = self.vertices.len();
         let acked: Vec<bool> = self.vertices.iter().map(|v| v.state == ExecutionState::Finished).collect();
         let files: Vec<Option<(FileKey, u64)>> =
@@ -61,7 +67,8 @@ impl JobManager {
                 && let Some(host) = self.host_of(st)
             {
                 let aid = AttemptId { st, attempt: self.vertices[i].attempt, jm: self.generation };
-                ctx.send(host, Msg::TriggerCheckpoint { id: aid, cp: id });
+                let ask = self.new_ask(ctx, JmAsk::Trigger { cp: id });
+                ctx.send(host, Msg::TriggerCheckpoint { ask, id: aid, cp: id });
             }
         }
         if !self.expiry_check_scheduled {
@@ -161,6 +168,16 @@ impl JobManager {
                     self.start_failover(ctx, SubtaskId(0), FailureCause::CheckpointExpired, now, all);
                 }
             }
+        }
+    }
+
+    /// A triggerCheckpoint ask failed (refused, an error answer, or no answer within
+    /// `pekko.ask.timeout`): CheckpointCoordinator.onTriggerFailure aborts the checkpoint with
+    /// TRIGGER_CHECKPOINT_FAILURE, which does not count toward the tolerable failures.
+    pub(super) fn on_trigger_failed(&mut self, ctx: &mut Ctx, cp: u64) {
+        if let Some(pos) = self.pending.iter().position(|p| p.id == cp) {
+            let p = self.pending.remove(pos);
+            self.aborted(ctx, p, AbortReason::TriggerFailed);
         }
     }
 

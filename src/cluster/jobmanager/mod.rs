@@ -8,7 +8,7 @@
 //! Messages it sends: `RegisterReply`, `HeartbeatRequest` (JobMaster and ResourceManager loops),
 //! `SubmitTask`, `CancelTask`, `TriggerCheckpoint`, `NotifyComplete`, `AbortCheckpoint`,
 //! `DisconnectJobManager`, to storage `FinalizeCheckpoint`/`DiscardCheckpoint`, to the HA store
-//! `HaPutCheckpoint`/`HaRecover`.
+//! `HaCheckpointId`/`HaPutCheckpoint`/`HaRecover`.
 
 mod checkpoint;
 mod scheduler;
@@ -112,6 +112,7 @@ struct Vertex {
 #[derive(Clone)]
 enum JmAsk {
     Submit { id: AttemptId, te: u32 },
+    Trigger { cp: u64 },
     Cancel { id: AttemptId, te: u32, tries: u32 },
 }
 
@@ -330,9 +331,12 @@ impl JobManager {
                     self.tm_lost(ctx, te, Detection::PodTerminated);
                 }
             }
-            Msg::HeartbeatAnswer { te, from: sender, jm } => {
+            Msg::HeartbeatAnswer { te, from: sender, jm, deployed } => {
                 if jm != self.generation {
                     return;
+                }
+                if sender == HbSender::JobMaster && self.tms.contains_key(&te) {
+                    self.reconcile(ctx, te, &deployed);
                 }
                 let now = ctx.now;
                 if let Some(t) = self.tms.get_mut(&te) {
@@ -357,6 +361,14 @@ impl JobManager {
                 }
             }
             Msg::TaskState { id, te: _, state, cause, failed_at_us } => {
+                // An update for an attempt the JobMaster no longer tracks is answered with an
+                // error ("The execution attempt … was not found"); the TaskExecutor fails the
+                // task then. Answers to terminal updates are ignored by the TaskExecutor and
+                // not sent.
+                let known = self.current(id) && !self.vertices[id.st.0 as usize].state.is_terminal();
+                if !state.is_terminal() {
+                    ctx.send(from, Msg::AskReply { ask: AskRef::TaskState { id, state }, ok: known });
+                }
                 if !self.current(id) {
                     return;
                 }
@@ -398,6 +410,42 @@ impl JobManager {
                 self.submit_job(ctx, latest);
             }
             _ => {}
+        }
+    }
+
+    /// Deployment reconciliation (DefaultExecutionDeploymentReconciler) on a heartbeat answer:
+    /// an attempt deployed there (submitTask acknowledged) that the TaskExecutor no longer
+    /// reports has failed ("Execution … is unexpectedly no longer running on task executor …"),
+    /// e.g. its final state update was lost; one it reports that the JobMaster does not track is
+    /// cancelled.
+    fn reconcile(&mut self, ctx: &mut Ctx, te: u32, deployed: &[AttemptId]) {
+        let tm = self.tms[&te].tm;
+        let host = self.tms[&te].host;
+        let now = ctx.now;
+        for i in 0..self.vertices.len() {
+            let v = &self.vertices[i];
+            let st = SubtaskId(i as u32);
+            let id = AttemptId { st, attempt: v.attempt, jm: self.generation };
+            let tracked = v.te == Some(te)
+                && matches!(
+                    v.state,
+                    ExecutionState::Deploying
+                        | ExecutionState::Initializing
+                        | ExecutionState::Running
+                        | ExecutionState::Canceling
+                )
+                && !self.asks.values().any(|a| matches!(a, JmAsk::Submit { id: s, .. } if *s == id));
+            if tracked && !deployed.contains(&id) {
+                self.on_failure(ctx, st, id.attempt, FailureCause::NotRunningOnTaskExecutor { tm }, now);
+            }
+        }
+        for &id in deployed {
+            if !self.current(id) || self.vertices[id.st.0 as usize].state.is_terminal() {
+                // Fire and forget: the answer is not waited for.
+                let ask = self.next_ask;
+                self.next_ask += 1;
+                ctx.send(host, Msg::CancelTask { ask, id });
+            }
         }
     }
 
@@ -524,6 +572,7 @@ impl JobManager {
                     self.on_failure(ctx, id.st, id.attempt, cause, ctx.now);
                 }
             }
+            JmAsk::Trigger { cp } => self.on_trigger_failed(ctx, cp),
             JmAsk::Cancel { id, te, tries } => {
                 if !self.current(id) || self.vertices[id.st.0 as usize].state != ExecutionState::Canceling {
                     return;

@@ -3,7 +3,7 @@
 //! cancellation and versioned restarts.
 
 use super::{FailoverReport, FailoverRt, JmAsk, JmTimer, JobManager, TmRec};
-use crate::cluster::config::{FailoverStrategy, LoadBalanceMode, ResourceManagerKind};
+use crate::cluster::config::{FailoverStrategy, LoadBalanceMode, ResourceManagerKind, RestartStrategy};
 use crate::cluster::engine::{Ctx, Timer};
 use crate::cluster::msg::{AttemptId, Deployment, FileKey, Msg, RestoreDesc};
 use crate::cluster::restart::RestartDecision;
@@ -239,10 +239,15 @@ impl JobManager {
         ctx.note(Note::FailoverStarted { failover: f });
         match decision {
             RestartDecision::Exhausted => {
-                ctx.note(Note::NoRestart {
-                    failover: f,
-                    reason: format!("restart strategy {} exhausted", self.restart.describe()),
-                });
+                // ExecutionFailureHandler: "Recovery is suppressed by <strategy>".
+                let reason = match ctx.sc.flink.restart_strategy {
+                    RestartStrategy::None if ctx.sc.flink.checkpoint_interval_us.is_none() => {
+                        "restart strategy none (the default without checkpointing) suppresses recovery".to_string()
+                    }
+                    RestartStrategy::None => "restart strategy none suppresses recovery".to_string(),
+                    _ => format!("restart strategy {} exhausted", self.restart.describe()),
+                };
+                ctx.note(Note::NoRestart { failover: f, reason });
                 self.set_job_status(ctx, JobStatus::Failing);
                 self.failover_rt[f].done = true;
                 for i in 0..self.vertices.len() {

@@ -47,6 +47,11 @@ pub enum TeTimer {
     RestoredLocally {
         id: AttemptId,
     },
+    /// An updateTaskExecutionState ask for a non-terminal state got no answer in time.
+    StateUpdateTimeout {
+        id: AttemptId,
+        state: ExecutionState,
+    },
 }
 
 #[derive(Clone)]
@@ -74,6 +79,8 @@ pub struct TaskExecutor {
     parked: Vec<(HostId, Msg)>,
     /// Local recovery copies: subtask → (checkpoint, snapshot).
     local_copies: BTreeMap<SubtaskId, (u64, SubtaskSnapshot)>,
+    /// updateTaskExecutionState asks for non-terminal states not answered yet.
+    pending_updates: Vec<(AttemptId, ExecutionState)>,
 }
 
 impl TaskExecutor {
@@ -94,6 +101,7 @@ impl TaskExecutor {
             by_st: vec![None; graph.subtask_count()],
             parked: Vec::new(),
             local_copies: BTreeMap::new(),
+            pending_updates: Vec::new(),
         }
     }
 
@@ -175,10 +183,12 @@ impl TaskExecutor {
                 if te != self.id || !self.registered || self.jm != Some(jm) {
                     return;
                 }
+                let mut deployed = Vec::new();
                 if sender == HbSender::JobMaster {
                     self.jm_last_heartbeat_us = ctx.now;
+                    deployed = self.deployed(jm);
                 }
-                ctx.send(from, Msg::HeartbeatAnswer { te: self.id, from: sender, jm });
+                ctx.send(from, Msg::HeartbeatAnswer { te: self.id, from: sender, jm, deployed });
             }
             Msg::DisconnectJobManager { te, jm } => {
                 if te == self.id && self.jm == Some(jm) {
@@ -219,6 +229,8 @@ impl TaskExecutor {
                 self.fail_task(ctx, consumer, FailureCause::PartitionConnection { remote_tm: remote });
             }
             Msg::ConnectionReset { remote } => self.on_connection_reset(ctx, remote),
+            Msg::AskReply { ask: AskRef::TaskState { id, state }, ok } => self.on_update_answer(ctx, id, state, ok),
+            Msg::Refused { ask: AskRef::TaskState { id, state } } => self.on_update_answer(ctx, id, state, false),
             other => self.handle_task_msg(ctx, from, other),
         }
     }
@@ -242,6 +254,11 @@ impl TaskExecutor {
                 } else {
                     self.jm_check_scheduled = true;
                     ctx.timer_at(due, Timer::Te(TeTimer::JmHeartbeatCheck));
+                }
+            }
+            TeTimer::StateUpdateTimeout { id, state } => {
+                if self.pending_updates.contains(&(id, state)) {
+                    self.on_update_answer(ctx, id, state, false);
                 }
             }
             TeTimer::FreeSlots { since_us } => {
@@ -285,9 +302,31 @@ impl TaskExecutor {
         self.registered = false;
     }
 
-    /// Sends updateTaskExecutionState to the JobManager (lost silently if it cannot arrive).
+    /// Sends updateTaskExecutionState to the JobManager. For a terminal state the task is gone
+    /// already and a failed update is only logged (the JobMaster learns through deployment
+    /// reconciliation); for INITIALIZING and RUNNING the update is an ask whose failure or
+    /// timeout (`pekko.ask.timeout`) fails the task (TaskExecutor.updateTaskExecutionState).
     fn report(&mut self, ctx: &mut Ctx, id: AttemptId, state: ExecutionState, cause: Option<FailureCause>, at: u64) {
         ctx.send(HostId::JOBMANAGER, Msg::TaskState { id, te: self.id, state, cause, failed_at_us: at });
+        if !state.is_terminal() {
+            self.pending_updates.push((id, state));
+            ctx.timer(ctx.sc.flink.ask_timeout_us, Timer::Te(TeTimer::StateUpdateTimeout { id, state }));
+        }
+    }
+
+    /// The answer to a non-terminal updateTaskExecutionState (or its refusal, or its timeout).
+    fn on_update_answer(&mut self, ctx: &mut Ctx, id: AttemptId, state: ExecutionState, ok: bool) {
+        let Some(pos) = self.pending_updates.iter().position(|u| *u == (id, state)) else { return };
+        self.pending_updates.remove(pos);
+        if !ok {
+            self.fail_task(ctx, id, FailureCause::StateUpdateFailed { tm: self.tm });
+        }
+    }
+
+    /// The attempts of JobManager generation `jm` deployed here, for the heartbeat answer: every
+    /// task not yet gone, except one whose FINISHED update is already on its way.
+    fn deployed(&self, jm: u32) -> Vec<AttemptId> {
+        self.tasks.iter().flatten().filter(|t| t.id.jm == jm && t.reported_as_deployed()).map(|t| t.id).collect()
     }
 
     /// The task fails here (user exception, broken connection, lost JobManager): it stops, and

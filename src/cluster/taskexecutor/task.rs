@@ -8,7 +8,7 @@ use super::{TaskExecutor, TeTimer};
 use crate::cluster::config::CheckpointingMode;
 use crate::cluster::engine::{Ctx, Timer};
 use crate::cluster::external::{SubtaskSnapshot, TxnId, snapshot_bytes};
-use crate::cluster::msg::{AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
+use crate::cluster::msg::{AskRef, AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
 use crate::cluster::net::HostId;
 use crate::cluster::state::ExecutionState;
 use crate::job::graph::{ChannelId, JobGraph};
@@ -117,6 +117,8 @@ pub(super) struct Task {
     /// Final state (bytes) once the task finished, and whether it is in storage yet.
     final_state: Option<(u64, bool)>,
     triggers_waiting_final: Vec<u64>,
+    /// End of input without checkpoints: sink commits and flushes the store has not confirmed.
+    end_acks_pending: u32,
 }
 
 type Res = Result<(), FailureCause>;
@@ -197,6 +199,7 @@ impl Task {
             restore_started_us: 0,
             final_state: None,
             triggers_waiting_final: Vec::new(),
+            end_acks_pending: 0,
         }
     }
 
@@ -211,12 +214,22 @@ impl Task {
                 continue;
             }
             match sink.semantic {
-                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records }),
+                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: None }),
                 SinkSemantic::TwoPhaseCommit => {
                     let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
                     ctx.send(HostId::STORE, Msg::Produce { id, txn, epoch: sink.epoch, records });
                 }
             }
+        }
+    }
+
+    /// Whether the task is still deployed as far as the JobMaster should know: not gone, and
+    /// not finished with its FINISHED update sent.
+    pub(super) fn reported_as_deployed(&self) -> bool {
+        match self.phase {
+            Phase::Done => false,
+            Phase::Finished => !self.final_state.is_some_and(|f| f.1),
+            _ => true,
         }
     }
 
@@ -313,7 +326,7 @@ impl Task {
         if sink.buffer.len() >= batch {
             let records = std::mem::replace(&mut sink.buffer, Vec::with_capacity(batch));
             match sink.semantic {
-                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: op, records }),
+                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: op, records, ack: None }),
                 SinkSemantic::TwoPhaseCommit => {
                     let txn = TxnId { sink: op, index, checkpoint: sink.next_checkpoint };
                     ctx.send(HostId::STORE, Msg::Produce { id, txn, epoch: sink.epoch, records });
@@ -356,7 +369,11 @@ impl Task {
             if next_append != u64::MAX {
                 self.schedule_emit(ctx, next_append);
             }
-            // Otherwise the whole log is read: the source waits for a checkpoint to finish.
+            // Otherwise the whole log is read: the source waits for a checkpoint to finish, or
+            // without checkpoints ends its input now.
+            if next_append == u64::MAX && ctx.sc.flink.checkpoint_interval_us.is_none() {
+                self.end_input_without_checkpoints(ctx);
+            }
             return Ok(());
         };
         let (p, off) = src.cursors[i];
@@ -383,8 +400,10 @@ impl Task {
         let log = &logs[src.log];
         let next =
             src.cursors.iter().filter(|&&(p, off)| off < log.len(p)).map(|&(p, off)| log.append_time_us(p, off)).min();
-        if let Some(t) = next {
-            self.schedule_emit(ctx, t.max(now + catch_up));
+        match next {
+            Some(t) => self.schedule_emit(ctx, t.max(now + catch_up)),
+            None if ctx.sc.flink.checkpoint_interval_us.is_none() => self.end_input_without_checkpoints(ctx),
+            None => {}
         }
         Ok(())
     }
@@ -533,7 +552,7 @@ impl Task {
             match sink.semantic {
                 SinkSemantic::Append => {
                     if !records.is_empty() {
-                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records });
+                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: None });
                     }
                 }
                 SinkSemantic::TwoPhaseCommit => {
@@ -546,7 +565,10 @@ impl Task {
                         prepares += 1;
                         sink.committables.push(txn);
                         if ctx.bugs.commit_on_snapshot {
-                            ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch: sink.epoch, recovered: false });
+                            ctx.send(
+                                HostId::STORE,
+                                Msg::Commit { id, txn, epoch: sink.epoch, recovered: false, ack: false },
+                            );
                         }
                     }
                 }
@@ -586,8 +608,6 @@ impl Task {
     }
 
     fn on_end_of_partition(&mut self, ctx: &mut Ctx, k: usize) {
-        let checkpointing = ctx.sc.flink.checkpoint_interval_us.is_some();
-        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
         self.inputs[k].ended = true;
         self.complete_alignment_if_done(ctx);
         if !self.inputs.iter().all(|i| i.ended) {
@@ -596,41 +616,89 @@ impl Task {
         if let Some(cp) = self.deferred_trigger.take() {
             self.snapshot(ctx, cp, 0);
         }
-        if !checkpointing {
-            // Without checkpoints the committer commits what is left at end of input.
-            let id = self.id;
-            for sink in &mut self.sinks {
-                let records = std::mem::take(&mut sink.buffer);
-                if sink.semantic == SinkSemantic::Append {
-                    if !records.is_empty() {
-                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records });
-                    }
-                } else if sink.open_has_records {
-                    let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
-                    ctx.send(HostId::STORE, Msg::Prepare { id, txn, epoch: sink.epoch, records, cp: 0 });
-                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch: sink.epoch, recovered: false });
-                }
-                sink.open_has_records = false;
-            }
-        }
-        if self.sinks.iter().all(|k| k.committables.is_empty() && !k.open_has_records) {
+        if ctx.sc.flink.checkpoint_interval_us.is_none() {
+            self.end_input_without_checkpoints(ctx);
+        } else if self.sinks.iter().all(|k| k.committables.is_empty() && !k.open_has_records) {
             self.finish(ctx);
         } else {
             self.finishing = true;
         }
     }
 
+    /// End of input with checkpointing disabled: no final checkpoint will come, so the sinks
+    /// finish their work now. The writer flushes and pre-commits (`SinkWriterOperator.endInput`:
+    /// `flush(true)`, `prepareCommit`), the committer commits at once (`CommitterOperator.endInput`
+    /// when checkpointing is off), an appending sink flushes; the task finishes once the store
+    /// has confirmed each of them (the commit is synchronous in `endInput`).
+    fn end_input_without_checkpoints(&mut self, ctx: &mut Ctx) {
+        if self.finishing {
+            return;
+        }
+        self.finishing = true;
+        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let id = self.id;
+        let mut waits = 0;
+        for sink in &mut self.sinks {
+            let records = std::mem::take(&mut sink.buffer);
+            match sink.semantic {
+                SinkSemantic::Append => {
+                    if !records.is_empty() {
+                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: Some(id) });
+                        waits += 1;
+                    }
+                }
+                SinkSemantic::TwoPhaseCommit => {
+                    if sink.open_has_records {
+                        let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
+                        let epoch = sink.epoch;
+                        ctx.send(HostId::STORE, Msg::Prepare { id, txn, epoch, records, cp: 0 });
+                        ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false, ack: true });
+                        waits += 1;
+                    }
+                }
+            }
+            sink.open_has_records = false;
+        }
+        self.end_acks_pending = waits;
+        if waits == 0 {
+            self.finish(ctx);
+        }
+    }
+
+    /// The store confirmed a commit or flush of the end of input: `false` if it fenced this
+    /// attempt (a newer one of the subtask initialized its producer), which fails the task.
+    fn on_sink_ack(&mut self, ctx: &mut Ctx, ok: bool) -> Res {
+        if !ok {
+            return Err(FailureCause::ProducerFenced);
+        }
+        if self.phase != Phase::Running || self.end_acks_pending == 0 {
+            return Ok(());
+        }
+        self.end_acks_pending -= 1;
+        if self.end_acks_pending == 0 {
+            self.finish(ctx);
+        }
+        Ok(())
+    }
+
     /// No more input: end the partitions, upload the final state (it stands in for the task in
-    /// later checkpoints, FLIP-147) and report FINISHED once it is stored.
+    /// later checkpoints, FLIP-147) and report FINISHED once it is stored. Without checkpoints
+    /// there is nothing to stand in for: FINISHED at once (`StreamTask.afterInvoke` waits for a
+    /// final checkpoint only when `areCheckpointsWithFinishedTasksEnabled`).
     fn finish(&mut self, ctx: &mut Ctx) {
         for k in 0..self.outputs.len() {
             self.send_item(ctx, k, Item::EndOfPartition);
         }
+        self.phase = Phase::Finished;
+        let file = FileKey { cp: 0, st: self.id.st };
+        if ctx.sc.flink.checkpoint_interval_us.is_none() {
+            self.final_state = Some((0, true));
+            ctx.send(HostId::JOBMANAGER, Msg::TaskFinished { id: self.id, file, bytes: 0 });
+            return;
+        }
         let mut last = self.capture_state(ctx);
         last.bytes = snapshot_bytes(&last);
         self.final_state = Some((last.bytes, false));
-        self.phase = Phase::Finished;
-        let file = FileKey { cp: 0, st: self.id.st };
         ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp: 0, file, snapshot: Box::new(last) });
     }
 
@@ -641,7 +709,7 @@ impl Task {
             let epoch = sink.epoch;
             sink.committables.retain(|&txn| {
                 if txn.checkpoint <= cp {
-                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false });
+                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false, ack: false });
                     false
                 } else {
                     true
@@ -826,7 +894,10 @@ impl TaskExecutor {
                     t.wake(ctx);
                 }
             }
-            Msg::TriggerCheckpoint { id, cp } => {
+            Msg::TriggerCheckpoint { ask, id, cp } => {
+                // Task.triggerCheckpointBarrier; an unknown attempt answers with an error.
+                let found = self.task_mut(id).is_some();
+                ctx.send(from, Msg::AskReply { ask: AskRef::Jm(ask), ok: found });
                 if let Some(t) = self.task_mut(id) {
                     t.on_trigger(ctx, cp);
                 }
@@ -884,6 +955,7 @@ impl TaskExecutor {
                 ctx.note(Note::Restored { st: id.st, cp: Some(r.cp), bytes: r.bytes, local: false, duration_us });
                 self.init_step_done(ctx, id);
             }
+            Msg::SinkAck { id, ok, .. } => self.with_task(ctx, id, |t, ctx| t.on_sink_ack(ctx, ok)),
             Msg::SinkReady { id, sink, epoch } => {
                 let Some(t) = self.task_mut(id) else { return };
                 if let Some(s) = t.sinks.iter_mut().find(|s| s.op == sink) {
