@@ -4,6 +4,7 @@ mod bugs;
 mod ci;
 mod cli;
 mod engine;
+mod explore;
 mod network;
 mod oracle;
 mod property;

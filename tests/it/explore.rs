@@ -1,0 +1,214 @@
+//! `explore`: random fault schedules stay exactly-once (or fail only as Flink does), planted bugs
+//! are found and shrunk to a scenario `run` reproduces, shards merge to the unsharded report.
+
+use recoverysim::explore::draw::{DrawOptions, Kind};
+use recoverysim::explore::report::{self, Results};
+use recoverysim::explore::shrink::shrink;
+use recoverysim::explore::{Base, Judgement, run_seed};
+use std::process::Command;
+
+fn base(file: &str, opts: DrawOptions, bugs: &[&str]) -> Base {
+    let text = std::fs::read_to_string(file).expect("a shipped scenario");
+    let bugs = bugs.iter().map(|b| b.to_string()).collect();
+    Base::new(file, &text, opts, bugs).unwrap_or_else(|_| panic!("{file} loads"))
+}
+
+/// Seeds per scenario (RECOVERYSIM_SEEDS raises it for a big run).
+fn seeds(default: u64) -> u64 {
+    std::env::var("RECOVERYSIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn random_fault_schedules_on_the_shipped_jobs_give_no_failure() {
+    // The small scenarios (each seed well under a second): every fault kind, swarm-style.
+    let files = [
+        "scenarios/keyed-tm-kill.toml",
+        "scenarios/forward-task-failure.toml",
+        "scenarios/concurrent-checkpoints.toml",
+        "scenarios/at-least-once-append.toml",
+        "scenarios/jm-kill-ha.toml",
+    ];
+    let mut faults = 0;
+    for file in files {
+        let b = base(file, DrawOptions::default(), &[]);
+        for seed in 0..seeds(25) {
+            let (r, _) = run_seed(&b, seed);
+            faults += r.faults;
+            assert!(!r.judgement.is_fail(), "{file} explore seed {seed}: {:?}", r.judgement);
+        }
+    }
+    assert!(faults > 100, "the schedules inject faults ({faults})");
+}
+
+#[test]
+fn the_same_seed_draws_the_same_scenario_and_the_same_run() {
+    let b = base("scenarios/keyed-tm-kill.toml", DrawOptions { vary: true, ..DrawOptions::default() }, &[]);
+    for seed in [3, 17] {
+        let (t1, _) = b.draw(seed).expect("valid");
+        let (t2, _) = b.draw(seed).expect("valid");
+        assert_eq!(t1, t2);
+        assert_eq!(run_seed(&b, seed).0, run_seed(&b, seed).0);
+    }
+    // Different seeds draw different schedules.
+    assert_ne!(b.draw(1).expect("valid").0, b.draw(2).expect("valid").0);
+}
+
+#[test]
+fn swarm_draws_reach_every_fault_kind_and_vary_draws_many_configurations() {
+    let b = base("scenarios/keyed-tm-kill.toml", DrawOptions { vary: true, ..DrawOptions::default() }, &[]);
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut configs = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        let (text, sc) = b.draw(seed).expect("every draw is a valid scenario");
+        for k in Kind::ALL {
+            if text.contains(&format!("\n{} =", k.name())) {
+                kinds.insert(k);
+            }
+        }
+        configs.insert((
+            sc.flink.checkpoint_interval_us.is_some(),
+            sc.job.operators.len(),
+            sc.cluster.taskmanagers,
+            sc.flink.failover_strategy == recoverysim::cluster::config::FailoverStrategy::Full,
+        ));
+    }
+    assert_eq!(kinds.len(), Kind::ALL.len(), "kinds drawn: {kinds:?}");
+    assert!(configs.len() > 20, "{} distinct configurations", configs.len());
+}
+
+#[test]
+fn a_planted_bug_is_found_and_shrunk_to_a_small_scenario_that_run_reproduces() {
+    let kinds = vec![Kind::KillTaskManager, Kind::FailTask];
+    let opts = DrawOptions { kinds, ..DrawOptions::default() };
+    let b = base("scenarios/keyed-tm-kill.toml", opts, &["restore-empty-state"]);
+    let (seed, text, class) = (0..20)
+        .find_map(|seed| match run_seed(&b, seed) {
+            (r, Some(text)) => r.judgement.class().map(|c| (seed, text, c.to_string())),
+            _ => None,
+        })
+        .expect("restore-empty-state is found within 20 seeds");
+    let mut budget = 150;
+    let s = shrink("found.toml", &text, &class, || {
+        budget -= 1;
+        budget > 0
+    });
+    assert!(s.faults_after <= s.faults_before, "seed {seed}");
+    assert!(s.faults_after >= 1, "a restore needs a fault");
+    assert!(s.text.len() <= text.len(), "seed {seed}: shrinking made it larger");
+    // The shrunk file is a scenario `run` reproduces: same class of failure.
+    let dir = std::env::temp_dir().join(format!("recoverysim-explore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("min.toml");
+    std::fs::write(&path, &s.text).expect("write");
+    let run = recoverysim::run_file(&path).expect("the shrunk scenario loads");
+    assert_eq!(recoverysim::explore::judge(&run).class(), Some(class.as_str()));
+    assert!(s.text.contains("restore-empty-state = true"), "the planted bug is in the file:\n{}", s.text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn results_of(b: &Base, seeds: impl Iterator<Item = u64>, shard: Option<[u64; 2]>) -> Results {
+    Results {
+        schema: report::SCHEMA.into(),
+        scenario: "scenarios/keyed-tm-kill.toml".into(),
+        first_seed: 0,
+        last_seed: 23,
+        vary: false,
+        kinds: Kind::ALL.iter().map(|k| k.name().to_string()).collect(),
+        max_faults: 4,
+        bugs: vec![],
+        shard,
+        rechecked: 0,
+        results: seeds.map(|s| run_seed(b, s).0).collect(),
+    }
+}
+
+#[test]
+fn shards_are_disjoint_cover_the_range_and_merge_to_the_unsharded_report() {
+    let b = base("scenarios/keyed-tm-kill.toml", DrawOptions::default(), &["no-recommit"]);
+    let whole = results_of(&b, 0..=23, None);
+    let n = 3;
+    let parts: Vec<Results> = (1..=n)
+        .map(|k| results_of(&b, (0..=23).filter(|&s| recoverysim::explore::in_shard(s, k, n)), Some([k, n])))
+        .collect();
+    let sizes: Vec<usize> = parts.iter().map(|p| p.results.len()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 24, "{sizes:?}");
+    let merged = report::merge(parts.clone()).expect("merges");
+    assert_eq!(merged, whole);
+    assert_eq!(report::summary(&merged), report::summary(&whole));
+    // Overlapping or missing shards are refused.
+    assert!(matches!(report::merge(vec![parts[0].clone(), parts[0].clone()]), Err(report::MergeError::Overlap(_))));
+    assert!(matches!(report::merge(vec![parts[0].clone()]), Err(report::MergeError::Missing { .. })));
+}
+
+#[test]
+fn the_command_line_explores_shards_and_merges_them() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bin = env!("CARGO_BIN_EXE_recoverysim");
+    let explore = |extra: &[&str]| {
+        Command::new(bin)
+            .args(["explore", "scenarios/keyed-tm-kill.toml", "--seeds", "0-11", "--jobs", "2", "--no-shrink"])
+            .arg("--out")
+            .arg(dir.join("out"))
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let whole = explore(&["--results", dir.join("all.json").to_str().expect("utf-8")]);
+    assert_eq!(whole.status.code(), Some(0), "{}", String::from_utf8_lossy(&whole.stderr));
+    for k in 1..=2 {
+        let f = dir.join(format!("s{k}.json"));
+        let o = explore(&["--shard", &format!("{k}/2"), "--results", f.to_str().expect("utf-8")]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("(shard {k}/2), 6 runs")));
+    }
+    let merged = Command::new(bin)
+        .args(["explore", "merge"])
+        .args([dir.join("s1.json"), dir.join("s2.json")])
+        .output()
+        .expect("runs");
+    assert_eq!(merged.status.code(), Some(0), "{}", String::from_utf8_lossy(&merged.stderr));
+    let summary = String::from_utf8_lossy(&whole.stdout);
+    let summary = summary.split("wall time:").next().expect("a summary");
+    assert_eq!(String::from_utf8_lossy(&merged.stdout), summary);
+    // A Kubernetes Indexed Job's index picks the shard.
+    let o = Command::new(bin)
+        .args(["explore", "scenarios/keyed-tm-kill.toml", "--seeds", "0-11", "--no-shrink"])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .env("JOB_COMPLETIONS", "4")
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("(shard 2/4), 3 runs"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failing_seed_is_written_as_a_scenario_and_never_over_an_existing_file() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-found-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = env!("CARGO_BIN_EXE_recoverysim");
+    let explore = || {
+        Command::new(bin)
+            .args(["explore", "scenarios/keyed-tm-kill.toml", "--seeds", "0-5", "--kinds", "kill-taskmanager"])
+            .args(["--bug", "restore-empty-state", "--shrink-budget", "10", "--out"])
+            .arg(&dir)
+            .output()
+            .expect("runs")
+    };
+    let o = explore();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "a failing seed exits 1: {out}");
+    assert!(out.contains("FAILURES by class"), "{out}");
+    assert!(out.contains("reproduce: recoverysim run"), "{out}");
+    let files: Vec<_> = std::fs::read_dir(&dir).expect("written").filter_map(|e| e.ok()).collect();
+    assert!(files.iter().any(|f| f.file_name().to_string_lossy().ends_with("-min.toml")), "{out}");
+    // Again: the files exist, so nothing is overwritten and the command says so.
+    let again = explore();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not overwritten"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
