@@ -74,6 +74,16 @@ fn candidates(doc: &DocumentMut, class: &str) -> Vec<DocumentMut> {
         }
         out.push(d);
     }
+    // Fewer Flink settings: each key back to Flink's default.
+    if let Some(flink) = doc.get("flink").and_then(Item::as_table_like) {
+        for (key, _) in flink.iter() {
+            let mut d = doc.clone();
+            if let Some(t) = d.get_mut("flink").and_then(Item::as_table_like_mut) {
+                t.remove(key);
+            }
+            out.push(d);
+        }
+    }
     // Shorter: the sources stop earlier; a stall needs its drain, other failures may lose it.
     if let Some(us) = duration_of(doc, "duration") {
         for new in [us / 2, us * 3 / 4] {

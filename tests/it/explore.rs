@@ -4,7 +4,7 @@
 use recoverysim::explore::draw::{DrawOptions, Kind};
 use recoverysim::explore::report::{self, Results};
 use recoverysim::explore::shrink::shrink;
-use recoverysim::explore::{Base, Judgement, run_seed};
+use recoverysim::explore::{Base, run_seed};
 use std::process::Command;
 
 fn base(file: &str, opts: DrawOptions, bugs: &[&str]) -> Base {
@@ -211,4 +211,15 @@ fn a_failing_seed_is_written_as_a_scenario_and_never_over_an_existing_file() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("not overwritten"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_shipped_ci_examples_shard_and_merge() {
+    let gha = std::fs::read_to_string("docs/explore/github-actions.yml").expect("the Actions example");
+    assert!(gha.contains("--shard ${{ matrix.shard }}/8") && gha.contains("shard: [1, 2, 3, 4, 5, 6, 7, 8]"));
+    assert!(gha.contains("explore merge"));
+    let job = std::fs::read_to_string("docs/explore/indexed-job.yaml").expect("the Indexed Job");
+    assert!(job.contains("completionMode: Indexed") && job.contains("completions: 16"));
+    assert!(job.contains("name: JOB_COMPLETIONS\n              value: \"16\""), "JOB_COMPLETIONS matches completions");
+    assert!(job.contains("recoverysim explore scenarios/reference.toml"));
 }

@@ -58,8 +58,29 @@ fn the_tour_commands_do_what_their_comments_say() {
             // Fewer seeks than the README's: the same command, quicker.
             args[i + 1] = "20".into();
         }
+        if args[0] == "explore" {
+            // Its files go to a temporary directory; the next commands read them there.
+            args.extend(["--out".into(), dir.join("explore-out").display().to_string()]);
+        }
+        for a in args.iter_mut().skip(1) {
+            if let Some(rest) = a.strip_prefix("explore-out/") {
+                *a = dir.join("explore-out").join(rest).display().to_string();
+            }
+        }
+        if args[0] == "replay" {
+            // The replay needs a terminal (tests/it/replay.rs drives it in tmux); here: the file
+            // it opens exists and loads.
+            assert!(recoverysim::scenario::load_file(Path::new(&args[1])).is_ok(), "{}", args[1]);
+            continue;
+        }
         let out = recoverysim(&args);
         let shown = text(&out);
+        if args[0] == "explore" {
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            assert_eq!(out.status.code(), Some(1), "a planted bug fails seeds: {shown}");
+            assert!(stdout.contains("FAILURES by class") && stdout.contains("shrunk in"), "{shown}");
+            continue;
+        }
         let what = format!("`{}` ({comment}):\n{shown}", args.join(" "));
         assert_eq!(out.status.code(), Some(0), "{what}");
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -91,6 +112,7 @@ fn the_tour_commands_do_what_their_comments_say() {
             "run" if args.iter().any(|a| a == "--bug") => {
                 assert!(!stdout.contains("output: exactly_once"), "a planted bug changes the verdict: {what}");
             }
+            "run" if args[1].contains("explore-out") => has("INCONSISTENT CUT"),
             "run" => {
                 has("timeline (virtual time):");
                 has("output: exactly_once");
