@@ -400,3 +400,46 @@ kill-taskmanager = 1
         }
     }
 }
+
+/// Regression (found by random exploration): a triggerCheckpoint delayed past its ask timeout
+/// (so its checkpoint was aborted) reached the source after the trigger of the next checkpoint.
+/// The source snapshotted the older checkpoint after the newer one, pre-committed the sink's
+/// open transaction under it and moved its checkpoint counter backwards: that transaction was
+/// never committed (lingering, records lost). Flink ignores a trigger or barrier of a checkpoint
+/// older than the last one it took or heard was aborted.
+#[test]
+fn a_trigger_overtaken_by_a_newer_one_is_ignored() {
+    let text = r#"name = "out-of-order triggers"
+seed = 3460
+[flink]
+"execution.checkpointing.interval" = "200ms"
+"execution.checkpointing.tolerable-failed-checkpoints" = 3
+"high-availability.type" = "KUBERNETES"
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 2
+resource-manager = "active"
+[job]
+operators = [
+  { name = "s", kind = "source", parallelism = 1, partitions = 3, rate = "1378/s", keys = 40, records = 17914 },
+  { name = "m", kind = "map", input = "s", edge = "forward", parallelism = 1 },
+  { name = "k", kind = "sink", input = "m", edge = "forward", parallelism = 1 },
+]
+[[fault]]
+at = "1214ms"
+delay-messages = "any"
+probability = 0.5
+until = "6179ms"
+delay = "13443ms"
+"#;
+    let sc = recoverysim::scenario::parse_str("out-of-order.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_recovers(&run, "a delayed trigger");
+    assert!(
+        run.outcome
+            .notes
+            .iter()
+            .any(|e| matches!(e.note, Note::CheckpointAborted { reason: AbortReason::TriggerFailed, .. })),
+        "the delayed trigger's checkpoint is aborted"
+    );
+}

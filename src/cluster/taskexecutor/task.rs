@@ -119,6 +119,10 @@ pub(super) struct Task {
     triggers_waiting_final: Vec<u64>,
     /// End of input without checkpoints: sink commits and flushes the store has not confirmed.
     end_acks_pending: u32,
+    /// The newest checkpoint this attempt snapshotted or heard was aborted: a trigger or barrier
+    /// of an older one (overtaken on the way) is ignored, as SubtaskCheckpointCoordinatorImpl
+    /// does ("Out of order checkpoint barrier (aborted previously?)").
+    last_cp: u64,
 }
 
 type Res = Result<(), FailureCause>;
@@ -200,6 +204,7 @@ impl Task {
             final_state: None,
             triggers_waiting_final: Vec::new(),
             end_acks_pending: 0,
+            last_cp: 0,
         }
     }
 
@@ -481,6 +486,9 @@ impl Task {
     }
 
     fn on_barrier(&mut self, ctx: &mut Ctx, k: usize, cp: u64) {
+        if cp <= self.last_cp {
+            return;
+        }
         let n = self.inputs.len();
         let now = ctx.now;
         let mut abandoned = false;
@@ -537,6 +545,10 @@ impl Task {
     /// Synchronous snapshot of the whole task, barrier downstream, then the asynchronous upload
     /// and the sinks' pre-commit; the acknowledgement goes out when both are done.
     fn snapshot(&mut self, ctx: &mut Ctx, cp: u64, alignment_us: u64) {
+        if cp <= self.last_cp {
+            return;
+        }
+        self.last_cp = cp;
         let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
         let id = self.id;
         let mut snap = self.capture_state(ctx);
@@ -591,6 +603,9 @@ impl Task {
     /// The coordinator's trigger: a source snapshots and emits the barrier at once; a task whose
     /// upstream finished does so once the last EndOfPartition (after all data) has arrived.
     fn on_trigger(&mut self, ctx: &mut Ctx, cp: u64) {
+        if cp <= self.last_cp {
+            return;
+        }
         match self.phase {
             Phase::Running => {
                 if self.inputs.iter().all(|i| i.ended) {
@@ -909,6 +924,11 @@ impl TaskExecutor {
             }
             Msg::AbortCheckpoint { jm, cp } => {
                 for t in self.tasks.iter_mut().flatten() {
+                    if t.id.jm == jm {
+                        // notifyCheckpointAborted: a trigger or barrier of it that comes later is
+                        // not acted on.
+                        t.last_cp = t.last_cp.max(cp);
+                    }
                     if t.id.jm == jm && t.align.as_ref().is_some_and(|a| a.cp == cp) {
                         t.align = None;
                         t.snaps.retain(|s| s.cp != cp);
