@@ -66,6 +66,7 @@ pub fn simulate(scenario: &Scenario) -> Run {
         invariant_violations: outcome.violations.len(),
         failovers: outcome.failovers.len(),
         restarts_exhausted: outcome.failovers.last().is_some_and(|f| f.exhausted),
+        last_failure: outcome.failovers.last().map(|f| f.cause.tag()),
         prepared_records,
         reference_finished: Some(reference_finished),
     });

@@ -104,6 +104,8 @@ pub struct RunFacts {
     pub failovers: usize,
     /// Whether the last failover exhausted the restart strategy.
     pub restarts_exhausted: bool,
+    /// What the last failover was for (`FailureCause::tag`).
+    pub last_failure: Option<&'static str>,
     /// Records the sink store holds in pre-committed transactions when the run ends: a restart
     /// from the latest checkpoint would commit them.
     pub prepared_records: u64,
@@ -164,9 +166,10 @@ impl OutputReport {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
         let mut why = match facts.job_status {
             JobStatus::Failed if facts.restarts_exhausted => format!(
-                "the job ended FAILED: the restart strategy gave up after {} failover{}",
+                "the job ended FAILED: the restart strategy gave up after {} failover{}{}",
                 facts.failovers,
-                plural(facts.failovers)
+                plural(facts.failovers),
+                facts.last_failure.map(|c| format!(" (the last for {c})")).unwrap_or_default()
             ),
             JobStatus::Failed => "the job ended FAILED".to_string(),
             JobStatus::Lost => "the JobManager died without high availability: the job is LOST".to_string(),
@@ -703,6 +706,7 @@ mod tests {
             invariant_violations,
             failovers: 0,
             restarts_exhausted: false,
+            last_failure: None,
             prepared_records: 0,
             reference_finished: None,
         }
@@ -734,12 +738,14 @@ mod tests {
         r.judge(&RunFacts {
             failovers: 3,
             restarts_exhausted: true,
+            last_failure: Some("task-exception"),
             prepared_records: 7,
             reference_finished: Some(true),
             ..facts(JobStatus::Failed, 0)
         });
         let why = r.not_clean.clone().unwrap_or_default();
-        assert!(why.contains("gave up after 3 failovers") && why.contains("7 records wait in pre-committed"), "{why}");
+        assert!(why.contains("gave up after 3 failovers (the last for task-exception)"), "{why}");
+        assert!(why.contains("7 records wait in pre-committed"), "{why}");
         assert!(!why.contains("reference"), "a FAILED job is not a matter of time: {why}");
         let mut r = clean.clone();
         r.judge(&facts(JobStatus::Running, 0));
