@@ -2,7 +2,7 @@
 //! Pure: takes a scenario, returns data.
 
 use crate::check::cut::CutViolation;
-use crate::check::oracle::{OutputReport, compare};
+use crate::check::oracle::{OutputReport, RunFacts, compare};
 use crate::cluster::config::CheckpointingMode;
 use crate::cluster::engine::{EngineOutcome, World, build_logs};
 use crate::cluster::state::JobStatus;
@@ -24,23 +24,26 @@ pub struct Run {
     pub cut_violation: Option<CutViolation>,
 }
 
-/// Runs `scenario` (with its faults and planted bugs) and a fault-free reference run of the same
-/// code (planted bugs included; the absolute check against the log covers bugs both runs share),
-/// and judges the committed output.
+/// Runs `scenario` (with its faults and planted bugs) and judges the committed output against
+/// what the source log says a fault-free execution commits. A fault-free reference run of the
+/// same code (planted bugs included) is simulated too, for what only a simulation can tell: how
+/// far a fault-free execution gets by a time (the replay's oracle view), whether the job
+/// finishes without faults at all, and which lost records it lost as well. No count or verdict
+/// depends on it.
 pub fn simulate(scenario: &Scenario) -> Run {
     let outcome = World::new(scenario, true).run();
     let reference = World::new(scenario, false).run();
     let graph = JobGraph::build(&scenario.job);
     let (logs, log_of) = build_logs(scenario);
-    let both_finished = outcome.job_status == JobStatus::Finished && reference.job_status == JobStatus::Finished;
-    let mut output =
-        compare(&graph, &logs, &reference.committed, &outcome.committed, both_finished, &outcome.fault_times);
     let finished = outcome.job_status == JobStatus::Finished;
+    let expected = crate::check::oracle::fault_free_output(&graph, &logs, &log_of);
+    let mut output = compare(&graph, &logs, &expected, &outcome.committed, finished, &outcome.fault_times);
+    drop(expected);
     let sequences = crate::check::interleave::check(&graph, &logs, &log_of, &outcome.committed, finished);
     output.sequences(sequences, &graph);
-    if finished {
-        let (missing, first) = crate::check::oracle::missing_from_log(&graph, &logs, &log_of, &outcome.committed);
-        output.absolute(missing, first, &graph, &logs);
+    let reference_finished = reference.job_status == JobStatus::Finished;
+    if reference_finished {
+        output.attribute_to_reference(&reference.committed);
     }
     let protocol = crate::check::invariants::check(
         &graph,
@@ -51,7 +54,23 @@ pub fn simulate(scenario: &Scenario) -> Run {
     );
     let mut outcome = outcome;
     outcome.violations.extend(protocol);
-    output.judge(outcome.job_status, outcome.records_read, outcome.violations.len());
+    let prepared_records = outcome
+        .store
+        .lingering()
+        .iter()
+        .filter(|(_, _, state)| *state == "prepared")
+        .map(|(_, records, _)| records)
+        .sum();
+    output.judge(&RunFacts {
+        job_status: outcome.job_status,
+        invariant_violations: outcome.violations.len(),
+        failovers: outcome.failovers.len(),
+        restarts_exhausted: outcome.failovers.last().is_some_and(|f| f.exhausted),
+        last_failure: outcome.failovers.last().map(|f| f.cause.tag()),
+        prepared_records,
+        reference_finished: Some(reference_finished),
+    });
+    output.explain_by_design(&graph, scenario.flink.checkpointing_mode, outcome.failovers.len());
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {
         crate::check::cut::check(&graph, &logs, &log_of, &outcome.completed)
     } else {

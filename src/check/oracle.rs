@@ -1,13 +1,16 @@
-//! Provenance and final-state checks of a run's committed output against a fault-free reference
-//! run of the same scenario.
+//! Provenance and final-state checks of a run's committed output against what the source log says
+//! a fault-free execution commits (`fault_free_output`). No simulated run is the yardstick: the
+//! log is a pure function, so no verdict depends on how far a reference simulation got.
 
 use super::Verdict;
 use super::interleave::{BadResult, SequenceReport};
+use crate::cluster::config::CheckpointingMode;
 use crate::cluster::external::CommittedRecord;
 use crate::cluster::state::JobStatus;
 use crate::job::graph::JobGraph;
-use crate::job::record::{RecordId, SourceLog, apply_stateless};
-use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
+use crate::job::keygroup::subtask_for_key;
+use crate::job::record::{RecordId, SourceLog, apply_keyed, apply_stateless};
+use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
 use crate::sim::TimeUs;
 use std::collections::BTreeMap;
 
@@ -18,6 +21,7 @@ pub struct Offender {
     pub record: RecordId,
     pub key: u32,
     pub appended_at_us: TimeUs,
+    /// How often a fault-free execution commits it (from the source log).
     pub expected_times: u32,
     pub committed_times: u32,
     /// The first fault that fired at or after the record was appended (the one whose recovery
@@ -25,7 +29,7 @@ pub struct Offender {
     pub fault: Option<(usize, TimeUs)>,
 }
 
-/// A key whose final committed result differs from the reference.
+/// A key whose final committed result differs from the final aggregate the source log gives.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateDiff {
     pub sink: String,
@@ -37,23 +41,34 @@ pub struct StateDiff {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputReport {
     pub verdict: Verdict,
-    /// Records the reference run committed (over all sinks).
+    /// Records a fault-free execution commits, from the source log, over the sinks whose number
+    /// of results the log fixes (all but `uncounted_sinks`).
     pub expected: u64,
     /// Records this run committed.
     pub committed: u64,
-    /// Records missing although later records of their partition were committed.
+    /// Records missing for good: every missing record of a finished job; in a job that did not
+    /// finish, a missing record with a later one of its lane committed (a hole: see `Lanes`).
     pub lost: u64,
     /// Extra commits of records (a record committed 3 times where once was right counts 2).
     pub duplicated: u64,
-    /// Records not committed yet because the run ended first (the job failed or did not finish).
+    /// Records not committed because the run ended first (a job that did not finish: FAILED,
+    /// LOST, or still running or restarting at the time limit).
     pub pending: u64,
     pub first_lost: Option<Offender>,
     pub first_duplicate: Option<Offender>,
-    /// Whether per-key final results were compared (both runs finished, keyed results).
+    /// The lost records of sinks checked by identity, as (sink, origin), sorted.
+    pub lost_records: Vec<(OperatorId, RecordId)>,
+    /// Sinks with duplicates, in operator order.
+    pub duplicated_sinks: Vec<String>,
+    /// Whether per-key final results were compared (a finished run, keyed results).
     pub final_state_compared: bool,
     pub keys_compared: u64,
     pub keys_below: u64,
     pub keys_above: u64,
+    /// Keys of an appending sink whose final aggregate was committed but an older result came
+    /// after it (a replayed attempt's late write): right, though a reader keeping the latest
+    /// result per key sees the older one.
+    pub keys_stale_last: u64,
     pub first_state_diff: Option<StateDiff>,
     /// Keys whose committed results no fault-free execution produces (`check::interleave`:
     /// state lost, counted twice, a record skipped or a wrong value).
@@ -62,54 +77,46 @@ pub struct OutputReport {
     /// Keys whose committed sequence the interleaving search checked, and those it gave up on.
     pub keys_searched: u64,
     pub keys_over_budget: u64,
-    /// Why the verdict is not clean although nothing was lost or duplicated (see `judge`).
+    /// Why the verdict is not clean beyond what the counts say: results out of sequence, broken
+    /// invariants, or a job that did not finish (and why, as far as the run tells).
     pub not_clean: Option<String>,
-    /// Records the source log says must be committed that the fault-free reference run did not
-    /// commit either (a bug every run shares; found by `missing_from_log`).
+    /// Why Flink itself duplicates here, when it does (an appending sink, AT_LEAST_ONCE
+    /// checkpoints): the verdict is what Flink promises for this job, not a bug.
+    pub by_design: Option<String>,
+    /// Of the lost records, those the fault-free reference simulation (the same code, planted bugs
+    /// included) did not commit either although it finished: a bug every run shares, not a
+    /// recovery problem. An explanation only; no count or verdict depends on it.
     pub lost_in_reference_too: u64,
     /// Sinks whose output depends on the interleaving in a way the oracle cannot check (a filter
     /// on prefix sums, say): not compared at all, and said so.
     pub unverified_sinks: Vec<String>,
+    /// Sinks whose number of results depends on the interleaving: not counted in `expected`.
+    pub uncounted_sinks: Vec<String>,
     /// Sinks in the job.
     pub sinks: usize,
 }
 
-impl OutputReport {
-    /// Folds in the absolute check (`missing_from_log`) of a finished run: records missing
-    /// beyond what the comparison with the reference found are lost too — the reference run
-    /// lost them as well.
-    pub fn absolute(
-        &mut self,
-        missing: u64,
-        first: Option<(OperatorId, RecordId)>,
-        graph: &JobGraph,
-        logs: &[SourceLog],
-    ) {
-        if missing <= self.lost {
-            return;
-        }
-        self.lost_in_reference_too = missing - self.lost;
-        self.pending = self.pending.saturating_sub(self.lost_in_reference_too);
-        self.lost = missing;
-        if self.first_lost.is_none()
-            && let Some((sink, id)) = first
-        {
-            let rec = logs[id.log as usize].record(id.partition, id.offset);
-            self.first_lost = Some(Offender {
-                sink: graph.operator_name(sink).to_string(),
-                record: id,
-                key: rec.key,
-                appended_at_us: logs[id.log as usize].append_time_us(id.partition, id.offset),
-                expected_times: 1,
-                committed_times: 0,
-                fault: None,
-            });
-        }
-        self.verdict = Verdict::from_counts(self.lost, self.duplicated + self.keys_above);
-    }
+/// What the run says about liveness and protocol, for `OutputReport::judge`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunFacts {
+    pub job_status: JobStatus,
+    pub invariant_violations: usize,
+    pub failovers: usize,
+    /// Whether the last failover exhausted the restart strategy.
+    pub restarts_exhausted: bool,
+    /// What the last failover was for (`FailureCause::tag`).
+    pub last_failure: Option<&'static str>,
+    /// Records the sink store holds in pre-committed transactions when the run ends: a restart
+    /// from the latest checkpoint would commit them.
+    pub prepared_records: u64,
+    /// Whether the fault-free reference simulation finished; `None` if there was none. Only
+    /// explains a job that did not finish.
+    pub reference_finished: Option<bool>,
+}
 
+impl OutputReport {
     /// Folds in the interleaving search (`check::interleave`): its bad keys, and the sinks it
-    /// verified that the comparison with the reference could not.
+    /// verified that the comparison could not.
     pub fn sequences(&mut self, rep: SequenceReport, graph: &JobGraph) {
         self.bad_results = rep.bad_keys;
         self.first_bad_result = rep.first_bad;
@@ -120,61 +127,261 @@ impl OutputReport {
         });
     }
 
+    /// Counts the lost records the fault-free reference simulation did not commit either.
+    /// `reference` is its committed output; call it only if it finished.
+    pub fn attribute_to_reference(&mut self, reference: &[CommittedRecord]) {
+        let mut committed: Vec<(OperatorId, RecordId)> = reference.iter().map(|c| (c.sink, c.record.origin)).collect();
+        committed.sort_unstable();
+        self.lost_in_reference_too =
+            self.lost_records.iter().filter(|id| committed.binary_search(id).is_err()).count() as u64;
+    }
+
     /// Folds liveness and protocol into the verdict: out-of-sequence results and broken
-    /// invariants make a clean delivery `violated`; a job that did not finish, or committed
-    /// nothing although its sources read records, makes it `incomplete`.
-    pub fn judge(&mut self, job_status: JobStatus, records_read: u64, invariant_violations: usize) {
+    /// invariants make a clean delivery `violated`; a job that did not finish makes it
+    /// `incomplete`, and is said to have stopped whatever the verdict (lost and duplicated
+    /// records stay what they are: a hole or an extra commit is final).
+    pub fn judge(&mut self, facts: &RunFacts) {
+        let unfinished = (facts.job_status != JobStatus::Finished).then(|| self.why_unfinished(facts));
         if self.verdict != Verdict::ExactlyOnce {
+            self.not_clean = unfinished;
             return;
         }
         if self.bad_results > 0 {
             self.verdict = Verdict::Violated;
             self.not_clean =
                 Some(format!("{} keys with committed results no fault-free execution produces", self.bad_results));
-        } else if invariant_violations > 0 {
+        } else if facts.invariant_violations > 0 {
             self.verdict = Verdict::Violated;
-            self.not_clean = Some(format!("{invariant_violations} protocol invariant violations"));
-        } else if job_status != JobStatus::Finished {
+            self.not_clean = Some(format!("{} protocol invariant violations", facts.invariant_violations));
+        } else if let Some(why) = unfinished {
             self.verdict = Verdict::Incomplete;
-            let why = match job_status {
-                JobStatus::Failed => "the job ended FAILED".to_string(),
-                JobStatus::Lost => "the JobManager died without high availability: the job is LOST".to_string(),
-                JobStatus::Suspended => "the job was SUSPENDED waiting for a new JobManager leader".to_string(),
-                other => format!("the job was still {} when the run ended", other.name()),
-            };
-            self.not_clean = Some(format!("{why}; {} records never committed", self.pending));
+            self.not_clean = Some(why);
         } else if !self.unverified_sinks.is_empty() && self.unverified_sinks.len() == self.sinks {
             self.verdict = Verdict::Unverified;
             self.not_clean = Some("no sink's output can be checked: it depends on how partitions interleave".into());
-        } else if self.committed == 0 && records_read > 0 {
-            self.verdict = Verdict::Incomplete;
-            self.not_clean = Some(format!("nothing was committed although the sources read {records_read} records"));
+        }
+    }
+
+    fn why_unfinished(&self, facts: &RunFacts) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let mut why = match facts.job_status {
+            JobStatus::Failed if facts.restarts_exhausted => format!(
+                "the job ended FAILED: the restart strategy gave up after {} failover{}{}",
+                facts.failovers,
+                plural(facts.failovers),
+                facts.last_failure.map(|c| format!(" (the last for {c})")).unwrap_or_default()
+            ),
+            JobStatus::Failed => "the job ended FAILED".to_string(),
+            JobStatus::Lost => "the JobManager died without high availability: the job is LOST".to_string(),
+            JobStatus::Suspended => "the job was SUSPENDED waiting for a new JobManager leader".to_string(),
+            other => format!("the job was still {} when the run ended", other.name()),
+        };
+        why += &format!("; {} records not committed because the job stopped", self.pending);
+        if facts.prepared_records > 0 {
+            why += &format!(
+                " ({} records wait in pre-committed transactions, which a restart from the latest checkpoint would commit)",
+                facts.prepared_records
+            );
+        }
+        match facts.reference_finished {
+            Some(false) => {
+                why += "; the fault-free reference simulation did not finish either: even without faults this job does not finish within duration + drain"
+            }
+            Some(true) if !matches!(facts.job_status, JobStatus::Failed | JobStatus::Lost) => {
+                why += "; the fault-free reference simulation finished: the faults and their recovery took longer than the run's time limit"
+            }
+            _ => {}
+        }
+        why
+    }
+
+    /// Says why Flink itself duplicates, where every sink with duplicates explains them: a sink
+    /// that appends without transactions writes again after a restart what it wrote since the
+    /// restored checkpoint, and AT_LEAST_ONCE checkpoints hold records after their barrier that
+    /// a restore replays. Without a failover nothing is replayed, so nothing is by design.
+    pub fn explain_by_design(&mut self, graph: &JobGraph, mode: CheckpointingMode, failovers: usize) {
+        if (self.duplicated == 0 && self.keys_above == 0) || failovers == 0 {
+            return;
+        }
+        let mut reasons: Vec<String> = Vec::new();
+        let mut all_explained = !self.duplicated_sinks.is_empty() || self.keys_above > 0;
+        for name in &self.duplicated_sinks {
+            let semantic = graph.spec.operators.iter().find_map(|o| match o.kind {
+                OperatorKind::Sink(s) if o.name == *name => Some(s),
+                _ => None,
+            });
+            if semantic == Some(SinkSemantic::Append) {
+                reasons.push(format!(
+                    "`{name}` appends without transactions (semantic = \"append\"), so a restart writes again what it had written since the restored checkpoint (since the start, without one)"
+                ));
+            } else if mode != CheckpointingMode::AtLeastOnce {
+                all_explained = false;
+            }
+        }
+        if self.keys_above > 0 && mode != CheckpointingMode::AtLeastOnce {
+            all_explained = false;
+        }
+        if mode == CheckpointingMode::AtLeastOnce {
+            reasons.push(
+                "checkpoints are AT_LEAST_ONCE (barriers not aligned), so a checkpoint can hold effects of records after its barrier, which a restore from it replays"
+                    .to_string(),
+            );
+        }
+        if all_explained && !reasons.is_empty() {
+            self.by_design = Some(format!("Flink itself duplicates here: {}", reasons.join("; ")));
         }
     }
 }
 
-/// Compares committed outputs. `fault_times` are the times each scenario fault fired.
+/// The operators from a sink's source to the sink, source first.
+pub fn sink_path(graph: &JobGraph, sink: OperatorId) -> Vec<OperatorId> {
+    let ops = &graph.spec.operators;
+    let mut path = vec![sink];
+    let mut cur = ops[sink.0 as usize].input.map(|(x, _)| x);
+    while let Some(c) = cur {
+        path.push(c);
+        cur = ops[c.0 as usize].input.map(|(x, _)| x);
+    }
+    path.reverse();
+    path
+}
+
+/// The committed output of one fault-free execution, from the source log alone: each sink's
+/// records in the order the log appended their origins (one merge of the partitions; network
+/// timing can produce each), every record through every operator on the sink's path. Whatever
+/// `determinacy` fixes is the same in every fault-free execution, so this one stands for all
+/// of them wherever the oracle compares. A log is bounded (by `records`, or by what is appended
+/// within the scenario's duration), so this is what a finished job has committed.
+pub fn fault_free_output(graph: &JobGraph, logs: &[SourceLog], log_of: &[Option<usize>]) -> Vec<CommittedRecord> {
+    let ops = &graph.spec.operators;
+    let mut out = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let sink = OperatorId(i as u32);
+        if !matches!(op.kind, OperatorKind::Sink(_)) {
+            continue;
+        }
+        let path = sink_path(graph, sink);
+        let Some(log) = log_of[path[0].0 as usize].map(|l| &logs[l]) else { continue };
+        // Keyed state per (position on the path, key).
+        let mut state: BTreeMap<(usize, u32), i64> = BTreeMap::new();
+        let partitions = u64::from(log.partitions.max(1));
+        'records: for slot in 0..log.total {
+            // Slot s holds partition s mod partitions at offset s / partitions: append order.
+            let (p, o) = ((slot % partitions) as u32, slot / partitions);
+            let mut rec = log.record(p, o);
+            for (at, x) in path[1..path.len() - 1].iter().enumerate() {
+                let kind = &ops[x.0 as usize].kind;
+                if kind.is_keyed() {
+                    let s = state.entry((at, rec.key)).or_insert(0);
+                    *s = apply_keyed(kind, *s, &rec);
+                    rec.value = *s;
+                } else {
+                    match apply_stateless(kind, rec) {
+                        Some(r) => rec = r,
+                        None => continue 'records,
+                    }
+                }
+            }
+            out.push(CommittedRecord { sink, record: rec, committed_at_us: log.append_time_us(p, o) });
+        }
+    }
+    out
+}
+
+/// Which records of a sink a fault-free execution commits in the order of their source offsets,
+/// even when it stops early: the records of one lane. Channels are FIFO, a subtask processes
+/// one channel's records in order and emits at most one result per record, and a sink subtask
+/// commits in order (its transactions in checkpoint order). So in a job that did not finish, a
+/// missing record with a later record of its lane committed is a hole — lost — and one without
+/// is not committed yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lanes {
+    /// A rebalance edge on the path: which sink subtask a record reaches depends on round-robin
+    /// counters at run time. No lane is known: before the job finishes nothing counts as lost.
+    Unknown,
+    /// At most one hash edge: all records of a partition that reach one sink subtask come over
+    /// one channel. Lane: (sink subtask, partition).
+    SubtaskPartition,
+    /// Two or more hash edges: the records of a partition reach a sink subtask over several
+    /// channels, which can reorder them, but those of one key take the same channels. Lane:
+    /// (partition, key).
+    PartitionKey,
+}
+
+fn lanes_of(graph: &JobGraph, path: &[OperatorId]) -> Lanes {
+    let ops = &graph.spec.operators;
+    let edges: Vec<EdgeKind> = path[1..].iter().filter_map(|x| ops[x.0 as usize].input.map(|(_, e)| e)).collect();
+    if edges.contains(&EdgeKind::Rebalance) {
+        Lanes::Unknown
+    } else if edges.iter().filter(|&&e| e == EdgeKind::Hash).count() <= 1 {
+        Lanes::SubtaskPartition
+    } else {
+        Lanes::PartitionKey
+    }
+}
+
+/// The lane of a record with origin partition `p` and key `key` on `path` (see `Lanes`).
+fn lane(graph: &JobGraph, path: &[OperatorId], lanes: Lanes, p: u32, key: u32) -> Option<(u32, u32)> {
+    let ops = &graph.spec.operators;
+    match lanes {
+        Lanes::Unknown => None,
+        Lanes::PartitionKey => Some((p, key)),
+        Lanes::SubtaskPartition => {
+            // KafkaSource-style static assignment: partition p → reader p mod parallelism; a
+            // forward edge keeps the subtask index, a hash edge picks the key's subtask.
+            let mut index = p % ops[path[0].0 as usize].parallelism.max(1);
+            for x in &path[1..] {
+                let op = &ops[x.0 as usize];
+                if let Some((_, EdgeKind::Hash)) = op.input {
+                    index = subtask_for_key(key, graph.max_parallelism[x.0 as usize], op.parallelism);
+                }
+            }
+            Some((index, p))
+        }
+    }
+}
+
+/// Compares committed outputs with what a fault-free execution commits (`expected`, from
+/// `fault_free_output`). `finished`: the job finished, so nothing more would be committed.
+/// `fault_times` are the times each scenario fault fired.
 pub fn compare(
     graph: &JobGraph,
     logs: &[SourceLog],
-    reference: &[CommittedRecord],
+    expected: &[CommittedRecord],
     actual: &[CommittedRecord],
-    both_finished: bool,
+    finished: bool,
     fault_times: &[Option<TimeUs>],
 ) -> OutputReport {
     let det = determinacy(graph);
+    let ops = &graph.spec.operators;
+    let is_sink = |op: OperatorId| matches!(ops[op.0 as usize].kind, OperatorKind::Sink(_));
+    let sinks: Vec<OperatorId> = (0..ops.len() as u32).map(OperatorId).filter(|&op| is_sink(op)).collect();
+    // Per sink checked by identity: its path and lanes.
+    let mut lanes: BTreeMap<OperatorId, (Vec<OperatorId>, Lanes)> = BTreeMap::new();
+    for &s in sinks.iter().filter(|s| det[s.0 as usize].identities) {
+        let path = sink_path(graph, s);
+        let l = lanes_of(graph, &path);
+        lanes.insert(s, (path, l));
+    }
+    let lane_of = |sink: OperatorId, id: RecordId, key: u32| -> Option<(u32, u32)> {
+        lanes.get(&sink).and_then(|(path, l)| lane(graph, path, *l, id.partition, key))
+    };
     let by_identity = |c: &&CommittedRecord| det[c.sink.0 as usize].identities;
     let key = |c: &CommittedRecord| (c.sink, c.record.origin);
-    let mut r: Vec<(OperatorId, RecordId)> = reference.iter().filter(by_identity).map(key).collect();
+    let mut r: Vec<(OperatorId, RecordId)> = expected.iter().filter(by_identity).map(key).collect();
     let mut a: Vec<(OperatorId, RecordId)> = actual.iter().filter(by_identity).map(key).collect();
     r.sort_unstable();
     a.sort_unstable();
-    // Highest committed offset per (sink, log, partition) in this run: a missing record below
-    // it is a hole (lost), above it is progress not made yet (pending).
-    let mut high: BTreeMap<(OperatorId, u16, u32), u64> = BTreeMap::new();
-    for &(s, id) in &a {
-        let h = high.entry((s, id.log, id.partition)).or_insert(0);
-        *h = (*h).max(id.offset + 1);
+    // Highest committed offset + 1 per (sink, lane) in this run: a missing record below it is a
+    // hole (lost), above it progress not made yet (pending).
+    let mut high: BTreeMap<(OperatorId, (u32, u32)), u64> = BTreeMap::new();
+    if !finished {
+        for c in actual.iter().filter(by_identity) {
+            if let Some(l) = lane_of(c.sink, c.record.origin, c.record.key) {
+                let h = high.entry((c.sink, l)).or_insert(0);
+                *h = (*h).max(c.record.origin.offset + 1);
+            }
+        }
     }
     let count_runs = |v: &[(OperatorId, RecordId)]| -> Vec<((OperatorId, RecordId), u32)> {
         let mut out: Vec<((OperatorId, RecordId), u32)> = Vec::new();
@@ -188,6 +395,8 @@ pub fn compare(
     };
     let (rc, ac) = (count_runs(&r), count_runs(&a));
     let (mut lost, mut dup, mut pending) = (0u64, 0u64, 0u64);
+    let mut lost_records = Vec::new();
+    let mut dup_at: Vec<OperatorId> = Vec::new();
     let mut first_lost: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
     let mut first_dup: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
     let appended = |id: RecordId| logs[id.log as usize].append_time_us(id.partition, id.offset);
@@ -214,10 +423,15 @@ pub fn compare(
             (None, None) => unreachable!("loop condition"),
         };
         if got < want {
-            let hole = high.get(&(k.0, k.1.log, k.1.partition)).is_some_and(|&h| k.1.offset < h);
+            let (sink, id) = k;
+            let hole = finished || {
+                let key = logs[id.log as usize].record(id.partition, id.offset).key;
+                lane_of(sink, id, key).and_then(|l| high.get(&(sink, l))).is_some_and(|&h| id.offset < h)
+            };
             if hole {
                 lost += u64::from(want - got);
-                let t = appended(k.1);
+                lost_records.push(k);
+                let t = appended(id);
                 if first_lost.is_none_or(|f| t < f.0) {
                     first_lost = Some((t, k, want, got));
                 }
@@ -226,6 +440,7 @@ pub fn compare(
             }
         } else if got > want {
             dup += u64::from(got - want);
+            dup_at.push(k.0);
             let t = appended(k.1);
             if first_dup.is_none_or(|f| t < f.0) {
                 first_dup = Some((t, k, want, got));
@@ -254,9 +469,9 @@ pub fn compare(
     // Sinks whose record identities depend on how partitions interleave (a filter on a keyed
     // count's values, say): what some fault-free execution commits is fixed only per key, as a
     // multiset of values or as a number of records. Compare that instead.
-    for (sink, d) in det.iter().enumerate() {
-        let sink = OperatorId(sink as u32);
-        if d.identities || !matches!(graph.spec.operators[sink.0 as usize].kind, OperatorKind::Sink(_)) {
+    for &sink in &sinks {
+        let d = det[sink.0 as usize];
+        if d.identities {
             continue;
         }
         if !d.value_multiset && !d.per_key_count {
@@ -271,13 +486,14 @@ pub fn compare(
             }
             m
         };
-        let (want, got) = (per_key(reference), per_key(actual));
+        let (want, got) = (per_key(expected), per_key(actual));
         let keys: std::collections::BTreeSet<(u32, i64)> = want.keys().chain(got.keys()).copied().collect();
         for k in keys {
             let (w, g) = (want.get(&k).copied().unwrap_or(0), got.get(&k).copied().unwrap_or(0));
             if g > w {
                 dup += u64::from(g - w);
-                // The first commit beyond what the reference has of this key (and value).
+                dup_at.push(sink);
+                // The first commit beyond what a fault-free execution has of this key (and value).
                 let extra = actual
                     .iter()
                     .filter(|c| c.sink == sink && c.record.key == k.0 && (!d.value_multiset || c.record.value == k.1))
@@ -291,7 +507,7 @@ pub fn compare(
             } else if w > g {
                 // Without identities a hole cannot be told from progress not made yet: only a
                 // finished job's missing results are lost.
-                if both_finished {
+                if finished {
                     lost += u64::from(w - g);
                 } else {
                     pending += u64::from(w - g);
@@ -302,29 +518,49 @@ pub fn compare(
 
     // Final per-key results, for sinks fed by a keyed aggregation through maps only.
     let mut keys_compared = 0;
-    let (mut below, mut above) = (0, 0);
+    let (mut below, mut above, mut stale) = (0, 0, 0);
     let mut first_state_diff = None;
-    let comparable: Vec<OperatorId> = (0..graph.spec.operators.len() as u32)
-        .map(OperatorId)
-        .filter(|&op| {
-            matches!(graph.spec.operators[op.0 as usize].kind, OperatorKind::Sink(_))
-                && fed_by_keyed(graph, op).is_some_and(|k| det[k.0 as usize].final_value)
-        })
+    let comparable: Vec<OperatorId> = sinks
+        .iter()
+        .copied()
+        .filter(|&op| fed_by_keyed(graph, op).is_some_and(|k| det[k.0 as usize].final_value))
         .collect();
-    if both_finished {
-        let last = |v: &[CommittedRecord]| -> BTreeMap<(OperatorId, u32), i64> {
-            let mut m = BTreeMap::new();
-            for c in v.iter().filter(|c| comparable.contains(&c.sink)) {
-                m.insert((c.sink, c.record.key), c.record.value);
-            }
-            m
-        };
-        let (lr, la) = (last(reference), last(actual));
-        for (&(sink, key), &want) in &lr {
+    if finished {
+        let append_sinks: Vec<OperatorId> = sinks
+            .iter()
+            .copied()
+            .filter(|s| matches!(ops[s.0 as usize].kind, OperatorKind::Sink(SinkSemantic::Append)))
+            .collect();
+        let mut want: BTreeMap<(OperatorId, u32), i64> = BTreeMap::new();
+        for c in expected.iter().filter(|c| comparable.contains(&c.sink)) {
+            want.insert((c.sink, c.record.key), c.record.value);
+        }
+        // Per key, the committed results in commit order.
+        let mut got: BTreeMap<(OperatorId, u32), Vec<(RecordId, i64)>> = BTreeMap::new();
+        for c in actual.iter().filter(|c| comparable.contains(&c.sink)) {
+            got.entry((c.sink, c.record.key)).or_default().push((c.record.origin, c.record.value));
+        }
+        let none = Vec::new();
+        for (&(sink, key), &want) in &want {
             keys_compared += 1;
-            let got = la.get(&(sink, key)).copied().unwrap_or(0);
-            if got != want {
-                if got < want {
+            let results = got.get(&(sink, key)).unwrap_or(&none);
+            let last = results.last().map_or(0, |r| r.1);
+            // An appending sink's key with a result committed twice was replayed, and nothing
+            // orders the writes of the attempts: a zombie's late write can put an older result
+            // last. The duplicate is counted already; the aggregate is right if it was committed
+            // at all. (A two-phase-commit sink fences older attempts: its last result is the
+            // newest attempt's.)
+            let replayed = append_sinks.contains(&sink) && {
+                let mut origins: Vec<RecordId> = results.iter().map(|r| r.0).collect();
+                origins.sort_unstable();
+                origins.windows(2).any(|w| w[0] == w[1])
+            };
+            let right = if replayed { results.iter().any(|r| r.1 == want) } else { last == want };
+            if right && last != want {
+                stale += 1;
+            }
+            if !right {
+                if last < want {
                     below += 1
                 } else {
                     above += 1
@@ -334,33 +570,42 @@ pub fn compare(
                         sink: graph.operator_name(sink).to_string(),
                         key,
                         expected: want,
-                        committed: got,
+                        committed: last,
                     });
                 }
             }
         }
     }
+    let counted = |s: &OperatorId| det[s.0 as usize].per_key_count;
+    let uncounted_sinks = sinks.iter().filter(|s| !counted(s)).map(|&s| graph.operator_name(s).to_string()).collect();
+    dup_at.sort_unstable();
+    dup_at.dedup();
     OutputReport {
         bad_results: 0,
         first_bad_result: None,
         keys_searched: 0,
         keys_over_budget: 0,
         not_clean: None,
+        by_design: None,
         lost_in_reference_too: 0,
         unverified_sinks,
-        sinks: graph.spec.operators.iter().filter(|o| matches!(o.kind, OperatorKind::Sink(_))).count(),
+        uncounted_sinks,
+        sinks: sinks.len(),
         verdict: Verdict::from_counts(lost + below, dup + above),
-        expected: reference.len() as u64,
+        expected: expected.iter().filter(|c| counted(&c.sink)).count() as u64,
         committed: actual.len() as u64,
         lost,
         duplicated: dup,
         pending,
         first_lost: offender(first_lost),
         first_duplicate: offender(first_dup),
-        final_state_compared: both_finished && !comparable.is_empty(),
+        lost_records,
+        duplicated_sinks: dup_at.iter().map(|&s| graph.operator_name(s).to_string()).collect(),
+        final_state_compared: finished && !comparable.is_empty(),
         keys_compared,
         keys_below: below,
         keys_above: above,
+        keys_stale_last: stale,
         first_state_diff,
     }
 }
@@ -378,7 +623,6 @@ fn fed_by_keyed(graph: &JobGraph, sink: OperatorId) -> Option<OperatorId> {
     }
     None
 }
-
 /// What does not depend on how source partitions interleave, per operator output. A restart
 /// legitimately changes the interleaving, so the oracle may only compare these with a reference
 /// run (ARCHITECTURE.md, "What the oracle proves").
@@ -439,71 +683,6 @@ pub fn determinacy(graph: &JobGraph) -> Vec<Determinacy> {
     out
 }
 
-/// The absolute check: what every fault-free execution commits to each sink whose record
-/// identities are fixed, computed from the source log alone — independent of any simulated run,
-/// so a bug that loses the same records in every run (the reference too) is still seen.
-/// Returns how many of those records `actual` never committed, and the earliest appended one.
-/// Only meaningful for a run that finished.
-pub fn missing_from_log(
-    graph: &JobGraph,
-    logs: &[SourceLog],
-    log_of: &[Option<usize>],
-    actual: &[CommittedRecord],
-) -> (u64, Option<(OperatorId, RecordId)>) {
-    let det = determinacy(graph);
-    let ops = &graph.spec.operators;
-    let mut missing = 0;
-    let mut first: Option<(TimeUs, OperatorId, RecordId)> = None;
-    for (i, op) in ops.iter().enumerate() {
-        let sink = OperatorId(i as u32);
-        if !matches!(op.kind, OperatorKind::Sink(_)) || !det[i].identities {
-            continue;
-        }
-        // The path from the source to the sink, source first.
-        let mut path = Vec::new();
-        let mut cur = op.input.map(|(x, _)| x);
-        while let Some(c) = cur {
-            path.push(c);
-            cur = ops[c.0 as usize].input.map(|(x, _)| x);
-        }
-        path.reverse();
-        let Some(&source) = path.first() else { continue };
-        let Some(log) = log_of[source.0 as usize].map(|l| &logs[l]) else { continue };
-        let mut committed: Vec<RecordId> = actual.iter().filter(|c| c.sink == sink).map(|c| c.record.origin).collect();
-        committed.sort_unstable();
-        committed.dedup();
-        for p in 0..log.partitions {
-            for o in 0..log.len(p) {
-                let mut rec = log.record(p, o);
-                let mut passes = true;
-                for &x in &path[1..] {
-                    let kind = &ops[x.0 as usize].kind;
-                    if kind.is_keyed() {
-                        // From here on values depend on order, but no filter follows (the
-                        // identities are fixed): the record reaches the sink.
-                        break;
-                    }
-                    match apply_stateless(kind, rec) {
-                        Some(r) => rec = r,
-                        None => {
-                            passes = false;
-                            break;
-                        }
-                    }
-                }
-                if passes && committed.binary_search(&rec.origin).is_err() {
-                    missing += 1;
-                    let t = log.append_time_us(p, o);
-                    if first.is_none_or(|f| t < f.0) {
-                        first = Some((t, sink, rec.origin));
-                    }
-                }
-            }
-        }
-    }
-    (missing, first.map(|(_, s, r)| (s, r)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +700,18 @@ mod tests {
             .collect()
     }
 
+    fn facts(job_status: JobStatus, invariant_violations: usize) -> RunFacts {
+        RunFacts {
+            job_status,
+            invariant_violations,
+            failovers: 0,
+            restarts_exhausted: false,
+            last_failure: None,
+            prepared_records: 0,
+            reference_finished: None,
+        }
+    }
+
     #[test]
     fn a_clean_delivery_is_incomplete_or_violated_when_the_run_says_so() {
         let sc = keyed_job(1, 1);
@@ -534,26 +725,53 @@ mod tests {
         // the verdict `violated`.
         let mut r = clean.clone();
         r.bad_results = 1;
-        r.judge(JobStatus::Finished, 3, 0);
+        r.judge(&facts(JobStatus::Finished, 0));
         assert_eq!(r.verdict, Verdict::Violated);
         assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("no fault-free execution produces")));
         let mut r = clean.clone();
-        r.judge(JobStatus::Failed, 3, 0);
+        r.judge(&facts(JobStatus::Failed, 0));
         assert_eq!(r.verdict, Verdict::Incomplete);
         assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("FAILED") && w.contains("2 records")), "{r:?}");
+        // Why it stopped, as far as the run tells: the restart strategy, the store's
+        // pre-committed transactions, and whether a fault-free simulation finishes at all.
         let mut r = clean.clone();
-        r.judge(JobStatus::Running, 3, 0);
+        r.judge(&RunFacts {
+            failovers: 3,
+            restarts_exhausted: true,
+            last_failure: Some("task-exception"),
+            prepared_records: 7,
+            reference_finished: Some(true),
+            ..facts(JobStatus::Failed, 0)
+        });
+        let why = r.not_clean.clone().unwrap_or_default();
+        assert!(why.contains("gave up after 3 failovers (the last for task-exception)"), "{why}");
+        assert!(why.contains("7 records wait in pre-committed"), "{why}");
+        assert!(!why.contains("reference"), "a FAILED job is not a matter of time: {why}");
+        let mut r = clean.clone();
+        r.judge(&facts(JobStatus::Running, 0));
         assert_eq!(r.verdict, Verdict::Incomplete, "stalled until the time limit");
         let mut r = clean.clone();
-        r.judge(JobStatus::Finished, 3, 1);
+        r.judge(&RunFacts { reference_finished: Some(false), ..facts(JobStatus::Running, 0) });
+        assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("did not finish either")), "{r:?}");
+        let mut r = clean.clone();
+        r.judge(&RunFacts { reference_finished: Some(true), ..facts(JobStatus::Restarting, 0) });
+        assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("took longer than the run's time limit")), "{r:?}");
+        let mut r = clean.clone();
+        r.judge(&facts(JobStatus::Finished, 1));
         assert_eq!(r.verdict, Verdict::Violated, "a broken invariant is part of the verdict");
+        // Nothing to commit and nothing committed: a finished job that did exactly that.
         let mut r = compare(&graph, &logs, &[], &[], true, &[]);
-        r.judge(JobStatus::Finished, 100, 0);
-        assert_eq!(r.verdict, Verdict::Incomplete, "committed nothing although the sources read records");
+        r.judge(&facts(JobStatus::Finished, 0));
+        assert_eq!((r.verdict, r.not_clean), (Verdict::ExactlyOnce, None));
         let mut r = clean.clone();
         r.pending = 0;
-        r.judge(JobStatus::Finished, 3, 0);
+        r.judge(&facts(JobStatus::Finished, 0));
         assert_eq!(r.verdict, Verdict::ExactlyOnce);
+        // A verdict with losses or duplicates stays, and says the job did not finish.
+        let mut r = compare(&graph, &logs, &reference, &committed(&graph, &logs, &[(0, 0), (0, 0)]), false, &[]);
+        r.judge(&facts(JobStatus::Failed, 0));
+        assert_eq!(r.verdict, Verdict::AtLeastOnce);
+        assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("FAILED")), "{r:?}");
     }
 
     #[test]
@@ -566,6 +784,11 @@ mod tests {
         let actual = committed(&graph, &logs, &[(0, 0), (0, 0), (0, 2)]);
         let r = compare(&graph, &logs, &reference, &actual, false, &[Some(5)]);
         assert_eq!((r.lost, r.duplicated, r.pending), (1, 1, 2));
+        assert_eq!(r.lost_records, vec![(OperatorId(2), logs[0].record(0, 1).origin)]);
+        assert_eq!(r.duplicated_sinks, vec!["sink".to_string()]);
+        // The same output from a finished job: it will never commit 3 and 4.
+        let done = compare(&graph, &logs, &reference, &actual, true, &[Some(5)]);
+        assert_eq!((done.lost, done.duplicated, done.pending), (3, 1, 0));
         assert_eq!(r.verdict, Verdict::Violated);
         assert_eq!(r.first_lost.as_ref().map(|o| o.record.offset), Some(1));
         assert_eq!(r.first_duplicate.as_ref().map(|o| (o.record.offset, o.committed_times)), Some((0, 2)));
@@ -641,19 +864,13 @@ mod tests {
         // fault at 0.5 ms; p1@1 at 1.5 ms, so the one at 10 s.
         assert_eq!(d.fault, Some((0, 500)));
         assert_eq!(l.fault, Some((2, 10_000_000)));
-        // A record the reference never committed is a duplicate too.
+        // A record a fault-free execution never commits is a duplicate too.
         let mut more = reference.clone();
         more.push(rec(&graph, &logs, 1, 9, 0, 0));
         let extra = compare(&graph, &logs, &reference, &more, true, &[]);
         assert_eq!((extra.lost, extra.duplicated, extra.pending, extra.verdict), (0, 1, 0, Verdict::AtLeastOnce));
         assert_eq!(extra.first_duplicate.map(|d| (d.record.offset, d.expected_times)), Some((9, 0)));
-        // A record the reference committed twice (an appending sink replays) and this run once:
-        // one lost, not two.
-        let twice_ref = vec![r(0, 0), r(0, 0), r(0, 1)];
-        let once = vec![r(0, 0), r(0, 1)];
-        let short = compare(&graph, &logs, &twice_ref, &once, true, &[]);
-        assert_eq!((short.lost, short.duplicated, short.pending), (1, 0, 0));
-        // ... also where it sorts before records both committed.
+        // A record missing where it sorts before records both committed.
         let fewer: Vec<CommittedRecord> = reference.iter().filter(|c| c.record.origin.offset != 3).cloned().collect();
         let early = compare(&graph, &logs, &fewer, &reference, true, &[]);
         assert_eq!((early.lost, early.duplicated, early.pending), (0, 2, 0));
@@ -751,33 +968,20 @@ mod tests {
     }
 
     #[test]
-    fn absolute_loss_sequences_and_judgement_fold_in_exactly() {
+    fn sequences_reference_attribution_and_judgement_fold_in_exactly() {
         let sc = keyed_job(1, 1);
         let graph = JobGraph::build(&sc.job);
         let (logs, _) = crate::cluster::engine::build_logs(&sc);
+        let sink = OperatorId(2);
         let reference = committed(&graph, &logs, &[(0, 0), (0, 1), (0, 2), (0, 3)]);
         let actual = committed(&graph, &logs, &[(0, 0), (0, 2)]);
-        let base = compare(&graph, &logs, &reference, &actual, false, &[]);
-        assert_eq!((base.lost, base.pending), (1, 1));
-        // The log says 3 are missing: 1 known lost, so 2 the reference lost too.
+        let base = compare(&graph, &logs, &reference, &actual, true, &[]);
+        assert_eq!((base.lost, base.pending), (2, 0));
+        // Of the two lost records the reference simulation committed offset 1, not offset 3: one
+        // lost by every run. An explanation only: the counts stay.
         let mut r = base.clone();
-        let sink = OperatorId(2);
-        r.absolute(3, Some((sink, logs[0].record(0, 3).origin)), &graph, &logs);
-        assert_eq!((r.lost, r.lost_in_reference_too, r.pending, r.verdict), (3, 2, 0, Verdict::AtMostOnce));
-        assert_eq!(r.first_lost.as_ref().map(|l| l.record.offset), Some(1), "the comparison's first stays");
-        let mut r = base.clone();
-        r.absolute(1, None, &graph, &logs);
-        assert_eq!(r, base, "nothing beyond what was known");
-        let mut r = base.clone();
-        r.first_lost = None;
-        r.keys_above = 1;
-        r.absolute(2, Some((sink, logs[0].record(0, 3).origin)), &graph, &logs);
-        assert_eq!(r.first_lost.as_ref().map(|l| (l.record.offset, l.committed_times)), Some((3, 0)));
-        assert_eq!(r.verdict, Verdict::Violated, "lost, and a key above its reference");
-        let mut r = base.clone();
-        (r.duplicated, r.keys_above) = (1, 1);
-        r.absolute(2, None, &graph, &logs);
-        assert_eq!(r.verdict, Verdict::Violated, "duplicates and keys above both count");
+        r.attribute_to_reference(&committed(&graph, &logs, &[(0, 0), (0, 1), (0, 2)]));
+        assert_eq!((r.lost, r.lost_in_reference_too, r.verdict), (2, 1, Verdict::AtMostOnce));
 
         // The search's findings: sinks it verified leave the unverified list, unless a key of
         // theirs ran over the budget.
@@ -796,57 +1000,167 @@ mod tests {
         r3.sequences(SequenceReport { searched: vec![sink], ..SequenceReport::default() }, &graph);
         assert_eq!(r3.unverified_sinks, vec!["other".to_string()]);
 
-        // Judgement: one unverified sink of two is not `unverified`; no records, nothing to commit.
+        // Judgement: one unverified sink of two is not `unverified`.
         let mut clean = compare(&graph, &logs, &reference, &reference, true, &[]);
         clean.unverified_sinks = vec!["a".into()];
         clean.sinks = 2;
         let mut j = clean.clone();
-        j.judge(JobStatus::Finished, 4, 0);
+        j.judge(&facts(JobStatus::Finished, 0));
         assert_eq!(j.verdict, Verdict::ExactlyOnce);
         j.sinks = 1;
-        j.judge(JobStatus::Finished, 4, 0);
+        j.judge(&facts(JobStatus::Finished, 0));
         assert_eq!(j.verdict, Verdict::Unverified);
-        let mut empty = compare(&graph, &logs, &[], &[], true, &[]);
-        empty.judge(JobStatus::Finished, 0, 0);
-        assert_eq!(empty.verdict, Verdict::ExactlyOnce, "no records read, none to commit");
     }
 
     #[test]
-    fn the_log_says_exactly_which_records_are_missing_and_which_was_appended_first() {
+    fn the_log_gives_what_a_fault_free_execution_commits() {
         use crate::job::spec::SinkSemantic::TwoPhaseCommit;
         // source → filter(odd values) → count → sink: the filter decides from the log which
-        // records reach the sink; after the keyed count every record does.
+        // records reach the sink; after the keyed count every record does, with its count.
         let (graph, logs) = job_with(vec![
             (OperatorKind::Filter { modulo: 2, remainder: 1 }, EdgeKind::Forward),
             (OperatorKind::KeyedCount, EdgeKind::Hash),
             (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
         ]);
         let log_of = vec![Some(0), None, None, None];
-        let passing: Vec<(u32, u64)> = (0..2u32)
+        let out = fault_free_output(&graph, &logs, &log_of);
+        let passing: Vec<RecordId> = (0..2u32)
             .flat_map(|p| (0..logs[0].len(p)).map(move |o| (p, o)))
             .filter(|&(p, o)| logs[0].record(p, o).value % 2 == 1)
+            .map(|(p, o)| logs[0].record(p, o).origin)
             .collect();
-        let all: Vec<CommittedRecord> =
-            passing.iter().map(|&(p, o)| rec(&graph, &logs, p, o, logs[0].record(p, o).key, 1)).collect();
-        assert_eq!(missing_from_log(&graph, &logs, &log_of, &all), (0, None));
-        // Drop the 5th passing record of partition 0 and the 2nd of partition 1: the one of
-        // partition 1 was appended first.
-        let p0: Vec<_> = passing.iter().filter(|x| x.0 == 0).copied().collect();
-        let p1: Vec<_> = passing.iter().filter(|x| x.0 == 1).copied().collect();
+        let mut origins: Vec<RecordId> = out.iter().map(|c| c.record.origin).collect();
+        origins.sort_unstable();
+        let mut want = passing.clone();
+        want.sort_unstable();
+        assert_eq!(origins, want, "exactly the records that pass the filter, once each");
+        assert!(out.windows(2).all(|w| w[0].committed_at_us <= w[1].committed_at_us), "in append order");
+        // Each key's results count 1, 2, 3…
+        let mut counts: BTreeMap<u32, i64> = BTreeMap::new();
+        for c in &out {
+            let n = counts.entry(c.record.key).or_insert(0);
+            *n += 1;
+            assert_eq!(c.record.value, *n);
+        }
+        // A finished run missing the 5th passing record of partition 0 and the 2nd of partition 1:
+        // both lost, and the one of partition 1 was appended first.
+        let p0: Vec<_> = passing.iter().filter(|x| x.partition == 0).copied().collect();
+        let p1: Vec<_> = passing.iter().filter(|x| x.partition == 1).copied().collect();
         let (gone0, gone1) = (p0[4], p1[1]);
-        assert!(logs[0].append_time_us(gone1.0, gone1.1) < logs[0].append_time_us(gone0.0, gone0.1));
-        let mut some = all.clone();
-        some.retain(|c| {
-            let at = (c.record.origin.partition, c.record.origin.offset);
-            at != gone0 && at != gone1
-        });
-        let (n, first) = missing_from_log(&graph, &logs, &log_of, &some);
-        assert_eq!(n, 2);
-        let (sink, id) = first.expect("named");
-        assert_eq!((sink, id.partition, id.offset), (OperatorId(3), gone1.0, gone1.1));
-        // Committed twice is not missing.
-        let mut twice = all.clone();
-        twice.extend(all.iter().take(3).cloned());
-        assert_eq!(missing_from_log(&graph, &logs, &log_of, &twice).0, 0);
+        let some: Vec<CommittedRecord> =
+            out.iter().filter(|c| c.record.origin != gone0 && c.record.origin != gone1).cloned().collect();
+        let r = compare(&graph, &logs, &out, &some, true, &[]);
+        assert_eq!((r.lost, r.duplicated, r.expected, r.committed), (2, 0, out.len() as u64, out.len() as u64 - 2));
+        assert_eq!(r.first_lost.map(|l| l.record), Some(gone1));
+        // A filter no record passes: nothing to commit.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::Filter { modulo: 1000, remainder: 999 }, EdgeKind::Forward),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let none = fault_free_output(&graph, &logs, &[Some(0), None, None]);
+        assert!(none.is_empty());
+        let r = compare(&graph, &logs, &none, &[], true, &[]);
+        assert_eq!((r.expected, r.committed, r.verdict), (0, 0, Verdict::ExactlyOnce));
+    }
+
+    #[test]
+    fn before_the_job_finishes_only_a_hole_in_a_lane_is_lost() {
+        use crate::job::spec::SinkSemantic::TwoPhaseCommit;
+        // source (2 partitions, 2 subtasks) → count (hash) → sink: the records of one partition
+        // reach a sink subtask over one channel, in offset order; the two sink subtasks commit
+        // independently.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let log_of = vec![Some(0), None, None];
+        let all = fault_free_output(&graph, &logs, &log_of);
+        let subtask = |c: &CommittedRecord| subtask_for_key(c.record.key, graph.max_parallelism[1], 2);
+        // Sink subtask 1 committed everything of partition 0; subtask 0 only what came before
+        // offset 100 (its later transactions wait for a notification when the job stops).
+        let stopped: Vec<CommittedRecord> = all
+            .iter()
+            .filter(|c| c.record.origin.partition == 0 && (subtask(c) == 1 || c.record.origin.offset < 100))
+            .cloned()
+            .collect();
+        let waiting = all.iter().filter(|c| c.record.origin.partition == 0 && subtask(c) == 0).count() as u64;
+        let waiting = waiting - stopped.iter().filter(|c| subtask(c) == 0).count() as u64;
+        assert!(waiting > 0);
+        let r = compare(&graph, &logs, &all, &stopped, false, &[]);
+        assert_eq!(r.lost, 0, "later records of partition 0 at the other sink subtask are no hole: {r:?}");
+        assert_eq!(r.pending, all.len() as u64 - stopped.len() as u64);
+        // A record of subtask 0 missing below what subtask 0 committed is a hole.
+        let first0 = stopped.iter().position(|c| subtask(c) == 0).expect("subtask 0 committed something");
+        let mut holed = stopped.clone();
+        let gone = holed.remove(first0).record.origin;
+        let r = compare(&graph, &logs, &all, &holed, false, &[]);
+        assert_eq!((r.lost, r.lost_records.clone()), (1, vec![(OperatorId(2), gone)]));
+        assert_eq!(r.verdict, Verdict::AtMostOnce);
+        // Behind a rebalance edge the sink subtask of a record is decided at run time: before the
+        // job finishes nothing missing counts as lost.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::Map { multiply: 1, add: 0 }, EdgeKind::Rebalance),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let all = fault_free_output(&graph, &logs, &log_of);
+        let r = compare(&graph, &logs, &all, &all[1..], false, &[]);
+        assert_eq!((r.lost, r.pending), (0, 1));
+        assert_eq!(compare(&graph, &logs, &all, &all[1..], true, &[]).lost, 1, "a finished job lost it");
+        // Two hash edges: the lane is (partition, key).
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::KeyedSum, EdgeKind::Hash),
+            (OperatorKind::Sink(TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let all = fault_free_output(&graph, &logs, &[Some(0), None, None, None]);
+        let key = all[0].record.key;
+        let later_same_key = all
+            .iter()
+            .skip(1)
+            .position(|c| c.record.key == key && c.record.origin.partition == all[0].record.origin.partition);
+        assert!(later_same_key.is_some());
+        let r = compare(&graph, &logs, &all, &all[1..], false, &[]);
+        assert_eq!(r.lost, 1, "a later record of the same partition and key was committed");
+        let other_keys: Vec<CommittedRecord> = all.iter().skip(1).filter(|c| c.record.key != key).cloned().collect();
+        let r = compare(&graph, &logs, &all, &other_keys, false, &[]);
+        assert_eq!(r.lost, 0, "other keys may overtake it on other channels");
+    }
+
+    #[test]
+    fn a_replayed_key_is_right_if_its_final_aggregate_was_committed() {
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::Sink(SinkSemantic::Append), EdgeKind::Forward),
+        ]);
+        let r = |o, key, value| rec(&graph, &logs, 0, o, key, value);
+        let expected = vec![r(0, 1, 1), r(1, 1, 2), r(2, 1, 3)];
+        // A zombie's late write of an old result comes last: the key was replayed (offset 1 twice),
+        // its aggregate 3 was committed.
+        let late = vec![r(0, 1, 1), r(1, 1, 2), r(2, 1, 3), r(1, 1, 2)];
+        let out = compare(&graph, &logs, &expected, &late, true, &[]);
+        assert_eq!((out.duplicated, out.keys_below, out.verdict), (1, 0, Verdict::AtLeastOnce));
+        assert_eq!(out.keys_stale_last, 1, "an older result came last");
+        // Without the aggregate anywhere the key is below.
+        let short = vec![r(0, 1, 1), r(1, 1, 2), r(1, 1, 2), r(2, 1, 2)];
+        let out = compare(&graph, &logs, &expected, &short, true, &[]);
+        assert_eq!((out.keys_below, out.verdict), (1, Verdict::Violated));
+        // Flink duplicates here by design: an appending sink after a failover.
+        let mut out = compare(&graph, &logs, &expected, &late, true, &[]);
+        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 0);
+        assert_eq!(out.by_design, None, "nothing is replayed without a failover");
+        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 1);
+        assert!(out.by_design.as_deref().is_some_and(|w| w.contains("appends without transactions")), "{out:?}");
+        // A two-phase-commit sink duplicates by design only with AT_LEAST_ONCE checkpoints.
+        let (graph, logs) = job_with(vec![
+            (OperatorKind::KeyedCount, EdgeKind::Hash),
+            (OperatorKind::Sink(SinkSemantic::TwoPhaseCommit), EdgeKind::Forward),
+        ]);
+        let r = |o, key, value| rec(&graph, &logs, 0, o, key, value);
+        let late = vec![r(0, 1, 1), r(1, 1, 2), r(2, 1, 3), r(1, 1, 2)];
+        let mut out = compare(&graph, &logs, &expected, &late, true, &[]);
+        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 1);
+        assert_eq!(out.by_design, None);
+        out.explain_by_design(&graph, CheckpointingMode::AtLeastOnce, 1);
+        assert!(out.by_design.as_deref().is_some_and(|w| w.contains("AT_LEAST_ONCE")), "{out:?}");
     }
 }

@@ -786,15 +786,25 @@ pub fn summary(run: &Run, out: &mut String) {
             r.unverified_sinks.join(", ")
         );
     }
+    if !r.uncounted_sinks.is_empty() {
+        let _ = writeln!(
+            out,
+            "  not in the expected count: {} (how many results reach it depends on how partitions interleave)",
+            r.uncounted_sinks.join(", ")
+        );
+    }
     if r.lost_in_reference_too > 0 {
         let _ = writeln!(
             out,
-            "  the source log says {} of the lost records must be committed, and the fault-free reference run lost them too: a bug every run shares",
+            "  the fault-free reference simulation did not commit {} of the lost records either: a bug every run shares, not a recovery problem",
             r.lost_in_reference_too
         );
     }
     if let Some(why) = &r.not_clean {
         let _ = writeln!(out, "  not a clean verdict: {why}");
+    }
+    if let Some(why) = &r.by_design {
+        let _ = writeln!(out, "  why: {why}");
     }
     let fault_text = |f: Option<(usize, u64)>| -> String {
         match f {
@@ -831,13 +841,24 @@ pub fn summary(run: &Run, out: &mut String) {
     }
     if r.final_state_compared {
         match &r.first_state_diff {
+            None if r.keys_stale_last > 0 => {
+                let _ = writeln!(
+                    out,
+                    "  final state: the final aggregate of all {} keys was committed; for {} of them an older attempt's result was written after it (a reader keeping the latest result per key sees that one)",
+                    r.keys_compared, r.keys_stale_last
+                );
+            }
             None => {
-                let _ = writeln!(out, "  final state: all {} keys equal the fault-free reference run", r.keys_compared);
+                let _ = writeln!(
+                    out,
+                    "  final state: all {} keys equal their final aggregate from the source log",
+                    r.keys_compared
+                );
             }
             Some(d) => {
                 let _ = writeln!(
                     out,
-                    "  final state: {} of {} keys differ ({} below, {} above); first: {} key {} = {}, reference {}",
+                    "  final state: {} of {} keys differ ({} below, {} above); first: {} key {} = {}, from the source log {}",
                     r.keys_below + r.keys_above,
                     r.keys_compared,
                     r.keys_below,
@@ -977,6 +998,8 @@ pub fn json(run: &Run) -> serde_json::Value {
         "output": {
             "not_clean": r.not_clean,
             "lost_in_reference_too": r.lost_in_reference_too,
+            "by_design": r.by_design,
+            "uncounted_sinks": r.uncounted_sinks,
             "unverified_sinks": r.unverified_sinks,
             "verdict": r.verdict.name(),
             "expected": r.expected,
@@ -991,6 +1014,7 @@ pub fn json(run: &Run) -> serde_json::Value {
                 "keys": r.keys_compared,
                 "keys_below": r.keys_below,
                 "keys_above": r.keys_above,
+                "keys_stale_last": r.keys_stale_last,
             },
             "keys_not_producible": r.bad_results,
             "keys_searched": r.keys_searched,

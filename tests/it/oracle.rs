@@ -275,3 +275,73 @@ fn every_planted_bug_is_caught_by_its_shipped_scenario() {
         assert!(explained, "{bug} in {file}: the verdict comes with an explanation");
     }
 }
+
+#[test]
+fn no_count_depends_on_the_reference_run() {
+    // no-flush-on-pre-commit prepares transactions without the records the producer buffered;
+    // without a fault every transaction of forward-task-failure.toml's sinks is empty, so the
+    // fault-free reference run commits nothing. The faulty run's restart flushes some buffers on
+    // close: it gets further than the reference. Those records are committed once, which is
+    // right, not a duplicate; the rest are lost — the log says what must be committed.
+    let mut sc = shipped("forward-task-failure.toml");
+    sc.bugs.no_flush_on_pre_commit = true;
+    let run = simulate(&sc);
+    assert_eq!(run.reference.committed.len(), 0, "the reference commits nothing");
+    let o = &run.output;
+    assert!(o.committed > 0, "{o:?}");
+    assert_eq!((o.expected, o.duplicated, o.lost), (18_000, 0, 18_000 - o.committed), "{o:?}");
+    assert_eq!(o.verdict, Verdict::AtMostOnce);
+    assert_eq!(o.lost_in_reference_too, o.lost, "the reference lost every one of them too");
+    let text = recoverysim::cli::render::human(&run);
+    assert!(text.contains("18000 expected") && text.contains("a bug every run shares"), "{text}");
+}
+
+#[test]
+fn a_reference_that_does_not_finish_only_explains() {
+    // Without drain the run ends when the last records are appended, before anything can read
+    // them: neither run finishes. What was committed is judged by the log all the same.
+    let mut sc = keyed_job(2, 2);
+    sc.drain_us = 1;
+    sc.faults.push(FaultSpec {
+        trigger: FaultTrigger::At { at_us: 19_000_000 },
+        action: FaultAction::FailTask(SubtaskRef { operator: OperatorId(1), index: 0 }),
+    });
+    let run = simulate(&sc);
+    assert_ne!(run.outcome.job_status, recoverysim::cluster::state::JobStatus::Finished);
+    assert_ne!(run.reference.job_status, recoverysim::cluster::state::JobStatus::Finished);
+    let o = &run.output;
+    assert_eq!(o.verdict, Verdict::Incomplete, "{o:?}");
+    let (logs, _) = recoverysim::cluster::engine::build_logs(&sc);
+    assert_eq!(o.expected, logs[0].total, "every record of the log, however far the reference got");
+    assert_eq!((o.lost, o.duplicated, o.pending), (0, 0, o.expected - o.committed));
+    let why = o.not_clean.as_deref().unwrap_or_default();
+    assert!(why.contains("did not finish either"), "{why}");
+}
+
+#[test]
+fn what_flink_itself_does_is_said_in_words() {
+    // An appending sink after a restart from empty state, and a zombie whose late writes nobody
+    // fences: duplicates by design; every key's final count is there, some followed by older ones.
+    let run = simulate(&shipped("append-zombie-before-checkpoint.toml"));
+    let o = &run.output;
+    assert_eq!((o.verdict, o.lost, o.keys_below), (Verdict::AtLeastOnce, 0, 0), "{o:?}");
+    assert!(o.duplicated > 0 && o.keys_stale_last > 0, "{o:?}");
+    assert!(o.by_design.as_deref().is_some_and(|w| w.contains("appends without transactions")), "{o:?}");
+    // The same job with a two-phase-commit sink duplicates nothing, so nothing to excuse.
+    let mut sc = shipped("append-zombie-before-checkpoint.toml");
+    sc.job.operators[2].kind = OperatorKind::Sink(SinkSemantic::TwoPhaseCommit);
+    let run = simulate(&sc);
+    assert_eq!((run.output.verdict, run.output.by_design.as_deref()), (Verdict::ExactlyOnce, None), "{:?}", run.output);
+    // A job that fails for good: pre-committed records of one sink subtask are no hole, although
+    // the other subtask committed later records of the same partitions.
+    let run = simulate(&shipped("failed-with-precommitted-transactions.toml"));
+    let o = &run.output;
+    assert_eq!((o.verdict, o.lost, o.duplicated), (Verdict::Incomplete, 0, 0), "{o:?}");
+    let why = o.not_clean.as_deref().unwrap_or_default();
+    assert!(why.contains("gave up after 1 failover") && why.contains("wait in pre-committed transactions"), "{why}");
+    // With a restart left, the restored sink commits them and the job finishes exactly-once.
+    let mut sc = shipped("failed-with-precommitted-transactions.toml");
+    sc.flink.restart_strategy =
+        recoverysim::cluster::config::RestartStrategy::FixedDelay { attempts: 1, delay_us: 1_000_000 };
+    assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+}
