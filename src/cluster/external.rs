@@ -40,6 +40,8 @@ pub struct Txn {
     pub committed: u64,
     /// Records thrown away when it was aborted.
     pub dropped: u64,
+    /// The producer epoch that committed it (0 while not committed).
+    pub committed_epoch: u64,
 }
 
 /// A record as a reader of the sink's store sees it, once committed.
@@ -75,6 +77,9 @@ pub struct TxnStore {
     newest_writer: BTreeMap<(OperatorId, u32), (u32, u32)>,
     /// Attempts already noted as a second live writer.
     double_writers: BTreeSet<(SubtaskId, u32, u32)>,
+    /// Per sink subtask, the checkpoint the newest producer (the last initTransactions)
+    /// restored, `None` for a writer that started without state.
+    restored: BTreeMap<(OperatorId, u32), Option<u64>>,
 }
 
 impl TxnStore {
@@ -170,16 +175,23 @@ impl TxnStore {
         true
     }
 
-    fn write(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId, records: Vec<Record>) {
+    fn write(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId, epoch: u64, records: Vec<Record>) {
         let chunked = self.chunked;
+        // A producer that started without state (a restart from no checkpoint replays the
+        // sources from the start) names its transactions from checkpoint 1 again, as Flink's
+        // writer does (`prefix-subtask-1`, ...): Kafka reuses the transactional id with the new
+        // producer epoch, and each is a new transaction (at-least-once: duplicates).
+        let fresh = self.restored.get(&(txn.sink, txn.index)) == Some(&None);
         let t = self.txns.entry(txn).or_insert_with(|| Txn {
             state: TxnState::Open,
             records: if chunked { crate::sim::AppendLog::chunked() } else { Default::default() },
             committed: 0,
             dropped: 0,
+            committed_epoch: 0,
         });
-        if t.state == TxnState::Committed && !records.is_empty() {
-            // A committed transaction is final: writing under its id again means the protocol
+        if t.state == TxnState::Committed && !records.is_empty() && !(fresh && epoch > t.committed_epoch) {
+            // A committed transaction is final: the same producer writing under its id again,
+            // or a restored one whose checkpoint is older than that commit, means the protocol
             // lost track of what was committed (the oracle's invariants report it).
             ctx.note(Note::CommittedTxnWrittenAgain { st, checkpoint: txn.checkpoint });
         }
@@ -189,6 +201,7 @@ impl TxnStore {
             t.records.take();
             t.committed = 0;
             t.dropped = 0;
+            t.committed_epoch = 0;
         }
         t.records.extend(records);
     }
@@ -196,7 +209,7 @@ impl TxnStore {
     /// Commits; idempotent (already committed is success, as Flink requires of committers).
     /// Returns the records made visible. A commit of an aborted transaction is noted: the
     /// oracle's invariants report it.
-    fn commit(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId) -> u64 {
+    fn commit(&mut self, ctx: &mut Ctx, st: SubtaskId, txn: TxnId, epoch: u64) -> u64 {
         let Some(t) = self.txns.get_mut(&txn) else { return 0 };
         match t.state {
             TxnState::Committed => 0,
@@ -206,6 +219,7 @@ impl TxnStore {
             }
             TxnState::Open | TxnState::Prepared => {
                 t.state = TxnState::Committed;
+                t.committed_epoch = epoch;
                 let n = t.records.len() as u64;
                 t.committed = n;
                 let sink = txn.sink;
@@ -230,9 +244,10 @@ impl TxnStore {
                 let e = self.epochs.entry((sink, index)).or_insert(0);
                 *e += 1;
                 let epoch = *e;
+                self.restored.insert((sink, index), restored_cp);
                 if restored_cp.is_some() {
                     for &txn in &recommit {
-                        let records = self.commit(ctx, id.st, txn);
+                        let records = self.commit(ctx, id.st, txn, epoch);
                         if records > 0 {
                             ctx.note(Note::SinkCommitted {
                                 st: id.st,
@@ -267,7 +282,7 @@ impl TxnStore {
             Msg::Produce { id, txn, epoch, records } => {
                 if !self.fenced(ctx, id, txn.sink, txn.index, epoch, records.len() as u64) {
                     self.note_writer(ctx, id, txn, records.len());
-                    self.write(ctx, id.st, txn, records);
+                    self.write(ctx, id.st, txn, epoch, records);
                 }
             }
             Msg::Prepare { id, txn, epoch, records, cp } => {
@@ -276,7 +291,7 @@ impl TxnStore {
                     return;
                 }
                 self.note_writer(ctx, id, txn, records.len());
-                self.write(ctx, id.st, txn, records);
+                self.write(ctx, id.st, txn, epoch, records);
                 if let Some(t) = self.txns.get_mut(&txn)
                     && t.state == TxnState::Open
                 {
@@ -294,7 +309,7 @@ impl TxnStore {
                     }
                     return;
                 }
-                let records = self.commit(ctx, id.st, txn);
+                let records = self.commit(ctx, id.st, txn, epoch);
                 if records > 0 {
                     ctx.note(Note::SinkCommitted { st: id.st, checkpoint: txn.checkpoint, records, recovered });
                 }

@@ -452,3 +452,52 @@ fn without_checkpoints_a_failure_fails_the_job_and_the_verdict_is_not_clean() {
         Some("restart strategy none (the default without checkpointing) suppresses recovery"),
     );
 }
+
+/// Regression (found by `explore`): without checkpointing, a sink that committed at end of input
+/// and is then restarted from no checkpoint (here a new JobManager leader recovers the job from
+/// the HA store) names its transactions from checkpoint 1 again, as Flink's writer does; Kafka
+/// reuses the transactional id with a new producer epoch, each a new transaction. This was
+/// reported as "wrote into the transaction of checkpoint 1 after it was committed". The replay
+/// from the start duplicates (at-least-once), with no protocol violation.
+#[test]
+fn without_checkpoints_a_restart_reuses_committed_transactional_ids_as_new_transactions() {
+    let text = r#"name = "jm kill, HA, no checkpoints"
+seed = 87
+duration = "1125ms"
+drain = "75000ms"
+[job]
+operators = [
+  { name = "source", kind = "source", parallelism = 1, partitions = 1, rate = "15/s", keys = 1 },
+  { name = "pre0", kind = "map", parallelism = 1, input = "source", edge = "rebalance", multiply = 2, add = 0 },
+  { name = "keyed0", kind = "keyed-sum", parallelism = 1, input = "pre0", edge = "hash" },
+  { name = "sink", kind = "sink", parallelism = 1, input = "keyed0", edge = "forward", semantic = "two-phase-commit" },
+]
+[flink]
+"restart-strategy.type" = "exponential-delay"
+"restart-strategy.exponential-delay.initial-backoff" = "1000ms"
+"restart-strategy.exponential-delay.max-backoff" = "10s"
+"heartbeat.interval" = "2000ms"
+"heartbeat.timeout" = "10000ms"
+"high-availability.type" = "zookeeper"
+[cluster]
+taskmanagers = 1
+slots-per-taskmanager = 1
+resource-manager = "active"
+[[fault]]
+at = "882ms"
+kill-jobmanager = true
+"#;
+    let sc = recoverysim::scenario::parse_str("no-checkpoints-ha.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+    assert!(run.outcome.violations.is_empty(), "{:?}", run.outcome.violations);
+    assert!(
+        !run.outcome.notes.iter().any(|e| matches!(e.note, Note::CommittedTxnWrittenAgain { .. })),
+        "a fresh producer's transaction is a new one"
+    );
+    // Both the first attempt's end-of-input commit and the replay's are visible.
+    assert_eq!(run.output.verdict, Verdict::AtLeastOnce, "{:?}", run.output);
+    assert_eq!(run.output.lost, 0);
+    assert!(run.output.duplicated > 0);
+    assert!(run.outcome.store.lingering().is_empty());
+}
