@@ -77,6 +77,9 @@ pub enum FailureCause {
     /// Deployment reconciliation: the TaskExecutor no longer reports an attempt the JobMaster
     /// deployed there (its final state update was lost).
     NotRunningOnTaskExecutor { tm: u32 },
+    /// A state update that does not follow the state the JobMaster holds (one update overtook
+    /// another): the JobMaster cancels and fails the attempt.
+    UnexpectedTransition { from: ExecutionState, to: ExecutionState },
 }
 
 impl FailureCause {
@@ -120,6 +123,12 @@ impl FailureCause {
             FailureCause::StateUpdateFailed { tm } => {
                 format!("updateTaskExecutionState from tm-{tm} failed or timed out: the TaskExecutor fails the task")
             }
+            FailureCause::UnexpectedTransition { from, to } => format!(
+                "Concurrent unexpected state transition from {} (expected {}) to {}",
+                from.name(),
+                if to == ExecutionState::Running { "INITIALIZING" } else { "DEPLOYING" },
+                to.name()
+            ),
             FailureCause::NotRunningOnTaskExecutor { tm } => {
                 format!("FlinkException: Execution is unexpectedly no longer running on task executor tm-{tm}")
             }
@@ -158,6 +167,7 @@ impl FailureCause {
             FailureCause::ProducerFenced => "producer-fenced",
             FailureCause::StateUpdateFailed { .. } => "state-update-failed",
             FailureCause::NotRunningOnTaskExecutor { .. } => "not-running-on-taskexecutor",
+            FailureCause::UnexpectedTransition { .. } => "unexpected-state-transition",
         }
     }
 }

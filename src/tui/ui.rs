@@ -705,6 +705,7 @@ fn noticed(cause: FailureCause) -> String {
         FailureCause::ProducerFenced => "was fenced by a newer producer at commit".into(),
         FailureCause::StateUpdateFailed { tm } => format!("could not report its state from tm-{tm}"),
         FailureCause::NotRunningOnTaskExecutor { tm } => format!("was no longer reported by tm-{tm}"),
+        FailureCause::UnexpectedTransition { .. } => "reported its states out of order".into(),
     }
 }
 

@@ -312,7 +312,8 @@ fn assert_recovers(run: &Run, what: &str) {
 /// checkpoint, uncounted. A lost INITIALIZING/RUNNING update left the JobMaster waiting forever
 /// (no checkpoint could start); in Flink the update is an ask whose failure fails the task. A
 /// lost terminal update (CANCELED, FINISHED) left the attempt CANCELING or RUNNING forever; in
-/// Flink the JobMaster's deployment reconciliation on the next heartbeat fails it.
+/// Flink the JobMaster's deployment reconciliation on the next heartbeat fails it. An update
+/// overtaken by the next one left the attempt DEPLOYING forever; Flink fails it.
 #[test]
 fn lost_rpcs_are_recovered_as_flink_does() {
     let lose = |kind: &str, from: &str, at: &str, until: &str| {
@@ -350,6 +351,12 @@ fn lost_rpcs_are_recovered_as_flink_does() {
     let run = simulate(&small_keyed_job("finished", &lose("task-state-update", "", "6050ms", "6300ms")));
     assert_recovers(&run, "lost FINISHED update");
     assert!(run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::NotRunningOnTaskExecutor { .. })));
+    // A RUNNING update that overtakes the delayed INITIALIZING one: the JobMaster fails the
+    // attempt (Execution.switchTo), it used to wait in DEPLOYING forever.
+    let faults = "[[fault]]\nat = \"1s\"\nfail-task = \"c[0]\"\n[[fault]]\nat = \"2s\"\ndelay-messages = \"task-state-update\"\ndelay = \"1s\"\nuntil = \"2015ms\"\n";
+    let run = simulate(&small_keyed_job("overtaken", faults));
+    assert_recovers(&run, "RUNNING overtakes INITIALIZING");
+    assert!(run.outcome.failovers.iter().any(|f| matches!(f.cause, FailureCause::UnexpectedTransition { .. })));
 }
 
 /// Regression (found by random exploration): after a JobManager failover with HA the new

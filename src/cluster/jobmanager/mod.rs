@@ -377,6 +377,25 @@ impl JobManager {
                 match state {
                     ExecutionState::Initializing if cur == ExecutionState::Deploying => self.set_state(ctx, st, state),
                     ExecutionState::Running if cur == ExecutionState::Initializing => self.set_state(ctx, st, state),
+                    // Execution.switchTo: an update that does not follow the expected state (one
+                    // overtook the other on the way) undoes the deployment and fails the attempt
+                    // ("Concurrent unexpected state transition of task …").
+                    ExecutionState::Initializing | ExecutionState::Running
+                        if matches!(
+                            cur,
+                            ExecutionState::Deploying | ExecutionState::Initializing | ExecutionState::Running
+                        ) =>
+                    {
+                        if let Some(host) =
+                            self.vertices[st.0 as usize].te.and_then(|te| self.tms.get(&te)).map(|r| r.host)
+                        {
+                            let ask = self.next_ask;
+                            self.next_ask += 1;
+                            ctx.send(host, Msg::CancelTask { ask, id });
+                        }
+                        let cause = FailureCause::UnexpectedTransition { from: cur, to: state };
+                        self.on_failure(ctx, st, id.attempt, cause, ctx.now);
+                    }
                     ExecutionState::Failed => {
                         let cause = cause.unwrap_or(FailureCause::TaskException);
                         self.on_failure(ctx, st, id.attempt, cause, failed_at_us);
