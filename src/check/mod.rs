@@ -17,8 +17,8 @@ pub enum Verdict {
     /// protocol invariant broken during the run.
     Violated,
     /// Nothing lost or duplicated so far, but the job did not finish (FAILED, LOST, still
-    /// running or restarting at the time limit) or committed nothing although its sources read
-    /// records: not a clean verdict.
+    /// running or restarting at the time limit): not a clean verdict. (Losses or duplicates
+    /// found in a job that did not finish keep their own verdict.)
     Incomplete,
     /// Nothing could be checked: every sink's output depends on how partitions interleave in a
     /// way no fault-free execution fixes (see ARCHITECTURE.md, "What the oracle proves").
