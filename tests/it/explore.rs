@@ -27,6 +27,7 @@ fn random_fault_schedules_on_the_shipped_jobs_give_no_failure() {
         "scenarios/concurrent-checkpoints.toml",
         "scenarios/at-least-once-append.toml",
         "scenarios/jm-kill-ha.toml",
+        "scenarios/no-checkpointing-2pc.toml",
     ];
     let mut faults = 0;
     for file in files {
