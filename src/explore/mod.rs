@@ -77,6 +77,12 @@ impl Base {
             self.scenario.clone()
         };
         draw::faults(&mut doc, &base, seed, &self.opts);
+        // A recoverable schedule needs time to recover after its last fault: exponential backoff
+        // (up to 60 s by default), heartbeat timeouts (50 s) and leader election. A scenario
+        // written for one fault may drain for 10 s only; give every seed 3 minutes at least.
+        if self.opts.recoverable && base.drain_us < MIN_DRAIN_US {
+            doc["drain"] = toml_edit::value(format!("{}s", MIN_DRAIN_US / 1_000_000));
+        }
         let what = if self.opts.vary { "job, configuration and faults" } else { "faults" };
         doc["about"] = toml_edit::value(format!(
             "Drawn by `recoverysim explore {} --seeds {seed}-{seed}{}`: the {what} are random. The original \
@@ -92,6 +98,9 @@ impl Base {
         Ok((text, sc))
     }
 }
+
+/// The least drain (time after the sources stop) a recoverable seed gets.
+pub const MIN_DRAIN_US: u64 = 180_000_000;
 
 /// How `explore` judges one run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
