@@ -77,11 +77,14 @@ impl Base {
             self.scenario.clone()
         };
         draw::faults(&mut doc, &base, seed, &self.opts);
-        // A recoverable schedule needs time to recover after its last fault: exponential backoff
-        // (up to 60 s by default), heartbeat timeouts (50 s) and leader election. A scenario
-        // written for one fault may drain for 10 s only; give every seed 3 minutes at least.
-        if self.opts.recoverable && base.drain_us < MIN_DRAIN_US {
-            doc["drain"] = toml_edit::value(format!("{}s", MIN_DRAIN_US / 1_000_000));
+        // A recoverable schedule needs time to recover after its last fault: a checkpoint whose
+        // acknowledgement was lost holds the final checkpoint until it expires
+        // (`execution.checkpointing.timeout`, 10 min by default), then exponential backoff (up to
+        // 60 s), heartbeat timeouts (50 s), leader election. A scenario written for one fault
+        // may drain for 10 s only; every seed gets the checkpoint timeout plus 3 minutes.
+        let drain = base.flink.checkpoint_timeout_us + MIN_DRAIN_US;
+        if self.opts.recoverable && base.drain_us < drain {
+            doc["drain"] = toml_edit::value(format!("{}s", drain.div_ceil(1_000_000)));
         }
         let what = if self.opts.vary { "job, configuration and faults" } else { "faults" };
         doc["about"] = toml_edit::value(format!(
@@ -99,7 +102,7 @@ impl Base {
     }
 }
 
-/// The least drain (time after the sources stop) a recoverable seed gets.
+/// The least drain (time after the sources stop) a recoverable seed gets beyond the checkpoint timeout.
 pub const MIN_DRAIN_US: u64 = 180_000_000;
 
 /// How `explore` judges one run.
