@@ -777,6 +777,10 @@ impl<'a> World<'a> {
                 self.ha.handle(&mut c, from, msg);
             }
             _ => match self.alive_te(to) {
+                // A restarted TaskManager is a new TaskExecutor (new ResourceID, and by default
+                // a new random RPC port, taskmanager.rpc.port = 0): an RPC for the one before it
+                // finds no endpoint and its connection is refused, as for a dead process.
+                Some(id) if msg.for_te().is_some_and(|te| te != id) => self.refuse(from, to, &msg),
                 Some(id) => {
                     let te = self.tes[id as usize].as_mut().expect("alive_te checked it");
                     let mut c = ctx!(self, to, id);

@@ -343,6 +343,15 @@ impl Msg {
         matches!(self, Msg::Data { .. } | Msg::PartitionRequest { .. } | Msg::Credit { .. })
     }
 
+    /// The TaskExecutor (incarnation) an RPC is addressed to, where the message names it.
+    pub fn for_te(&self) -> Option<u32> {
+        match self {
+            Msg::HeartbeatRequest { te, .. } | Msg::DisconnectJobManager { te, .. } => Some(*te),
+            Msg::SubmitTask { deployment, .. } => Some(deployment.te),
+            _ => None,
+        }
+    }
+
     /// For an ask: what the sender must hear if the destination refuses the connection.
     pub fn ask(&self) -> Option<AskRef> {
         match *self {

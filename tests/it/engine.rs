@@ -501,3 +501,63 @@ kill-jobmanager = true
     assert!(run.output.duplicated > 0);
     assert!(run.outcome.store.lingering().is_empty());
 }
+
+/// Regression (found by `explore`, jm-kill-no-ha seed 3): a killed and restarted standalone
+/// TaskManager is a new TaskExecutor; the JobMaster, not yet past the heartbeat timeout, kept
+/// deploying into the old one's slot and the new process answered with an error (not counted by
+/// heartbeat.rpc-failure-threshold) while silently ignoring heartbeats meant for the old one, so
+/// the job restarted over and over until the time limit. An RPC for the old TaskExecutor finds
+/// no endpoint (a new random RPC port) and is refused: the old one is lost after the RPC-failure
+/// threshold and the job recovers on the new one.
+#[test]
+fn rpcs_for_a_restarted_taskmanagers_old_incarnation_are_refused_and_the_job_recovers() {
+    let text = r#"name = "keyed job: the JobManager is killed, no high availability, faults drawn by explore seed 3"
+seed = 3
+duration = "90s"
+drain = "10s"
+
+[flink]
+"execution.checkpointing.interval" = "1s"
+"taskmanager.load-balance.mode" = "SLOTS"
+
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 1
+
+[job]
+operators = [
+  { name = "source", kind = "source", parallelism = 2, partitions = 2, rate = "1000/s", keys = 100 },
+  { name = "count", kind = "keyed-count", input = "source", edge = "hash", parallelism = 2 },
+  { name = "sink", kind = "sink", input = "count", edge = "forward", parallelism = 2, semantic = "two-phase-commit" },
+]
+
+[[fault]]
+at = "36675ms"
+delay-messages = "any"
+from = ["tm-0"]
+to = ["jobmanager"]
+until = "46675ms"
+delay = "50ms"
+
+[[fault]]
+at = "57572ms"
+kill-taskmanager = 0
+
+[[fault]]
+at = "62974ms"
+restart-taskmanager = 0
+
+[[fault]]
+at = "85006ms"
+stop-taskmanager = 1
+
+[[fault]]
+at = "92827ms"
+restart-taskmanager = 1
+"#;
+    let sc = recoverysim::scenario::parse_str("restarted-tm-old-slots.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.job_status, JobStatus::Finished, "{:?}", run.output);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    assert!(run.outcome.violations.is_empty(), "{:?}", run.outcome.violations);
+}
