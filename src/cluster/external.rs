@@ -75,6 +75,9 @@ pub struct TxnStore {
     newest_writer: BTreeMap<(OperatorId, u32), (u32, u32)>,
     /// Attempts already noted as a second live writer.
     double_writers: BTreeSet<(SubtaskId, u32, u32)>,
+    /// Per sink subtask, the newest attempt (JobManager generation, attempt) that initialized
+    /// its producer.
+    newest_init: BTreeMap<(OperatorId, u32), (u32, u32)>,
 }
 
 impl TxnStore {
@@ -226,6 +229,17 @@ impl TxnStore {
         let now = ctx.now;
         match msg {
             Msg::InitSink { id, sink, index, recommit, restored_cp, abort_lingering } => {
+                let me = (id.jm, id.attempt);
+                if self.newest_init.get(&(sink, index)).is_some_and(|&newest| me < newest) {
+                    // A late initTransactions of an attempt older than one that already
+                    // initialized (held by a partition, its task long cancelled): it can only
+                    // touch the transactional ids of checkpoints the newer attempt has moved
+                    // past, and its prober dies with its task. It fences no one and aborts
+                    // nothing; the zombie itself gets a stale epoch, so all it writes is fenced.
+                    ctx.send(from, Msg::SinkReady { id, sink, epoch: 0 });
+                    return;
+                }
+                self.newest_init.insert((sink, index), me);
                 // initTransactions: a new epoch fences every older producer of this subtask.
                 let e = self.epochs.entry((sink, index)).or_insert(0);
                 *e += 1;

@@ -450,3 +450,47 @@ delay = "13443ms"
         "the delayed trigger's checkpoint is aborted"
     );
 }
+
+/// Regression (found by random exploration): an initTransactions of an old attempt, held by a
+/// partition between its TaskManager and the sink store until long after that attempt was
+/// replaced, arrived after the current attempt's and bumped the producer epoch: the current
+/// attempt was fenced, none of its pre-commits was answered, and the job never finished. In
+/// Kafka that late request only touches the transactional id of a checkpoint the current attempt
+/// has moved past; it fences no one the job still uses.
+#[test]
+fn a_late_init_transactions_of_a_replaced_attempt_fences_no_one() {
+    let text = r#"name = "late initTransactions"
+seed = 8710
+[flink]
+"execution.checkpointing.interval" = "200ms"
+"heartbeat.interval" = "1s"
+"heartbeat.timeout" = "5s"
+"jobmanager.execution.failover-strategy" = "full"
+"taskmanager.load-balance.mode" = "SLOTS"
+"pipeline.operator-chaining.enabled" = false
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 2
+channel-capacity = 1
+[job]
+operators = [
+  { name = "s", kind = "source", parallelism = 1, partitions = 1, rate = "1184/s", keys = 40, records = 24864 },
+  { name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 },
+  { name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 },
+]
+[[fault]]
+at = "11414ms"
+partition = [["tm-0"], ["sink-store"]]
+heal-at = "34639ms"
+[[fault]]
+at = "13852ms"
+rolling-update = "6238ms"
+[[fault]]
+at = "17329ms"
+fail-task = "c[0]"
+"#;
+    let sc = recoverysim::scenario::parse_str("late-init.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_recovers(&run, "a late initTransactions");
+    assert!(run.outcome.end_us < 60_000_000, "finished at {} µs", run.outcome.end_us);
+}
