@@ -494,3 +494,41 @@ fail-task = "c[0]"
     assert_recovers(&run, "a late initTransactions");
     assert!(run.outcome.end_us < 60_000_000, "finished at {} µs", run.outcome.end_us);
 }
+
+/// Regression (found by random exploration): a state download held by a partition between a
+/// TaskManager and checkpoint storage reached storage after the checkpoint had been discarded
+/// (its attempt replaced long before); the engine called that a broken protocol. In Flink the
+/// reader gets FileNotFoundException and its task fails; nobody else cares.
+#[test]
+fn a_late_download_of_a_discarded_checkpoint_is_no_violation() {
+    let text = r#"name = "late download"
+seed = 11497
+[flink]
+"execution.checkpointing.interval" = "1s"
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 1000
+"restart-strategy.fixed-delay.delay" = "504ms"
+"taskmanager.load-balance.mode" = "SLOTS"
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 2
+channel-capacity = 1
+[job]
+operators = [
+  { name = "s", kind = "source", parallelism = 1, partitions = 3, rate = "1662/s", keys = 40, records = 41550 },
+  { name = "m", kind = "map", input = "s", edge = "rebalance", parallelism = 2 },
+  { name = "c", kind = "keyed-count", input = "m", edge = "hash", parallelism = 1 },
+  { name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 1 },
+]
+[[fault]]
+at = "16446ms"
+partition = [["tm-1"], ["checkpoint-storage"]]
+heal-at = "42082ms"
+[[fault]]
+at = "21878ms"
+rolling-update = "4125ms"
+"#;
+    let sc = recoverysim::scenario::parse_str("late-download.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_recovers(&run, "a late download");
+}

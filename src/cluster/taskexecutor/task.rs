@@ -967,9 +967,13 @@ impl TaskExecutor {
                 }
                 self.maybe_ack(ctx, id, cp);
             }
-            Msg::Downloaded { id, snapshots } => {
+            Msg::Downloaded { id, snapshots, missing } => {
                 let Some(t) = self.task_mut(id) else { return };
                 if t.phase != Phase::Initializing {
+                    return;
+                }
+                if missing > 0 {
+                    self.fail_task(ctx, id, FailureCause::RestoreFailed);
                     return;
                 }
                 let r = t.restore.clone().expect("a download is for a restore");
