@@ -80,6 +80,9 @@ pub struct TxnStore {
     /// Per sink subtask, the checkpoint the newest producer (the last initTransactions)
     /// restored, `None` for a writer that started without state.
     restored: BTreeMap<(OperatorId, u32), Option<u64>>,
+    /// Per sink subtask, the newest attempt (JobManager generation, attempt) that initialized
+    /// its producer.
+    newest_init: BTreeMap<(OperatorId, u32), (u32, u32)>,
 }
 
 impl TxnStore {
@@ -240,6 +243,17 @@ impl TxnStore {
         let now = ctx.now;
         match msg {
             Msg::InitSink { id, sink, index, recommit, restored_cp, abort_lingering } => {
+                let me = (id.jm, id.attempt);
+                if self.newest_init.get(&(sink, index)).is_some_and(|&newest| me < newest) {
+                    // A late initTransactions of an attempt older than one that already
+                    // initialized (held by a partition, its task long cancelled): it can only
+                    // touch the transactional ids of checkpoints the newer attempt has moved
+                    // past, and its prober dies with its task. It fences no one and aborts
+                    // nothing; the zombie itself gets a stale epoch, so all it writes is fenced.
+                    ctx.send(from, Msg::SinkReady { id, sink, epoch: 0 });
+                    return;
+                }
+                self.newest_init.insert((sink, index), me);
                 // initTransactions: a new epoch fences every older producer of this subtask.
                 let e = self.epochs.entry((sink, index)).or_insert(0);
                 *e += 1;
@@ -400,19 +414,22 @@ impl CheckpointStorage {
             Msg::Download { id, files } => {
                 let mut snapshots = Vec::with_capacity(files.len());
                 let mut bytes = 0;
+                let mut missing = 0;
                 for f in &files {
                     match self.files.get(f) {
                         Some(s) => {
                             bytes += s.bytes;
                             snapshots.push(s.clone());
                         }
-                        None => {
-                            ctx.violation(format!("restore reads chk-{}/{}, which is not in storage", f.cp, f.st.0))
-                        }
+                        // Discarded since the restore was planned (a request that waited out a
+                        // partition, from an attempt long replaced): the reader fails. The
+                        // JobMaster never plans a restore from a checkpoint it no longer
+                        // retains (it checks when it deploys).
+                        None => missing += 1,
                     }
                 }
                 let d = Self::transfer_us(ctx, bytes);
-                ctx.send_in(d, from, Msg::Downloaded { id, snapshots });
+                ctx.send_in(d, from, Msg::Downloaded { id, snapshots, missing });
             }
             Msg::FinalizeCheckpoint { .. } if self.no_cut_samples => {}
             Msg::FinalizeCheckpoint { cp, files, completed_at_us } => {

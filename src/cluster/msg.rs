@@ -210,6 +210,8 @@ pub enum Msg {
     Downloaded {
         id: AttemptId,
         snapshots: Vec<SubtaskSnapshot>,
+        /// Files asked for that are not in storage (discarded since): FileNotFoundException.
+        missing: u32,
     },
     // ---- JobManager → checkpoint storage ----
     /// The checkpoint's _metadata is written: it is complete.

@@ -80,6 +80,8 @@ pub enum FailureCause {
     /// A state update that does not follow the state the JobMaster holds (one update overtook
     /// another): the JobMaster cancels and fails the attempt.
     UnexpectedTransition { from: ExecutionState, to: ExecutionState },
+    /// A file of the checkpoint to restore was no longer in storage.
+    RestoreFailed,
 }
 
 impl FailureCause {
@@ -129,6 +131,9 @@ impl FailureCause {
                 if to == ExecutionState::Running { "INITIALIZING" } else { "DEPLOYING" },
                 to.name()
             ),
+            FailureCause::RestoreFailed => {
+                "FileNotFoundException: a state file of the checkpoint to restore is gone".into()
+            }
             FailureCause::NotRunningOnTaskExecutor { tm } => {
                 format!("FlinkException: Execution is unexpectedly no longer running on task executor tm-{tm}")
             }
@@ -168,6 +173,7 @@ impl FailureCause {
             FailureCause::StateUpdateFailed { .. } => "state-update-failed",
             FailureCause::NotRunningOnTaskExecutor { .. } => "not-running-on-taskexecutor",
             FailureCause::UnexpectedTransition { .. } => "unexpected-state-transition",
+            FailureCause::RestoreFailed => "restore-failed",
         }
     }
 }

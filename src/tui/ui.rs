@@ -706,6 +706,7 @@ fn noticed(cause: FailureCause) -> String {
         FailureCause::StateUpdateFailed { tm } => format!("could not report its state from tm-{tm}"),
         FailureCause::NotRunningOnTaskExecutor { tm } => format!("was no longer reported by tm-{tm}"),
         FailureCause::UnexpectedTransition { .. } => "reported its states out of order".into(),
+        FailureCause::RestoreFailed => "found a state file gone".into(),
     }
 }
 

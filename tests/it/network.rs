@@ -450,3 +450,85 @@ delay = "13443ms"
         "the delayed trigger's checkpoint is aborted"
     );
 }
+
+/// Regression (found by random exploration): an initTransactions of an old attempt, held by a
+/// partition between its TaskManager and the sink store until long after that attempt was
+/// replaced, arrived after the current attempt's and bumped the producer epoch: the current
+/// attempt was fenced, none of its pre-commits was answered, and the job never finished. In
+/// Kafka that late request only touches the transactional id of a checkpoint the current attempt
+/// has moved past; it fences no one the job still uses.
+#[test]
+fn a_late_init_transactions_of_a_replaced_attempt_fences_no_one() {
+    let text = r#"name = "late initTransactions"
+seed = 8710
+[flink]
+"execution.checkpointing.interval" = "200ms"
+"heartbeat.interval" = "1s"
+"heartbeat.timeout" = "5s"
+"jobmanager.execution.failover-strategy" = "full"
+"taskmanager.load-balance.mode" = "SLOTS"
+"pipeline.operator-chaining.enabled" = false
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 2
+channel-capacity = 1
+[job]
+operators = [
+  { name = "s", kind = "source", parallelism = 1, partitions = 1, rate = "1184/s", keys = 40, records = 24864 },
+  { name = "c", kind = "keyed-count", input = "s", edge = "hash", parallelism = 2 },
+  { name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 2 },
+]
+[[fault]]
+at = "11414ms"
+partition = [["tm-0"], ["sink-store"]]
+heal-at = "34639ms"
+[[fault]]
+at = "13852ms"
+rolling-update = "6238ms"
+[[fault]]
+at = "17329ms"
+fail-task = "c[0]"
+"#;
+    let sc = recoverysim::scenario::parse_str("late-init.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_recovers(&run, "a late initTransactions");
+    assert!(run.outcome.end_us < 60_000_000, "finished at {} µs", run.outcome.end_us);
+}
+
+/// Regression (found by random exploration): a state download held by a partition between a
+/// TaskManager and checkpoint storage reached storage after the checkpoint had been discarded
+/// (its attempt replaced long before); the engine called that a broken protocol. In Flink the
+/// reader gets FileNotFoundException and its task fails; nobody else cares.
+#[test]
+fn a_late_download_of_a_discarded_checkpoint_is_no_violation() {
+    let text = r#"name = "late download"
+seed = 11497
+[flink]
+"execution.checkpointing.interval" = "1s"
+"restart-strategy.type" = "fixed-delay"
+"restart-strategy.fixed-delay.attempts" = 1000
+"restart-strategy.fixed-delay.delay" = "504ms"
+"taskmanager.load-balance.mode" = "SLOTS"
+[cluster]
+taskmanagers = 2
+slots-per-taskmanager = 2
+channel-capacity = 1
+[job]
+operators = [
+  { name = "s", kind = "source", parallelism = 1, partitions = 3, rate = "1662/s", keys = 40, records = 41550 },
+  { name = "m", kind = "map", input = "s", edge = "rebalance", parallelism = 2 },
+  { name = "c", kind = "keyed-count", input = "m", edge = "hash", parallelism = 1 },
+  { name = "k", kind = "sink", input = "c", edge = "forward", parallelism = 1 },
+]
+[[fault]]
+at = "16446ms"
+partition = [["tm-1"], ["checkpoint-storage"]]
+heal-at = "42082ms"
+[[fault]]
+at = "21878ms"
+rolling-update = "4125ms"
+"#;
+    let sc = recoverysim::scenario::parse_str("late-download.toml", text).expect("valid scenario");
+    let run = simulate(&sc);
+    assert_recovers(&run, "a late download");
+}

@@ -76,6 +76,8 @@ struct SinkRt {
     buffer: Vec<Record>,
     /// Producer epoch from initTransactions.
     epoch: u64,
+    /// initTransactions answered (the epoch may be a stale one: a zombie's).
+    initialized: bool,
 }
 
 #[derive(Clone)]
@@ -160,6 +162,7 @@ impl Task {
                     committables: Vec::new(),
                     buffer: Vec::new(),
                     epoch: 0,
+                    initialized: false,
                 }),
                 _ => {}
             }
@@ -964,9 +967,13 @@ impl TaskExecutor {
                 }
                 self.maybe_ack(ctx, id, cp);
             }
-            Msg::Downloaded { id, snapshots } => {
+            Msg::Downloaded { id, snapshots, missing } => {
                 let Some(t) = self.task_mut(id) else { return };
                 if t.phase != Phase::Initializing {
+                    return;
+                }
+                if missing > 0 {
+                    self.fail_task(ctx, id, FailureCause::RestoreFailed);
                     return;
                 }
                 let r = t.restore.clone().expect("a download is for a restore");
@@ -980,6 +987,7 @@ impl TaskExecutor {
                 let Some(t) = self.task_mut(id) else { return };
                 if let Some(s) = t.sinks.iter_mut().find(|s| s.op == sink) {
                     s.epoch = epoch;
+                    s.initialized = true;
                 }
                 self.init_step_done(ctx, id);
             }
@@ -1061,7 +1069,7 @@ impl TaskExecutor {
         if t.init_pending > 0 {
             return;
         }
-        let state_loaded = t.sinks.iter().all(|s| s.epoch > 0 || s.semantic == SinkSemantic::Append);
+        let state_loaded = t.sinks.iter().all(|s| s.initialized || s.semantic == SinkSemantic::Append);
         if !state_loaded {
             // Sink writer/committer recovery: fence older writers, commit the checkpoint's
             // committables again (idempotent), abort transactions opened after it.
