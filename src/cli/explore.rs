@@ -13,20 +13,54 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// `explore FILE --seeds A-B …` (clap; `explore merge` is the other form).
+#[derive(clap::Args)]
 pub struct ExploreArgs {
-    pub file: PathBuf,
-    pub seeds: RangeInclusive<u64>,
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
+    /// Seeds to explore (`0-999`: both ends included).
+    #[arg(long, value_name = "A-B", value_parser = super::parse_seed_range, required = true)]
+    pub seeds: Option<RangeInclusive<u64>>,
+    /// Seeds run in parallel (each simulation is single threaded).
+    #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Also draw the job and its configuration per seed: topology, parallelism, chaining,
+    /// keys, checkpointing on/off, interval, mode, timeouts, concurrent checkpoints, sinks,
+    /// restart and failover strategies, heartbeats, HA, cluster size and network.
+    #[arg(long)]
     pub vary: bool,
+    /// Only these fault kinds (comma-separated; default every kind): kill-taskmanager,
+    /// stop-taskmanager, lose-taskmanager-host, freeze-taskmanager, partition, lose-messages,
+    /// delay-messages, rolling-update, kill-jobmanager, fail-task.
+    #[arg(long, value_delimiter = ',', value_parser = super::parse_kind)]
     pub kinds: Vec<draw::Kind>,
+    /// Most faults drawn per seed.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_faults: u32,
+    /// Plant a protocol bug in every seed, as in `run`; repeatable.
+    #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
+    /// Run only the k-th of n disjoint slices of the seeds (seed mod n = k-1); also read
+    /// from a Kubernetes Indexed Job's JOB_COMPLETION_INDEX and JOB_COMPLETIONS.
+    #[arg(long, value_name = "k/n", value_parser = parse_shard)]
     pub shard: Option<(u64, u64)>,
+    /// Write every seed's result to this JSON file (for `explore merge`).
+    #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Where failing seeds' scenario files go.
+    #[arg(long, value_name = "DIR", default_value = "explore-out")]
     pub out: PathBuf,
-    pub shrink: bool,
-    pub shrink_budget_s: u64,
+    /// Do not shrink failing seeds.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Time allowed to shrink each failing class, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub shrink_budget: u64,
+    /// Run every n-th seed twice and compare trace hashes (0: never).
+    #[arg(long, value_name = "N", default_value_t = 16)]
     pub recheck_every: u64,
+    /// Overwrite scenario files already in --out.
+    #[arg(long)]
     pub force: bool,
 }
 
@@ -80,15 +114,20 @@ fn file_stem(p: &Path) -> String {
 // independent simulations outside the single-threaded core.
 #[allow(clippy::disallowed_methods)]
 pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
-    let text = match crate::scenario::read_text(&a.file) {
+    let (Some(path), Some(seed_range)) = (a.file.clone(), a.seeds.clone()) else {
+        eprintln!("error: explore needs a scenario FILE and --seeds A-B");
+        return ExitCode::from(2);
+    };
+    let kinds = if a.kinds.is_empty() { draw::Kind::ALL.to_vec() } else { a.kinds.clone() };
+    let text = match crate::scenario::read_text(&path) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
-    let file = a.file.display().to_string();
-    let opts = draw::DrawOptions { kinds: a.kinds.clone(), max_faults: a.max_faults, vary: a.vary, recoverable: true };
+    let file = path.display().to_string();
+    let opts = draw::DrawOptions { kinds: kinds.clone(), max_faults: a.max_faults, vary: a.vary, recoverable: true };
     let base = match Base::new(&file, &text, opts, a.bugs.clone()) {
         Ok(b) => b,
         Err(BaseError::Scenario(e)) => {
@@ -113,7 +152,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             }
         },
     };
-    let seeds: Vec<u64> = a.seeds.clone().filter(|&s| shard.is_none_or(|(k, n)| in_shard(s, k, n))).collect();
+    let seeds: Vec<u64> = seed_range.clone().filter(|&s| shard.is_none_or(|(k, n)| in_shard(s, k, n))).collect();
     let total = seeds.len() as u64;
     let jobs = a.jobs.max(1).min(seeds.len().max(1));
     let started = std::time::Instant::now();
@@ -183,10 +222,10 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
     let res = Results {
         schema: report::SCHEMA.into(),
         scenario: file.clone(),
-        first_seed: *a.seeds.start(),
-        last_seed: *a.seeds.end(),
+        first_seed: *seed_range.start(),
+        last_seed: *seed_range.end(),
         vary: a.vary,
-        kinds: a.kinds.iter().map(|k| k.name().to_string()).collect(),
+        kinds: kinds.iter().map(|k| k.name().to_string()).collect(),
         max_faults: a.max_faults,
         bugs: a.bugs.clone(),
         shard: shard.map(|(k, n)| [k, n]),
@@ -212,7 +251,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             continue;
         }
         shown.push(class);
-        let stem = format!("{}-seed-{}", file_stem(&a.file), r.seed);
+        let stem = format!("{}-seed-{}", file_stem(&path), r.seed);
         let header = format!(
             "# Found by: recoverysim explore {file} --seeds {s}-{s}{vary}{bugs}\n# Failure: {class}\n",
             s = r.seed,
@@ -226,12 +265,12 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             continue;
         }
         println!("\nseed {} ({class}): the drawn scenario is {}", r.seed, drawn.display());
-        if !a.shrink {
+        if a.no_shrink {
             println!("  reproduce: recoverysim run {}", drawn.display());
             continue;
         }
         let t0 = std::time::Instant::now();
-        let budget = std::time::Duration::from_secs(a.shrink_budget_s);
+        let budget = std::time::Duration::from_secs(a.shrink_budget);
         let s = shrink(&file, text, class, || t0.elapsed() < budget);
         let min = a.out.join(format!("{stem}-min.toml"));
         let header =

@@ -96,52 +96,8 @@ enum Command {
     Explore {
         #[command(subcommand)]
         merge: Option<ExploreCommand>,
-        #[arg(required = true)]
-        file: Option<PathBuf>,
-        /// Seeds to explore (`0-999`: both ends included).
-        #[arg(long, value_name = "A-B", value_parser = parse_seed_range, required = true)]
-        seeds: Option<RangeInclusive<u64>>,
-        /// Seeds run in parallel (each simulation is single threaded).
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
-        /// Also draw the job and its configuration per seed: topology, parallelism, chaining,
-        /// keys, checkpointing on/off, interval, mode, timeouts, concurrent checkpoints, sinks,
-        /// restart and failover strategies, heartbeats, HA, cluster size and network.
-        #[arg(long)]
-        vary: bool,
-        /// Only these fault kinds (comma-separated; default every kind): kill-taskmanager,
-        /// stop-taskmanager, lose-taskmanager-host, freeze-taskmanager, partition, lose-messages,
-        /// delay-messages, rolling-update, kill-jobmanager, fail-task.
-        #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
-        kinds: Vec<crate::explore::draw::Kind>,
-        /// Most faults drawn per seed.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=50))]
-        max_faults: u32,
-        /// Plant a protocol bug in every seed, as in `run`; repeatable.
-        #[arg(long = "bug", value_name = "NAME")]
-        bugs: Vec<String>,
-        /// Run only the k-th of n disjoint slices of the seeds (seed mod n = k-1); also read
-        /// from a Kubernetes Indexed Job's JOB_COMPLETION_INDEX and JOB_COMPLETIONS.
-        #[arg(long, value_name = "k/n", value_parser = explore::parse_shard)]
-        shard: Option<(u64, u64)>,
-        /// Write every seed's result to this JSON file (for `explore merge`).
-        #[arg(long, value_name = "FILE")]
-        results: Option<PathBuf>,
-        /// Where failing seeds' scenario files go.
-        #[arg(long, value_name = "DIR", default_value = "explore-out")]
-        out: PathBuf,
-        /// Do not shrink failing seeds.
-        #[arg(long)]
-        no_shrink: bool,
-        /// Time allowed to shrink each failing class, in seconds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-        shrink_budget: u64,
-        /// Run every n-th seed twice and compare trace hashes (0: never).
-        #[arg(long, value_name = "N", default_value_t = 16)]
-        recheck_every: u64,
-        /// Overwrite scenario files already in --out.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        args: explore::ExploreArgs,
     },
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
@@ -172,7 +128,7 @@ enum ExploreCommand {
     },
 }
 
-fn parse_kind(s: &str) -> Result<crate::explore::draw::Kind, String> {
+pub(crate) fn parse_kind(s: &str) -> Result<crate::explore::draw::Kind, String> {
     crate::explore::draw::Kind::parse(s.trim()).ok_or_else(|| {
         let names: Vec<&str> = crate::explore::draw::Kind::ALL.iter().map(|k| k.name()).collect();
         format!("unknown fault kind `{s}`; one of {}", names.join(", "))
@@ -208,45 +164,7 @@ pub fn main() -> ExitCode {
         Command::Explore { merge: Some(ExploreCommand::Merge { files, results }), .. } => {
             explore::cmd_merge(&files, results.as_deref())
         }
-        Command::Explore {
-            merge: None,
-            file,
-            seeds,
-            jobs,
-            vary,
-            kinds,
-            max_faults,
-            bugs,
-            shard,
-            results,
-            out,
-            no_shrink,
-            shrink_budget,
-            recheck_every,
-            force,
-        } => {
-            let (Some(file), Some(seeds)) = (file, seeds) else {
-                eprintln!("error: explore needs a scenario FILE and --seeds A-B");
-                return ExitCode::from(2);
-            };
-            let kinds = if kinds.is_empty() { crate::explore::draw::Kind::ALL.to_vec() } else { kinds };
-            explore::cmd_explore(explore::ExploreArgs {
-                file,
-                seeds,
-                jobs,
-                vary,
-                kinds,
-                max_faults,
-                bugs,
-                shard,
-                results,
-                out,
-                shrink: !no_shrink,
-                shrink_budget_s: shrink_budget,
-                recheck_every,
-                force,
-            })
-        }
+        Command::Explore { merge: None, args } => explore::cmd_explore(args),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));
@@ -289,7 +207,7 @@ const MAX_SEEDS: u64 = 100_000;
 
 /// `A-B`: a range of seeds with both ends included, `A ≤ B`, at most `MAX_SEEDS` of them (the
 /// same range rule as subtasks and checkpoints).
-fn parse_seed_range(s: &str) -> Result<RangeInclusive<u64>, String> {
+pub(crate) fn parse_seed_range(s: &str) -> Result<RangeInclusive<u64>, String> {
     if s.contains("..") {
         return Err("ranges are written A-B with both ends included, e.g. 0-199".into());
     }

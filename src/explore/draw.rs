@@ -129,7 +129,6 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
     let r = &mut rng;
     doc.remove("flink");
     doc.remove("cluster");
-    doc.remove("bugs_unused");
     doc["duration"] = toml_edit::value(ms(between(r, 3, 20) * 1_000_000));
     doc["drain"] = toml_edit::value("5min");
     // The job.
@@ -145,17 +144,12 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
     for i in 0..between(r, 0, 2) {
         let name = format!("pre{i}");
         let (edge, par) = if chance(r, 0.7) { ("forward", last_p) } else { ("rebalance", between(r, 1, 4) as i64) };
-        let idx = if chance(r, 0.5) {
-            push_op(&mut ops, &name, "map", par, Some((&last, edge)))
-        } else {
-            push_op(&mut ops, &name, "filter", par, Some((&last, edge)))
-        };
-        let _ = idx;
+        let kind = if chance(r, 0.5) { "map" } else { "filter" };
+        push_op(&mut ops, &name, kind, par, Some((&last, edge)));
         last = name;
         last_p = par;
     }
     let keyed = chance(r, 0.75);
-    let mut keyed_ops = 0;
     if keyed {
         for i in 0..between(r, 1, 2) {
             let name = format!("keyed{i}");
@@ -164,7 +158,6 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
             push_op(&mut ops, &name, kind, par, Some((&last, "hash")));
             last = name;
             last_p = par;
-            keyed_ops += 1;
         }
         // A stateless step after the keyed operator.
         if chance(r, 0.4) {
@@ -173,7 +166,6 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
             last = "post".into();
         }
     }
-    let _ = keyed_ops;
     let sinks = if chance(r, 0.2) { 2 } else { 1 };
     let mut any_append = false;
     for i in 0..sinks {

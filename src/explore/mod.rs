@@ -159,8 +159,8 @@ pub fn judge(run: &Run) -> Judgement {
         return fail("results no fault-free execution commits", format!("{} keys; {d}", out.bad_results));
     }
     let append = sc.job.operators.iter().any(|o| matches!(o.kind, OperatorKind::Sink(SinkSemantic::Append)));
-    let unaligned_ok = append || at_least_once_mode || sc.flink.checkpoint_interval_us.is_none();
-    if out.duplicated > 0 && !unaligned_ok {
+    let flink_duplicates = append || at_least_once_mode || sc.flink.checkpoint_interval_us.is_none();
+    if out.duplicated > 0 && !flink_duplicates {
         let d = out.first_duplicate.as_ref().map_or(String::new(), |o| format!("{o:?}"));
         return fail(
             "duplicates with two-phase-commit sinks in EXACTLY_ONCE mode",
@@ -200,7 +200,7 @@ pub fn judge(run: &Run) -> Judgement {
     }
     match out.verdict {
         Verdict::ExactlyOnce => Judgement::Pass,
-        Verdict::AtLeastOnce if unaligned_ok => Judgement::Expected {
+        Verdict::AtLeastOnce if flink_duplicates => Judgement::Expected {
             why: if sc.flink.checkpoint_interval_us.is_none() {
                 "checkpointing is off: a restart replays the sources from the start (duplicates)".into()
             } else if append {
