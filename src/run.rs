@@ -16,7 +16,8 @@ pub struct Run {
     pub scenario: Scenario,
     pub graph: JobGraph,
     pub outcome: EngineOutcome,
-    pub reference: EngineOutcome,
+    /// The fault-free reference run, when it was simulated (`Reference`).
+    pub reference: Option<EngineOutcome>,
     pub output: OutputReport,
     /// Completed checkpoints whose keyed state was checked against the log (EXACTLY_ONCE only).
     pub cuts_checked: u64,
@@ -24,15 +25,27 @@ pub struct Run {
     pub cut_violation: Option<CutViolation>,
 }
 
+/// When `simulate_with` runs the fault-free reference simulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// Only when the report uses it: the job did not finish, or records were lost.
+    WhenNeeded,
+    /// Always (the replay shows how far a fault-free execution gets by each moment).
+    Always,
+}
+
 /// Runs `scenario` (with its faults and planted bugs) and judges the committed output against
 /// what the source log says a fault-free execution commits. A fault-free reference run of the
-/// same code (planted bugs included) is simulated too, for what only a simulation can tell: how
-/// far a fault-free execution gets by a time (the replay's oracle view), whether the job
-/// finishes without faults at all, and which lost records it lost as well. No count or verdict
-/// depends on it.
+/// same code (planted bugs included) is simulated when the report needs what only a simulation
+/// can tell: whether the job finishes without faults at all (for a job that did not finish),
+/// and which lost records it lost as well. No count or verdict depends on it.
 pub fn simulate(scenario: &Scenario) -> Run {
+    simulate_with(scenario, Reference::WhenNeeded)
+}
+
+/// `simulate`, choosing when the reference run is simulated.
+pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
     let outcome = World::new(scenario, true).run();
-    let reference = World::new(scenario, false).run();
     let graph = JobGraph::build(&scenario.job);
     let (logs, log_of) = build_logs(scenario);
     let finished = outcome.job_status == JobStatus::Finished;
@@ -41,9 +54,11 @@ pub fn simulate(scenario: &Scenario) -> Run {
     drop(expected);
     let sequences = crate::check::interleave::check(&graph, &logs, &log_of, &outcome.committed, finished);
     output.sequences(sequences, &graph);
-    let reference_finished = reference.job_status == JobStatus::Finished;
-    if reference_finished {
-        output.attribute_to_reference(&reference.committed);
+    let needed = reference == Reference::Always || !finished || output.lost > 0;
+    let reference = needed.then(|| World::new(scenario, false).run());
+    let reference_finished = reference.as_ref().map(|r| r.job_status == JobStatus::Finished);
+    if let Some(r) = reference.as_ref().filter(|r| r.job_status == JobStatus::Finished) {
+        output.attribute_to_reference(&r.committed);
     }
     let protocol = crate::check::invariants::check(
         &graph,
@@ -68,7 +83,7 @@ pub fn simulate(scenario: &Scenario) -> Run {
         restarts_exhausted: outcome.failovers.last().is_some_and(|f| f.exhausted),
         last_failure: outcome.failovers.last().map(|f| f.cause.tag()),
         prepared_records,
-        reference_finished: Some(reference_finished),
+        reference_finished,
     });
     output.explain_by_design(&graph, scenario.flink.checkpointing_mode, outcome.failovers.len());
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {

@@ -6,7 +6,6 @@ use crate::cluster::external::CompletedCheckpoint;
 use crate::job::graph::JobGraph;
 use crate::job::record::{SourceLog, apply_keyed, apply_stateless};
 use crate::job::spec::{OperatorId, OperatorKind};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// The first checkpoint whose state is not a consistent cut.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,19 +57,16 @@ pub fn check(
     for (keyed, source, path) in checkable(graph) {
         let Some(log) = log_of[source.0 as usize].map(|l| &logs[l]) else { continue };
         let kind = &graph.spec.operators[keyed.0 as usize].kind;
-        // Running aggregation and how far each partition has been applied.
-        let mut expected: BTreeMap<u32, i64> = BTreeMap::new();
+        // Running aggregation by key (a source draws keys below `log.keys`) and how far each
+        // partition has been applied; `touched` lists the keys ever aggregated since the last
+        // rewind, so a checkpoint is compared on the keys either side has, not on every key.
+        let slots = log.keys.max(1) as usize;
+        let mut expected: Vec<i64> = vec![0; slots];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut in_chk: Vec<i64> = vec![0; slots];
         let mut applied: Vec<u64> = vec![0; log.partitions as usize];
         for chk in checkpoints {
             let mut target = applied.clone();
-            let mut in_chk: BTreeMap<u32, i64> = BTreeMap::new();
-            for s in &chk.subtasks {
-                for (op, m) in &s.keyed {
-                    if *op == keyed {
-                        in_chk.extend(m.iter().map(|(k, v)| (*k, *v)));
-                    }
-                }
-            }
             // Positions of this source's subtasks only: other sources read other logs.
             for (st, s) in chk.subtasks.iter().enumerate() {
                 let head = graph.task_of(crate::job::graph::SubtaskId(st as u32)).operators[0];
@@ -82,47 +78,72 @@ pub fn check(
             }
             if target.iter().zip(&applied).any(|(t, a)| t < a) {
                 // A rewind (restore) between checkpoints: start over from the beginning.
-                expected.clear();
+                for &k in &touched {
+                    expected[k as usize] = 0;
+                }
+                touched.clear();
                 applied.iter_mut().for_each(|a| *a = 0);
             }
             for p in 0..log.partitions {
-                for off in applied[p as usize]..target[p as usize] {
+                'records: for off in applied[p as usize]..target[p as usize] {
                     let mut rec = log.record(p, off);
-                    let mut keep = true;
                     for op in &path {
                         match apply_stateless(&graph.spec.operators[op.0 as usize].kind, rec) {
                             Some(r) => rec = r,
-                            None => {
-                                keep = false;
-                                break;
-                            }
+                            None => continue 'records,
                         }
                     }
-                    if keep {
-                        let v = expected.entry(rec.key).or_insert(0);
-                        *v = apply_keyed(kind, *v, &rec);
+                    let Some(v) = expected.get_mut(rec.key as usize) else {
+                        unreachable!("a record's key is below its log's key count")
+                    };
+                    if *v == 0 {
+                        touched.push(rec.key);
                     }
+                    *v = apply_keyed(kind, *v, &rec);
                 }
                 applied[p as usize] = target[p as usize];
             }
             checked += 1;
-            let keys: BTreeSet<u32> = expected.keys().chain(in_chk.keys()).copied().collect();
-            for key in keys {
-                let (want, got) = (expected.get(&key).copied().unwrap_or(0), in_chk.get(&key).copied().unwrap_or(0));
-                if want != got {
-                    return (
-                        checked,
-                        Some(CutViolation {
-                            checkpoint: chk.id,
-                            operator: graph.operator_name(keyed).to_string(),
-                            key,
-                            in_checkpoint: got,
-                            from_offsets: want,
-                        }),
-                    );
+            // The checkpoint's state of this operator, and the smallest key where it differs
+            // (keys missing on one side count as 0 there).
+            let mut chk_keys: Vec<u32> = Vec::new();
+            for s in &chk.subtasks {
+                for (op, m) in &s.keyed {
+                    if *op == keyed {
+                        for (&k, &v) in m {
+                            match in_chk.get_mut(k as usize) {
+                                Some(slot) => *slot = v,
+                                // A key no record of the log has: wrong whatever its value.
+                                None if v != 0 => {
+                                    return (checked, Some(violation(graph, chk.id, keyed, k, v, 0)));
+                                }
+                                None => continue,
+                            }
+                            chk_keys.push(k);
+                        }
+                    }
                 }
+            }
+            let differs =
+                touched.iter().chain(&chk_keys).copied().filter(|&k| expected[k as usize] != in_chk[k as usize]).min();
+            let found = differs.map(|k| violation(graph, chk.id, keyed, k, in_chk[k as usize], expected[k as usize]));
+            for &k in &chk_keys {
+                in_chk[k as usize] = 0;
+            }
+            if found.is_some() {
+                return (checked, found);
             }
         }
     }
     (checked, None)
+}
+
+fn violation(graph: &JobGraph, checkpoint: u64, keyed: OperatorId, key: u32, got: i64, want: i64) -> CutViolation {
+    CutViolation {
+        checkpoint,
+        operator: graph.operator_name(keyed).to_string(),
+        key,
+        in_checkpoint: got,
+        from_offsets: want,
+    }
 }

@@ -18,7 +18,7 @@ use crate::job::graph::JobGraph;
 use crate::job::record::{Record, RecordId, SourceLog, apply_keyed, apply_stateless};
 use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
 use crate::sim::TimeUs;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Search states one key may visit before the check gives up on it (and says so).
 pub const STATE_BUDGET: usize = 200_000;
@@ -126,8 +126,9 @@ pub fn check_with_budget(
             ops: path[k1..path.len() - 1].iter().map(|x| &ops[x.0 as usize].kind).collect(),
             keyed: path[k1..].iter().filter(|x| ops[x.0 as usize].kind.is_keyed()).count(),
         };
-        // Per key, per partition: the records that reach the first keyed operator, in order.
-        let mut chains: BTreeMap<u32, BTreeMap<u32, Vec<Record>>> = BTreeMap::new();
+        // The records that reach the first keyed operator, grouped by key, then partition, in
+        // log order (a stable sort of the log order).
+        let mut reaching: Vec<Record> = Vec::new();
         for p in 0..log.partitions {
             'records: for o in 0..log.len(p) {
                 let mut rec = log.record(p, o);
@@ -137,26 +138,46 @@ pub fn check_with_budget(
                         None => continue 'records,
                     }
                 }
-                chains.entry(rec.key).or_default().entry(p).or_default().push(rec);
+                reaching.push(rec);
             }
         }
-        let mut committed: BTreeMap<u32, Vec<&CommittedRecord>> = BTreeMap::new();
-        for c in actual.iter().filter(|c| c.sink == sink) {
-            committed.entry(c.record.key).or_default().push(c);
-        }
+        let keys = log.keys.max(1) as usize;
+        let reaching = stable_by_key(reaching, keys, |r| r.key);
+        // The sink's committed results by key, in commit order.
+        let committed: Vec<&CommittedRecord> = actual.iter().filter(|c| c.sink == sink).collect();
+        let committed = stable_by_key(committed, keys, |c| c.record.key);
         report.searched.push(sink);
-        let no_results = Vec::new();
-        let keys: BTreeSet<u32> = chains.keys().chain(committed.keys()).copied().collect();
-        for key in keys {
-            let obs = committed.get(&key).unwrap_or(&no_results);
-            let mut origins: Vec<RecordId> = obs.iter().map(|c| c.record.origin).collect();
+        let (mut ri, mut ci) = (0, 0);
+        let mut key_chains: Vec<&[Record]> = Vec::new();
+        let mut origins: Vec<RecordId> = Vec::new();
+        while ri < reaching.len() || ci < committed.len() {
+            // The next key of either list, in key order.
+            let key = match (reaching.get(ri), committed.get(ci)) {
+                (Some(r), Some(c)) => r.key.min(c.record.key),
+                (Some(r), None) => r.key,
+                (None, Some(c)) => c.record.key,
+                (None, None) => break,
+            };
+            let r_end = ri + reaching[ri..].partition_point(|r| r.key == key);
+            let c_end = ci + committed[ci..].partition_point(|c| c.record.key == key);
+            let records = &reaching[ri..r_end];
+            let obs = &committed[ci..c_end];
+            (ri, ci) = (r_end, c_end);
+            origins.clear();
+            origins.extend(obs.iter().map(|c| c.record.origin));
             origins.sort_unstable();
             if origins.windows(2).any(|w| w[0] == w[1]) {
                 report.keys_skipped += 1;
                 continue;
             }
-            let key_chains: Vec<&[Record]> =
-                chains.get(&key).map(|m| m.values().map(Vec::as_slice).collect()).unwrap_or_default();
+            // One chain per partition, in partition order.
+            key_chains.clear();
+            let mut rest = records;
+            while let Some(first) = rest.first() {
+                let n = rest.partition_point(|r| r.origin.partition == first.origin.partition);
+                key_chains.push(&rest[..n]);
+                rest = &rest[n..];
+            }
             report.keys_checked += 1;
             match search(&pipeline, &key_chains, obs, finished, budget) {
                 Search::Producible => {}
@@ -188,6 +209,31 @@ pub fn check_with_budget(
     report
 }
 
+/// `items` sorted by key, stably: a counting sort when every key is below `keys` (a log's keys
+/// are), a comparison sort otherwise.
+pub(crate) fn stable_by_key<T: Copy>(items: Vec<T>, keys: usize, key: impl Fn(&T) -> u32) -> Vec<T> {
+    if items.iter().any(|x| key(x) as usize >= keys) {
+        let mut items = items;
+        items.sort_by_key(|x| key(x));
+        return items;
+    }
+    // Where each key's run starts, then every item placed at its key's next position.
+    let mut start = vec![0usize; keys + 1];
+    for x in &items {
+        start[key(x) as usize + 1] += 1;
+    }
+    for k in 0..keys {
+        start[k + 1] += start[k];
+    }
+    let mut out: Vec<T> = items.clone();
+    for x in items {
+        let at = &mut start[key(&x) as usize];
+        out[*at] = x;
+        *at += 1;
+    }
+    out
+}
+
 enum Search {
     Producible,
     OverBudget,
@@ -205,6 +251,44 @@ const POSSIBLE_SHOWN: usize = 4;
 type State = (Vec<u32>, Vec<i64>);
 
 fn search(
+    pipeline: &Pipeline,
+    chains: &[&[Record]],
+    obs: &[&CommittedRecord],
+    finished: bool,
+    budget: usize,
+) -> Search {
+    if follows_directly(pipeline, chains, obs, finished) {
+        // The path visits one state per result and the final one, as the search would.
+        return if obs.len() < budget { Search::Producible } else { Search::OverBudget };
+    }
+    general_search(pipeline, chains, obs, finished, budget)
+}
+
+/// The common case without a search: every result's origin is the next record of its chain and
+/// every record emits, so the path is pinned by the origins alone. `true` proves the sequence
+/// producible (the path is a witness); `false` proves nothing (a record the pipeline drops
+/// makes several paths possible), and the general search decides.
+fn follows_directly(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&CommittedRecord], finished: bool) -> bool {
+    // One keyed operator and a handful of partitions make this allocation-free in practice.
+    let mut next = vec![0usize; chains.len()];
+    let mut state = vec![0i64; pipeline.keyed];
+    for want in obs {
+        let Some(c) = chains
+            .iter()
+            .zip(&next)
+            .position(|(chain, &n)| chain.get(n).is_some_and(|r| r.origin == want.record.origin))
+        else {
+            return false;
+        };
+        if pipeline.step(&mut state, chains[c][next[c]]) != Some(want.record.value) {
+            return false;
+        }
+        next[c] += 1;
+    }
+    !finished || chains.iter().zip(&next).all(|(chain, &n)| n == chain.len())
+}
+
+fn general_search(
     pipeline: &Pipeline,
     chains: &[&[Record]],
     obs: &[&CommittedRecord],
@@ -278,6 +362,7 @@ fn search(
 mod tests {
     use super::*;
     use crate::scenario::testing::keyed_job;
+    use std::collections::BTreeMap;
 
     /// keyed_job(1, 1): source → keyed-count → sink, one partition.
     fn setup() -> (JobGraph, Vec<SourceLog>, Vec<Option<usize>>) {
@@ -359,6 +444,15 @@ mod tests {
         dup.insert(mine[2], good[mine[1]]);
         let r = run(&dup, false);
         assert_eq!((r.bad_keys, r.keys_skipped), (0, 1));
+    }
+
+    #[test]
+    fn grouping_by_key_is_a_stable_sort_either_way() {
+        let items: Vec<(u32, usize)> = [5u32, 1, 5, 0, 3, 1, 5].iter().enumerate().map(|(i, &k)| (k, i)).collect();
+        let mut want = items.clone();
+        want.sort_by_key(|x| x.0);
+        assert_eq!(stable_by_key(items.clone(), 6, |x| x.0), want, "counting sort");
+        assert_eq!(stable_by_key(items, 3, |x| x.0), want, "a key past the bound: comparison sort");
     }
 
     #[test]

@@ -262,8 +262,14 @@ pub fn fault_free_output(graph: &JobGraph, logs: &[SourceLog], log_of: &[Option<
         }
         let path = sink_path(graph, sink);
         let Some(log) = log_of[path[0].0 as usize].map(|l| &logs[l]) else { continue };
-        // Keyed state per (position on the path, key).
-        let mut state: BTreeMap<(usize, u32), i64> = BTreeMap::new();
+        // Keyed state per position on the path, indexed by key (a source draws keys below
+        // `log.keys`, at most `MAX_KEYS`, and no operator changes a key).
+        let mut state: Vec<Vec<i64>> = vec![Vec::new(); path.len()];
+        for (at, x) in path[1..path.len() - 1].iter().enumerate() {
+            if ops[x.0 as usize].kind.is_keyed() {
+                state[at] = vec![0; log.keys.max(1) as usize];
+            }
+        }
         let partitions = u64::from(log.partitions.max(1));
         'records: for slot in 0..log.total {
             // Slot s holds partition s mod partitions at offset s / partitions: append order.
@@ -272,7 +278,9 @@ pub fn fault_free_output(graph: &JobGraph, logs: &[SourceLog], log_of: &[Option<
             for (at, x) in path[1..path.len() - 1].iter().enumerate() {
                 let kind = &ops[x.0 as usize].kind;
                 if kind.is_keyed() {
-                    let s = state.entry((at, rec.key)).or_insert(0);
+                    let Some(s) = state[at].get_mut(rec.key as usize) else {
+                        unreachable!("a record's key is below its log's key count")
+                    };
                     *s = apply_keyed(kind, *s, &rec);
                     rec.value = *s;
                 } else {
@@ -341,6 +349,103 @@ fn lane(graph: &JobGraph, path: &[OperatorId], lanes: Lanes, p: u32, key: u32) -
     }
 }
 
+/// Per (sink, origin) of the sinks checked by identity, how often a fault-free execution
+/// commits it and how often the run did, where the two differ, in (sink, origin) order.
+fn identity_differences(
+    logs: &[SourceLog],
+    sinks: &[OperatorId],
+    expected: &[CommittedRecord],
+    actual: &[CommittedRecord],
+    dense_limit: usize,
+) -> Vec<((OperatorId, RecordId), u32, u32)> {
+    // A dense table per sink over its log's append slots (offset × partitions + partition)
+    // counts without sorting; it needs every origin to be a record of the sink's one log.
+    let log_of_sink = |sink: OperatorId| expected.iter().find(|c| c.sink == sink).map(|c| c.record.origin.log);
+    let mut base: Vec<(OperatorId, u16, usize)> = Vec::new();
+    let mut size = 0usize;
+    for &s in sinks {
+        if let Some(l) = log_of_sink(s) {
+            base.push((s, l, size));
+            size = size.saturating_add(logs[l as usize].total as usize);
+        }
+    }
+    let slot = |c: &CommittedRecord| -> Option<usize> {
+        let &(_, l, b) = base.iter().find(|(s, _, _)| *s == c.sink)?;
+        let (id, log) = (c.record.origin, &logs[l as usize]);
+        (id.log == l && id.partition < log.partitions && id.offset < log.len(id.partition))
+            .then(|| b + (id.offset * u64::from(log.partitions) + u64::from(id.partition)) as usize)
+    };
+    let of_sinks = |c: &&CommittedRecord| sinks.contains(&c.sink);
+    let dense = size <= dense_limit && actual.iter().filter(of_sinks).all(|c| slot(c).is_some());
+    let mut out = Vec::new();
+    if dense {
+        let (mut want, mut got) = (vec![0u32; size], vec![0u32; size]);
+        for (v, list) in [(&mut want, expected), (&mut got, actual)] {
+            for c in list.iter().filter(of_sinks) {
+                if let Some(i) = slot(c) {
+                    v[i] = v[i].saturating_add(1);
+                }
+            }
+        }
+        for &(sink, l, b) in &base {
+            let log = &logs[l as usize];
+            for p in 0..log.partitions {
+                for offset in 0..log.len(p) {
+                    let i = b + (offset * u64::from(log.partitions) + u64::from(p)) as usize;
+                    if want[i] != got[i] {
+                        out.push(((sink, RecordId { log: l, partition: p, offset }), want[i], got[i]));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    let sorted = |list: &[CommittedRecord]| {
+        let mut v: Vec<(OperatorId, RecordId)> =
+            list.iter().filter(of_sinks).map(|c| (c.sink, c.record.origin)).collect();
+        v.sort_unstable();
+        let mut runs: Vec<((OperatorId, RecordId), u32)> = Vec::new();
+        for x in v {
+            match runs.last_mut() {
+                Some((y, n)) if *y == x => *n += 1,
+                _ => runs.push((x, 1)),
+            }
+        }
+        runs
+    };
+    let (rc, ac) = (sorted(expected), sorted(actual));
+    let (mut i, mut j) = (0, 0);
+    while i < rc.len() || j < ac.len() {
+        let (k, want, got) = match (rc.get(i), ac.get(j)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                i += 1;
+                j += 1;
+                (x.0, x.1, y.1)
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                i += 1;
+                (x.0, x.1, 0)
+            }
+            (Some(x), None) => {
+                i += 1;
+                (x.0, x.1, 0)
+            }
+            (_, Some(y)) => {
+                j += 1;
+                (y.0, 0, y.1)
+            }
+            (None, None) => break,
+        };
+        if want != got {
+            out.push((k, want, got));
+        }
+    }
+    out
+}
+
+/// Most slots `identity_differences` counts in dense tables (two `u32` each); past it, it sorts.
+const DENSE_LIMIT: usize = 1 << 25;
+
 /// Compares committed outputs with what a fault-free execution commits (`expected`, from
 /// `fault_free_output`). `finished`: the job finished, so nothing more would be committed.
 /// `fault_times` are the times each scenario fault fired.
@@ -367,11 +472,6 @@ pub fn compare(
         lanes.get(&sink).and_then(|(path, l)| lane(graph, path, *l, id.partition, key))
     };
     let by_identity = |c: &&CommittedRecord| det[c.sink.0 as usize].identities;
-    let key = |c: &CommittedRecord| (c.sink, c.record.origin);
-    let mut r: Vec<(OperatorId, RecordId)> = expected.iter().filter(by_identity).map(key).collect();
-    let mut a: Vec<(OperatorId, RecordId)> = actual.iter().filter(by_identity).map(key).collect();
-    r.sort_unstable();
-    a.sort_unstable();
     // Highest committed offset + 1 per (sink, lane) in this run: a missing record below it is a
     // hole (lost), above it progress not made yet (pending).
     let mut high: BTreeMap<(OperatorId, (u32, u32)), u64> = BTreeMap::new();
@@ -383,45 +483,14 @@ pub fn compare(
             }
         }
     }
-    let count_runs = |v: &[(OperatorId, RecordId)]| -> Vec<((OperatorId, RecordId), u32)> {
-        let mut out: Vec<((OperatorId, RecordId), u32)> = Vec::new();
-        for &x in v {
-            match out.last_mut() {
-                Some((y, n)) if *y == x => *n += 1,
-                _ => out.push((x, 1)),
-            }
-        }
-        out
-    };
-    let (rc, ac) = (count_runs(&r), count_runs(&a));
     let (mut lost, mut dup, mut pending) = (0u64, 0u64, 0u64);
     let mut lost_records = Vec::new();
     let mut dup_at: Vec<OperatorId> = Vec::new();
     let mut first_lost: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
     let mut first_dup: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
     let appended = |id: RecordId| logs[id.log as usize].append_time_us(id.partition, id.offset);
-    let (mut i, mut j) = (0, 0);
-    while i < rc.len() || j < ac.len() {
-        let (k, want, got) = match (rc.get(i), ac.get(j)) {
-            (Some(x), Some(y)) if x.0 == y.0 => {
-                i += 1;
-                j += 1;
-                (x.0, x.1, y.1)
-            }
-            (Some(x), Some(y)) if x.0 < y.0 => {
-                i += 1;
-                (x.0, x.1, 0)
-            }
-            (Some(x), None) => {
-                i += 1;
-                (x.0, x.1, 0)
-            }
-            (_, Some(y)) => {
-                j += 1;
-                (y.0, 0, y.1)
-            }
-            (None, None) => unreachable!("loop condition"),
-        };
+    let identity_sinks: Vec<OperatorId> = sinks.iter().copied().filter(|s| det[s.0 as usize].identities).collect();
+    for (k, want, got) in identity_differences(logs, &identity_sinks, expected, actual, DENSE_LIMIT) {
         if got < want {
             let (sink, id) = k;
             let hole = finished || {
@@ -531,31 +600,46 @@ pub fn compare(
             .copied()
             .filter(|s| matches!(ops[s.0 as usize].kind, OperatorKind::Sink(SinkSemantic::Append)))
             .collect();
-        let mut want: BTreeMap<(OperatorId, u32), i64> = BTreeMap::new();
-        for c in expected.iter().filter(|c| comparable.contains(&c.sink)) {
-            want.insert((c.sink, c.record.key), c.record.value);
+        // The final aggregate per (sink, key): a fault-free execution's last result of the key.
+        let mut want: Vec<(OperatorId, u32, i64)> = Vec::new();
+        for &sink in &comparable {
+            let mut last: Vec<Option<i64>> = Vec::new();
+            for c in expected.iter().filter(|c| c.sink == sink) {
+                let k = c.record.key as usize;
+                if last.len() <= k {
+                    last.resize(k + 1, None);
+                }
+                last[k] = Some(c.record.value);
+            }
+            want.extend(last.iter().enumerate().filter_map(|(k, v)| v.map(|v| (sink, k as u32, v))));
         }
-        // Per key, the committed results in commit order.
-        let mut got: BTreeMap<(OperatorId, u32), Vec<(RecordId, i64)>> = BTreeMap::new();
-        for c in actual.iter().filter(|c| comparable.contains(&c.sink)) {
-            got.entry((c.sink, c.record.key)).or_default().push((c.record.origin, c.record.value));
+        // Per key, the committed results in commit order (a stable sort of the commit order).
+        let mut got: Vec<&CommittedRecord> = actual.iter().filter(|c| comparable.contains(&c.sink)).collect();
+        if comparable.len() == 1 {
+            let keys = want.iter().map(|w| w.1 as usize + 1).max().unwrap_or(0);
+            got = crate::check::interleave::stable_by_key(got, keys, |c| c.record.key);
+        } else {
+            got.sort_by_key(|c| (c.sink, c.record.key));
         }
-        let none = Vec::new();
-        for (&(sink, key), &want) in &want {
+        let mut origins: Vec<RecordId> = Vec::new();
+        for &(sink, key, want) in &want {
             keys_compared += 1;
-            let results = got.get(&(sink, key)).unwrap_or(&none);
-            let last = results.last().map_or(0, |r| r.1);
+            let from = got.partition_point(|c| (c.sink, c.record.key) < (sink, key));
+            let to = got.partition_point(|c| (c.sink, c.record.key) <= (sink, key));
+            let results = &got[from..to];
+            let last = results.last().map_or(0, |r| r.record.value);
             // An appending sink's key with a result committed twice was replayed, and nothing
             // orders the writes of the attempts: a zombie's late write can put an older result
             // last. The duplicate is counted already; the aggregate is right if it was committed
             // at all. (A two-phase-commit sink fences older attempts: its last result is the
             // newest attempt's.)
             let replayed = append_sinks.contains(&sink) && {
-                let mut origins: Vec<RecordId> = results.iter().map(|r| r.0).collect();
+                origins.clear();
+                origins.extend(results.iter().map(|r| r.record.origin));
                 origins.sort_unstable();
                 origins.windows(2).any(|w| w[0] == w[1])
             };
-            let right = if replayed { results.iter().any(|r| r.1 == want) } else { last == want };
+            let right = if replayed { results.iter().any(|r| r.record.value == want) } else { last == want };
             if right && last != want {
                 stale += 1;
             }
@@ -688,6 +772,33 @@ mod tests {
     use super::*;
     use crate::job::record::Record;
     use crate::scenario::testing::keyed_job;
+
+    #[test]
+    fn counting_in_dense_tables_finds_what_sorting_finds() {
+        let sc = keyed_job(2, 2);
+        let graph = JobGraph::build(&sc.job);
+        let (logs, log_of) = crate::cluster::engine::build_logs(&sc);
+        let expected = fault_free_output(&graph, &logs, &log_of);
+        let sink = OperatorId(graph.spec.operators.len() as u32 - 1);
+        assert!(expected.len() > 100);
+        let mut actual: Vec<CommittedRecord> = expected.iter().skip(7).copied().collect();
+        actual.remove(40);
+        actual.extend(expected[50..60].iter().copied());
+        actual.push(actual[3]);
+        let sorted = identity_differences(&logs, &[sink], &expected, &actual, 0);
+        let dense = identity_differences(&logs, &[sink], &expected, &actual, DENSE_LIMIT);
+        // 7 + 1 missing, 10 + 1 committed twice.
+        assert_eq!(sorted.len(), 19);
+        assert_eq!(sorted.iter().filter(|d| d.1 > d.2).count(), 8);
+        assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0), "in (sink, origin) order");
+        assert_eq!(dense, sorted);
+        // An origin that is no record of the log: counted by sorting, as committed once.
+        let mut beyond = actual.clone();
+        beyond[0].record.origin.offset = logs[0].total + 5;
+        let d = identity_differences(&logs, &[sink], &expected, &beyond, DENSE_LIMIT);
+        assert_eq!(d, identity_differences(&logs, &[sink], &expected, &beyond, 0));
+        assert!(d.iter().any(|x| x.0.1 == beyond[0].record.origin && (x.1, x.2) == (0, 1)));
+    }
 
     fn committed(graph: &JobGraph, logs: &[SourceLog], offsets: &[(u32, u64)]) -> Vec<CommittedRecord> {
         let sink = OperatorId(graph.spec.operators.len() as u32 - 1);

@@ -124,6 +124,9 @@ pub struct App<'a> {
     pub hits: std::cell::RefCell<Vec<(ratatui::layout::Rect, Hit)>>,
     /// Engine steps the violation marks point at, ascending.
     violation_steps: Vec<u64>,
+    /// When the fault-free reference run committed each record, ascending (the oracle view's
+    /// "fault-free run by the same time").
+    pub reference_commit_times: Vec<crate::sim::TimeUs>,
 }
 
 impl<'a> App<'a> {
@@ -134,6 +137,16 @@ impl<'a> App<'a> {
         assert_eq!(timeline.total(), run.outcome.events, "the replay re-simulates the same run (determinism)");
         let world = timeline.world_at(0, None);
         let seen = world.inspect();
+        // `simulate` runs the reference only when its report needs it; the replay always does.
+        let simulated;
+        let reference = match &run.reference {
+            Some(r) => r,
+            None => {
+                simulated = crate::cluster::engine::World::new(&run.scenario, false).run();
+                &simulated
+            }
+        };
+        let reference_commit_times = reference.committed.iter().map(|c| c.committed_at_us).collect();
         let mut app = App {
             run,
             timeline,
@@ -155,6 +168,7 @@ impl<'a> App<'a> {
             color: true,
             hits: Default::default(),
             violation_steps: Vec::new(),
+            reference_commit_times,
         };
         app.violation_steps = app.find_violations();
         app.notes_seen = app.notes_upto(0);

@@ -614,7 +614,7 @@ fn draw_transactions(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_oracle(frame: &mut Frame, app: &App, area: Rect) {
     let now = app.now_us();
-    let reference = app.run.reference.committed.partition_point(|c| c.committed_at_us <= now);
+    let reference = app.reference_commit_times.partition_point(|&t| t <= now);
     let committed = app.seen.committed;
     let diff = committed as i64 - reference as i64;
     let mut lines = vec![
