@@ -17,6 +17,16 @@ pub struct CutViolation {
     pub from_offsets: i64,
 }
 
+impl std::fmt::Display for CutViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "checkpoint {}: {} key {} = {} in the checkpoint, but its source offsets give {}",
+            self.checkpoint, self.operator, self.key, self.in_checkpoint, self.from_offsets
+        )
+    }
+}
+
 /// Keyed operators fed by one source through stateless operators only: their state is a pure
 /// function of the source offsets. Returns (keyed operator, source operator, stateless path).
 fn checkable(graph: &JobGraph) -> Vec<(OperatorId, OperatorId, Vec<OperatorId>)> {

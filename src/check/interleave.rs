@@ -45,6 +45,29 @@ pub struct BadResult {
     pub possible: Vec<(RecordId, i64)>,
 }
 
+impl std::fmt::Display for BadResult {
+    /// `sink key 7: result #3 = 5 from record …, committed at …; a fault-free execution commits
+    /// 8 from … there`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let possible = if self.possible.is_empty() {
+            "nothing".to_string()
+        } else {
+            self.possible.iter().map(|(id, v)| format!("{v} from {id}")).collect::<Vec<_>>().join(", ")
+        };
+        let what = match (self.record, self.value, self.committed_at_us) {
+            (Some(id), Some(v), Some(t)) => format!(
+                "result #{} = {} from record {}, committed at {}",
+                self.index + 1,
+                v,
+                id,
+                crate::sim::fmt_time(t)
+            ),
+            _ => format!("the results stop after {} although the job finished", self.index),
+        };
+        write!(f, "{} key {}: {}; a fault-free execution commits {} there", self.sink, self.key, what, possible)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SequenceReport {
     /// Sinks whose per-key sequences were searched.

@@ -872,34 +872,20 @@ pub fn summary(run: &Run, out: &mut String) {
         }
     }
     if let Some(b) = &r.first_bad_result {
-        let possible = if b.possible.is_empty() {
-            "nothing".to_string()
-        } else {
-            b.possible.iter().map(|(id, v)| format!("{v} from {id}")).collect::<Vec<_>>().join(", ")
-        };
-        let what = match (b.record, b.value, b.committed_at_us) {
-            (Some(id), Some(v), Some(t)) => {
-                format!("result #{} = {} from record {}, committed at {}", b.index + 1, v, id, fmt_time(t))
-            }
-            _ => format!("the results stop after {} although the job finished", b.index),
-        };
         let _ = writeln!(
             out,
-            "  {} key{} with results no fault-free execution commits; first: {} key {}: {}; a fault-free execution commits {} there",
+            "  {} key{} with results no fault-free execution commits; first: {b}",
             r.bad_results,
             if r.bad_results == 1 { "" } else { "s" },
-            b.sink,
-            b.key,
-            what,
-            possible
         );
     }
     if r.keys_over_budget > 0 {
         let _ = writeln!(
             out,
-            "  {} keys have too many interleavings to search ({} states each at most): their result sequences are not checked",
+            "  {} keys have too many interleavings to search ({} states a key, {} a run at most): their result sequences are not checked",
             r.keys_over_budget,
-            crate::check::interleave::STATE_BUDGET
+            crate::check::interleave::STATE_BUDGET,
+            crate::check::interleave::RUN_BUDGET
         );
     }
     match &run.cut_violation {
@@ -914,11 +900,7 @@ pub fn summary(run: &Run, out: &mut String) {
         }
         None => {}
         Some(v) => {
-            let _ = writeln!(
-                out,
-                "  INCONSISTENT CUT: checkpoint {}: {} key {} = {} in the checkpoint, but its source offsets give {}",
-                v.checkpoint, v.operator, v.key, v.in_checkpoint, v.from_offsets
-            );
+            let _ = writeln!(out, "  INCONSISTENT CUT: {v}");
         }
     }
     let zombies = o.store.zombies();

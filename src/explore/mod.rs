@@ -144,7 +144,7 @@ pub fn judge(run: &Run) -> Judgement {
         return fail("protocol invariant broken", v.clone());
     }
     if let Some(c) = &run.cut_violation {
-        return fail("inconsistent checkpoint", format!("{c:?}"));
+        return fail("inconsistent checkpoint", c.to_string());
     }
     let at_least_once_mode = sc.flink.checkpointing_mode == CheckpointingMode::AtLeastOnce;
     if out.bad_results > 0 && at_least_once_mode && out.lost == 0 && status == JobStatus::Finished {
@@ -155,16 +155,18 @@ pub fn judge(run: &Run) -> Judgement {
         };
     }
     if out.bad_results > 0 {
-        let d = out.first_bad_result.as_ref().map_or(String::new(), |b| format!("{b:?}"));
-        return fail("results no fault-free execution commits", format!("{} keys; {d}", out.bad_results));
+        let d = out.first_bad_result.as_ref().map_or(String::new(), |b| format!("; first: {b}"));
+        return fail("results no fault-free execution commits", format!("{} keys{d}", out.bad_results));
     }
     let append = sc.job.operators.iter().any(|o| matches!(o.kind, OperatorKind::Sink(SinkSemantic::Append)));
     let flink_duplicates = append || at_least_once_mode || sc.flink.checkpoint_interval_us.is_none();
     if out.duplicated > 0 && !flink_duplicates {
-        let d = out.first_duplicate.as_ref().map_or(String::new(), |o| format!("{o:?}"));
+        let d = out.first_duplicate.as_ref().map_or(String::new(), |o| {
+            format!("; first: {} (key {}) committed {}× to {}", o.record, o.key, o.committed_times, o.sink)
+        });
         return fail(
             "duplicates with two-phase-commit sinks in EXACTLY_ONCE mode",
-            format!("{} duplicated; first {d}", out.duplicated),
+            format!("{} duplicated{d}", out.duplicated),
         );
     }
     let exhausted = run.outcome.failovers.iter().any(|f| f.exhausted);
@@ -185,8 +187,11 @@ pub fn judge(run: &Run) -> Judgement {
         _ => {}
     }
     if out.lost > 0 {
-        let d = out.first_lost.as_ref().map_or(String::new(), |o| format!("{o:?}"));
-        return fail("records lost", format!("{} lost; first {d}", out.lost));
+        let d = out.first_lost.as_ref().map_or(String::new(), |o| {
+            let at = crate::sim::fmt_time(o.appended_at_us);
+            format!("; first: {} (key {}, appended at {at}) never reached {}", o.record, o.key, o.sink)
+        });
+        return fail("records lost", format!("{} lost{d}", out.lost));
     }
     match status {
         JobStatus::Finished => {}
