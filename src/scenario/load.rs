@@ -7,7 +7,7 @@ use crate::check::Verdict;
 use crate::cluster::bugs::PlantedBugs;
 use crate::cluster::config::*;
 use crate::cluster::state::JobStatus;
-use crate::fault::{FaultAction, FaultSpec, FaultTrigger, HostRef, MessageKind, MessageRule};
+use crate::fault::{FaultAction, FaultSpec, FaultTrigger, HostRef, MessageKind, MessageRule, ProtocolPhase};
 use crate::job::graph::SubtaskRef;
 use crate::job::spec::*;
 use serde::Deserialize;
@@ -188,7 +188,7 @@ impl Cx<'_> {
             return self.err(raw.fault[MAX_FAULTS].span(), format!("at most {MAX_FAULTS} faults per scenario"));
         }
         for f in &raw.fault {
-            faults.push(self.fault(f, &job, &cluster, duration_us + drain_us)?);
+            faults.push(self.fault(f, &job, &cluster, duration_us + drain_us, flink.checkpoint_interval_us.is_some())?);
         }
         self.restarts_need_a_stopped_taskmanager(&raw.fault, &faults)?;
         let b = raw.bugs;
@@ -975,7 +975,14 @@ impl Cx<'_> {
         Ok((a..b).map(|index| SubtaskRef { operator: OperatorId(op as u32), index }).collect())
     }
 
-    fn fault(&self, f: &Spanned<RawFault>, job: &JobSpec, cluster: &ClusterSpec, end_us: u64) -> Res<FaultSpec> {
+    fn fault(
+        &self,
+        f: &Spanned<RawFault>,
+        job: &JobSpec,
+        cluster: &ClusterSpec,
+        end_us: u64,
+        checkpointing: bool,
+    ) -> Res<FaultSpec> {
         let r = f.get_ref();
         // The action keys that are set, in file order.
         let mut actions: Vec<(&str, Range<usize>)> = [
@@ -997,6 +1004,8 @@ impl Cx<'_> {
         actions.sort_by_key(|(_, span)| span.start);
         let kind = match actions.as_slice() {
             [(kind, _)] => *kind,
+            // An `at-phase` fault kills the TaskManager running the subtask unless told otherwise.
+            [] if r.at_phase.is_some() => "kill-taskmanager",
             [] => return self.err_hint(f.span(), "a [[fault]] needs exactly one action", FAULT_ACTIONS),
             [(first, _), (second, span), ..] => {
                 return self.err_hint(
@@ -1036,15 +1045,30 @@ impl Cx<'_> {
                 "the n-th record becomes a poison record",
             );
         }
-        let trigger = match (&r.at, &r.at_record) {
-            (Some(at), None) => {
+        for (key, span) in [
+            ("subtask", r.subtask.as_ref().map(Spanned::span)),
+            ("checkpoint", r.checkpoint.as_ref().map(Spanned::span)),
+            ("after", r.after.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span
+                && r.at_phase.is_none()
+            {
+                return self.err_hint(
+                    span,
+                    format!("`{key}` goes with `at-phase`"),
+                    "at-phase = \"snapshot-taken\", subtask = \"count[0]\"",
+                );
+            }
+        }
+        let trigger = match (&r.at, &r.at_record, &r.at_phase) {
+            (Some(at), None, None) => {
                 let at_us = self.duration(at, "at")?;
                 if at_us >= end_us {
                     return self.err(at.span(), "the fault is after the end of the run (duration + drain)");
                 }
                 FaultTrigger::At { at_us }
             }
-            (None, Some(n)) => {
+            (None, Some(n), None) => {
                 if kind != "fail-task" {
                     return self.err_hint(
                         n.span(),
@@ -1057,11 +1081,12 @@ impl Cx<'_> {
                 }
                 FaultTrigger::AtRecord { n: *n.get_ref(), poison: r.poison.as_ref().is_some_and(|p| *p.get_ref()) }
             }
+            (None, None, Some(p)) => self.at_phase(f, p, job, end_us, checkpointing)?,
             _ => {
                 return self.err_hint(
                     f.span(),
-                    "a [[fault]] needs exactly one of `at` and `at-record`",
-                    "at = \"12s\" or at-record = 500",
+                    "a [[fault]] needs exactly one of `at`, `at-record` and `at-phase`",
+                    "at = \"12s\", at-record = 500 or at-phase = \"snapshot-taken\"",
                 );
             }
         };
@@ -1069,6 +1094,7 @@ impl Cx<'_> {
         let at_us = match trigger {
             FaultTrigger::At { at_us } => at_us,
             FaultTrigger::AtRecord { .. } => 0,
+            FaultTrigger::AtPhase { after_us, .. } => after_us,
         };
         let tm = |v: &Spanned<u64>| -> Res<u32> {
             if *v.get_ref() < u64::from(cluster.taskmanagers) {
@@ -1177,7 +1203,11 @@ impl Cx<'_> {
                 until_us: r.until.as_ref().map(|u| after_at(u, "until")).transpose()?,
             })
         };
-        let action = if let Some(v) = &r.kill_taskmanager {
+        let action = if let FaultTrigger::AtPhase { subtask, .. } = trigger
+            && actions.is_empty()
+        {
+            FaultAction::KillTaskManagerOf(subtask)
+        } else if let Some(v) = &r.kill_taskmanager {
             FaultAction::KillTaskManager(tm(v)?)
         } else if let Some(v) = &r.restart_taskmanager {
             FaultAction::RestartTaskManager(tm(v)?)
@@ -1233,6 +1263,81 @@ impl Cx<'_> {
         Ok(FaultSpec { trigger, action })
     }
 
+    /// `at-phase = "…"` with its `subtask`, `checkpoint` and `after`.
+    fn at_phase(
+        &self,
+        f: &Spanned<RawFault>,
+        p: &Spanned<String>,
+        job: &JobSpec,
+        end_us: u64,
+        checkpointing: bool,
+    ) -> Res<FaultTrigger> {
+        let r = f.get_ref();
+        let Some(phase) = ProtocolPhase::parse(p.get_ref()) else {
+            let list = ProtocolPhase::NAMES.join(", ");
+            let hint = match closest(p.get_ref(), &ProtocolPhase::NAMES) {
+                Some(c) => format!("did you mean \"{c}\"? phases: {list}"),
+                None => format!("phases: {list}"),
+            };
+            return self.err_hint(p.span(), format!("unknown protocol phase {:?}", p.get_ref()), hint);
+        };
+        let Some(st) = &r.subtask else {
+            return self.err_hint(
+                f.span(),
+                "an `at-phase` fault needs the `subtask` whose phase it waits for",
+                "subtask = \"count[0]\"",
+            );
+        };
+        let subtask = self.subtask_ref(st, job)?;
+        if !checkpointing && phase != ProtocolPhase::Deploying {
+            return self.err_hint(
+                p.span(),
+                format!("`{}` needs checkpointing: execution.checkpointing.interval is not set", phase.name()),
+                "set \"execution.checkpointing.interval\" in [flink], or use at-phase = \"deploying\"",
+            );
+        }
+        let graph = crate::job::graph::JobGraph::build(job);
+        let id = graph.subtask_id(subtask);
+        let task = graph.task_of(id);
+        if phase == ProtocolPhase::BarrierOnSomeInputs && graph.subtasks[id.0 as usize].inputs.len() < 2 {
+            return self.err_hint(
+                st.span(),
+                format!(
+                    "{} has {} input channel(s): a barrier cannot arrive on some inputs only",
+                    graph.subtask_name(id),
+                    graph.subtasks[id.0 as usize].inputs.len()
+                ),
+                "name a subtask behind a hash or rebalance edge from a parallel operator",
+            );
+        }
+        let two_phase = |o: &crate::job::spec::OperatorId| {
+            matches!(job.operators[o.0 as usize].kind, OperatorKind::Sink(SinkSemantic::TwoPhaseCommit))
+        };
+        if phase == ProtocolPhase::PreCommitted && !task.operators.iter().any(two_phase) {
+            return self.err_hint(
+                st.span(),
+                format!("{} runs no two-phase-commit sink: nothing is pre-committed there", graph.subtask_name(id)),
+                "name a subtask of a sink with semantic = \"two-phase-commit\"",
+            );
+        }
+        let checkpoint = match &r.checkpoint {
+            Some(c) if *c.get_ref() < 1 => return self.err(c.span(), "checkpoints are numbered from 1"),
+            Some(c) => Some(*c.get_ref()),
+            None => None,
+        };
+        let after_us = match &r.after {
+            Some(a) => {
+                let us = self.duration(a, "after")?;
+                if us >= end_us {
+                    return self.err(a.span(), "`after` is after the end of the run (duration + drain)");
+                }
+                us
+            }
+            None => 0,
+        };
+        Ok(FaultTrigger::AtPhase { phase, subtask, checkpoint, after_us })
+    }
+
     /// A host name as a fault names it: `jobmanager`, `tm-N`, `checkpoint-storage`, `sink-store`,
     /// `ha-store`.
     fn host(&self, s: &Spanned<String>, cluster: &ClusterSpec) -> Res<HostRef> {
@@ -1278,7 +1383,7 @@ impl Cx<'_> {
         }
         let time = |f: &FaultSpec| match f.trigger {
             FaultTrigger::At { at_us } => at_us,
-            FaultTrigger::AtRecord { .. } => u64::MAX,
+            FaultTrigger::AtRecord { .. } | FaultTrigger::AtPhase { .. } => u64::MAX,
         };
         let mut order: Vec<usize> = (0..faults.len()).collect();
         order.sort_by_key(|&i| (time(&faults[i]), i));
@@ -1502,6 +1607,12 @@ struct RawFault {
     at: Option<Spanned<String>>,
     at_record: Option<Spanned<u64>>,
     poison: Option<Spanned<bool>>,
+    /// `at-phase`: the checkpoint-protocol phase of `subtask` that fires the fault, of
+    /// `checkpoint` (if set), the first time at or after `after`.
+    at_phase: Option<Spanned<String>>,
+    subtask: Option<Spanned<String>>,
+    checkpoint: Option<Spanned<u64>>,
+    after: Option<Spanned<String>>,
     kill_taskmanager: Option<Spanned<u64>>,
     restart_taskmanager: Option<Spanned<u64>>,
     fail_task: Option<Spanned<String>>,
