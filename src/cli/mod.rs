@@ -3,6 +3,7 @@
 
 pub mod explore;
 pub mod render;
+pub mod sweep;
 
 use crate::cluster::engine::World;
 use crate::run::{distribution, seed_summary, simulate};
@@ -99,6 +100,13 @@ enum Command {
         #[command(flatten)]
         args: explore::ExploreArgs,
     },
+    /// Crash once at each checkpoint-protocol phase of each subtask where it can happen
+    /// (barrier on some inputs, snapshot taken, acknowledged, completed not notified,
+    /// pre-committed, restoring, deploying): one run per case with an `at-phase` fault that
+    /// kills the TaskManager running the subtask, at the first checkpoint a fault-free run
+    /// completes after a third of the duration. Prints phases × subtasks with each verdict,
+    /// "not reached" where the phase never came. Exit 1 if a case fails by explore's judgement.
+    Sweep(sweep::SweepArgs),
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
     /// Measure simulation speed (use a release build); with --seek, the replay's time travel.
@@ -165,6 +173,7 @@ pub fn main() -> ExitCode {
             explore::cmd_merge(&files, results.as_deref())
         }
         Command::Explore { merge: None, args } => explore::cmd_explore(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));

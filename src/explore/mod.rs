@@ -9,6 +9,7 @@
 pub mod draw;
 pub mod report;
 pub mod shrink;
+pub mod sweep;
 
 use crate::check::Verdict;
 use crate::cluster::config::CheckpointingMode;
