@@ -133,6 +133,12 @@ enum ExploreCommand {
         /// Also write the merged results to this file.
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
+        /// Print the coverage summed over the shards (as `explore --coverage`).
+        #[arg(long)]
+        coverage: bool,
+        /// Print it and exit 1 naming the required cells that stayed at zero (as `explore`).
+        #[arg(long)]
+        require_coverage: bool,
     },
 }
 
@@ -169,9 +175,9 @@ pub fn main() -> ExitCode {
             cmd_run(&file, seed, json, &bugs, trace.as_deref(), check)
         }
         Command::Check { paths, format, snapshots } => cmd_check(&paths, format, snapshots.as_deref()),
-        Command::Explore { merge: Some(ExploreCommand::Merge { files, results }), .. } => {
-            explore::cmd_merge(&files, results.as_deref())
-        }
+        Command::Explore {
+            merge: Some(ExploreCommand::Merge { files, results, coverage, require_coverage }), ..
+        } => explore::cmd_merge(&files, results.as_deref(), coverage, require_coverage),
         Command::Explore { merge: None, args } => explore::cmd_explore(args),
         Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Regions { file } => {

@@ -72,7 +72,11 @@ pub fn cmd_sweep(a: SweepArgs) -> ExitCode {
     let cells: Vec<Cell> = cells.into_iter().map(|(_, c)| c).collect();
     print!("{}", render(&plan, &cells));
     if let Some(dir) = &a.out {
-        println!("case files: {} (reproduce a cell: recoverysim run {}/sweep-PHASE-SUBTASK.toml)", dir.display(), dir.display());
+        println!(
+            "case files: {} (reproduce a cell: recoverysim run {}/sweep-PHASE-SUBTASK.toml)",
+            dir.display(),
+            dir.display()
+        );
     }
     eprintln!("wall time: {} cases in {:.1} s on {jobs} jobs", cells.len(), started.elapsed().as_secs_f64());
     if cells.iter().any(|c| c.judgement.is_fail()) { ExitCode::from(1) } else { ExitCode::SUCCESS }

@@ -247,8 +247,7 @@ pub fn render(plan: &Plan, cells: &[Cell]) -> String {
         row.push(if applicable == 0 { "n/a".into() } else { format!("{reached}/{applicable}") });
         rows.push(row);
     }
-    let widths: Vec<usize> =
-        (0..n + 2).map(|k| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..n + 2).map(|k| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0)).collect();
     let mut s = format!(
         "sweep {}: crash (kill -9 of the TaskManager) at each protocol phase of each subtask — checkpoint {} \
          (completed at {} without faults); {} cases\n\n",

@@ -188,7 +188,13 @@ impl Cx<'_> {
             return self.err(raw.fault[MAX_FAULTS].span(), format!("at most {MAX_FAULTS} faults per scenario"));
         }
         for f in &raw.fault {
-            faults.push(self.fault(f, &job, &cluster, duration_us + drain_us, flink.checkpoint_interval_us.is_some())?);
+            faults.push(self.fault(
+                f,
+                &job,
+                &cluster,
+                duration_us + drain_us,
+                flink.checkpoint_interval_us.is_some(),
+            )?);
         }
         self.restarts_need_a_stopped_taskmanager(&raw.fault, &faults)?;
         let b = raw.bugs;
@@ -1275,7 +1281,14 @@ impl Cx<'_> {
         let r = f.get_ref();
         let Some(phase) = ProtocolPhase::parse(p.get_ref()) else {
             let list = ProtocolPhase::NAMES.join(", ");
-            let hint = match closest(p.get_ref(), &ProtocolPhase::NAMES) {
+            // "snapshot" for "snapshot-taken": a unique prefix is as good a guess.
+            let word = p.get_ref().as_str();
+            let mut prefixed = ProtocolPhase::NAMES.iter().filter(|n| !word.is_empty() && n.starts_with(word));
+            let unique_prefix = match (prefixed.next(), prefixed.next()) {
+                (Some(n), None) => Some(*n),
+                _ => None,
+            };
+            let hint = match closest(word, &ProtocolPhase::NAMES).or(unique_prefix) {
                 Some(c) => format!("did you mean \"{c}\"? phases: {list}"),
                 None => format!("phases: {list}"),
             };

@@ -95,7 +95,8 @@ impl World<'_> {
     /// The TaskManager to kill for `KillTaskManagerOf`: the host of the attempt that reached the
     /// phase, else of the subtask's newest attempt.
     pub(super) fn phase_victim(&self, fault: usize, st: SubtaskId) -> Option<HostId> {
-        let recorded = self.faults.phase.armed.iter().find(|a| a.fault == fault).and_then(|a| a.fired).and_then(|f| f.0);
+        let recorded =
+            self.faults.phase.armed.iter().find(|a| a.fault == fault).and_then(|a| a.fired).and_then(|f| f.0);
         recorded.or_else(|| self.host_of_attempt(st))
     }
 
@@ -130,8 +131,8 @@ impl World<'_> {
             }
             FaultAction::FailTask(_) | FaultAction::RollingUpdate { .. } | FaultAction::KillJobManager => Vec::new(),
         };
-        let job_wide = tms.is_empty()
-            && !matches!(spec.action, FaultAction::FailTask(_) | FaultAction::KillTaskManagerOf(_));
+        let job_wide =
+            tms.is_empty() && !matches!(spec.action, FaultAction::FailTask(_) | FaultAction::KillTaskManagerOf(_));
         let mut tasks: Vec<SubtaskId> = Vec::new();
         if let FaultAction::FailTask(r) = &spec.action {
             tasks.push(self.graph.subtask_id(*r));

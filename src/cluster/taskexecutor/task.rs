@@ -11,11 +11,11 @@ use crate::cluster::external::{SubtaskSnapshot, TxnId, snapshot_bytes};
 use crate::cluster::msg::{AskRef, AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
 use crate::cluster::net::HostId;
 use crate::cluster::state::ExecutionState;
+use crate::fault::phase::{Probe, ProtocolPhase};
 use crate::job::graph::{ChannelId, JobGraph};
 use crate::job::keygroup::subtask_for_key;
 use crate::job::record::{Record, SourceLog, apply_keyed, apply_stateless};
 use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
-use crate::fault::phase::{Probe, ProtocolPhase};
 use crate::trace::{FailureCause, Note};
 use std::collections::{BTreeMap, VecDeque};
 
