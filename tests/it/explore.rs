@@ -252,7 +252,7 @@ fn require_coverage_fails_on_a_tiny_range_and_names_the_empty_cells() {
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(1), "{stdout}");
     let line = stdout.lines().find(|l| l.contains("required cells stayed at zero: ")).expect("names the cells");
-    let named: Vec<&str> = line.split(": ").nth(1).expect("a list").split(", ").collect();
+    let named: Vec<&str> = line.split_once("zero: ").expect("a list").1.split(", ").collect();
     let r: Results = serde_json::from_str(&std::fs::read_to_string(&results).expect("written")).expect("parses");
     assert_eq!(named, coverage::missing(&r), "{line}");
     // Each named cell is one the job can be in and no fault reached.
