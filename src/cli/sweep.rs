@@ -21,6 +21,9 @@ pub struct SweepArgs {
     /// Overwrite case files already in DIR.
     #[arg(long)]
     pub force: bool,
+    /// Plant a protocol bug in every case, as in `run`; repeatable.
+    #[arg(long = "bug", value_name = "NAME")]
+    pub bugs: Vec<String>,
 }
 
 // Threads run independent simulations outside the single-threaded core; the wall time is
@@ -36,9 +39,9 @@ pub fn cmd_sweep(a: SweepArgs) -> ExitCode {
     };
     let file = a.file.display().to_string();
     let started = std::time::Instant::now();
-    let plan = match plan(&file, &text) {
+    let plan = match plan(&file, &text, &a.bugs) {
         Ok(p) => p,
-        Err(e @ SweepError::Scenario(_)) | Err(e @ SweepError::NoCheckpoint(_)) => {
+        Err(e @ (SweepError::Scenario(_) | SweepError::NoCheckpoint(_) | SweepError::UnknownBug(_))) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }

@@ -35,6 +35,8 @@ pub struct Plan {
     pub checkpoint: u64,
     pub completed_at_us: u64,
     pub cases: Vec<Case>,
+    /// Planted bugs added by `--bug`.
+    pub bugs: Vec<String>,
 }
 
 /// The outcome of one case.
@@ -58,6 +60,8 @@ pub enum SweepError {
     Scenario(ScenarioError),
     /// The job has no checkpointing, or no checkpoint completes after a third of the run.
     NoCheckpoint(String),
+    /// A planted bug name that does not exist.
+    UnknownBug(String),
 }
 
 impl std::fmt::Display for SweepError {
@@ -65,6 +69,11 @@ impl std::fmt::Display for SweepError {
         match self {
             SweepError::Scenario(e) => write!(f, "{e}"),
             SweepError::NoCheckpoint(s) => write!(f, "error: {s}"),
+            SweepError::UnknownBug(b) => write!(
+                f,
+                "error: unknown planted bug `{b}`\n  hint: one of {}",
+                crate::cluster::bugs::PlantedBugs::NAMES.join(", ")
+            ),
         }
     }
 }
@@ -87,9 +96,23 @@ fn subtask_ref(graph: &JobGraph, st: SubtaskId) -> String {
     format!("{}[{}]", graph.operator_name(graph.task_of(st).operators[0]), s.index)
 }
 
-/// Plans the sweep of one scenario file: a fault-free run finds the checkpoint to crash at.
-pub fn plan(file: &str, text: &str) -> Result<Plan, SweepError> {
-    let sc = parse_str(file, text).map_err(SweepError::Scenario)?;
+/// Plans the sweep of one scenario file, with planted bugs (`--bug`) added to its `[bugs]`: a
+/// fault-free run finds the checkpoint to crash at.
+pub fn plan(file: &str, text: &str, bugs: &[String]) -> Result<Plan, SweepError> {
+    parse_str(file, text).map_err(SweepError::Scenario)?;
+    let mut doc: DocumentMut = text.parse().expect("the loader parsed this text as TOML already");
+    draw::strip(&mut doc);
+    let mut probe = crate::cluster::bugs::PlantedBugs::default();
+    for b in bugs {
+        if !probe.set(b) {
+            return Err(SweepError::UnknownBug(b.clone()));
+        }
+        if doc.get("bugs").and_then(|t| t.as_table()).is_none() {
+            doc["bugs"] = toml_edit::Item::Table(Table::new());
+        }
+        doc["bugs"][b.as_str()] = toml_edit::value(true);
+    }
+    let sc = parse_str(file, &doc.to_string()).map_err(SweepError::Scenario)?;
     if sc.flink.checkpoint_interval_us.is_none() {
         return Err(SweepError::NoCheckpoint(format!(
             "{file}: checkpointing is off (execution.checkpointing.interval): there are no protocol phases to crash at"
@@ -109,8 +132,6 @@ pub fn plan(file: &str, text: &str) -> Result<Plan, SweepError> {
             crate::sim::fmt_time(third)
         )));
     };
-    let mut doc: DocumentMut = text.parse().expect("the loader parsed this text as TOML already");
-    draw::strip(&mut doc);
     let name = doc.get("name").and_then(|v| v.as_str()).unwrap_or("scenario").to_string();
     let drain = sc.flink.checkpoint_timeout_us + MIN_DRAIN_US;
     if sc.drain_us < drain {
@@ -157,7 +178,7 @@ pub fn plan(file: &str, text: &str) -> Result<Plan, SweepError> {
         }
     }
     let subtasks = (0..graph.subtask_count()).map(|i| graph.subtask_name(SubtaskId(i as u32))).collect();
-    Ok(Plan { file: file.to_string(), subtasks, checkpoint, completed_at_us, cases })
+    Ok(Plan { file: file.to_string(), subtasks, checkpoint, completed_at_us, cases, bugs: bugs.to_vec() })
 }
 
 /// Runs one case and judges it like an explored seed.
@@ -248,9 +269,10 @@ pub fn render(plan: &Plan, cells: &[Cell]) -> String {
         rows.push(row);
     }
     let widths: Vec<usize> = (0..n + 2).map(|k| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0)).collect();
+    let bugs = if plan.bugs.is_empty() { String::new() } else { format!(", planted bugs: {}", plan.bugs.join(", ")) };
     let mut s = format!(
         "sweep {}: crash (kill -9 of the TaskManager) at each protocol phase of each subtask — checkpoint {} \
-         (completed at {} without faults); {} cases\n\n",
+         (completed at {} without faults); {} cases{bugs}\n\n",
         plan.file,
         plan.checkpoint,
         crate::sim::fmt_time(plan.completed_at_us),

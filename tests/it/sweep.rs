@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 fn swept(file: &str) -> (Plan, Vec<Cell>) {
     let text = std::fs::read_to_string(file).expect("a shipped scenario");
-    let p = plan(file, &text).unwrap_or_else(|e| panic!("{e}"));
+    let p = plan(file, &text, &[]).unwrap_or_else(|e| panic!("{e}"));
     let cells = p.cases.iter().map(|c| run_case(file, c)).collect();
     (p, cells)
 }
@@ -217,4 +217,33 @@ fn phase_faults_are_checked_with_positioned_errors() {
     );
     let sc = recoverysim::scenario::parse_str("t.toml", &t).expect("valid");
     assert!(matches!(sc.faults[0].action, recoverysim::fault::FaultAction::FailTask(_)));
+}
+
+#[test]
+fn a_planted_bug_shows_at_the_phases_where_it_bites() {
+    // no-recommit: a restarted sink does not commit the restored checkpoint's transactions
+    // again. Only a crash after the checkpoint completed and before the notification reached the
+    // sinks leaves them uncommitted: those records are lost. A crash before completion restarts
+    // from the checkpoint before, whose transactions were committed: nothing lost.
+    let file = "scenarios/keyed-tm-kill.toml";
+    let text = std::fs::read_to_string(file).expect("shipped");
+    let p = plan(file, &text, &["no-recommit".to_string()]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.cases.iter().all(|c| c.text.contains("no-recommit = true")));
+    for c in &p.cases {
+        if !matches!(c.phase, ProtocolPhase::SnapshotTaken | ProtocolPhase::CompletedNotNotified) {
+            continue;
+        }
+        let cell = run_case(file, c);
+        let what = format!("{:?} of {}", c.phase, p.subtasks[c.subtask.0 as usize]);
+        if c.phase == ProtocolPhase::CompletedNotNotified {
+            assert_eq!(cell.verdict, "at_most_once", "{what}");
+            assert!(cell.lost > 50 && cell.judgement.is_fail(), "{what}: {cell:?}");
+        } else {
+            assert_eq!(cell.verdict, "exactly_once", "{what}");
+        }
+    }
+    assert!(matches!(
+        plan(file, &text, &["no-such-bug".to_string()]),
+        Err(recoverysim::explore::sweep::SweepError::UnknownBug(_))
+    ));
 }
