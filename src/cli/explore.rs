@@ -62,6 +62,37 @@ pub struct ExploreArgs {
     /// Overwrite scenario files already in --out.
     #[arg(long)]
     pub force: bool,
+    /// After the summary, print the coverage: for every fault that fired, the job's
+    /// checkpoint-protocol phase at that instant (restart, deploy, restore, barriers in flight,
+    /// snapshot taken, acknowledgements on the way, notification pending, pre-committed,
+    /// running), as fault kind × phase and operator kind × phase (the operator kinds on the
+    /// tasks the fault hit).
+    #[arg(long)]
+    pub coverage: bool,
+    /// Print the coverage and exit 1 naming every cell that stayed at zero: each explored fault
+    /// kind × each phase the job can be in, and each operator kind of the job × each such phase
+    /// (checkpoint phases need checkpointing, pre-committed a two-phase-commit sink; with
+    /// --vary every operator kind and phase).
+    #[arg(long)]
+    pub require_coverage: bool,
+}
+
+/// Prints the coverage if asked; `false` when `--require-coverage` finds empty cells.
+pub fn print_coverage(res: &Results, show: bool, require: bool) -> bool {
+    if !show && !require {
+        return true;
+    }
+    print!("{}", crate::explore::coverage::render(res));
+    if !require {
+        return true;
+    }
+    let missing = crate::explore::coverage::missing(res);
+    if missing.is_empty() {
+        println!("coverage: every required cell reached");
+        return true;
+    }
+    println!("coverage: {} required cells stayed at zero: {}", missing.len(), missing.join(", "));
+    false
 }
 
 /// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a
@@ -231,8 +262,11 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         shard: shard.map(|(k, n)| [k, n]),
         rechecked: rechecked.load(Ordering::Relaxed),
         results: all.iter().map(|(r, _)| r.clone()).collect(),
+        operators: base.coverage_axes().0,
+        phases: base.coverage_axes().1,
     };
     print!("{}", report::summary(&res));
+    let covered = print_coverage(&res, a.coverage, a.require_coverage);
     print!("{}", report::timing(&res, wall_ms, jobs));
     if let Some(path) = &a.results {
         let json = serde_json::to_string_pretty(&res).expect("results serialize: plain data");
@@ -298,10 +332,10 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
     if write_failed {
         return ExitCode::from(2);
     }
-    if res.results.iter().any(|r| r.judgement.is_fail()) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if res.results.iter().any(|r| r.judgement.is_fail()) || !covered { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>) -> ExitCode {
+pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>, coverage: bool, require_coverage: bool) -> ExitCode {
     let mut parts = Vec::new();
     for f in files {
         let text = match std::fs::read_to_string(f) {
@@ -331,6 +365,7 @@ pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>) -> ExitCode {
         }
     };
     print!("{}", report::summary(&merged));
+    let covered = print_coverage(&merged, coverage, require_coverage);
     if let Some(path) = results {
         let json = serde_json::to_string_pretty(&merged).expect("results serialize: plain data");
         if let Err(e) = write_atomic(path, &(json + "\n"), true) {
@@ -338,5 +373,5 @@ pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if merged.results.iter().any(|r| r.judgement.is_fail()) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if merged.results.iter().any(|r| r.judgement.is_fail()) || !covered { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

@@ -3,6 +3,7 @@
 
 pub mod explore;
 pub mod render;
+pub mod sweep;
 
 use crate::cluster::engine::World;
 use crate::run::{distribution, seed_summary, simulate};
@@ -99,6 +100,13 @@ enum Command {
         #[command(flatten)]
         args: explore::ExploreArgs,
     },
+    /// Crash once at each checkpoint-protocol phase of each subtask where it can happen
+    /// (barrier on some inputs, snapshot taken, acknowledged, completed not notified,
+    /// pre-committed, restoring, deploying): one run per case with an `at-phase` fault that
+    /// kills the TaskManager running the subtask, at the first checkpoint a fault-free run
+    /// completes after a third of the duration. Prints phases × subtasks with each verdict,
+    /// "not reached" where the phase never came. Exit 1 if a case fails by explore's judgement.
+    Sweep(sweep::SweepArgs),
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
     /// Measure simulation speed (use a release build); with --seek, the replay's time travel.
@@ -125,6 +133,12 @@ enum ExploreCommand {
         /// Also write the merged results to this file.
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
+        /// Print the coverage summed over the shards (as `explore --coverage`).
+        #[arg(long)]
+        coverage: bool,
+        /// Print it and exit 1 naming the required cells that stayed at zero (as `explore`).
+        #[arg(long)]
+        require_coverage: bool,
     },
 }
 
@@ -161,10 +175,11 @@ pub fn main() -> ExitCode {
             cmd_run(&file, seed, json, &bugs, trace.as_deref(), check)
         }
         Command::Check { paths, format, snapshots } => cmd_check(&paths, format, snapshots.as_deref()),
-        Command::Explore { merge: Some(ExploreCommand::Merge { files, results }), .. } => {
-            explore::cmd_merge(&files, results.as_deref())
-        }
+        Command::Explore {
+            merge: Some(ExploreCommand::Merge { files, results, coverage, require_coverage }), ..
+        } => explore::cmd_merge(&files, results.as_deref(), coverage, require_coverage),
         Command::Explore { merge: None, args } => explore::cmd_explore(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));

@@ -27,6 +27,8 @@ use crate::sim::{EventQueue, Rng, Stream, TimeUs, TraceHasher};
 use crate::trace::{Note, TraceEntry};
 use std::hash::{Hash, Hasher};
 
+mod phase;
+
 /// A process's own timer.
 #[derive(Clone, Copy, Debug, Hash)]
 pub enum Timer {
@@ -196,6 +198,8 @@ pub struct FaultRt {
     /// Highest read position per source subtask over all attempts (only for the planted
     /// `no-source-rewind` bug).
     high_water: std::collections::BTreeMap<(u32, u32), u64>,
+    /// `at-phase` faults, what the protocol probes told, and the classification of fired faults.
+    pub phase: phase::PhaseRt,
 }
 
 impl FaultRt {
@@ -288,6 +292,7 @@ impl Ctx<'_> {
         }
         if !again {
             self.faults.fault_times[fault] = Some(self.now);
+            self.faults.phase.unclassified.push(fault);
         }
         let graph = self.graph;
         let text = self.sc.faults[fault].action.describe(&|r| graph.subtask_ref_name(r));
@@ -382,6 +387,8 @@ pub struct EngineOutcome {
     pub records_read: u64,
     /// Messages each `lose-messages` / `delay-messages` fault hit: (fault index, messages).
     pub rule_hits: Vec<(usize, u64)>,
+    /// Every fired fault classified (`explore`'s coverage), in firing order.
+    pub coverage: Vec<crate::fault::phase::FaultCoverage>,
 }
 
 /// Slot state of a rolling update (Kubernetes' Deployment controller, maxSurge 1,
@@ -502,6 +509,7 @@ impl<'a> World<'a> {
                 records_read: 0,
                 worker_requests: 0,
                 high_water: Default::default(),
+                phase: phase::PhaseRt::new(&graph, faults),
             },
             events: 0,
             stopped: false,
@@ -558,6 +566,11 @@ impl<'a> World<'a> {
         at.hash(&mut self.trace.hash);
         ev.hash(&mut self.trace.hash);
         self.dispatch(ev);
+        if !self.faults.phase.unclassified.is_empty() {
+            for f in std::mem::take(&mut self.faults.phase.unclassified) {
+                self.classify(f);
+            }
+        }
         true
     }
 
@@ -687,6 +700,7 @@ impl<'a> World<'a> {
             violations: self.trace.violations,
             records_read: self.faults.records_read,
             rule_hits: self.net.rule_hits(),
+            coverage: self.faults.phase.coverage,
         }
     }
 
@@ -982,13 +996,20 @@ impl<'a> World<'a> {
 
     fn on_fault(&mut self, index: usize) {
         let now = self.now();
+        self.classify(index);
         self.faults.fault_times[index] = Some(now);
         let action = self.sc.faults[index].action.clone();
         let graph = &self.graph;
-        let text = action.describe(&|r| graph.subtask_ref_name(r));
+        let text = action.describe(&|r| graph.subtask_ref_name(r)) + &self.phase_text(index);
         self.note(Note::FaultInjected { fault: index, text });
         match action {
             FaultAction::KillTaskManager(tm) => self.kill_te(HostId::tm(tm)),
+            FaultAction::KillTaskManagerOf(r) => match self.phase_victim(index, self.graph.subtask_id(r)) {
+                Some(host) => self.kill_te(host),
+                None => self.note(Note::Warning {
+                    text: format!("no TaskManager runs {}: nothing to kill", self.graph.subtask_ref_name(r)),
+                }),
+            },
             FaultAction::RestartTaskManager(tm) => {
                 let host = HostId::tm(tm);
                 if self.alive_te(host).is_some() || self.starting[host.0 as usize] {

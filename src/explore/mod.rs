@@ -6,9 +6,11 @@
 //! up, a job lost with its JobManager without HA) is not a failure, and the reason is kept.
 //! Pure: no clock, no threads, no files; the CLI runs seeds in parallel and writes files.
 
+pub mod coverage;
 pub mod draw;
 pub mod report;
 pub mod shrink;
+pub mod sweep;
 
 use crate::check::Verdict;
 use crate::cluster::config::CheckpointingMode;
@@ -237,6 +239,11 @@ pub struct SeedResult {
     /// Wall time of the seed (both runs and the oracle), in milliseconds; not part of the report
     /// two shards must agree on.
     pub wall_ms: u64,
+    /// Faults by kind, the job's phase when each fired and the operator kinds it hit:
+    /// `kind/phase/operator` → count (`none` for a fault that hit no task; a fault on a chain
+    /// counts once per operator kind in it).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub coverage: std::collections::BTreeMap<String, u64>,
 }
 
 /// Runs one seed: draw, load, simulate, judge. `wall_ms` is left 0 (the caller times it).
@@ -252,6 +259,7 @@ pub fn run_seed(base: &Base, seed: u64) -> (SeedResult, Option<String>) {
                 events: 0,
                 trace_hash: String::new(),
                 wall_ms: 0,
+                coverage: Default::default(),
             },
             None,
         ),
@@ -266,9 +274,50 @@ pub fn run_seed(base: &Base, seed: u64) -> (SeedResult, Option<String>) {
                 events: run.outcome.events,
                 trace_hash: format!("{:016x}", run.outcome.trace_hash),
                 wall_ms: 0,
+                coverage: coverage_of(&run.outcome.coverage),
             };
             (r, Some(text))
         }
+    }
+}
+
+/// A run's classified faults as `kind/phase/operator` counts.
+pub fn coverage_of(faults: &[crate::fault::phase::FaultCoverage]) -> std::collections::BTreeMap<String, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    for f in faults {
+        let none = ["none"];
+        let ops: &[&str] = if f.operators.is_empty() { &none } else { &f.operators };
+        for op in ops {
+            *m.entry(format!("{}/{}/{op}", f.kind, f.phase.name())).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+impl Base {
+    /// The coverage cells that count for this exploration: the operator kinds of the job and
+    /// the phases it can be in (checkpoint phases need checkpointing, `pre-committed` a
+    /// two-phase-commit sink). With `--vary` the job is drawn per seed: every operator kind and
+    /// every phase.
+    pub fn coverage_axes(&self) -> (Vec<String>, Vec<String>) {
+        use crate::fault::phase::JobPhase;
+        if self.opts.vary {
+            let ops = ["source", "map", "filter", "keyed-count", "keyed-sum", "sink"];
+            return (ops.map(String::from).to_vec(), JobPhase::ALL.iter().map(|p| p.name().to_string()).collect());
+        }
+        let sc = &self.scenario;
+        let mut ops: Vec<&str> = sc.job.operators.iter().map(|o| o.kind.name()).collect();
+        ops.sort_unstable();
+        ops.dedup();
+        let two_phase =
+            sc.job.operators.iter().any(|o| matches!(o.kind, OperatorKind::Sink(SinkSemantic::TwoPhaseCommit)));
+        let checkpointing = sc.flink.checkpoint_interval_us.is_some();
+        let phases = JobPhase::ALL
+            .iter()
+            .filter(|p| p.possible(checkpointing, two_phase))
+            .map(|p| p.name().to_string())
+            .collect();
+        (ops.into_iter().map(String::from).collect(), phases)
     }
 }
 

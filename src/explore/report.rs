@@ -26,6 +26,12 @@ pub struct Results {
     /// Seeds re-run to check determinism, and those whose trace hash differed.
     pub rechecked: u64,
     pub results: Vec<SeedResult>,
+    /// The coverage cells that count (`--require-coverage`): the job's operator kinds and the
+    /// phases it can be in (`Base::coverage_axes`). Absent in files written before coverage.
+    #[serde(default)]
+    pub operators: Vec<String>,
+    #[serde(default)]
+    pub phases: Vec<String>,
 }
 
 /// Why shards cannot be merged.
@@ -81,6 +87,11 @@ pub fn merge(parts: Vec<Results>) -> Result<Results, MergeError> {
             "options",
             format!("vary {} kinds {:?} max-faults {} bugs {:?}", all.vary, all.kinds, all.max_faults, all.bugs),
             format!("vary {} kinds {:?} max-faults {} bugs {:?}", p.vary, p.kinds, p.max_faults, p.bugs),
+        )?;
+        same(
+            "coverage cells",
+            format!("operators {:?} phases {:?}", all.operators, all.phases),
+            format!("operators {:?} phases {:?}", p.operators, p.phases),
         )?;
         all.rechecked += p.rechecked;
         all.results.extend(p.results);

@@ -1,7 +1,10 @@
 //! Faults injected by the scenario. A fault is data; the cluster engine carries it out, each as a
 //! change to one process or to the network (`cluster::net`), never by telling anybody directly.
 
+pub mod phase;
+
 use crate::job::graph::SubtaskRef;
+pub use phase::ProtocolPhase;
 
 /// A host of the simulated cluster, as a scenario names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -148,6 +151,10 @@ pub enum FaultAction {
     RollingUpdate { interval_us: u64 },
     /// The JobManager process dies (kill -9 of its pod/process).
     KillJobManager,
+    /// The TaskManager process running the subtask's attempt dies (kill -9): the default action
+    /// of an `at-phase` fault, resolved when the phase is reached (the attempt that reached it;
+    /// for `completed-not-notified`, the subtask's newest attempt).
+    KillTaskManagerOf(SubtaskRef),
 }
 
 /// When a fault fires.
@@ -158,6 +165,10 @@ pub enum FaultTrigger {
     /// When the named subtask processes its n-th record (1-based, counted over all attempts).
     /// With `poison`, that record fails the subtask again every time it is replayed.
     AtRecord { n: u64, poison: bool },
+    /// When the subtask reaches a checkpoint-protocol phase: of checkpoint `checkpoint` if set
+    /// (for `restoring` and `deploying`, the checkpoint restored from), the first time at or
+    /// after `after_us`.
+    AtPhase { phase: ProtocolPhase, subtask: SubtaskRef, checkpoint: Option<u64>, after_us: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -214,6 +225,23 @@ impl FaultAction {
                 format!("rolling-update of every TaskManager, {} apart", crate::sim::fmt_duration(*interval_us))
             }
             FaultAction::KillJobManager => "kill-jobmanager".into(),
+            FaultAction::KillTaskManagerOf(st) => format!("kill-taskmanager running {}", names(*st)),
+        }
+    }
+    /// The scenario file's name of the action (`explore`'s fault kinds; coverage rows).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            FaultAction::KillTaskManager(_) | FaultAction::KillTaskManagerOf(_) => "kill-taskmanager",
+            FaultAction::RestartTaskManager(_) => "restart-taskmanager",
+            FaultAction::FailTask(_) => "fail-task",
+            FaultAction::LoseTaskManagerHost(_) => "lose-taskmanager-host",
+            FaultAction::FreezeTaskManager { .. } => "freeze-taskmanager",
+            FaultAction::Partition { .. } => "partition",
+            FaultAction::LoseMessages(_) => "lose-messages",
+            FaultAction::DelayMessages { .. } => "delay-messages",
+            FaultAction::StopTaskManager(_) => "stop-taskmanager",
+            FaultAction::RollingUpdate { .. } => "rolling-update",
+            FaultAction::KillJobManager => "kill-jobmanager",
         }
     }
 }

@@ -16,6 +16,8 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
+mod phase;
+
 /// A scenario file that cannot be used, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -188,7 +190,13 @@ impl Cx<'_> {
             return self.err(raw.fault[MAX_FAULTS].span(), format!("at most {MAX_FAULTS} faults per scenario"));
         }
         for f in &raw.fault {
-            faults.push(self.fault(f, &job, &cluster, duration_us + drain_us)?);
+            faults.push(self.fault(
+                f,
+                &job,
+                &cluster,
+                duration_us + drain_us,
+                flink.checkpoint_interval_us.is_some(),
+            )?);
         }
         self.restarts_need_a_stopped_taskmanager(&raw.fault, &faults)?;
         let b = raw.bugs;
@@ -975,7 +983,14 @@ impl Cx<'_> {
         Ok((a..b).map(|index| SubtaskRef { operator: OperatorId(op as u32), index }).collect())
     }
 
-    fn fault(&self, f: &Spanned<RawFault>, job: &JobSpec, cluster: &ClusterSpec, end_us: u64) -> Res<FaultSpec> {
+    fn fault(
+        &self,
+        f: &Spanned<RawFault>,
+        job: &JobSpec,
+        cluster: &ClusterSpec,
+        end_us: u64,
+        checkpointing: bool,
+    ) -> Res<FaultSpec> {
         let r = f.get_ref();
         // The action keys that are set, in file order.
         let mut actions: Vec<(&str, Range<usize>)> = [
@@ -997,6 +1012,8 @@ impl Cx<'_> {
         actions.sort_by_key(|(_, span)| span.start);
         let kind = match actions.as_slice() {
             [(kind, _)] => *kind,
+            // An `at-phase` fault kills the TaskManager running the subtask unless told otherwise.
+            [] if r.at_phase.is_some() => "kill-taskmanager",
             [] => return self.err_hint(f.span(), "a [[fault]] needs exactly one action", FAULT_ACTIONS),
             [(first, _), (second, span), ..] => {
                 return self.err_hint(
@@ -1036,15 +1053,30 @@ impl Cx<'_> {
                 "the n-th record becomes a poison record",
             );
         }
-        let trigger = match (&r.at, &r.at_record) {
-            (Some(at), None) => {
+        for (key, span) in [
+            ("subtask", r.subtask.as_ref().map(Spanned::span)),
+            ("checkpoint", r.checkpoint.as_ref().map(Spanned::span)),
+            ("after", r.after.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span
+                && r.at_phase.is_none()
+            {
+                return self.err_hint(
+                    span,
+                    format!("`{key}` goes with `at-phase`"),
+                    "at-phase = \"snapshot-taken\", subtask = \"count[0]\"",
+                );
+            }
+        }
+        let trigger = match (&r.at, &r.at_record, &r.at_phase) {
+            (Some(at), None, None) => {
                 let at_us = self.duration(at, "at")?;
                 if at_us >= end_us {
                     return self.err(at.span(), "the fault is after the end of the run (duration + drain)");
                 }
                 FaultTrigger::At { at_us }
             }
-            (None, Some(n)) => {
+            (None, Some(n), None) => {
                 if kind != "fail-task" {
                     return self.err_hint(
                         n.span(),
@@ -1057,11 +1089,12 @@ impl Cx<'_> {
                 }
                 FaultTrigger::AtRecord { n: *n.get_ref(), poison: r.poison.as_ref().is_some_and(|p| *p.get_ref()) }
             }
+            (None, None, Some(p)) => self.at_phase(f, p, job, end_us, checkpointing)?,
             _ => {
                 return self.err_hint(
                     f.span(),
-                    "a [[fault]] needs exactly one of `at` and `at-record`",
-                    "at = \"12s\" or at-record = 500",
+                    "a [[fault]] needs exactly one of `at`, `at-record` and `at-phase`",
+                    "at = \"12s\", at-record = 500 or at-phase = \"snapshot-taken\"",
                 );
             }
         };
@@ -1069,6 +1102,7 @@ impl Cx<'_> {
         let at_us = match trigger {
             FaultTrigger::At { at_us } => at_us,
             FaultTrigger::AtRecord { .. } => 0,
+            FaultTrigger::AtPhase { after_us, .. } => after_us,
         };
         let tm = |v: &Spanned<u64>| -> Res<u32> {
             if *v.get_ref() < u64::from(cluster.taskmanagers) {
@@ -1177,7 +1211,11 @@ impl Cx<'_> {
                 until_us: r.until.as_ref().map(|u| after_at(u, "until")).transpose()?,
             })
         };
-        let action = if let Some(v) = &r.kill_taskmanager {
+        let action = if let FaultTrigger::AtPhase { subtask, .. } = trigger
+            && actions.is_empty()
+        {
+            FaultAction::KillTaskManagerOf(subtask)
+        } else if let Some(v) = &r.kill_taskmanager {
             FaultAction::KillTaskManager(tm(v)?)
         } else if let Some(v) = &r.restart_taskmanager {
             FaultAction::RestartTaskManager(tm(v)?)
@@ -1278,7 +1316,7 @@ impl Cx<'_> {
         }
         let time = |f: &FaultSpec| match f.trigger {
             FaultTrigger::At { at_us } => at_us,
-            FaultTrigger::AtRecord { .. } => u64::MAX,
+            FaultTrigger::AtRecord { .. } | FaultTrigger::AtPhase { .. } => u64::MAX,
         };
         let mut order: Vec<usize> = (0..faults.len()).collect();
         order.sort_by_key(|&i| (time(&faults[i]), i));
@@ -1502,6 +1540,12 @@ struct RawFault {
     at: Option<Spanned<String>>,
     at_record: Option<Spanned<u64>>,
     poison: Option<Spanned<bool>>,
+    /// `at-phase`: the checkpoint-protocol phase of `subtask` that fires the fault, of
+    /// `checkpoint` (if set), the first time at or after `after`.
+    at_phase: Option<Spanned<String>>,
+    subtask: Option<Spanned<String>>,
+    checkpoint: Option<Spanned<u64>>,
+    after: Option<Spanned<String>>,
     kill_taskmanager: Option<Spanned<u64>>,
     restart_taskmanager: Option<Spanned<u64>>,
     fail_task: Option<Spanned<String>>,

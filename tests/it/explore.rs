@@ -1,6 +1,7 @@
 //! `explore`: random fault schedules stay exactly-once (or fail only as Flink does), planted bugs
 //! are found and shrunk to a scenario `run` reproduces, shards merge to the unsharded report.
 
+use recoverysim::explore::coverage;
 use recoverysim::explore::draw::{DrawOptions, Kind};
 use recoverysim::explore::report::{self, Results};
 use recoverysim::explore::shrink::shrink;
@@ -120,6 +121,8 @@ fn results_of(b: &Base, seeds: impl Iterator<Item = u64>, shard: Option<[u64; 2]
         shard,
         rechecked: 0,
         results: seeds.map(|s| run_seed(b, s).0).collect(),
+        operators: b.coverage_axes().0,
+        phases: b.coverage_axes().1,
     }
 }
 
@@ -136,6 +139,14 @@ fn shards_are_disjoint_cover_the_range_and_merge_to_the_unsharded_report() {
     let merged = report::merge(parts.clone()).expect("merges");
     assert_eq!(merged, whole);
     assert_eq!(report::summary(&merged), report::summary(&whole));
+    // Coverage is counted per seed and sums over shards to the unsharded matrix.
+    let total = coverage::totals(&whole);
+    let fired: u64 = total.iter().filter(|(k, _)| !k.starts_with("restart-taskmanager/")).map(|(_, n)| n).sum();
+    assert!(fired > 24, "the faults are classified: {total:?}");
+    assert_eq!(coverage::totals(&merged), total);
+    assert_eq!(coverage::render(&merged), coverage::render(&whole));
+    let parts_sum: u64 = parts.iter().flat_map(|p| coverage::totals(p).into_values()).sum();
+    assert_eq!(parts_sum, total.values().sum::<u64>());
     // Overlapping or missing shards are refused.
     assert!(matches!(report::merge(vec![parts[0].clone(), parts[0].clone()]), Err(report::MergeError::Overlap(_))));
     assert!(matches!(report::merge(vec![parts[0].clone()]), Err(report::MergeError::Missing { .. })));
@@ -155,7 +166,7 @@ fn the_command_line_explores_shards_and_merges_them() {
             .output()
             .expect("runs")
     };
-    let whole = explore(&["--results", dir.join("all.json").to_str().expect("utf-8")]);
+    let whole = explore(&["--coverage", "--results", dir.join("all.json").to_str().expect("utf-8")]);
     assert_eq!(whole.status.code(), Some(0), "{}", String::from_utf8_lossy(&whole.stderr));
     for k in 1..=2 {
         let f = dir.join(format!("s{k}.json"));
@@ -164,13 +175,14 @@ fn the_command_line_explores_shards_and_merges_them() {
         assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("(shard {k}/2), 6 runs")));
     }
     let merged = Command::new(bin)
-        .args(["explore", "merge"])
+        .args(["explore", "merge", "--coverage"])
         .args([dir.join("s1.json"), dir.join("s2.json")])
         .output()
         .expect("runs");
     assert_eq!(merged.status.code(), Some(0), "{}", String::from_utf8_lossy(&merged.stderr));
     let summary = String::from_utf8_lossy(&whole.stdout);
     let summary = summary.split("wall time:").next().expect("a summary");
+    assert!(summary.contains("coverage: the job's phase when each fault fired"), "{summary}");
     assert_eq!(String::from_utf8_lossy(&merged.stdout), summary);
     // A Kubernetes Indexed Job's index picks the shard.
     let o = Command::new(bin)
@@ -223,4 +235,47 @@ fn the_shipped_ci_examples_shard_and_merge() {
     assert!(job.contains("completionMode: Indexed") && job.contains("completions: 16"));
     assert!(job.contains("name: JOB_COMPLETIONS\n              value: \"16\""), "JOB_COMPLETIONS matches completions");
     assert!(job.contains("recoverysim explore scenarios/reference.toml"));
+}
+
+#[test]
+fn require_coverage_fails_on_a_tiny_range_and_names_the_empty_cells() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-coverage-{}", std::process::id()));
+    let results = dir.join("r.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(["explore", "scenarios/keyed-tm-kill.toml", "--seeds", "0-1", "--no-shrink", "--require-coverage"])
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let line = stdout.lines().find(|l| l.contains("required cells stayed at zero: ")).expect("names the cells");
+    let named: Vec<&str> = line.split_once("zero: ").expect("a list").1.split(", ").collect();
+    let r: Results = serde_json::from_str(&std::fs::read_to_string(&results).expect("written")).expect("parses");
+    assert_eq!(named, coverage::missing(&r), "{line}");
+    // Each named cell is one the job can be in and no fault reached.
+    let total = coverage::totals(&r);
+    assert!(
+        named.contains(&"kill-jobmanager × pre-committed")
+            || total.keys().any(|k| k.starts_with("kill-jobmanager/pre-committed/"))
+    );
+    for cell in &named {
+        let (row, phase) = cell.split_once(" × ").expect("row × phase");
+        assert!(r.phases.iter().any(|p| p == phase), "{cell}");
+        let hits: u64 = total
+            .iter()
+            .filter(|(k, _)| {
+                let parts: Vec<&str> = k.split('/').collect();
+                parts[1] == phase && (parts[0] == row || parts[2] == row)
+            })
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(hits, 0, "{cell}");
+    }
+    // The keyed job with a two-phase-commit sink and checkpointing can be in every phase.
+    assert_eq!(r.phases.len(), 9, "{:?}", r.phases);
+    assert_eq!(r.operators, ["keyed-count", "map", "sink", "source"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

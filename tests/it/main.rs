@@ -13,6 +13,7 @@ mod regions;
 mod replay;
 mod scenarios;
 mod seeds;
+mod sweep;
 
 /// Pins `text` as the insta snapshot `snapshots/NAME.snap`.
 pub(crate) fn snapshot(name: &str, text: &str) {

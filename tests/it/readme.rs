@@ -87,6 +87,14 @@ fn the_tour_commands_do_what_their_comments_say() {
         let has = |s: &str| assert!(stdout.contains(s), "{what}\nmissing: {s}");
         match args[0].as_str() {
             "regions" => has("pipelined regions"),
+            "sweep" if comment.contains("exactly-once at every phase") => {
+                has("44 of 44 cases reached their phase; 0 failed");
+                assert!(!stdout.contains("ALO+") && !stdout.contains("not reached"), "{what}");
+            }
+            "sweep" => {
+                has("42 of 42 cases reached their phase; 0 failed");
+                assert!(!stdout.contains(" EO "), "{what}");
+            }
             "check" if redirect.is_some() => {
                 assert!(stdout.starts_with("<?xml") && stdout.contains("<testsuites"), "{what}");
             }

@@ -132,6 +132,7 @@ impl JobManager {
             duration_us: now - p.triggered_at_us,
             alignment_us: p.max_alignment_us,
         });
+        ctx.probe(crate::fault::phase::Probe::Completed { cp });
         for i in 0..self.vertices.len() {
             let v = &self.vertices[i];
             if v.state == ExecutionState::Running

@@ -135,6 +135,12 @@ impl TaskExecutor {
         (t.phase == Phase::Running).then_some(t.id)
     }
 
+    /// For the fault injector only: the newest attempt of `st` here, in any phase.
+    pub fn attempt_of(&self, st: SubtaskId) -> Option<AttemptId> {
+        let i = self.by_st[st.0 as usize]?;
+        self.tasks[i as usize].as_ref().map(|t| t.id)
+    }
+
     /// The process has started: register at the JobManager process (ResourceManager and
     /// JobMaster; `cluster.registration.*` backoff).
     pub fn start(&mut self, ctx: &mut Ctx) {

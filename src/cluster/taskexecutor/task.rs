@@ -11,6 +11,7 @@ use crate::cluster::external::{SubtaskSnapshot, TxnId, snapshot_bytes};
 use crate::cluster::msg::{AskRef, AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
 use crate::cluster::net::HostId;
 use crate::cluster::state::ExecutionState;
+use crate::fault::phase::{Probe, ProtocolPhase};
 use crate::job::graph::{ChannelId, JobGraph};
 use crate::job::keygroup::subtask_for_key;
 use crate::job::record::{Record, SourceLog, apply_keyed, apply_stateless};
@@ -510,6 +511,13 @@ impl Task {
             return;
         }
         a.received[k] = true;
+        // Alignment started: a barrier on one input of several, the others still to come.
+        if n > 1
+            && a.received.iter().filter(|r| **r).count() == 1
+            && a.received.iter().zip(&self.inputs).any(|(r, i)| !r && !i.ended)
+        {
+            ctx.probe(Probe::Subtask { phase: ProtocolPhase::BarrierOnSomeInputs, st: self.id.st, cp });
+        }
         self.complete_alignment_if_done(ctx);
         if abandoned {
             self.wake(ctx);
@@ -601,6 +609,7 @@ impl Task {
         let file = FileKey { cp, st: id.st };
         ctx.send(HostId::STORAGE, Msg::Upload { id, cp, file, snapshot: Box::new(snap) });
         self.snaps.push(PendingSnap { cp, upload_done: false, prepares, bytes, alignment_us, local });
+        ctx.probe(Probe::Subtask { phase: ProtocolPhase::SnapshotTaken, st: id.st, cp });
     }
 
     /// The coordinator's trigger: a source snapshots and emits the barrier at once; a task whose
@@ -823,6 +832,8 @@ impl TaskExecutor {
             }
         };
         self.by_st[d.id.st.0 as usize] = Some(i as u32);
+        let cp = d.restore.as_ref().map_or(0, |r| r.cp);
+        ctx.probe(Probe::Subtask { phase: ProtocolPhase::Deploying, st: d.id.st, cp });
         let deploy = ctx.sc.cluster.deploy_us;
         let delay = deploy + ctx.draw(deploy);
         ctx.timer(delay, Timer::Te(TeTimer::DeployDone { id: d.id }));
@@ -922,6 +933,7 @@ impl TaskExecutor {
             }
             Msg::NotifyComplete { id, cp } => {
                 if let Some(t) = self.task_mut(id) {
+                    ctx.probe(Probe::Notified { st: id.st });
                     t.on_notify_complete(ctx, cp);
                 }
             }
@@ -964,6 +976,7 @@ impl TaskExecutor {
                 let Some(t) = self.task_mut(id) else { return };
                 if let Some(s) = t.snaps.iter_mut().find(|s| s.cp == cp) {
                     s.prepares = s.prepares.saturating_sub(1);
+                    ctx.probe(Probe::Subtask { phase: ProtocolPhase::PreCommitted, st: id.st, cp });
                 }
                 self.maybe_ack(ctx, id, cp);
             }
@@ -1000,6 +1013,7 @@ impl TaskExecutor {
         let Some(pos) = t.snaps.iter().position(|s| s.cp == cp && s.upload_done && s.prepares == 0) else { return };
         let s = t.snaps.remove(pos);
         ack(ctx, id, cp, FileKey { cp, st: id.st }, s.bytes, s.alignment_us);
+        ctx.probe(Probe::Subtask { phase: ProtocolPhase::Acknowledged, st: id.st, cp });
     }
 
     pub(super) fn on_task_timer(&mut self, ctx: &mut Ctx, t: TeTimer) {
@@ -1046,6 +1060,7 @@ impl TaskExecutor {
         match t.restore.clone() {
             Some(r) => {
                 t.init_pending = 1;
+                ctx.probe(Probe::Subtask { phase: ProtocolPhase::Restoring, st: id.st, cp: r.cp });
                 if ctx.sc.flink.local_recovery && local_copy == Some(r.cp) {
                     let c = &ctx.sc.cluster;
                     let d = r.bytes.saturating_mul(1_000_000) / c.local_bytes_per_s.max(1);

@@ -1,0 +1,203 @@
+//! The environment's side of checkpoint-protocol phases: `at-phase` faults armed on the probes
+//! the processes' code passes (`Ctx::probe`), and the classification of every fired fault by the
+//! job's phase and the operators it hit (`explore`'s coverage). Read-only towards processes: the
+//! classification looks at the world as an observer (`World::inspect`), and neither changes what
+//! a process does nor the trace hash; only a fired `at-phase` fault schedules its event.
+
+use super::{Ctx, Event, World};
+use crate::cluster::net::HostId;
+use crate::cluster::state::{ExecutionState, JobStatus};
+use crate::fault::phase::{FaultCoverage, JobPhase, Probe, ProbeState, ProtocolPhase};
+use crate::fault::{FaultAction, FaultTrigger, HostRef};
+use crate::job::graph::{JobGraph, SubtaskId};
+
+/// An armed `at-phase` fault.
+#[derive(Clone, Debug)]
+pub struct PhaseFault {
+    pub fault: usize,
+    pub phase: ProtocolPhase,
+    pub st: SubtaskId,
+    pub checkpoint: Option<u64>,
+    pub after_us: u64,
+    /// Once reached: the host of the attempt that reached the phase (`None` when the JobManager
+    /// reached it) and the checkpoint.
+    pub fired: Option<(Option<HostId>, u64)>,
+}
+
+/// Phase faults and what the probes told, for the engine's fault runtime.
+#[derive(Clone, Debug, Default)]
+pub struct PhaseRt {
+    pub armed: Vec<PhaseFault>,
+    pub probes: ProbeState,
+    /// Faults fired inside a handler (at-record), classified once the handler returns.
+    pub unclassified: Vec<usize>,
+    pub coverage: Vec<FaultCoverage>,
+}
+
+impl PhaseRt {
+    pub fn new(graph: &JobGraph, faults: &[crate::fault::FaultSpec]) -> PhaseRt {
+        let mut armed = Vec::new();
+        for (fault, f) in faults.iter().enumerate() {
+            if let FaultTrigger::AtPhase { phase, subtask, checkpoint, after_us } = f.trigger {
+                let st = graph.subtask_id(subtask);
+                armed.push(PhaseFault { fault, phase, st, checkpoint, after_us, fired: None });
+            }
+        }
+        PhaseRt {
+            armed,
+            probes: ProbeState { notify_pending: vec![false; graph.subtask_count()] },
+            unclassified: Vec::new(),
+            coverage: Vec::new(),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Environment hook: the process's code reached a point of the checkpoint protocol. The
+    /// engine records it for classifying faults and fires an `at-phase` fault waiting for it
+    /// (the fault event comes right after the event being handled, at the same instant).
+    #[inline]
+    pub fn probe(&mut self, p: Probe) {
+        let n = self.graph.subtask_count();
+        self.faults.phase.probes.observe(n, p);
+        if !self.faults.phase.armed.is_empty() {
+            self.probe_slow(p);
+        }
+    }
+
+    fn probe_slow(&mut self, p: Probe) {
+        let now = self.now;
+        let (phase, st, cp, host) = match p {
+            Probe::Subtask { phase, st, cp } => (phase, Some(st), cp, Some(self.host)),
+            Probe::Completed { cp } => (ProtocolPhase::CompletedNotNotified, None, cp, None),
+            Probe::Notified { .. } => return,
+        };
+        for a in &mut self.faults.phase.armed {
+            let hit = a.fired.is_none()
+                && a.phase == phase
+                && st.is_none_or(|s| s == a.st)
+                && a.checkpoint.is_none_or(|c| c == cp)
+                && now >= a.after_us;
+            if hit {
+                a.fired = Some((host, cp));
+                self.q.schedule(now, Event::Fault { index: a.fault as u32 });
+            }
+        }
+    }
+}
+
+impl World<'_> {
+    /// Where the subtask's newest attempt runs (alive TaskExecutors only).
+    fn host_of_attempt(&self, st: SubtaskId) -> Option<HostId> {
+        self.tes.iter().flatten().filter_map(|t| t.attempt_of(st).map(|a| (a, t.host()))).max().map(|(_, h)| h)
+    }
+
+    /// The TaskManager to kill for `KillTaskManagerOf`: the host of the attempt that reached the
+    /// phase, else of the subtask's newest attempt.
+    pub(super) fn phase_victim(&self, fault: usize, st: SubtaskId) -> Option<HostId> {
+        let recorded =
+            self.faults.phase.armed.iter().find(|a| a.fault == fault).and_then(|a| a.fired).and_then(|f| f.0);
+        recorded.or_else(|| self.host_of_attempt(st))
+    }
+
+    /// How the fault's note says where it fired: ` (snapshot-taken, checkpoint 5) on tm-1`.
+    pub(super) fn phase_text(&self, fault: usize) -> String {
+        let Some(a) = self.faults.phase.armed.iter().find(|a| a.fault == fault) else { return String::new() };
+        let cp = a.fired.map_or(0, |f| f.1);
+        let what = if a.phase.is_checkpoint_phase() { "checkpoint" } else { "restoring checkpoint" };
+        let cp = if cp > 0 { format!(", {what} {cp}") } else { String::new() };
+        let host = self.phase_victim(fault, a.st).and_then(|h| h.tm_index()).map(|t| format!(" on tm-{t}"));
+        format!(" ({}{cp}){}", a.phase.name(), host.unwrap_or_default())
+    }
+
+    /// Classifies fault `fault` now: the job's phase and the operator kinds on the tasks it hits.
+    pub(super) fn classify(&mut self, fault: usize) {
+        let Some(spec) = self.sc.faults.get(fault) else { return };
+        let view = self.inspect();
+        let phase = self.job_phase(&view);
+        let tms: Vec<u32> = match &spec.action {
+            FaultAction::KillTaskManager(tm)
+            | FaultAction::StopTaskManager(tm)
+            | FaultAction::LoseTaskManagerHost(tm)
+            | FaultAction::FreezeTaskManager { tm, .. }
+            | FaultAction::RestartTaskManager(tm) => vec![*tm],
+            FaultAction::KillTaskManagerOf(r) => {
+                let st = self.graph.subtask_id(*r);
+                self.phase_victim(fault, st).and_then(|h| h.tm_index()).into_iter().collect()
+            }
+            FaultAction::Partition { a, b, .. } => named_tms(a.iter().chain(b)),
+            FaultAction::LoseMessages(rule) | FaultAction::DelayMessages { rule, .. } => {
+                named_tms(rule.from.iter().chain(&rule.to))
+            }
+            FaultAction::FailTask(_) | FaultAction::RollingUpdate { .. } | FaultAction::KillJobManager => Vec::new(),
+        };
+        let job_wide =
+            tms.is_empty() && !matches!(spec.action, FaultAction::FailTask(_) | FaultAction::KillTaskManagerOf(_));
+        let mut tasks: Vec<SubtaskId> = Vec::new();
+        if let FaultAction::FailTask(r) = &spec.action {
+            tasks.push(self.graph.subtask_id(*r));
+        }
+        for h in &view.hosts {
+            if let Some(p) = &h.process
+                && (job_wide || tms.contains(&h.tm))
+            {
+                tasks.extend(p.tasks.iter().map(|t| t.st));
+            }
+        }
+        let mut operators: Vec<&'static str> = tasks
+            .iter()
+            .flat_map(|st| self.graph.task_of(*st).operators.iter())
+            .map(|o| self.graph.spec.operators[o.0 as usize].kind.name())
+            .collect();
+        operators.sort_unstable();
+        operators.dedup();
+        self.faults.phase.coverage.push(FaultCoverage { fault, kind: spec.action.kind_name(), phase, operators });
+    }
+
+    fn job_phase(&self, v: &crate::cluster::inspect::Inspection) -> JobPhase {
+        let Some(jm) = v.jobmanager.as_ref().filter(|j| j.leader && j.job_status == JobStatus::Running) else {
+            return JobPhase::Restarting;
+        };
+        let states = || jm.subtasks.iter().map(|s| s.1);
+        let settled = |s: ExecutionState| {
+            matches!(
+                s,
+                ExecutionState::Deploying
+                    | ExecutionState::Initializing
+                    | ExecutionState::Running
+                    | ExecutionState::Finished
+            )
+        };
+        if !states().all(settled) {
+            return JobPhase::Restarting;
+        }
+        if states().any(|s| s == ExecutionState::Deploying) {
+            return JobPhase::Deploying;
+        }
+        if states().any(|s| s == ExecutionState::Initializing) {
+            return JobPhase::Restoring;
+        }
+        let tasks = || v.hosts.iter().filter_map(|h| h.process.as_ref()).flat_map(|p| p.tasks.iter());
+        if !jm.pending.is_empty() {
+            let barriers = v.edges.iter().any(|e| e.barriers_on_wire + e.barriers_queued > 0);
+            if barriers || tasks().any(|t| t.alignment.is_some()) {
+                return JobPhase::BarriersInFlight;
+            }
+            if tasks().any(|t| !t.snapshots_in_progress.is_empty()) {
+                return JobPhase::Snapshotting;
+            }
+            return JobPhase::WaitingForAcks;
+        }
+        if self.faults.phase.probes.any_notify_pending() {
+            return JobPhase::NotifyPending;
+        }
+        if v.txns.iter().any(|t| t.state == crate::cluster::external::TxnState::Prepared) {
+            return JobPhase::PreCommitted;
+        }
+        JobPhase::Running
+    }
+}
+
+fn named_tms<'a>(hosts: impl Iterator<Item = &'a HostRef>) -> Vec<u32> {
+    hosts.filter_map(|h| if let HostRef::TaskManager(n) = h { Some(*n) } else { None }).collect()
+}
