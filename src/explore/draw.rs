@@ -114,6 +114,26 @@ pub fn set_cluster(doc: &mut DocumentMut, key: &str, value: impl Into<Value>) {
     table(doc, "cluster")[key] = Item::Value(value.into());
 }
 
+/// Every (phase, subtask) an `at-phase` fault of the job can name: without checkpointing only
+/// `deploying` (there is nothing to restore either), each where it can happen.
+fn phase_targets(sc: &Scenario) -> Vec<(crate::fault::phase::ProtocolPhase, String)> {
+    use crate::fault::phase::ProtocolPhase;
+    let graph = crate::job::graph::JobGraph::build(&sc.job);
+    let mut out = Vec::new();
+    for phase in ProtocolPhase::ALL {
+        if phase != ProtocolPhase::Deploying && sc.flink.checkpoint_interval_us.is_none() {
+            continue;
+        }
+        for i in 0..graph.subtask_count() {
+            let st = crate::job::graph::SubtaskId(i as u32);
+            if crate::explore::sweep::applies(&graph, phase, st) {
+                out.push((phase, crate::explore::sweep::subtask_ref(&graph, st)));
+            }
+        }
+    }
+    out
+}
+
 /// The document with its faults and `[expect]` table removed: what a seed's schedule is added to.
 pub fn strip(doc: &mut DocumentMut) {
     doc.remove("fault");
@@ -387,6 +407,29 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
     let mut jm_killed = false;
     let mut ha_needed = false;
     let limit = sc.duration_us + sc.drain_us;
+    // Some crashes and task failures fire when a subtask reaches a checkpoint-protocol phase
+    // (at or after their drawn time) instead of at it: random times almost always hit a job
+    // that is just running, the phases are where recovery goes wrong.
+    let mut phase_rng = Rng::new(seed, Stream::ExplorePhase);
+    let targets = phase_targets(sc);
+    // `Some(first)`: `t` now fires at a phase; a restart's phases (restoring, deploying) follow a
+    // failure of the subtask at the drawn time, `first`.
+    let mut at_phase = |t: &mut Table, at: u64| -> Option<Option<Table>> {
+        if targets.is_empty() || !chance(&mut phase_rng, 0.4) {
+            return None;
+        }
+        let (phase, subtask) = &targets[phase_rng.below_inclusive(targets.len() as u64 - 1) as usize];
+        t.remove("at");
+        t["at-phase"] = toml_edit::value(phase.name());
+        t["subtask"] = toml_edit::value(subtask.as_str());
+        t["after"] = toml_edit::value(ms(at));
+        Some((!phase.is_checkpoint_phase()).then(|| {
+            let mut first = Table::new();
+            first["at"] = toml_edit::value(ms(at));
+            first["fail-task"] = toml_edit::value(subtask.as_str());
+            first
+        }))
+    };
     let mut drawn = 0;
     for at in times {
         let mut w = r.below_inclusive(total - 1);
@@ -419,6 +462,14 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
                     let spare = (c.tms - lost_for_good - 1) * c.slots >= c.needed;
                     if lose && opts.recoverable && c.standalone && !spare {
                         false
+                    } else if kind == Kind::KillTaskManager
+                        && !c.standalone
+                        && let Some(first) = at_phase(&mut t, at)
+                    {
+                        // The TaskManager running the subtask then, whichever it is; an active
+                        // resource manager starts a new one.
+                        out.extend(first);
+                        true
                     } else {
                         t[kind.name()] = toml_edit::value(i64::from(tm));
                         if c.standalone && !lose && opts.recoverable {
@@ -525,7 +576,12 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
                 let (name, par) = pick(r, &c.operators.iter().map(|(n, p)| (n.as_str(), *p)).collect::<Vec<_>>());
                 let i = r.below_inclusive(u64::from(par) - 1);
                 t["fail-task"] = toml_edit::value(format!("{name}[{i}]"));
-                if chance(r, 0.3) {
+                if let Some(first) = at_phase(&mut t, at) {
+                    // The subtask that reached the phase fails then.
+                    let target = t["subtask"].clone();
+                    t["fail-task"] = target;
+                    out.extend(first);
+                } else if chance(r, 0.3) {
                     t.remove("at");
                     t["at-record"] = toml_edit::value(between(r, 1, c.records_per_subtask) as i64);
                     if !opts.recoverable && chance(r, 0.3) {

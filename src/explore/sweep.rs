@@ -91,7 +91,7 @@ pub fn applies(graph: &JobGraph, phase: ProtocolPhase, st: SubtaskId) -> bool {
 }
 
 /// A subtask as a scenario file names it: its task's head operator, `count[1]`.
-fn subtask_ref(graph: &JobGraph, st: SubtaskId) -> String {
+pub(crate) fn subtask_ref(graph: &JobGraph, st: SubtaskId) -> String {
     let s = &graph.subtasks[st.0 as usize];
     format!("{}[{}]", graph.operator_name(graph.task_of(st).operators[0]), s.index)
 }

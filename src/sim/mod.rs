@@ -144,6 +144,9 @@ pub enum Stream {
     Explore = 6,
     /// `explore --vary`: the job and configuration drawn for a seed.
     Vary = 7,
+    /// `explore`: which drawn faults fire at a checkpoint-protocol phase instead of a time, and
+    /// where (its own stream, so the schedule `Explore` draws is the same with or without it).
+    ExplorePhase = 8,
 }
 
 #[derive(Clone)]

@@ -60,8 +60,14 @@ fn swarm_draws_reach_every_fault_kind_and_vary_draws_many_configurations() {
     let b = base("scenarios/keyed-tm-kill.toml", DrawOptions { vary: true, ..DrawOptions::default() }, &[]);
     let mut kinds = std::collections::BTreeSet::new();
     let mut configs = std::collections::BTreeSet::new();
+    let mut phases = std::collections::BTreeSet::new();
     for seed in 0..200 {
         let (text, sc) = b.draw(seed).expect("every draw is a valid scenario");
+        for f in &sc.faults {
+            if let recoverysim::fault::FaultTrigger::AtPhase { phase, .. } = f.trigger {
+                phases.insert(phase);
+            }
+        }
         for k in Kind::ALL {
             if text.contains(&format!("\n{} =", k.name())) {
                 kinds.insert(k);
@@ -76,6 +82,17 @@ fn swarm_draws_reach_every_fault_kind_and_vary_draws_many_configurations() {
     }
     assert_eq!(kinds.len(), Kind::ALL.len(), "kinds drawn: {kinds:?}");
     assert!(configs.len() > 20, "{} distinct configurations", configs.len());
+    // Some crashes and task failures fire at a checkpoint-protocol phase, every phase drawn.
+    let fixed = base("scenarios/reference.toml", DrawOptions::default(), &[]);
+    for seed in 0..200 {
+        let (_, sc) = fixed.draw(seed).expect("every draw is a valid scenario");
+        for f in &sc.faults {
+            if let recoverysim::fault::FaultTrigger::AtPhase { phase, .. } = f.trigger {
+                phases.insert(phase);
+            }
+        }
+    }
+    assert_eq!(phases.len(), recoverysim::fault::phase::ProtocolPhase::ALL.len(), "phases drawn: {phases:?}");
 }
 
 #[test]
