@@ -39,7 +39,14 @@ pub fn simulate(scenario: &Scenario) -> Run {
     let expected = crate::check::oracle::fault_free_output(&graph, &logs, &log_of);
     let mut output = compare(&graph, &logs, &expected, &outcome.committed, finished, &outcome.fault_times);
     drop(expected);
-    let sequences = crate::check::interleave::check(&graph, &logs, &log_of, &outcome.committed, finished);
+    let sequences = crate::check::interleave::check(
+        &graph,
+        &logs,
+        &log_of,
+        &outcome.committed,
+        finished,
+        !scenario.faults.is_empty(),
+    );
     output.sequences(sequences, &graph);
     let reference_finished = reference.job_status == JobStatus::Finished;
     if reference_finished {

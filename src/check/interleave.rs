@@ -16,7 +16,7 @@
 use crate::cluster::external::CommittedRecord;
 use crate::job::graph::JobGraph;
 use crate::job::record::{Record, RecordId, SourceLog, apply_keyed, apply_stateless};
-use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
+use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
 use crate::sim::TimeUs;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,14 +83,17 @@ impl Pipeline<'_> {
 }
 
 /// Searches every sink fed through a keyed operator. `finished`: the run consumed its whole log.
+/// `faults`: the scenario injects faults, so the job may have restarted (an appending sink then
+/// writes again from the restored checkpoint).
 pub fn check(
     graph: &JobGraph,
     logs: &[SourceLog],
     log_of: &[Option<usize>],
     actual: &[CommittedRecord],
     finished: bool,
+    faults: bool,
 ) -> SequenceReport {
-    check_with_budget(graph, logs, log_of, actual, finished, STATE_BUDGET)
+    check_with_budget(graph, logs, log_of, actual, finished, faults, STATE_BUDGET)
 }
 
 /// `check` with a search budget per key other than `STATE_BUDGET`.
@@ -100,6 +103,7 @@ pub fn check_with_budget(
     log_of: &[Option<usize>],
     actual: &[CommittedRecord],
     finished: bool,
+    faults: bool,
     budget: usize,
 ) -> SequenceReport {
     let ops = &graph.spec.operators;
@@ -145,6 +149,7 @@ pub fn check_with_budget(
             committed.entry(c.record.key).or_default().push(c);
         }
         report.searched.push(sink);
+        let may_restart = faults && matches!(op.kind, OperatorKind::Sink(SinkSemantic::Append));
         let no_results = Vec::new();
         let keys: BTreeSet<u32> = chains.keys().chain(committed.keys()).copied().collect();
         for key in keys {
@@ -158,7 +163,7 @@ pub fn check_with_budget(
             let key_chains: Vec<&[Record]> =
                 chains.get(&key).map(|m| m.values().map(Vec::as_slice).collect()).unwrap_or_default();
             report.keys_checked += 1;
-            match search(&pipeline, &key_chains, obs, finished, budget) {
+            match search(&pipeline, &key_chains, obs, finished, budget, may_restart) {
                 Search::Producible => {}
                 Search::OverBudget => {
                     report.keys_skipped += 1;
@@ -204,17 +209,27 @@ const POSSIBLE_SHOWN: usize = 4;
 /// A search state: records consumed per chain, and the keyed states after them.
 type State = (Vec<u32>, Vec<i64>);
 
+/// Searches a path that emits `obs`. `may_restart`: the sink appends without transactions and
+/// the job restarted, so a new attempt writes again from the restored checkpoint: its results
+/// continue from a state the earlier attempts' path went through (a consistent cut of it),
+/// not from where they stopped, and the replay may merge the partitions in another order. Such
+/// a jump is taken only where the sequence cannot go on otherwise, at most once per result.
 fn search(
     pipeline: &Pipeline,
     chains: &[&[Record]],
     obs: &[&CommittedRecord],
     finished: bool,
     budget: usize,
+    may_restart: bool,
 ) -> Search {
     let mut frontier: BTreeSet<State> = BTreeSet::new();
     frontier.insert((vec![0; chains.len()], vec![0; pipeline.keyed]));
     let mut visited = 0usize;
-    for m in 0..=obs.len() {
+    // Every state some path matching the results so far went through (kept for restarts only).
+    let mut history: BTreeSet<State> = BTreeSet::new();
+    let mut restarted_at = None;
+    let mut m = 0;
+    loop {
         // All states reachable from the frontier by steps whose output the pipeline drops; from
         // each, the emitting steps: the one that commits `obs[m]` continues the search.
         let mut seen: BTreeSet<State> = frontier.clone();
@@ -251,16 +266,29 @@ fn search(
                 }
             }
         }
+        let jump = may_restart && restarted_at != Some(m);
+        if may_restart {
+            history.extend(seen);
+        }
         if m == obs.len() {
             // The committed sequence is matched. A finished run consumed every record: the rest
             // must be droppable; an unfinished one may stop anywhere.
-            return if !finished || full {
-                Search::Producible
-            } else {
-                Search::Bad { index: m, possible: possible.into_iter().take(POSSIBLE_SHOWN).collect() }
-            };
+            if !finished || full {
+                return Search::Producible;
+            }
+            if jump {
+                restarted_at = Some(m);
+                frontier = history.clone();
+                continue;
+            }
+            return Search::Bad { index: m, possible: possible.into_iter().take(POSSIBLE_SHOWN).collect() };
         }
         if frontier.is_empty() {
+            if jump {
+                restarted_at = Some(m);
+                frontier = history.clone();
+                continue;
+            }
             // Prefer alternatives for the same source record (a wrong value) over other records.
             let want = obs[m].record.origin;
             let mut alts: Vec<(RecordId, i64)> = possible.iter().filter(|p| p.0 == want).copied().collect();
@@ -270,8 +298,8 @@ fn search(
             alts.truncate(POSSIBLE_SHOWN);
             return Search::Bad { index: m, possible: alts };
         }
+        m += 1;
     }
-    unreachable!("the loop returns when m reaches obs.len()")
 }
 
 #[cfg(test)]
@@ -323,7 +351,7 @@ mod tests {
     fn a_correct_prefix_is_producible_and_a_wrong_count_is_named() {
         let (graph, logs, log_of) = setup();
         let run = |results: &[(u64, i64)], finished: bool| {
-            check(&graph, &logs, &log_of, &commit(&graph, &logs, results), finished)
+            check(&graph, &logs, &log_of, &commit(&graph, &logs, results), finished, false)
         };
         let (all, _) = correct(&logs, logs[0].len(0));
         let r = run(&all, true);
@@ -366,7 +394,7 @@ mod tests {
         let (graph, logs, log_of) = setup();
         let (all, _) = correct(&logs, logs[0].len(0));
         let committed = commit(&graph, &logs, &all);
-        let full = check(&graph, &logs, &log_of, &committed, true);
+        let full = check(&graph, &logs, &log_of, &committed, true, false);
         assert_eq!((full.keys_over_budget, full.keys_skipped, full.bad_keys), (0, 0, 0));
         // One partition and no filter: the search visits one state per record of a key and the
         // final state once more. The longest key needs exactly that many.
@@ -377,13 +405,13 @@ mod tests {
         assert_eq!(full.keys_checked, per_key.len() as u64);
         let longest = per_key.values().copied().max().expect("keys") + 1;
         let at_most = per_key.values().filter(|&&n| n + 1 == longest).count() as u64;
-        let within = check_with_budget(&graph, &logs, &log_of, &committed, true, longest);
+        let within = check_with_budget(&graph, &logs, &log_of, &committed, true, false, longest);
         assert_eq!((within.keys_over_budget, within.bad_keys), (0, 0), "a budget of exactly what is needed");
-        let short = check_with_budget(&graph, &logs, &log_of, &committed, true, longest - 1);
+        let short = check_with_budget(&graph, &logs, &log_of, &committed, true, false, longest - 1);
         assert_eq!(short.keys_over_budget, at_most, "only the longest keys run out");
         assert_eq!(short.keys_skipped, at_most);
         assert_eq!(short.keys_checked, full.keys_checked);
-        let none = check_with_budget(&graph, &logs, &log_of, &committed, true, 0);
+        let none = check_with_budget(&graph, &logs, &log_of, &committed, true, false, 0);
         assert_eq!(none.keys_over_budget, full.keys_checked, "every key needs at least one state");
         assert_eq!(none.over_budget_sinks, vec![OperatorId(2)], "the sink is named once");
     }
