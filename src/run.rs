@@ -52,7 +52,14 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
     let expected = crate::check::oracle::fault_free_output(&graph, &logs, &log_of);
     let mut output = compare(&graph, &logs, &expected, &outcome.committed, finished, &outcome.fault_times);
     drop(expected);
-    let sequences = crate::check::interleave::check(&graph, &logs, &log_of, &outcome.committed, finished);
+    let sequences = crate::check::interleave::check(
+        &graph,
+        &logs,
+        &log_of,
+        &outcome.committed,
+        finished,
+        !scenario.faults.is_empty(),
+    );
     output.sequences(sequences, &graph);
     let needed = reference == Reference::Always || !finished || output.lost > 0;
     let reference = needed.then(|| World::new(scenario, false).run());

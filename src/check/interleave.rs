@@ -16,7 +16,7 @@
 use crate::cluster::external::CommittedRecord;
 use crate::job::graph::JobGraph;
 use crate::job::record::{Record, RecordId, SourceLog, apply_keyed, apply_stateless};
-use crate::job::spec::{EdgeKind, OperatorId, OperatorKind};
+use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
 use crate::sim::TimeUs;
 use std::collections::BTreeSet;
 
@@ -111,14 +111,17 @@ impl Pipeline<'_> {
 }
 
 /// Searches every sink fed through a keyed operator. `finished`: the run consumed its whole log.
+/// `faults`: the scenario injects faults, so the job may have restarted (an appending sink then
+/// writes again from the restored checkpoint).
 pub fn check(
     graph: &JobGraph,
     logs: &[SourceLog],
     log_of: &[Option<usize>],
     actual: &[CommittedRecord],
     finished: bool,
+    faults: bool,
 ) -> SequenceReport {
-    check_with_budget(graph, logs, log_of, actual, finished, STATE_BUDGET)
+    check_with_budget(graph, logs, log_of, actual, finished, faults, STATE_BUDGET)
 }
 
 /// `check` with a search budget per key other than `STATE_BUDGET`.
@@ -128,6 +131,7 @@ pub fn check_with_budget(
     log_of: &[Option<usize>],
     actual: &[CommittedRecord],
     finished: bool,
+    faults: bool,
     budget: usize,
 ) -> SequenceReport {
     let ops = &graph.spec.operators;
@@ -176,6 +180,7 @@ pub fn check_with_budget(
         let committed: Vec<&CommittedRecord> = actual.iter().filter(|c| c.sink == sink).collect();
         let committed = stable_by_key(committed, keys, |c| c.record.key);
         report.searched.push(sink);
+        let may_restart = faults && matches!(op.kind, OperatorKind::Sink(SinkSemantic::Append));
         let (mut ri, mut ci) = (0, 0);
         let mut key_chains: Vec<&[Record]> = Vec::new();
         let mut origins: Vec<RecordId> = Vec::new();
@@ -213,7 +218,8 @@ pub fn check_with_budget(
                 }
             }
             report.keys_checked += 1;
-            let (found, visited) = search(&pipeline, &key_chains, obs, finished, budget.min(left), direct);
+            let direct = direct && !may_restart;
+            let (found, visited) = search(&pipeline, &key_chains, obs, finished, budget.min(left), direct, may_restart);
             left = left.saturating_sub(visited);
             match found {
                 Search::Producible => {}
@@ -286,7 +292,13 @@ const POSSIBLE_SHOWN: usize = 4;
 /// A search state: records consumed per chain, and the keyed states after them.
 type State = (Vec<u32>, Vec<i64>);
 
-/// Searches one key; `direct`: `follows_directly` holds, so the path is known.
+/// Searches one key; `direct`: `follows_directly` holds, so the path is known. `may_restart`:
+/// the sink appends without transactions and the job restarted, so a new attempt writes again
+/// from the restored checkpoint: its results continue from a state the earlier attempts' path
+/// went through (a consistent cut of it), not from where they stopped, and the replay may merge
+/// the partitions in another order. Such a jump is taken only where the sequence cannot go on
+/// otherwise, at most once per result.
+#[allow(clippy::too_many_arguments)]
 fn search(
     pipeline: &Pipeline,
     chains: &[&[Record]],
@@ -294,13 +306,14 @@ fn search(
     finished: bool,
     budget: usize,
     direct: bool,
+    may_restart: bool,
 ) -> (Search, usize) {
     if direct {
         // The path visits one state per result and the final one, as the search would (not
         // counted as searched: it costs nothing).
         return (if obs.len() < budget { Search::Producible } else { Search::OverBudget }, 0);
     }
-    general_search(pipeline, chains, obs, finished, budget)
+    general_search(pipeline, chains, obs, finished, budget, may_restart)
 }
 
 /// The common case without a search: every result's origin is the next record of its chain and
@@ -333,6 +346,7 @@ fn general_search(
     obs: &[&CommittedRecord],
     finished: bool,
     budget: usize,
+    may_restart: bool,
 ) -> (Search, usize) {
     // A committed record is emitted when its turn in `obs` comes, so no step may consume it
     // earlier (a record is consumed once): before `obs[m]`, chain `c` may advance only up to the
@@ -359,10 +373,18 @@ fn general_search(
     let mut frontier: BTreeSet<State> = BTreeSet::new();
     frontier.insert((vec![0; chains.len()], vec![0; pipeline.keyed]));
     let mut visited = 0usize;
-    for m in 0..=obs.len() {
-        // How far each chain may be consumed before `obs[m]` is emitted.
+    // Every state some path matching the results so far went through (kept for restarts only).
+    let mut history: BTreeSet<State> = BTreeSet::new();
+    let mut restarted_at = None;
+    let mut m = 0;
+    loop {
+        // How far each chain may be consumed before `obs[m]` is emitted (no bound where a
+        // restart may write a record again).
         let limit: Vec<u32> = (0..chains.len())
             .map(|c| {
+                if may_restart {
+                    return chains[c].len() as u32;
+                }
                 while on_chain[c].get(next_on_chain[c]).is_some_and(|&(at, _)| at < m) {
                     next_on_chain[c] += 1;
                 }
@@ -407,17 +429,30 @@ fn general_search(
                 }
             }
         }
+        let jump = may_restart && restarted_at != Some(m);
+        if may_restart {
+            history.extend(seen);
+        }
         if m == obs.len() {
             // The committed sequence is matched. A finished run consumed every record: the rest
             // must be droppable; an unfinished one may stop anywhere.
-            let found = if !finished || full {
-                Search::Producible
-            } else {
-                Search::Bad { index: m, possible: possible.into_iter().take(POSSIBLE_SHOWN).collect() }
-            };
-            return (found, visited);
+            if !finished || full {
+                return (Search::Producible, visited);
+            }
+            if jump {
+                restarted_at = Some(m);
+                frontier = history.clone();
+                continue;
+            }
+            let possible = possible.into_iter().take(POSSIBLE_SHOWN).collect();
+            return (Search::Bad { index: m, possible }, visited);
         }
         if frontier.is_empty() {
+            if jump {
+                restarted_at = Some(m);
+                frontier = history.clone();
+                continue;
+            }
             // Prefer alternatives for the same source record (a wrong value) over other records.
             let want = obs[m].record.origin;
             let mut alts: Vec<(RecordId, i64)> = possible.iter().filter(|p| p.0 == want).copied().collect();
@@ -427,8 +462,8 @@ fn general_search(
             alts.truncate(POSSIBLE_SHOWN);
             return (Search::Bad { index: m, possible: alts }, visited);
         }
+        m += 1;
     }
-    unreachable!("the loop returns when m reaches obs.len()")
 }
 
 #[cfg(test)]
@@ -481,7 +516,7 @@ mod tests {
     fn a_correct_prefix_is_producible_and_a_wrong_count_is_named() {
         let (graph, logs, log_of) = setup();
         let run = |results: &[(u64, i64)], finished: bool| {
-            check(&graph, &logs, &log_of, &commit(&graph, &logs, results), finished)
+            check(&graph, &logs, &log_of, &commit(&graph, &logs, results), finished, false)
         };
         let (all, _) = correct(&logs, logs[0].len(0));
         let r = run(&all, true);
@@ -533,7 +568,7 @@ mod tests {
         let (logs, log_of) = crate::cluster::engine::build_logs(&sc);
         let all = crate::check::oracle::fault_free_output(&graph, &logs, &log_of);
         assert!(all.len() > 1000, "{}", all.len());
-        let r = check(&graph, &logs, &log_of, &all, true);
+        let r = check(&graph, &logs, &log_of, &all, true, false);
         assert_eq!((r.bad_keys, r.keys_over_budget), (0, 0), "{r:?}");
         assert!(r.keys_checked >= 90);
         // Two results of one key from one partition swapped: the later record cannot come first
@@ -545,7 +580,7 @@ mod tests {
         let mut swapped = all.clone();
         let (a, b) = (of_key[0], of_key[1]);
         (swapped[a].record.origin, swapped[b].record.origin) = (all[b].record.origin, all[a].record.origin);
-        let r = check(&graph, &logs, &log_of, &swapped, true);
+        let r = check(&graph, &logs, &log_of, &swapped, true, false);
         assert_eq!((r.bad_keys, r.keys_over_budget), (1, 0), "{r:?}");
         let first = (0..all.len()).filter(|&i| all[i].record.key == key).position(|i| i == a);
         assert_eq!(r.first_bad.map(|b| (b.key, Some(b.index))), Some((key, first)));
@@ -565,7 +600,7 @@ mod tests {
         let (graph, logs, log_of) = setup();
         let (all, _) = correct(&logs, logs[0].len(0));
         let committed = commit(&graph, &logs, &all);
-        let full = check(&graph, &logs, &log_of, &committed, true);
+        let full = check(&graph, &logs, &log_of, &committed, true, false);
         assert_eq!((full.keys_over_budget, full.keys_skipped, full.bad_keys), (0, 0, 0));
         // One partition and no filter: the search visits one state per record of a key and the
         // final state once more. The longest key needs exactly that many.
@@ -576,13 +611,13 @@ mod tests {
         assert_eq!(full.keys_checked, per_key.len() as u64);
         let longest = per_key.values().copied().max().expect("keys") + 1;
         let at_most = per_key.values().filter(|&&n| n + 1 == longest).count() as u64;
-        let within = check_with_budget(&graph, &logs, &log_of, &committed, true, longest);
+        let within = check_with_budget(&graph, &logs, &log_of, &committed, true, false, longest);
         assert_eq!((within.keys_over_budget, within.bad_keys), (0, 0), "a budget of exactly what is needed");
-        let short = check_with_budget(&graph, &logs, &log_of, &committed, true, longest - 1);
+        let short = check_with_budget(&graph, &logs, &log_of, &committed, true, false, longest - 1);
         assert_eq!(short.keys_over_budget, at_most, "only the longest keys run out");
         assert_eq!(short.keys_skipped, at_most);
         assert_eq!(short.keys_checked, full.keys_checked);
-        let none = check_with_budget(&graph, &logs, &log_of, &committed, true, 0);
+        let none = check_with_budget(&graph, &logs, &log_of, &committed, true, false, 0);
         assert_eq!(none.keys_over_budget, full.keys_checked, "every key needs at least one state");
         assert_eq!(none.over_budget_sinks, vec![OperatorId(2)], "the sink is named once");
     }

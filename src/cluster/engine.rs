@@ -526,6 +526,13 @@ impl<'a> World<'a> {
             rolling: None,
             graph,
         };
+        // The cluster's processes start first: a fault at 0 s finds them up (a JobManager killed
+        // at 0 s is killed, not skipped because it had not started yet).
+        w.q.schedule(0, Event::JobManagerUp { jm: 0 });
+        for tm in 0..sc.cluster.taskmanagers {
+            w.starting[HostId::tm(tm).0 as usize] = true;
+            w.q.schedule(0, Event::TaskManagerUp { host: HostId::tm(tm) });
+        }
         for (i, f) in faults.iter().enumerate() {
             if let FaultTrigger::At { at_us } = f.trigger {
                 w.q.schedule(at_us, Event::Fault { index: i as u32 });
@@ -533,11 +540,6 @@ impl<'a> World<'a> {
         }
         let end_us = sc.duration_us + sc.drain_us;
         w.q.schedule(end_us, Event::RunEnd);
-        w.q.schedule(0, Event::JobManagerUp { jm: 0 });
-        for tm in 0..sc.cluster.taskmanagers {
-            w.starting[HostId::tm(tm).0 as usize] = true;
-            w.q.schedule(0, Event::TaskManagerUp { host: HostId::tm(tm) });
-        }
         w
     }
 

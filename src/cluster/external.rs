@@ -331,14 +331,16 @@ impl TxnStore {
                     ctx.send(from, Msg::SinkAck { id, sink: txn.sink, ok: true });
                 }
             }
-            Msg::Append { sink, records, ack } => {
+            Msg::Append { sink, records, ack, cp } => {
                 self.committed.extend(records.into_iter().map(|record| CommittedRecord {
                     sink,
                     record,
                     committed_at_us: now,
                 }));
-                if let Some(id) = ack {
-                    ctx.send(from, Msg::SinkAck { id, sink, ok: true });
+                match ack {
+                    Some(id) if cp > 0 => ctx.send(from, Msg::Prepared { id, cp }),
+                    Some(id) => ctx.send(from, Msg::SinkAck { id, sink, ok: true }),
+                    None => {}
                 }
             }
             _ => {}

@@ -273,8 +273,11 @@ pub enum Msg {
     Append {
         sink: OperatorId,
         records: Vec<Record>,
-        /// The attempt waiting for `SinkAck` (the flush at end of input), if any.
+        /// The attempt waiting for the store's answer (a flush), if any: `SinkAck` at end of
+        /// input, `Prepared` at a checkpoint.
         ack: Option<AttemptId>,
+        /// The checkpoint whose snapshot waits for this flush (0: none; the answer is `SinkAck`).
+        cp: u64,
     },
     /// The store's answer to a `Commit` or `Append` whose caller waits: done, or refused
     /// because a newer producer of the same sink subtask had initialized (fenced).

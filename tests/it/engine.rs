@@ -561,3 +561,25 @@ restart-taskmanager = 1
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
     assert!(run.outcome.violations.is_empty(), "{:?}", run.outcome.violations);
 }
+
+/// A JobManager killed at 0 s is killed: the cluster's processes start before the faults of the
+/// first instant (it used to be skipped, the process not having started yet, and the job ran to
+/// FINISHED). Without high availability the job is LOST, which explore judges as Flink's own
+/// behaviour; with it a new leader recovers the job.
+#[test]
+fn a_jobmanager_killed_at_zero_is_killed_and_without_ha_the_job_is_lost() {
+    use recoverysim::cluster::config::HaKind;
+    let kill_jm = FaultSpec { trigger: FaultTrigger::At { at_us: 0 }, action: FaultAction::KillJobManager };
+    let mut sc = keyed_job(2, 2);
+    sc.faults.push(kill_jm.clone());
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.job_status, JobStatus::Lost);
+    let j = recoverysim::explore::judge(&run);
+    assert!(matches!(j, recoverysim::explore::Judgement::Expected { .. }), "{j:?}");
+    let mut sc = keyed_job(2, 2);
+    sc.flink.ha = HaKind::Kubernetes;
+    sc.faults.push(kill_jm);
+    let run = simulate(&sc);
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}

@@ -296,3 +296,22 @@ fn require_coverage_fails_on_a_tiny_range_and_names_the_empty_cells() {
     assert_eq!(r.operators, ["keyed-count", "map", "sink", "source"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Scenarios explore found failing, each shrunk and fixed: none is a failure any more, and none
+/// has results no fault-free execution commits (an at-least-once verdict does not show those).
+#[test]
+fn seeds_explore_found_are_judged_as_flink_behaves() {
+    for file in [
+        "scenarios/append-flush-at-end.toml",
+        "scenarios/append-store-partitioned.toml",
+        "scenarios/final-commit-delayed.toml",
+        "scenarios/append-restart-reorders.toml",
+    ] {
+        let run = recoverysim::run_file(std::path::Path::new(file)).expect("a shipped scenario");
+        let j = recoverysim::explore::judge(&run);
+        assert!(!j.is_fail(), "{file}: {j:?}");
+        assert_eq!(run.output.bad_results, 0, "{file}: {:?}", run.output.first_bad_result);
+        assert_eq!(run.output.lost, 0, "{file}");
+        assert!(run.outcome.violations.is_empty(), "{file}: {:?}", run.outcome.violations);
+    }
+}

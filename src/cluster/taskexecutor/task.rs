@@ -79,6 +79,9 @@ struct SinkRt {
     epoch: u64,
     /// initTransactions answered (the epoch may be a stale one: a zombie's).
     initialized: bool,
+    /// An appending sink sent writes the store has not confirmed yet (fire-and-forget batches):
+    /// its flush at end of input must wait for them, as a producer's `flush()` does.
+    unconfirmed: bool,
 }
 
 #[derive(Clone)]
@@ -164,6 +167,7 @@ impl Task {
                     buffer: Vec::new(),
                     epoch: 0,
                     initialized: false,
+                    unconfirmed: false,
                 }),
                 _ => {}
             }
@@ -223,7 +227,9 @@ impl Task {
                 continue;
             }
             match sink.semantic {
-                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: None }),
+                SinkSemantic::Append => {
+                    ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: None, cp: 0 })
+                }
                 SinkSemantic::TwoPhaseCommit => {
                     let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
                     ctx.send(HostId::STORE, Msg::Produce { id, txn, epoch: sink.epoch, records });
@@ -335,7 +341,10 @@ impl Task {
         if sink.buffer.len() >= batch {
             let records = std::mem::replace(&mut sink.buffer, Vec::with_capacity(batch));
             match sink.semantic {
-                SinkSemantic::Append => ctx.send(HostId::STORE, Msg::Append { sink: op, records, ack: None }),
+                SinkSemantic::Append => {
+                    sink.unconfirmed = true;
+                    ctx.send(HostId::STORE, Msg::Append { sink: op, records, ack: None, cp: 0 });
+                }
                 SinkSemantic::TwoPhaseCommit => {
                     let txn = TxnId { sink: op, index, checkpoint: sink.next_checkpoint };
                     ctx.send(HostId::STORE, Msg::Produce { id, txn, epoch: sink.epoch, records });
@@ -574,8 +583,14 @@ impl Task {
             let records = std::mem::take(&mut sink.buffer);
             match sink.semantic {
                 SinkSemantic::Append => {
-                    if !records.is_empty() {
-                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: None });
+                    // SinkWriterOperator.prepareSnapshotPreBarrier → flush(false): an
+                    // at-least-once writer's flush waits until the store has every record sent
+                    // so far (KafkaWriter: producer.flush()), so the checkpoint is acknowledged
+                    // only once what precedes its barrier is written.
+                    if !records.is_empty() || sink.unconfirmed {
+                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: Some(id), cp });
+                        sink.unconfirmed = false;
+                        prepares += 1;
                     }
                 }
                 SinkSemantic::TwoPhaseCommit => {
@@ -645,7 +660,11 @@ impl Task {
         }
         if ctx.sc.flink.checkpoint_interval_us.is_none() {
             self.end_input_without_checkpoints(ctx);
-        } else if self.sinks.iter().all(|k| k.committables.is_empty() && !k.open_has_records) {
+        } else if self.sinks.iter().all(|k| k.committables.is_empty() && !k.open_has_records && !k.unconfirmed)
+            && self.snaps.iter().all(|s| s.prepares == 0)
+        {
+            // Nothing left for a checkpoint to commit or flush (a flush still unanswered keeps
+            // the task until a checkpoint that includes it completes).
             self.finish(ctx);
         } else {
             self.finishing = true;
@@ -669,8 +688,12 @@ impl Task {
             let records = std::mem::take(&mut sink.buffer);
             match sink.semantic {
                 SinkSemantic::Append => {
-                    if !records.is_empty() {
-                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: Some(id) });
+                    // The flush also waits for the batches already sent (the link to the store
+                    // is in order, so its answer comes after theirs were written): a batch still
+                    // on the wire when the task reported FINISHED would be lost to the job.
+                    if !records.is_empty() || sink.unconfirmed {
+                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: Some(id), cp: 0 });
+                        sink.unconfirmed = false;
                         waits += 1;
                     }
                 }
@@ -729,30 +752,45 @@ impl Task {
         ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp: 0, file, snapshot: Box::new(last) });
     }
 
-    /// Commits every committable pre-committed at or before `cp`.
-    fn commit_up_to(&mut self, ctx: &mut Ctx, cp: u64) {
+    /// Commits every committable pre-committed at or before `cp`; with `wait`, each commit is
+    /// answered (`SinkAck`). Returns the number of commits sent.
+    fn commit_up_to(&mut self, ctx: &mut Ctx, cp: u64, wait: bool) -> u32 {
         let id = self.id;
+        let mut sent = 0;
         for sink in &mut self.sinks {
             let epoch = sink.epoch;
             sink.committables.retain(|&txn| {
                 if txn.checkpoint <= cp {
-                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false, ack: false });
+                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false, ack: wait });
+                    sent += 1;
                     false
                 } else {
                     true
                 }
             });
         }
+        sent
     }
 
+    /// A checkpoint completed: commit what it covers. The checkpoint after end of input is the
+    /// task's last (FLIP-147): `StreamTask` finishes only once `notifyCheckpointComplete` has
+    /// returned, and the committer's commit in it is synchronous (KafkaCommitter:
+    /// `commitTransaction` waits for the broker), so the task waits for the store to confirm
+    /// those commits before it reports FINISHED.
     fn on_notify_complete(&mut self, ctx: &mut Ctx, cp: u64) {
-        if !matches!(self.phase, Phase::Running) {
+        if !matches!(self.phase, Phase::Running) || self.end_acks_pending > 0 {
             return;
         }
-        self.commit_up_to(ctx, cp);
         let source_done = self.source.as_ref().and_then(|s| s.end_snapshot_cp).is_some_and(|end| end <= cp);
-        if source_done || (self.finishing && self.sinks.iter().all(|k| k.committables.is_empty())) {
-            self.finish(ctx);
+        let last = source_done
+            || (self.finishing && self.sinks.iter().all(|k| k.committables.iter().all(|t| t.checkpoint <= cp)));
+        let sent = self.commit_up_to(ctx, cp, last);
+        if last {
+            self.finishing = true;
+            self.end_acks_pending = sent;
+            if sent == 0 {
+                self.finish(ctx);
+            }
         }
     }
 
