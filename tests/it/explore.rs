@@ -117,6 +117,7 @@ fn results_of(b: &Base, seeds: impl Iterator<Item = u64>, shard: Option<[u64; 2]
         kinds: Kind::ALL.iter().map(|k| k.name().to_string()).collect(),
         max_faults: 4,
         bugs: vec![],
+        metamorphic: false,
         shard,
         rechecked: 0,
         results: seeds.map(|s| run_seed(b, s).0).collect(),
