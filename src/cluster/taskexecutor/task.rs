@@ -660,10 +660,11 @@ impl Task {
             let records = std::mem::take(&mut sink.buffer);
             match sink.semantic {
                 SinkSemantic::Append => {
-                    if !records.is_empty() {
-                        ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: Some(id) });
-                        waits += 1;
-                    }
+                    // `flush(true)` waits for every write the writer sent, not only the last
+                    // batch: an empty flush still waits, and its answer comes after those of
+                    // the earlier batches (the store's link is in order).
+                    ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: Some(id) });
+                    waits += 1;
                 }
                 SinkSemantic::TwoPhaseCommit => {
                     if sink.open_has_records {
