@@ -696,7 +696,7 @@ pub fn compare(
 
 /// The keyed aggregation a sink's input comes from through forward maps only, if any: then each
 /// key reaches one sink subtask in order, and its last committed value is the aggregate.
-fn fed_by_keyed(graph: &JobGraph, sink: OperatorId) -> Option<OperatorId> {
+pub(crate) fn fed_by_keyed(graph: &JobGraph, sink: OperatorId) -> Option<OperatorId> {
     let mut op = sink;
     while let Some((input, EdgeKind::Forward)) = graph.spec.operators[op.0 as usize].input {
         match graph.spec.operators[input.0 as usize].kind {

@@ -75,6 +75,17 @@ pub struct ExploreArgs {
     /// --vary every operator kind and phase).
     #[arg(long)]
     pub require_coverage: bool,
+    /// Also run each drawn scenario with the other failover strategy (region ↔ full) and with
+    /// a delay that cannot change the result (+5 ms on every message to and from the sink store
+    /// and checkpoint storage, +1 ms on every data message; in order, far below every timeout),
+    /// and fail the seed ("metamorphic: …") when a variant ends differently, gets another
+    /// verdict, or — if the job finished and the log fixes its output — commits other final
+    /// results. Not compared: a run whose restart strategy gave up or whose JobManager died
+    /// without HA (timing decides that, as in Flink). Where Flink promises at-least-once (append
+    /// sink, AT_LEAST_ONCE, no checkpoints) duplicates may differ, loss may not. Three times the
+    /// work per seed.
+    #[arg(long)]
+    pub metamorphic: bool,
 }
 
 /// Prints the coverage if asked; `false` when `--require-coverage` finds empty cells.
@@ -159,7 +170,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
     };
     let file = path.display().to_string();
     let opts = draw::DrawOptions { kinds: kinds.clone(), max_faults: a.max_faults, vary: a.vary, recoverable: true };
-    let base = match Base::new(&file, &text, opts, a.bugs.clone()) {
+    let mut base = match Base::new(&file, &text, opts, a.bugs.clone()) {
         Ok(b) => b,
         Err(BaseError::Scenario(e)) => {
             eprintln!("{e}");
@@ -173,6 +184,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    base.metamorphic = a.metamorphic;
     let shard = match a.shard {
         Some(s) => Some(s),
         None => match shard_from_env() {
@@ -259,6 +271,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         kinds: kinds.iter().map(|k| k.name().to_string()).collect(),
         max_faults: a.max_faults,
         bugs: a.bugs.clone(),
+        metamorphic: a.metamorphic,
         shard: shard.map(|(k, n)| [k, n]),
         rechecked: rechecked.load(Ordering::Relaxed),
         results: all.iter().map(|(r, _)| r.clone()).collect(),
@@ -287,9 +300,10 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         shown.push(class);
         let stem = format!("{}-seed-{}", file_stem(&path), r.seed);
         let header = format!(
-            "# Found by: recoverysim explore {file} --seeds {s}-{s}{vary}{bugs}\n# Failure: {class}\n",
+            "# Found by: recoverysim explore {file} --seeds {s}-{s}{vary}{meta}{bugs}\n# Failure: {class}\n",
             s = r.seed,
             vary = if a.vary { " --vary" } else { "" },
+            meta = if a.metamorphic { " --metamorphic" } else { "" },
             bugs = a.bugs.iter().map(|b| format!(" --bug {b}")).collect::<String>(),
         );
         let drawn = a.out.join(format!("{stem}.toml"));
@@ -299,6 +313,21 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             continue;
         }
         println!("\nseed {} ({class}): the drawn scenario is {}", r.seed, drawn.display());
+        if class.starts_with(crate::explore::metamorphic::CLASS_PREFIX) {
+            // The variants as scenario files, to run, replay or `diff` against the drawn one.
+            for v in crate::explore::metamorphic::Variant::ALL {
+                let Ok(sc) = crate::scenario::parse_str(&file, text) else { continue };
+                let Ok(vtext) = v.apply(text, &sc) else { continue };
+                let vpath = a.out.join(format!("{stem}-{}.toml", v.name()));
+                if let Err(e) = write_atomic(&vpath, &format!("{header}# Variant: {}\n{vtext}", v.label()), a.force) {
+                    eprintln!("error: {e}");
+                    write_failed = true;
+                    continue;
+                }
+                println!("  variant ({}): {}", v.label(), vpath.display());
+                println!("  compare:   recoverysim diff {} {}", drawn.display(), vpath.display());
+            }
+        }
         if a.no_shrink {
             println!("  reproduce: recoverysim run {}", drawn.display());
             continue;

@@ -1,6 +1,7 @@
 //! The command line (clap): run, check, regions, bench. The edge of the program: it reads files,
 //! prints, times and sets exit codes (0 ok, 1 a check failed, 2 bad input or usage).
 
+pub mod diff;
 pub mod explore;
 pub mod render;
 pub mod sweep;
@@ -107,6 +108,14 @@ enum Command {
     /// completes after a third of the duration. Prints phases × subtasks with each verdict,
     /// "not reached" where the phase never came. Exit 1 if a case fails by explore's judgement.
     Sweep(sweep::SweepArgs),
+    /// Where two runs part: the first event at which their readable traces (the notes `run
+    /// --trace` writes, not the engine's internal event stream) differ, with the equal events
+    /// before it and what each side did next, then both verdicts, job statuses, trace hashes and
+    /// event counts. A and B are each a scenario file (`FILE`, or `FILE@SEED`) simulated now, or
+    /// a trace file written by `run --trace` (a run of an older build: "before and after a
+    /// change"); `--seeds S1,S2` compares two seeds of one scenario. Exit 0 when the traces are
+    /// identical, 1 when they differ, 2 on bad input.
+    Diff(diff::DiffArgs),
     /// Print the pipelined regions of a scenario's job.
     Regions { file: PathBuf },
     /// Measure simulation speed (use a release build); with --seek, the replay's time travel.
@@ -180,6 +189,7 @@ pub fn main() -> ExitCode {
         } => explore::cmd_merge(&files, results.as_deref(), coverage, require_coverage),
         Command::Explore { merge: None, args } => explore::cmd_explore(args),
         Command::Sweep(args) => sweep::cmd_sweep(args),
+        Command::Diff(args) => diff::cmd_diff(args),
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return ExitCode::from(2) };
             print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));

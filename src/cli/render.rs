@@ -1065,42 +1065,51 @@ pub fn json(run: &Run) -> serde_json::Value {
 /// The trace as JSON Lines: a header line (`schema`, scenario, seed, trace hash), then one
 /// object per trace event, numbered by `n` from 1 (docs/trace-format.md lists the kinds).
 pub fn trace_jsonl(run: &Run) -> String {
-    let mut out = serde_json::json!({
+    let mut out = trace_header(run).to_string();
+    out.push('\n');
+    for (n, e) in run.outcome.notes.iter().enumerate() {
+        out.push_str(&trace_entry(&run.graph, e, n as u64 + 1).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// The trace's header line: schema, scenario, seed, trace hash, number of trace events, and the
+/// run's verdict and final job status.
+pub fn trace_header(run: &Run) -> serde_json::Value {
+    serde_json::json!({
         "schema": TRACE_SCHEMA,
         "scenario": run.scenario.name,
         "seed": run.scenario.seed,
         "trace_hash": format!("{:016x}", run.outcome.trace_hash),
         "events": run.outcome.notes.len(),
+        "verdict": run.output.verdict.name(),
+        "job_status": run.outcome.job_status.name(),
     })
-    .to_string();
-    out.push('\n');
-    for (n, e) in run.outcome.notes.iter().enumerate() {
-        let mut v = serde_json::to_value(e).expect("trace notes are plain data: numbers, strings, enums");
-        if let Some(note) = v.as_object_mut() {
-            // The trace event number protocol violations cite ("trace event #n").
-            note.insert("n".into(), serde_json::Value::from(n + 1));
-        }
+}
+
+/// One trace event as a JSON object: its number `n` (from 1), `at_us`, `kind` and fields, with
+/// subtasks and hosts by name.
+pub fn trace_entry(graph: &JobGraph, e: &TraceEntry, n: u64) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).expect("trace notes are plain data: numbers, strings, enums");
+    if let Some(note) = v.as_object_mut() {
+        // The trace event number protocol violations cite ("trace event #n").
+        note.insert("n".into(), serde_json::Value::from(n));
         // Hosts by name, as scenario files write them.
-        if let Some(note) = v.as_object_mut() {
-            let is_host = matches!(e.note, Note::MessageLost { .. } | Note::HostThawed { .. });
-            for key in ["from", "to", "host"] {
-                if let Some(h) = note.get(key).and_then(|x| x.as_u64()).filter(|_| is_host) {
-                    note.insert(key.into(), crate::cluster::net::HostId(h as u16).name().into());
-                }
+        let is_host = matches!(e.note, Note::MessageLost { .. } | Note::HostThawed { .. });
+        for key in ["from", "to", "host"] {
+            if let Some(h) = note.get(key).and_then(|x| x.as_u64()).filter(|_| is_host) {
+                note.insert(key.into(), crate::cluster::net::HostId(h as u16).name().into());
             }
         }
-        if let Some(note) = v.as_object_mut()
-            && let Some(st) = note.get("st").and_then(|x| x.as_u64())
-        {
+        if let Some(st) = note.get("st").and_then(|x| x.as_u64()) {
             note.insert(
                 "st".into(),
-                serde_json::Value::String(run.graph.subtask_name(crate::job::graph::SubtaskId(st as u32))),
+                serde_json::Value::String(graph.subtask_name(crate::job::graph::SubtaskId(st as u32))),
             );
         }
-        out.push_str(&v.to_string());
-        out.push('\n');
     }
-    out
+    v
 }
 
 /// Milliseconds with one decimal, whatever the size (seed sweeps compare them side by side).

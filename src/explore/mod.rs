@@ -8,6 +8,7 @@
 
 pub mod coverage;
 pub mod draw;
+pub mod metamorphic;
 pub mod report;
 pub mod shrink;
 pub mod sweep;
@@ -33,6 +34,8 @@ pub struct Base {
     pub opts: DrawOptions,
     /// Planted bugs, by name (`--bug`), written into each seed's `[bugs]` table.
     pub bugs: Vec<String>,
+    /// `--metamorphic`: each seed also runs its variants (`metamorphic`) and compares them.
+    pub metamorphic: bool,
 }
 
 /// Why a base cannot be explored.
@@ -62,7 +65,7 @@ impl Base {
             }
             doc["bugs"] = toml_edit::Item::Table(t);
         }
-        Ok(Base { file: file.to_string(), doc, scenario, opts, bugs })
+        Ok(Base { file: file.to_string(), doc, scenario, opts, bugs, metamorphic: false })
     }
 
     /// The scenario text of one seed: the base (or a drawn job with `--vary`) with the seed and
@@ -244,6 +247,10 @@ pub struct SeedResult {
     /// counts once per operator kind in it).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub coverage: std::collections::BTreeMap<String, u64>,
+    /// With `--metamorphic`: each variant's run and how it compares with the drawn one (absent
+    /// in results files written without it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metamorphic: Vec<metamorphic::VariantResult>,
 }
 
 /// Runs one seed: draw, load, simulate, judge. `wall_ms` is left 0 (the caller times it).
@@ -260,12 +267,13 @@ pub fn run_seed(base: &Base, seed: u64) -> (SeedResult, Option<String>) {
                 trace_hash: String::new(),
                 wall_ms: 0,
                 coverage: Default::default(),
+                metamorphic: Vec::new(),
             },
             None,
         ),
         Ok((text, sc)) => {
             let run = simulate(&sc);
-            let r = SeedResult {
+            let mut r = SeedResult {
                 seed,
                 judgement: judge(&run),
                 verdict: run.output.verdict.name().into(),
@@ -275,7 +283,18 @@ pub fn run_seed(base: &Base, seed: u64) -> (SeedResult, Option<String>) {
                 trace_hash: format!("{:016x}", run.outcome.trace_hash),
                 wall_ms: 0,
                 coverage: coverage_of(&run.outcome.coverage),
+                metamorphic: Vec::new(),
             };
+            if base.metamorphic {
+                let facts = metamorphic::Facts::of(&run);
+                drop(run);
+                let (variants, difference) = metamorphic::check(&base.file, &text, &sc, &facts);
+                r.metamorphic = variants;
+                // The drawn run's own failure comes first; a difference is a failure of its own.
+                if let (false, Some(j)) = (r.judgement.is_fail(), difference) {
+                    r.judgement = j;
+                }
+            }
             (r, Some(text))
         }
     }

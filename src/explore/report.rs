@@ -20,6 +20,9 @@ pub struct Results {
     pub kinds: Vec<String>,
     pub max_faults: u32,
     pub bugs: Vec<String>,
+    /// `--metamorphic`: every seed's variants were run and compared (false in older files).
+    #[serde(default)]
+    pub metamorphic: bool,
     /// `[k, n]`: this file holds shard k of n; absent when whole or merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<[u64; 2]>,
@@ -85,8 +88,14 @@ pub fn merge(parts: Vec<Results>) -> Result<Results, MergeError> {
         )?;
         same(
             "options",
-            format!("vary {} kinds {:?} max-faults {} bugs {:?}", all.vary, all.kinds, all.max_faults, all.bugs),
-            format!("vary {} kinds {:?} max-faults {} bugs {:?}", p.vary, p.kinds, p.max_faults, p.bugs),
+            format!(
+                "vary {} kinds {:?} max-faults {} bugs {:?} metamorphic {}",
+                all.vary, all.kinds, all.max_faults, all.bugs, all.metamorphic
+            ),
+            format!(
+                "vary {} kinds {:?} max-faults {} bugs {:?} metamorphic {}",
+                p.vary, p.kinds, p.max_faults, p.bugs, p.metamorphic
+            ),
         )?;
         same(
             "coverage cells",
@@ -152,6 +161,9 @@ pub fn summary(r: &Results) -> String {
     let faults: u64 = r.results.iter().map(|x| u64::from(x.faults)).sum();
     let events: u64 = r.results.iter().map(|x| x.events).sum();
     s += &format!("  {faults} faults injected, {events} engine events simulated\n");
+    if r.metamorphic {
+        s += &metamorphic_line(r);
+    }
     if !expected.is_empty() {
         s += "\nnot failures — Flink itself does this:\n";
         for (why, seeds) in &expected {
@@ -182,6 +194,30 @@ pub fn summary(r: &Results) -> String {
     s
 }
 
+/// `--metamorphic`: how the variants' runs compared with the drawn ones.
+fn metamorphic_line(r: &Results) -> String {
+    let variants: Vec<&super::metamorphic::VariantResult> = r.results.iter().flat_map(|x| &x.metamorphic).collect();
+    let same = variants.iter().filter(|v| v.agrees()).count();
+    let differ = variants.iter().filter(|v| v.differs()).count();
+    let mut why: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in variants.iter().filter(|v| !v.agrees() && !v.differs()) {
+        let reason = v.agreement.strip_prefix("not compared: ").unwrap_or(&v.agreement);
+        // Which run it was is in the results file; the summary counts by reason.
+        let reason = reason.split(" in the ").next().unwrap_or(reason);
+        *why.entry(reason).or_default() += 1;
+    }
+    let not: Vec<String> = why.iter().map(|(w, n)| format!("{n} {w}")).collect();
+    format!(
+        "  metamorphic: {} variant runs (the other failover strategy; +{} ms on the sink store and checkpoint \
+         storage links, +{} ms on data): {same} same, {differ} differ, {} not compared{}\n",
+        variants.len(),
+        super::metamorphic::EXTERNAL_DELAY_US / 1_000,
+        super::metamorphic::DATA_DELAY_US / 1_000,
+        variants.len() - same - differ,
+        if not.is_empty() { String::new() } else { format!(" ({})", not.join(", ")) }
+    )
+}
+
 /// Wall-time figures (not part of the summary shards agree on).
 pub fn timing(r: &Results, wall_ms: u64, jobs: usize) -> String {
     let n = r.results.len().max(1) as f64;
@@ -203,4 +239,61 @@ pub fn timing(r: &Results, wall_ms: u64, jobs: usize) -> String {
         s += &format!("; {} over 20 s: seeds {}\n", slow.len(), seeds_list(&slow));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::metamorphic::VariantResult;
+
+    #[test]
+    fn the_summary_counts_variants_by_agreement_and_old_files_still_read() {
+        let v = |agreement: &str| VariantResult {
+            variant: "delayed".into(),
+            verdict: "exactly_once".into(),
+            job_status: "FINISHED".into(),
+            trace_hash: String::new(),
+            agreement: agreement.into(),
+        };
+        let seed = SeedResult {
+            seed: 3,
+            judgement: Judgement::Pass,
+            verdict: "exactly_once".into(),
+            job_status: "FINISHED".into(),
+            faults: 1,
+            events: 10,
+            trace_hash: String::new(),
+            wall_ms: 0,
+            coverage: Default::default(),
+            metamorphic: vec![
+                v("same"),
+                v("not compared: the restart strategy gave up (FAILED) in the full failover run"),
+                v("differs: exactly_once/FINISHED (region failover) vs at_most_once/FINISHED (full failover)"),
+            ],
+        };
+        let r = Results {
+            schema: SCHEMA.into(),
+            scenario: "x.toml".into(),
+            first_seed: 3,
+            last_seed: 3,
+            vary: false,
+            kinds: vec![],
+            max_faults: 1,
+            bugs: vec![],
+            metamorphic: true,
+            operators: Vec::new(),
+            phases: Vec::new(),
+            shard: None,
+            rechecked: 0,
+            results: vec![seed],
+        };
+        let s = summary(&r);
+        assert!(s.contains("1 same, 1 differ, 1 not compared (1 the restart strategy gave up (FAILED))"), "{s}");
+        // A results file written before --metamorphic existed reads as without it.
+        let mut json = serde_json::to_value(&r).expect("plain data");
+        json.as_object_mut().expect("an object").remove("metamorphic");
+        json["results"][0].as_object_mut().expect("an object").remove("metamorphic");
+        let old: Results = serde_json::from_value(json).expect("reads");
+        assert!(!old.metamorphic && old.results[0].metamorphic.is_empty());
+    }
 }

@@ -165,6 +165,15 @@ fn candidates(doc: &DocumentMut, class: &str) -> Vec<DocumentMut> {
     out
 }
 
+/// The judgement a candidate is kept by: a metamorphic class needs the variants run too.
+fn judged(file: &str, text: &str, sc: &crate::scenario::Scenario, class: &str) -> Judgement {
+    if class.starts_with(super::metamorphic::CLASS_PREFIX) {
+        super::metamorphic::judge_text(file, text)
+    } else {
+        judge(&simulate(sc))
+    }
+}
+
 /// Shrinks `text` (a scenario that fails with `class`) while it keeps failing that way;
 /// `keep_going` is asked before each candidate (the caller's time budget).
 pub fn shrink(file: &str, text: &str, class: &str, mut keep_going: impl FnMut() -> bool) -> Shrunk {
@@ -177,9 +186,10 @@ pub fn shrink(file: &str, text: &str, class: &str, mut keep_going: impl FnMut() 
             if !keep_going() {
                 break 'outer;
             }
-            let Ok(sc) = parse_str(file, &cand.to_string()) else { continue };
+            let cand_text = cand.to_string();
+            let Ok(sc) = parse_str(file, &cand_text) else { continue };
             tries += 1;
-            let j = judge(&simulate(&sc));
+            let j = judged(file, &cand_text, &sc, class);
             if j.class() == Some(class) {
                 best = cand;
                 judgement = j;
@@ -192,7 +202,7 @@ pub fn shrink(file: &str, text: &str, class: &str, mut keep_going: impl FnMut() 
     if steps == 0 {
         // Nothing smaller fails: the judgement of the original.
         if let Ok(sc) = parse_str(file, text) {
-            judgement = judge(&simulate(&sc));
+            judgement = judged(file, text, &sc, class);
         }
     }
     Shrunk { faults_after: faults(&best), text: best.to_string(), tries, steps, faults_before, judgement }

@@ -233,3 +233,38 @@ fn trace_option_writes_json_lines() {
     assert!(failed["st"].as_str().is_some_and(|s| s.ends_with("[0]")), "{}", failed["st"]);
     assert!(lines.iter().any(|l| l["kind"] == "job-status" && l["to"] == "RESTARTING"));
 }
+
+/// `diff`: identical runs exit 0, different ones 1 with the first divergence, bad input 2.
+#[test]
+fn diff_exit_codes_and_the_first_divergence() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let trace = dir.join("t.jsonl").display().to_string();
+    assert_eq!(recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--trace", &trace]).status.code(), Some(0));
+    let out = recoverysim(&["diff", &trace, "scenarios/keyed-tm-kill.toml@7"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("identical: the readable traces are equal (716 events)"), "{stdout}");
+    let out = recoverysim(&["diff", "scenarios/keyed-tm-kill.toml", "--seeds", "7,8", "--context", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("first divergence: trace event #1, after 0 equal events"), "{stdout}");
+    assert!(stdout.contains("A ! #1") && stdout.contains("B ! #1") && stdout.contains("≠"), "{stdout}");
+    // Not a trace, not a scenario, a seed on a trace file, a missing side: exit 2 with a message.
+    let junk = dir.join("junk.jsonl");
+    std::fs::write(&junk, "{\"schema\":\"something-else\"}\n").expect("writes");
+    for args in [
+        vec!["diff", junk.to_str().expect("utf-8"), "scenarios/keyed-tm-kill.toml"],
+        vec!["diff", &trace, "scenarios/no-such-file.toml"],
+        vec!["diff", "scenarios/keyed-tm-kill.toml@x", &trace],
+        vec!["diff", "scenarios/keyed-tm-kill.toml"],
+    ] {
+        let out = recoverysim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    let with_seed = format!("{trace}@3");
+    let out = recoverysim(&["diff", &with_seed, "scenarios/keyed-tm-kill.toml"]);
+    assert_eq!(out.status.code(), Some(2), "a trace file has its seed");
+    let _ = std::fs::remove_dir_all(&dir);
+}

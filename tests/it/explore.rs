@@ -135,6 +135,7 @@ fn results_of(b: &Base, seeds: impl Iterator<Item = u64>, shard: Option<[u64; 2]
         kinds: Kind::ALL.iter().map(|k| k.name().to_string()).collect(),
         max_faults: 4,
         bugs: vec![],
+        metamorphic: false,
         shard,
         rechecked: 0,
         results: seeds.map(|s| run_seed(b, s).0).collect(),
@@ -314,4 +315,57 @@ fn seeds_explore_found_are_judged_as_flink_behaves() {
         assert_eq!(run.output.lost, 0, "{file}");
         assert!(run.outcome.violations.is_empty(), "{file}: {:?}", run.outcome.violations);
     }
+}
+
+/// `--metamorphic`: every seed runs its two variants, and on correct code they agree with the
+/// drawn run (or are not compared, when a restart strategy gave up).
+#[test]
+fn metamorphic_variants_agree_on_a_few_seeds() {
+    let opts = DrawOptions { kinds: Kind::ALL.to_vec(), max_faults: 4, vary: false, recoverable: true };
+    let mut b = base("scenarios/keyed-tm-kill.toml", opts, &[]);
+    b.metamorphic = true;
+    for seed in 0..3 {
+        let (r, _) = run_seed(&b, seed);
+        let names: Vec<&str> = r.metamorphic.iter().map(|v| v.variant.as_str()).collect();
+        assert_eq!(names, ["other-failover", "delayed"], "seed {seed}");
+        assert!(r.metamorphic.iter().all(|v| !v.differs()), "seed {seed}: {:?}", r.metamorphic);
+        assert!(!r.judgement.is_fail(), "seed {seed}: {:?}", r.judgement);
+        // The variants are other runs: the delay changes the trace.
+        assert_ne!(r.metamorphic[1].trace_hash, r.trace_hash, "seed {seed}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(["explore", "scenarios/keyed-tm-kill.toml", "--seeds", "0-1", "--metamorphic", "--no-shrink"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("metamorphic: 4 variant runs") && stdout.contains("0 differ"), "{stdout}");
+}
+
+/// The comparison catches a real difference between two runs of one job: the same scenario with
+/// and without a planted bug that loses keyed state on restore (other verdict, other final
+/// results), and the first differing result is named.
+#[test]
+fn metamorphic_comparison_catches_a_real_difference() {
+    use recoverysim::explore::metamorphic::{Agreement, Difference, Facts, compare};
+    let sc = recoverysim::scenario::load_file(std::path::Path::new("scenarios/keyed-tm-kill.toml")).expect("loads");
+    let good = Facts::of(&recoverysim::run::simulate(&sc));
+    assert!(good.results.is_some(), "a finished keyed job with a two-phase-commit sink has fixed final results");
+    let mut broken = sc.clone();
+    assert!(broken.bugs.set("restore-empty-state"));
+    let bad = Facts::of(&recoverysim::run::simulate(&broken));
+    assert_eq!(compare(&good, "good", &good.clone(), "again"), Agreement::Same);
+    let Agreement::Differs { what, detail } = compare(&good, "good", &bad, "bug") else {
+        panic!("a lost keyed state changes the outcome")
+    };
+    assert_eq!(what, Difference::Verdict);
+    assert!(detail.starts_with("exactly_once/FINISHED (good) vs "), "{detail}");
+    // With the verdicts made equal, the final results still tell them apart.
+    let same_verdict = Facts { verdict: good.verdict, lost: 0, ..bad };
+    let Agreement::Differs { what, detail } = compare(&good, "good", &same_verdict, "bug") else {
+        panic!("other final results")
+    };
+    assert_eq!(what, Difference::Results);
+    assert!(detail.contains("sink sink key ") && detail.contains("last result"), "{detail}");
 }

@@ -58,6 +58,17 @@ fn the_tour_commands_do_what_their_comments_say() {
             // Fewer seeks than the README's: the same command, quicker.
             args[i + 1] = "20".into();
         }
+        if args[0] == "diff" {
+            // The trace an earlier command wrote is in the temporary directory.
+            for a in args.iter_mut().skip(1).filter(|a| a.ends_with(".jsonl")) {
+                *a = dir.join(&*a).display().to_string();
+            }
+            let out = recoverysim(&args);
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            assert_eq!(out.status.code(), Some(1), "`{}` ({comment}) differs:\n{}", args.join(" "), text(&out));
+            assert!(stdout.contains("first divergence: trace event #"), "{stdout}");
+            continue;
+        }
         if args[0] == "explore" {
             // Its files go to a temporary directory; the next commands read them there.
             args.extend(["--out".into(), dir.join("explore-out").display().to_string()]);
@@ -226,4 +237,36 @@ fn the_replay_capture_is_what_the_replay_shows() {
     recoverysim::tui::input(&mut app, crossterm::event::KeyCode::Char('f'));
     let screen = crate::replay_screen(&app, 80, 24);
     assert_eq!(capture, screen, "the README's capture is stale");
+}
+
+/// The README's `diff` capture is what the two commands before it print (the trace file's
+/// temporary path shown as the README names it).
+#[test]
+fn the_diff_capture_is_what_diff_prints() {
+    let readme_text = readme();
+    let marker = "<!-- diff capture: the first two commands above";
+    let at = readme_text.find(marker).expect("the README shows a diff");
+    let block = &readme_text[at..];
+    let start = block.find("```text\n").expect("a text block after the marker") + "```text\n".len();
+    let end = block[start..].find("\n```").expect("the block ends") + start;
+    let capture = &block[start..end];
+    let dir = std::env::temp_dir().join(format!("recoverysim-readme-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let trace = dir.join("before.jsonl").display().to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let out = recoverysim(&s(&["run", "scenarios/keyed-task-failure.toml", "--trace", &trace]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = recoverysim(&s(&[
+        "diff",
+        &trace,
+        "scenarios/keyed-task-failure.toml",
+        "--bug",
+        "no-source-rewind",
+        "--context",
+        "3",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "the runs differ: {}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).replace(&trace, "before.jsonl");
+    assert_eq!(capture, shown.trim_end(), "the README's diff capture is stale");
+    let _ = std::fs::remove_dir_all(&dir);
 }
