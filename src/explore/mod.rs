@@ -200,6 +200,15 @@ pub fn judge(run: &Run) -> Judgement {
     }
     match status {
         JobStatus::Finished => {}
+        // The job does not finish without faults either (a drawn configuration too slow for its
+        // run: checkpoints that always expire, say): not something a fault or its recovery did.
+        s if s != JobStatus::Failed && run.reference.as_ref().is_some_and(|r| r.job_status != JobStatus::Finished) => {
+            return Judgement::Expected {
+                why: "even without faults this job does not finish within duration + drain (the fault-free \
+                      reference simulation did not finish either)"
+                    .into(),
+            };
+        }
         s => {
             let cls = match s {
                 JobStatus::Failed => "job FAILED although the restart strategy allowed more restarts",

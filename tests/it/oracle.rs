@@ -318,6 +318,12 @@ fn a_reference_that_does_not_finish_only_explains() {
     assert_eq!((o.lost, o.duplicated, o.pending), (0, 0, o.expected - o.committed));
     let why = o.not_clean.as_deref().unwrap_or_default();
     assert!(why.contains("did not finish either"), "{why}");
+    // explore does not call it a failure of recovery: without faults it does not finish either.
+    let j = recoverysim::explore::judge(&run);
+    assert!(
+        matches!(&j, recoverysim::explore::Judgement::Expected { why } if why.contains("even without faults")),
+        "{j:?}"
+    );
 }
 
 #[test]
