@@ -218,8 +218,13 @@ pub fn check_with_budget(
                 }
             }
             report.keys_checked += 1;
-            let direct = direct && !may_restart;
-            let (found, visited) = search(&pipeline, &key_chains, obs, finished, budget.min(left), direct, may_restart);
+            let (found, visited) = if direct && !may_restart {
+                // The direct path visits one state per result and the final one, as the search
+                // would (not counted against the run's budget: it costs nothing).
+                (if obs.len() < budget.min(left) { Search::Producible } else { Search::OverBudget }, 0)
+            } else {
+                general_search(&pipeline, &key_chains, obs, finished, budget.min(left), may_restart)
+            };
             left = left.saturating_sub(visited);
             match found {
                 Search::Producible => {}
@@ -292,36 +297,11 @@ const POSSIBLE_SHOWN: usize = 4;
 /// A search state: records consumed per chain, and the keyed states after them.
 type State = (Vec<u32>, Vec<i64>);
 
-/// Searches one key; `direct`: `follows_directly` holds, so the path is known. `may_restart`:
-/// the sink appends without transactions and the job restarted, so a new attempt writes again
-/// from the restored checkpoint: its results continue from a state the earlier attempts' path
-/// went through (a consistent cut of it), not from where they stopped, and the replay may merge
-/// the partitions in another order. Such a jump is taken only where the sequence cannot go on
-/// otherwise, at most once per result.
-#[allow(clippy::too_many_arguments)]
-fn search(
-    pipeline: &Pipeline,
-    chains: &[&[Record]],
-    obs: &[&CommittedRecord],
-    finished: bool,
-    budget: usize,
-    direct: bool,
-    may_restart: bool,
-) -> (Search, usize) {
-    if direct {
-        // The path visits one state per result and the final one, as the search would (not
-        // counted as searched: it costs nothing).
-        return (if obs.len() < budget { Search::Producible } else { Search::OverBudget }, 0);
-    }
-    general_search(pipeline, chains, obs, finished, budget, may_restart)
-}
-
 /// The common case without a search: every result's origin is the next record of its chain and
 /// every record emits, so the path is pinned by the origins alone. `true` proves the sequence
 /// producible (the path is a witness); `false` proves nothing (a record the pipeline drops
 /// makes several paths possible), and the general search decides.
 fn follows_directly(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&CommittedRecord], finished: bool) -> bool {
-    // One keyed operator and a handful of partitions make this allocation-free in practice.
     let mut next = vec![0usize; chains.len()];
     let mut state = vec![0i64; pipeline.keyed];
     for want in obs {
@@ -340,6 +320,11 @@ fn follows_directly(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&Committed
     !finished || chains.iter().zip(&next).all(|(chain, &n)| n == chain.len())
 }
 
+/// Searches the paths that emit `obs`. `may_restart`: the sink appends without transactions and
+/// the job restarted, so a new attempt writes again from the restored checkpoint: its results
+/// continue from a state the earlier attempts' path went through (a consistent cut of it), not
+/// from where they stopped, and the replay may merge the partitions in another order. Such a
+/// jump is taken only where the sequence cannot go on otherwise, at most once per result.
 fn general_search(
     pipeline: &Pipeline,
     chains: &[&[Record]],
