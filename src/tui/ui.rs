@@ -666,7 +666,8 @@ pub fn event_text(app: &App, note: &Note) -> String {
             if *recovered { " again, on restore" } else { "" }
         ),
         Note::SinkAborted { st, transactions, records } => {
-            format!("{} aborts {transactions} lingering transactions ({records} records)", run.graph.subtask_name(*st))
+            let noun = if *transactions == 1 { "transaction" } else { "transactions" };
+            format!("{} aborts {transactions} lingering {noun} ({records} records)", run.graph.subtask_name(*st))
         }
         Note::SourceRewound { st, positions } => {
             let p: Vec<String> = positions.iter().map(|(p, o)| format!("p{p}@{o}")).collect();

@@ -123,8 +123,15 @@ pub(super) struct Task {
     /// Final state (bytes) once the task finished, and whether it is in storage yet.
     final_state: Option<(u64, bool)>,
     triggers_waiting_final: Vec<u64>,
-    /// End of input without checkpoints: sink commits and flushes the store has not confirmed.
-    end_acks_pending: u32,
+    /// Sink commits and end-of-input flushes the store has not confirmed yet. A commit is
+    /// synchronous in Flink (`KafkaCommitter.commit` → `commitTransaction` waits for the broker,
+    /// inside `notifyCheckpointComplete` or `endInput`), so the task never reports FINISHED while
+    /// one is unanswered.
+    acks_in_flight: u32,
+    /// The task's last commits and flushes are sent (the final checkpoint's notification, the end
+    /// of input without checkpoints, or nothing was left to commit): it finishes once
+    /// `acks_in_flight` is zero.
+    finish_when_acked: bool,
     /// The newest checkpoint this attempt snapshotted or heard was aborted: a trigger or barrier
     /// of an older one (overtaken on the way) is ignored, as SubtaskCheckpointCoordinatorImpl
     /// does ("Out of order checkpoint barrier (aborted previously?)").
@@ -211,7 +218,8 @@ impl Task {
             restore_started_us: 0,
             final_state: None,
             triggers_waiting_final: Vec::new(),
-            end_acks_pending: 0,
+            acks_in_flight: 0,
+            finish_when_acked: false,
             last_cp: 0,
         }
     }
@@ -664,8 +672,11 @@ impl Task {
             && self.snaps.iter().all(|s| s.prepares == 0)
         {
             // Nothing left for a checkpoint to commit or flush (a flush still unanswered keeps
-            // the task until a checkpoint that includes it completes).
-            self.finish(ctx);
+            // the task until a checkpoint that includes it completes); a commit of an earlier
+            // checkpoint still on its way to the store is waited for.
+            self.finishing = true;
+            self.finish_when_acked = true;
+            self.finish_if_acked(ctx);
         } else {
             self.finishing = true;
         }
@@ -709,25 +720,26 @@ impl Task {
             }
             sink.open_has_records = false;
         }
-        self.end_acks_pending = waits;
-        if waits == 0 {
+        self.acks_in_flight += waits;
+        self.finish_when_acked = true;
+        self.finish_if_acked(ctx);
+    }
+
+    /// Reports FINISHED once the last commits and flushes are sent and the store confirmed each.
+    fn finish_if_acked(&mut self, ctx: &mut Ctx) {
+        if self.finish_when_acked && self.acks_in_flight == 0 && self.phase == Phase::Running {
             self.finish(ctx);
         }
     }
 
-    /// The store confirmed a commit or flush of the end of input: `false` if it fenced this
-    /// attempt (a newer one of the subtask initialized its producer), which fails the task.
+    /// The store confirmed a commit or an end-of-input flush: `false` if it fenced this attempt
+    /// (a newer one of the subtask initialized its producer), which fails the task.
     fn on_sink_ack(&mut self, ctx: &mut Ctx, ok: bool) -> Res {
         if !ok {
             return Err(FailureCause::ProducerFenced);
         }
-        if self.phase != Phase::Running || self.end_acks_pending == 0 {
-            return Ok(());
-        }
-        self.end_acks_pending -= 1;
-        if self.end_acks_pending == 0 {
-            self.finish(ctx);
-        }
+        self.acks_in_flight = self.acks_in_flight.saturating_sub(1);
+        self.finish_if_acked(ctx);
         Ok(())
     }
 
@@ -752,16 +764,16 @@ impl Task {
         ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp: 0, file, snapshot: Box::new(last) });
     }
 
-    /// Commits every committable pre-committed at or before `cp`; with `wait`, each commit is
-    /// answered (`SinkAck`). Returns the number of commits sent.
-    fn commit_up_to(&mut self, ctx: &mut Ctx, cp: u64, wait: bool) -> u32 {
+    /// Commits every committable pre-committed at or before `cp`; each commit is answered
+    /// (`SinkAck`) and counted in `acks_in_flight` until then.
+    fn commit_up_to(&mut self, ctx: &mut Ctx, cp: u64) {
         let id = self.id;
         let mut sent = 0;
         for sink in &mut self.sinks {
             let epoch = sink.epoch;
             sink.committables.retain(|&txn| {
                 if txn.checkpoint <= cp {
-                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false, ack: wait });
+                    ctx.send(HostId::STORE, Msg::Commit { id, txn, epoch, recovered: false, ack: true });
                     sent += 1;
                     false
                 } else {
@@ -769,7 +781,7 @@ impl Task {
                 }
             });
         }
-        sent
+        self.acks_in_flight += sent;
     }
 
     /// A checkpoint completed: commit what it covers. The checkpoint after end of input is the
@@ -778,19 +790,17 @@ impl Task {
     /// `commitTransaction` waits for the broker), so the task waits for the store to confirm
     /// those commits before it reports FINISHED.
     fn on_notify_complete(&mut self, ctx: &mut Ctx, cp: u64) {
-        if !matches!(self.phase, Phase::Running) || self.end_acks_pending > 0 {
+        if !matches!(self.phase, Phase::Running) || self.finish_when_acked {
             return;
         }
         let source_done = self.source.as_ref().and_then(|s| s.end_snapshot_cp).is_some_and(|end| end <= cp);
         let last = source_done
             || (self.finishing && self.sinks.iter().all(|k| k.committables.iter().all(|t| t.checkpoint <= cp)));
-        let sent = self.commit_up_to(ctx, cp, last);
+        self.commit_up_to(ctx, cp);
         if last {
             self.finishing = true;
-            self.end_acks_pending = sent;
-            if sent == 0 {
-                self.finish(ctx);
-            }
+            self.finish_when_acked = true;
+            self.finish_if_acked(ctx);
         }
     }
 
