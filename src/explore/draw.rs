@@ -399,6 +399,20 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
     let end = sc.duration_us.max(2_000);
     let mut times: Vec<u64> = (0..n).map(|_| between(r, 100, end / 1_000 - 1) * 1_000).collect();
     times.sort_unstable();
+    // Faults in bursts: half of the faults after the first follow the one before within 1.5 s
+    // (a crash while messages are held, a second failure during the restart), which
+    // independently drawn times over the whole run almost never give.
+    let mut timing = Rng::new(seed, Stream::ExploreTiming);
+    for i in 1..times.len() {
+        if chance(&mut timing, 0.5) {
+            times[i] = (times[i - 1] + between(&mut timing, 0, 1_500) * 1_000).min(end - 1_000);
+        }
+    }
+    times.sort_unstable();
+    // Message delays around the checkpoint interval reorder the protocol's messages across
+    // checkpoints (an acknowledgement overtaken by the next checkpoint's).
+    let interval_ms = sc.flink.checkpoint_interval_us.map_or(200, |i| (i / 1_000).max(1));
+    let near_interval = [interval_ms / 2 + 1, interval_ms + interval_ms / 2, 2 * interval_ms + 1];
     let mut out = ArrayOfTables::new();
     // Per TaskManager: down until (u64::MAX = for good).
     let mut down_until = vec![0u64; c.tms as usize];
@@ -547,7 +561,11 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
                     t["until"] = toml_edit::value(ms(until));
                 }
                 if kind == Kind::DelayMessages {
-                    t["delay"] = toml_edit::value(ms(pick(r, &[1u64, 50, 500, 3_000]) * 1_000));
+                    let mut delay = pick(r, &[1u64, 50, 500, 3_000]);
+                    if chance(&mut timing, 0.5) {
+                        delay = pick(&mut timing, &near_interval);
+                    }
+                    t["delay"] = toml_edit::value(ms(delay * 1_000));
                 }
                 until < limit || !opts.recoverable
             }

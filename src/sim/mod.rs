@@ -147,6 +147,9 @@ pub enum Stream {
     /// `explore`: which drawn faults fire at a checkpoint-protocol phase instead of a time, and
     /// where (its own stream, so the schedule `Explore` draws is the same with or without it).
     ExplorePhase = 8,
+    /// `explore`: which drawn faults follow the one before closely, and how message delays
+    /// relate to the checkpoint interval (its own stream, like `ExplorePhase`).
+    ExploreTiming = 9,
 }
 
 #[derive(Clone)]
