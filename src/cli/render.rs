@@ -533,6 +533,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                 AbortReason::Subsumed => "subsumed (a newer checkpoint completed first)",
                 AbortReason::TriggerFailed =>
                     "its trigger failed (triggerCheckpoint got no answer or an error; not counted)",
+                AbortReason::Declined => "declined by a task that was finishing (not counted)",
             }
         ),
         Note::Restored { st, cp, bytes, local, duration_us } => format!(
@@ -958,6 +959,7 @@ pub fn json(run: &Run) -> serde_json::Value {
                     AbortReason::Expired => "expired",
                     AbortReason::Subsumed => "subsumed",
                     AbortReason::TriggerFailed => "trigger-failed",
+                    AbortReason::Declined => "declined",
                 },
             })),
             _ => {}
