@@ -1,9 +1,9 @@
 //! What people and tools read: the human timeline and summary of a run, its JSON form, and the
 //! pipelined-regions listing. Pure functions from data to strings (snapshot-tested).
 
-use crate::cluster::config::{CheckpointingMode, FailoverStrategy, ResourceManagerKind, RestartStrategy};
+use crate::cluster::config::{CheckpointingMode, FailoverStrategy, HaKind, ResourceManagerKind, RestartStrategy};
 use crate::cluster::jobmanager::FailoverReport;
-use crate::cluster::net::KAFKA_REQUEST_TIMEOUT_US;
+use crate::cluster::net::HostId;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::{JobGraph, format_subtasks};
@@ -533,6 +533,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                 AbortReason::Subsumed => "subsumed (a newer checkpoint completed first)",
                 AbortReason::TriggerFailed =>
                     "its trigger failed (triggerCheckpoint got no answer or an error; not counted)",
+                AbortReason::Declined => "declined by a task that was finishing (not counted)",
             }
         ),
         Note::Restored { st, cp, bytes, local, duration_us } => format!(
@@ -560,13 +561,21 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             // A data connection is one TCP stream: losing a message on it means it broke.
             let data = matches!(message.as_str(), "data buffer" | "partition request" | "credit announcement");
             let broke = if data {
-                ": the data connection breaks, both ends see it closed"
-            } else if crate::cluster::net::client_timeout_us(*from, *to) == Some(KAFKA_REQUEST_TIMEOUT_US) {
-                ": the Kafka client hears nothing and sends it again after request.timeout.ms (30 s)"
-            } else if crate::cluster::net::client_timeout_us(*from, *to).is_some() {
-                ": the storage client hears nothing and retries after its socket timeout (60 s)"
+                ": the data connection breaks, both ends see it closed".to_string()
+            } else if *from == HostId::STORE || *to == HostId::STORE {
+                ": the Kafka client hears nothing and sends it again after request.timeout.ms (30 s)".into()
+            } else if *from == HostId::STORAGE || *to == HostId::STORAGE {
+                ": the storage client hears nothing and retries after its socket timeout (60 s)".into()
+            } else if *from == HostId::HA || *to == HostId::HA {
+                let after = ms(crate::cluster::net::ha_client_timeout_us(&run.scenario.flink));
+                match run.scenario.flink.ha {
+                    HaKind::Zookeeper => format!(
+                        ": the ZooKeeper connection goes silent; after its read timeout (2/3 of the session timeout, {after}) the client reconnects and Curator retries"
+                    ),
+                    _ => format!(": the Kubernetes client times out after {after} and retries"),
+                }
             } else {
-                ""
+                String::new()
             };
             format!("network: {message} from {} to {} lost{broke}", from.name(), to.name())
         }
@@ -958,6 +967,7 @@ pub fn json(run: &Run) -> serde_json::Value {
                     AbortReason::Expired => "expired",
                     AbortReason::Subsumed => "subsumed",
                     AbortReason::TriggerFailed => "trigger-failed",
+                    AbortReason::Declined => "declined",
                 },
             })),
             _ => {}

@@ -489,7 +489,12 @@ impl<'a> World<'a> {
         // check against the log is for).
         let bugs = sc.bugs;
         let c = &sc.cluster;
-        let lat = Latencies { rpc_us: c.rpc_latency_us, data_us: c.network_latency_us, jitter_us: c.network_jitter_us };
+        let lat = Latencies {
+            rpc_us: c.rpc_latency_us,
+            data_us: c.network_latency_us,
+            jitter_us: c.network_jitter_us,
+            ha_client_timeout_us: super::net::ha_client_timeout_us(&sc.flink),
+        };
         let net = Network::new(c.taskmanagers, lat, Rng::new(sc.seed, Stream::Network));
         let n_hosts = net.n_hosts();
         let mut w = World {

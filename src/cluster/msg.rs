@@ -120,6 +120,13 @@ pub enum Msg {
         bytes: u64,
         alignment_us: u64,
     },
+    /// declineCheckpoint (a tell): the task cannot take part in the checkpoint
+    /// (`Task.triggerCheckpointBarrier` on a task no longer running or whose mailbox is closed:
+    /// CHECKPOINT_DECLINED_TASK_NOT_READY / TASK_CLOSING); the coordinator aborts it.
+    DeclineCheckpoint {
+        id: AttemptId,
+        cp: u64,
+    },
     /// disconnectTaskManager: a TaskExecutor that shuts down says goodbye.
     Unregister {
         te: u32,
@@ -379,6 +386,7 @@ impl Msg {
             Msg::TaskState { .. } => "updateTaskExecutionState",
             Msg::TaskFinished { .. } => "updateTaskExecutionState(FINISHED)",
             Msg::AckCheckpoint { .. } => "acknowledgeCheckpoint",
+            Msg::DeclineCheckpoint { .. } => "declineCheckpoint",
             Msg::Unregister { .. } => "disconnectTaskManager",
             Msg::AskReply { .. } => "RPC answer",
             Msg::RegisterReply { .. } => "registration answer",

@@ -75,7 +75,7 @@ pub enum Route {
     /// (the receiver at `to_at`, the sender at `from_at`).
     Reset { fault: usize, to_at: TimeUs, from_at: TimeUs },
     /// A `lose-messages` rule hit a request to or an answer from an external system (the sink
-    /// store, checkpoint storage): its client hears nothing and sends the request again after
+    /// store, checkpoint storage, the HA store): its client hears nothing and sends the request again after
     /// its timeout (`client_timeout_us`); it arrives then, in order with what the client sent
     /// after it.
     Resent { fault: usize, at: TimeUs },
@@ -89,14 +89,33 @@ pub const KAFKA_REQUEST_TIMEOUT_US: u64 = 30_000_000;
 pub const STORAGE_CLIENT_TIMEOUT_US: u64 = 60_000_000;
 
 /// The client timeout after which a request on this link is sent again, for links to external
-/// systems whose clients retry (sink store, checkpoint storage); `None` for Flink's own RPC.
-pub fn client_timeout_us(from: HostId, to: HostId) -> Option<u64> {
+/// systems whose clients retry (sink store, checkpoint storage, the HA store); `None` for
+/// Flink's own RPC.
+pub fn client_timeout_us(from: HostId, to: HostId, lat: &Latencies) -> Option<u64> {
     if from == HostId::STORE || to == HostId::STORE {
         Some(KAFKA_REQUEST_TIMEOUT_US)
     } else if from == HostId::STORAGE || to == HostId::STORAGE {
         Some(STORAGE_CLIENT_TIMEOUT_US)
+    } else if from == HostId::HA || to == HostId::HA {
+        Some(lat.ha_client_timeout_us)
     } else {
         None
+    }
+}
+
+/// The fabric8 Kubernetes client's request timeout (10 s): Kubernetes HA's ConfigMap calls and
+/// the pod watch of an active ResourceManager are sent again (the watch re-established) after it.
+pub const KUBERNETES_CLIENT_TIMEOUT_US: u64 = 10_000_000;
+
+/// How long the HA store's client goes without an answer before it sends the request again.
+/// ZooKeeper: the client gives a silent connection up after its read timeout, 2/3 of the
+/// session timeout (`ClientCnxn`), reconnects within the session, and Curator retries the
+/// operation that failed with ConnectionLoss (watches fire again on the new connection);
+/// Kubernetes (and the pod watch without HA): the Kubernetes client's request timeout.
+pub fn ha_client_timeout_us(flink: &crate::cluster::config::FlinkConfig) -> u64 {
+    match flink.ha {
+        crate::cluster::config::HaKind::Zookeeper => flink.zk_session_timeout_us * 2 / 3,
+        _ => KUBERNETES_CLIENT_TIMEOUT_US,
     }
 }
 
@@ -122,12 +141,14 @@ struct Rule {
     hits: u64,
 }
 
-/// Latency settings (from `[cluster]`).
+/// Latency settings (from `[cluster]`), and the HA store client's retry timeout (from
+/// `[flink]`, `ha_client_timeout_us`).
 #[derive(Clone, Copy, Debug)]
 pub struct Latencies {
     pub rpc_us: u64,
     pub data_us: u64,
     pub jitter_us: u64,
+    pub ha_client_timeout_us: u64,
 }
 
 #[derive(Clone)]
@@ -259,7 +280,7 @@ impl Network {
         // and its client retries what got no answer (Kafka's idempotent producer keeps its
         // requests in order through retries, and commitTransaction flushes what was sent before
         // it): a delay or a retry holds up what follows.
-        let client_timeout = client_timeout_us(from, to);
+        let client_timeout = client_timeout_us(from, to, &self.lat);
         let external = client_timeout.is_some();
         if ruled && !self.rules.is_empty() {
             for i in 0..self.rules.len() {
@@ -376,7 +397,8 @@ mod tests {
     use crate::sim::Stream;
 
     fn net() -> Network {
-        let lat = Latencies { rpc_us: 100, data_us: 100, jitter_us: 0 };
+        let lat =
+            Latencies { rpc_us: 100, data_us: 100, jitter_us: 0, ha_client_timeout_us: KUBERNETES_CLIENT_TIMEOUT_US };
         Network::new(2, lat, Rng::new(1, Stream::Network))
     }
 

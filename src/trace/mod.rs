@@ -188,6 +188,9 @@ pub enum AbortReason {
     Subsumed,
     /// A triggerCheckpoint ask failed (TRIGGER_CHECKPOINT_FAILURE; not counted).
     TriggerFailed,
+    /// A task declined it (CHECKPOINT_DECLINED_TASK_NOT_READY / TASK_CLOSING: it was finishing
+    /// when the trigger came; not counted).
+    Declined,
 }
 
 #[derive(Clone, Debug, PartialEq, Hash, Serialize)]

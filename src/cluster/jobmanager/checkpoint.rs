@@ -182,6 +182,16 @@ impl JobManager {
         }
     }
 
+    /// A task declined the checkpoint (CheckpointCoordinator.receiveDeclineMessage): it is
+    /// aborted; CheckpointFailureManager does not count CHECKPOINT_DECLINED_TASK_NOT_READY or
+    /// TASK_CLOSING toward `tolerable-failed-checkpoints`.
+    pub(super) fn on_decline(&mut self, ctx: &mut Ctx, cp: u64) {
+        if let Some(pos) = self.pending.iter().position(|p| p.id == cp) {
+            let p = self.pending.remove(pos);
+            self.aborted(ctx, p, AbortReason::Declined);
+        }
+    }
+
     /// Aborts every checkpoint in flight (a failover).
     pub(super) fn abort_pending(&mut self, ctx: &mut Ctx, reason: AbortReason) {
         while !self.pending.is_empty() {

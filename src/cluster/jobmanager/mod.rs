@@ -4,7 +4,8 @@
 //! updates and their checkpoint acknowledgements — and through what it does not hear.
 //!
 //! Messages it accepts: `Register`, `Unregister`, `HeartbeatAnswer`, `TaskState`,
-//! `TaskFinished`, `AckCheckpoint`, `AskReply`, `Refused`, `HaRecovered`, `WorkerTerminated`.
+//! `TaskFinished`, `AckCheckpoint`, `DeclineCheckpoint`, `AskReply`, `Refused`, `HaRecovered`,
+//! `WorkerTerminated`.
 //! Messages it sends: `RegisterReply`, `HeartbeatRequest` (JobMaster and ResourceManager loops),
 //! `SubmitTask`, `CancelTask`, `TriggerCheckpoint`, `NotifyComplete`, `AbortCheckpoint`,
 //! `DisconnectJobManager`, to storage `FinalizeCheckpoint`/`DiscardCheckpoint`, to the HA store
@@ -416,6 +417,11 @@ impl JobManager {
             Msg::AckCheckpoint { id, cp, file, bytes, alignment_us } => {
                 if self.current(id) {
                     self.on_ack(ctx, id.st, cp, file, bytes, alignment_us);
+                }
+            }
+            Msg::DeclineCheckpoint { id, cp } => {
+                if id.jm == self.generation {
+                    self.on_decline(ctx, cp);
                 }
             }
             Msg::HaRecovered { jm, latest, next_cp } => {

@@ -30,7 +30,7 @@ pub(super) enum Phase {
     Deploying,
     Initializing,
     Running,
-    /// End of input reached: final state uploaded (or uploading); answers triggers with it.
+    /// End of input reached: final state uploaded (or uploading); declines triggers.
     Finished,
     Done,
 }
@@ -122,7 +122,6 @@ pub(super) struct Task {
     restore_started_us: u64,
     /// Final state (bytes) once the task finished, and whether it is in storage yet.
     final_state: Option<(u64, bool)>,
-    triggers_waiting_final: Vec<u64>,
     /// Sink commits and end-of-input flushes the store has not confirmed yet. A commit is
     /// synchronous in Flink (`KafkaCommitter.commit` → `commitTransaction` waits for the broker,
     /// inside `notifyCheckpointComplete` or `endInput`), so the task never reports FINISHED while
@@ -217,7 +216,6 @@ impl Task {
             init_pending: 0,
             restore_started_us: 0,
             final_state: None,
-            triggers_waiting_final: Vec::new(),
             acks_in_flight: 0,
             finish_when_acked: false,
             last_cp: 0,
@@ -636,7 +634,13 @@ impl Task {
     }
 
     /// The coordinator's trigger: a source snapshots and emits the barrier at once; a task whose
-    /// upstream finished does so once the last EndOfPartition (after all data) has arrived.
+    /// upstream finished does so once the last EndOfPartition (after all data) has arrived. A
+    /// task past its end (its final checkpoint done, EndOfPartition sent: the JobMaster had not
+    /// heard FINISHED yet when it triggered) or not yet running declines, as
+    /// `Task.triggerCheckpointBarrier` does (mailbox closed: CHECKPOINT_DECLINED_TASK_CLOSING;
+    /// not RUNNING: CHECKPOINT_DECLINED_TASK_NOT_READY). It cannot stand in with its final
+    /// state: the tasks it fed got their EndOfPartition before any barrier of this checkpoint
+    /// and were not triggered themselves, so they would never acknowledge it.
     fn on_trigger(&mut self, ctx: &mut Ctx, cp: u64) {
         if cp <= self.last_cp {
             return;
@@ -649,11 +653,9 @@ impl Task {
                     self.deferred_trigger = Some(cp);
                 }
             }
-            Phase::Finished => match self.final_state {
-                Some((bytes, true)) => ack(ctx, self.id, cp, FileKey { cp: 0, st: self.id.st }, bytes, 0),
-                _ => self.triggers_waiting_final.push(cp),
-            },
-            _ => {}
+            Phase::Deploying | Phase::Initializing | Phase::Finished | Phase::Done => {
+                ctx.send(HostId::JOBMANAGER, Msg::DeclineCheckpoint { id: self.id, cp });
+            }
         }
     }
 
@@ -1006,9 +1008,6 @@ impl TaskExecutor {
                     let bytes = t.final_state.map(|f| f.0).unwrap_or(0);
                     t.final_state = Some((bytes, true));
                     let file = FileKey { cp: 0, st: id.st };
-                    for c in std::mem::take(&mut t.triggers_waiting_final) {
-                        ack(ctx, id, c, file, bytes, 0);
-                    }
                     ctx.send(HostId::JOBMANAGER, Msg::TaskFinished { id, file, bytes });
                     return;
                 }
