@@ -91,6 +91,9 @@ pub struct Envelope {
     pub from: HostId,
     pub to: HostId,
     pub msg: Msg,
+    /// The fault that made this message late (delayed, held by a partition, resent by its
+    /// client), for `at-late-delivery` faults.
+    pub late: Option<u32>,
 }
 
 /// Messages in flight, addressed by slot so events stay small and `Copy`. Freed slots are
@@ -200,6 +203,9 @@ pub struct FaultRt {
     high_water: std::collections::BTreeMap<(u32, u32), u64>,
     /// `at-phase` faults, what the protocol probes told, and the classification of fired faults.
     pub phase: phase::PhaseRt,
+    /// `at-late-delivery` faults: (fault, the fault whose late messages it counts, how many
+    /// more to wait for); fired ones leave.
+    pub late: Vec<(usize, usize, u32)>,
 }
 
 impl FaultRt {
@@ -234,14 +240,14 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Sends `msg` to the process on `to`.
     pub fn send(&mut self, to: HostId, msg: Msg) {
-        route(self.now, self.host, to, msg, self.q, self.net, self.slab, self.trace);
+        route(self.now, self.host, to, msg, self.q, self.net, self.slab, self.trace, None);
     }
     /// Sends `msg` after `delay_us` of work, if this process still lives then.
     pub fn send_in(&mut self, delay_us: u64, to: HostId, msg: Msg) {
         if delay_us == 0 {
             return self.send(to, msg);
         }
-        let slot = self.slab.put(Envelope { from: self.host, to, msg });
+        let slot = self.slab.put(Envelope { from: self.host, to, msg, late: None });
         self.timer(delay_us, Timer::Send { slot });
     }
     pub fn timer(&mut self, delay_us: u64, timer: Timer) {
@@ -316,6 +322,7 @@ fn route(
     net: &mut Network,
     slab: &mut Slab,
     trace: &mut Trace,
+    late: Option<u32>,
 ) {
     let verdict = match msg {
         Msg::ConnectionReset { .. } => net.route_reset(now, from, to),
@@ -323,25 +330,26 @@ fn route(
     };
     match verdict {
         Route::Deliver(at) => {
-            let slot = slab.put(Envelope { from, to, msg });
+            let late = net.last_late.map(|f| f as u32).or(late);
+            let slot = slab.put(Envelope { from, to, msg, late });
             q.schedule(at, Event::Arrive { slot });
         }
         Route::Hold => {
-            let slot = slab.put(Envelope { from, to, msg });
+            let slot = slab.put(Envelope { from, to, msg, late });
             slab.held.push(slot);
         }
         Route::Reset { fault, to_at, from_at } => {
             // The data connection broke: the kernel tells both ends (each sees the other's end
             // closed); the message itself is gone.
-            let slot = slab.put(Envelope { from, to, msg: Msg::ConnectionReset { remote: from } });
+            let slot = slab.put(Envelope { from, to, msg: Msg::ConnectionReset { remote: from }, late: None });
             q.schedule(to_at, Event::Arrive { slot });
-            let slot = slab.put(Envelope { from: to, to: from, msg: Msg::ConnectionReset { remote: to } });
+            let slot = slab.put(Envelope { from: to, to: from, msg: Msg::ConnectionReset { remote: to }, late: None });
             q.schedule(from_at, Event::Arrive { slot });
             note_lost(now, fault, &msg, from, to, trace);
         }
         Route::Resent { fault, at } => {
             note_lost(now, fault, &msg, from, to, trace);
-            let slot = slab.put(Envelope { from, to, msg });
+            let slot = slab.put(Envelope { from, to, msg, late: Some(fault as u32) });
             q.schedule(at, Event::Arrive { slot });
         }
         Route::Drop { fault } => note_lost(now, fault, &msg, from, to, trace),
@@ -515,6 +523,14 @@ impl<'a> World<'a> {
                 worker_requests: 0,
                 high_water: Default::default(),
                 phase: phase::PhaseRt::new(&graph, faults),
+                late: faults
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, f)| match f.trigger {
+                        FaultTrigger::AtLateDelivery { of, nth } => Some((i, of, nth.max(1))),
+                        _ => None,
+                    })
+                    .collect(),
             },
             events: 0,
             stopped: false,
@@ -721,7 +737,13 @@ impl<'a> World<'a> {
                     HostCondition::Frozen => self.backlog[to.0 as usize].push(ev),
                     HostCondition::Up => {
                         let env = self.slab.take(slot);
+                        let late = env.late;
                         self.deliver(env);
+                        if let Some(fault) = late
+                            && !self.faults.late.is_empty()
+                        {
+                            self.late_delivered(fault as usize);
+                        }
                     }
                 }
             }
@@ -745,7 +767,17 @@ impl<'a> World<'a> {
             Event::EnvSend { slot } => {
                 let env = self.slab.take(slot);
                 let now = self.now();
-                route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
+                route(
+                    now,
+                    env.from,
+                    env.to,
+                    env.msg,
+                    &mut self.q,
+                    &mut self.net,
+                    &mut self.slab,
+                    &mut self.trace,
+                    env.late,
+                );
             }
             Event::Heal { fault } => self.on_heal(fault as usize),
             Event::Thaw { host } => self.on_thaw(host),
@@ -771,7 +803,7 @@ impl<'a> World<'a> {
     /// Hands an arrived message to the process on its host; a host whose process is gone
     /// refuses the connection (an ask fails with RecipientUnreachableException).
     fn deliver(&mut self, env: Envelope) {
-        let Envelope { from, to, msg } = env;
+        let Envelope { from, to, msg, .. } = env;
         match to {
             HostId::JOBMANAGER => {
                 let inc = self.jm_gen;
@@ -816,7 +848,17 @@ impl<'a> World<'a> {
     fn refuse(&mut self, from: HostId, to: HostId, msg: &Msg) {
         if let Some(ask) = msg.ask() {
             let now = self.now();
-            route(now, to, from, Msg::Refused { ask }, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
+            route(
+                now,
+                to,
+                from,
+                Msg::Refused { ask },
+                &mut self.q,
+                &mut self.net,
+                &mut self.slab,
+                &mut self.trace,
+                None,
+            );
         }
     }
 
@@ -830,7 +872,17 @@ impl<'a> World<'a> {
             let env = self.slab.take(slot);
             if alive {
                 let now = self.now();
-                route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
+                route(
+                    now,
+                    env.from,
+                    env.to,
+                    env.msg,
+                    &mut self.q,
+                    &mut self.net,
+                    &mut self.slab,
+                    &mut self.trace,
+                    env.late,
+                );
             }
             return;
         }
@@ -883,7 +935,7 @@ impl<'a> World<'a> {
     }
 
     fn env_send(&mut self, delay_us: u64, from: HostId, to: HostId, msg: Msg) {
-        let slot = self.slab.put(Envelope { from, to, msg });
+        let slot = self.slab.put(Envelope { from, to, msg, late: None });
         self.q.schedule_in(delay_us, Event::EnvSend { slot });
     }
 
@@ -1007,7 +1059,10 @@ impl<'a> World<'a> {
         self.faults.fault_times[index] = Some(now);
         let action = self.sc.faults[index].action.clone();
         let graph = &self.graph;
-        let text = action.describe(&|r| graph.subtask_ref_name(r)) + &self.phase_text(index);
+        let mut text = action.describe(&|r| graph.subtask_ref_name(r)) + &self.phase_text(index);
+        if let FaultTrigger::AtLateDelivery { of, nth } = self.sc.faults[index].trigger {
+            text += &format!(" (late message {nth} of fault {} arrived)", of + 1);
+        }
         self.note(Note::FaultInjected { fault: index, text });
         match action {
             FaultAction::KillTaskManager(tm) => self.kill_te(HostId::tm(tm)),
@@ -1109,6 +1164,23 @@ impl<'a> World<'a> {
         self.start_taskmanager(host, self.sc.cluster.taskmanager_start_delay_us);
     }
 
+    /// A message fault `of` made late arrived at its host: an `at-late-delivery` fault counting
+    /// them fires once its n-th has (right after, at the same instant).
+    fn late_delivered(&mut self, of: usize) {
+        let now = self.now();
+        let q = &mut self.q;
+        self.faults.late.retain_mut(|(fault, counts, left)| {
+            if *counts != of {
+                return true;
+            }
+            *left -= 1;
+            if *left == 0 {
+                q.schedule(now, Event::Fault { index: *fault as u32 });
+            }
+            *left > 0
+        });
+    }
+
     fn on_heal(&mut self, fault: usize) {
         if !self.net.heal(fault) {
             return;
@@ -1119,7 +1191,8 @@ impl<'a> World<'a> {
         let now = self.now();
         for slot in held {
             let env = self.slab.take(slot);
-            route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace);
+            let late = env.late.or(Some(fault as u32));
+            route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace, late);
         }
         let still = self.slab.held.len() as u64;
         self.note(Note::PartitionHealed { fault, released: n - still });

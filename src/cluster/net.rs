@@ -163,6 +163,9 @@ pub struct Network {
     rng: Rng,
     /// Data connections ever opened between two hosts (`[from][to]`), for connection resets.
     connected: Vec<bool>,
+    /// The fault whose rule delayed the message routed last, or made its client resend it
+    /// (for `at-late-delivery` faults).
+    pub last_late: Option<usize>,
 }
 
 impl Network {
@@ -177,6 +180,7 @@ impl Network {
             lat,
             rng,
             connected: vec![false; n_hosts * n_hosts],
+            last_late: None,
         }
     }
 
@@ -270,6 +274,7 @@ impl Network {
         data: bool,
         ruled: bool,
     ) -> Route {
+        self.last_late = None;
         if from == to {
             return Route::Deliver(now);
         }
@@ -308,11 +313,13 @@ impl Network {
                     }
                     None if let Some(timeout) = client_timeout => {
                         resent = Some(r.fault);
+                        self.last_late.get_or_insert(r.fault);
                         extra += timeout;
                         delayed = true;
                     }
                     None => return Route::Drop { fault: r.fault },
                     Some(d) => {
+                        self.last_late.get_or_insert(r.fault);
                         extra += d;
                         delayed = true;
                     }

@@ -48,31 +48,51 @@ fn rate_of(doc: &mut DocumentMut, op: usize) -> Option<u64> {
     s.strip_suffix("/s")?.trim().replace('_', "").parse().ok()
 }
 
+/// `doc` without the faults at `remove` (0-based), and without the faults whose
+/// `at-late-delivery` names a removed one; the other `at-late-delivery` numbers follow the
+/// renumbering.
+fn without_faults(doc: &DocumentMut, remove: &[usize]) -> DocumentMut {
+    let mut d = doc.clone();
+    let Some(a) = d.get_mut("fault").and_then(Item::as_array_of_tables_mut) else { return d };
+    let late_of = |t: &toml_edit::Table| t.get("at-late-delivery").and_then(Item::as_integer).map(|k| k - 1);
+    let mut removed: Vec<bool> = (0..a.len()).map(|i| remove.contains(&i)).collect();
+    for (j, t) in a.iter().enumerate() {
+        if let Some(k) = late_of(t)
+            && usize::try_from(k).ok().and_then(|k| removed.get(k).copied()).unwrap_or(false)
+        {
+            removed[j] = true;
+        }
+    }
+    let mut kept = toml_edit::ArrayOfTables::new();
+    for (j, t) in a.iter().enumerate() {
+        if removed[j] {
+            continue;
+        }
+        let mut t = t.clone();
+        if let Some(k) = late_of(&t) {
+            let before = removed.iter().take(k.max(0) as usize).filter(|r| **r).count() as i64;
+            t["at-late-delivery"] = toml_edit::value(k + 1 - before);
+        }
+        kept.push(t);
+    }
+    if kept.is_empty() {
+        d.remove("fault");
+    } else {
+        *a = kept;
+    }
+    d
+}
+
 /// Every one-step simplification of `doc`, most promising first.
 fn candidates(doc: &DocumentMut, class: &str) -> Vec<DocumentMut> {
     let mut out = Vec::new();
     let n = faults(doc);
     // Fewer faults: each alone, then each with the fault after it (a kill and its restart).
     for i in (0..n).rev() {
-        let mut d = doc.clone();
-        if let Some(a) = d.get_mut("fault").and_then(Item::as_array_of_tables_mut) {
-            a.remove(i);
-            if a.is_empty() {
-                d.remove("fault");
-            }
-        }
-        out.push(d);
+        out.push(without_faults(doc, &[i]));
     }
     for i in (0..n.saturating_sub(1)).rev() {
-        let mut d = doc.clone();
-        if let Some(a) = d.get_mut("fault").and_then(Item::as_array_of_tables_mut) {
-            a.remove(i + 1);
-            a.remove(i);
-            if a.is_empty() {
-                d.remove("fault");
-            }
-        }
-        out.push(d);
+        out.push(without_faults(doc, &[i, i + 1]));
     }
     // Fewer Flink settings: each key back to Flink's default.
     if let Some(flink) = doc.get("flink").and_then(Item::as_table_like) {

@@ -169,6 +169,10 @@ pub enum FaultTrigger {
     /// (for `restoring` and `deploying`, the checkpoint restored from), the first time at or
     /// after `after_us`.
     AtPhase { phase: ProtocolPhase, subtask: SubtaskRef, checkpoint: Option<u64>, after_us: u64 },
+    /// Right after the `nth` message that fault `of` (a `delay-messages`, `lose-messages` or
+    /// `partition` fault, by its index) made late — delayed, held, or resent by its client — is
+    /// delivered to a live process: a late message is where a protocol goes wrong.
+    AtLateDelivery { of: usize, nth: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq)]

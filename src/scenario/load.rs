@@ -190,13 +190,9 @@ impl Cx<'_> {
             return self.err(raw.fault[MAX_FAULTS].span(), format!("at most {MAX_FAULTS} faults per scenario"));
         }
         for f in &raw.fault {
-            faults.push(self.fault(
-                f,
-                &job,
-                &cluster,
-                duration_us + drain_us,
-                flink.checkpoint_interval_us.is_some(),
-            )?);
+            let fault =
+                self.fault(f, &job, &cluster, duration_us + drain_us, flink.checkpoint_interval_us.is_some(), &faults)?;
+            faults.push(fault);
         }
         self.restarts_need_a_stopped_taskmanager(&raw.fault, &faults)?;
         let b = raw.bugs;
@@ -990,6 +986,7 @@ impl Cx<'_> {
         cluster: &ClusterSpec,
         end_us: u64,
         checkpointing: bool,
+        earlier: &[FaultSpec],
     ) -> Res<FaultSpec> {
         let r = f.get_ref();
         // The action keys that are set, in file order.
@@ -1068,15 +1065,21 @@ impl Cx<'_> {
                 );
             }
         }
-        let trigger = match (&r.at, &r.at_record, &r.at_phase) {
-            (Some(at), None, None) => {
+        if let Some(n) = &r.nth
+            && r.at_late_delivery.is_none()
+        {
+            return self.err_hint(n.span(), "`nth` goes with `at-late-delivery`", "at-late-delivery = 1, nth = 2");
+        }
+        let trigger = match (&r.at, &r.at_record, &r.at_phase, &r.at_late_delivery) {
+            (None, None, None, Some(of)) => self.at_late_delivery(of, r.nth.as_ref(), earlier)?,
+            (Some(at), None, None, None) => {
                 let at_us = self.duration(at, "at")?;
                 if at_us >= end_us {
                     return self.err(at.span(), "the fault is after the end of the run (duration + drain)");
                 }
                 FaultTrigger::At { at_us }
             }
-            (None, Some(n), None) => {
+            (None, Some(n), None, None) => {
                 if kind != "fail-task" {
                     return self.err_hint(
                         n.span(),
@@ -1089,19 +1092,19 @@ impl Cx<'_> {
                 }
                 FaultTrigger::AtRecord { n: *n.get_ref(), poison: r.poison.as_ref().is_some_and(|p| *p.get_ref()) }
             }
-            (None, None, Some(p)) => self.at_phase(f, p, job, end_us, checkpointing)?,
+            (None, None, Some(p), None) => self.at_phase(f, p, job, end_us, checkpointing)?,
             _ => {
                 return self.err_hint(
                     f.span(),
-                    "a [[fault]] needs exactly one of `at`, `at-record` and `at-phase`",
-                    "at = \"12s\", at-record = 500 or at-phase = \"snapshot-taken\"",
+                    "a [[fault]] needs exactly one of `at`, `at-record`, `at-phase` and `at-late-delivery`",
+                    "at = \"12s\", at-record = 500, at-phase = \"snapshot-taken\" or at-late-delivery = 1",
                 );
             }
         };
         // Only `fail-task` may have an `at-record` trigger, and it has no times to check against `at`.
         let at_us = match trigger {
             FaultTrigger::At { at_us } => at_us,
-            FaultTrigger::AtRecord { .. } => 0,
+            FaultTrigger::AtRecord { .. } | FaultTrigger::AtLateDelivery { .. } => 0,
             FaultTrigger::AtPhase { after_us, .. } => after_us,
         };
         let tm = |v: &Spanned<u64>| -> Res<u32> {
@@ -1306,6 +1309,39 @@ impl Cx<'_> {
         }
     }
 
+    /// `at-late-delivery = N` (the N-th `[[fault]]` of the file, an earlier `delay-messages`,
+    /// `lose-messages` or `partition`) with its `nth`.
+    fn at_late_delivery(
+        &self,
+        of: &Spanned<u64>,
+        nth: Option<&Spanned<u64>>,
+        earlier: &[FaultSpec],
+    ) -> Res<FaultTrigger> {
+        let n = *of.get_ref();
+        let hint =
+            "faults are numbered from 1 in file order; name an earlier delay-messages, lose-messages or partition";
+        let Some(f) = (n as usize).checked_sub(1).and_then(|i| earlier.get(i)) else {
+            return self.err_hint(
+                of.span(),
+                format!("no earlier fault {n} (this is fault {})", earlier.len() + 1),
+                hint,
+            );
+        };
+        if !matches!(
+            f.action,
+            FaultAction::DelayMessages { .. } | FaultAction::LoseMessages(_) | FaultAction::Partition { .. }
+        ) {
+            return self.err_hint(of.span(), format!("fault {n} makes no message late"), hint);
+        }
+        let nth = match nth {
+            Some(v) if *v.get_ref() < 1 => return self.err(v.span(), "`nth` counts from 1"),
+            Some(v) if *v.get_ref() > 1_000_000 => return self.err(v.span(), "`nth` is at most 1000000"),
+            Some(v) => *v.get_ref() as u32,
+            None => 1,
+        };
+        Ok(FaultTrigger::AtLateDelivery { of: n as usize - 1, nth })
+    }
+
     /// `restart-taskmanager = N` starts a TaskManager process that is not running; on one that is
     /// running it would do nothing, so that is refused here, where the fault times tell. With a
     /// rolling update (Kubernetes replaces pods on its own schedule) only the run can tell, and
@@ -1316,7 +1352,9 @@ impl Cx<'_> {
         }
         let time = |f: &FaultSpec| match f.trigger {
             FaultTrigger::At { at_us } => at_us,
-            FaultTrigger::AtRecord { .. } | FaultTrigger::AtPhase { .. } => u64::MAX,
+            FaultTrigger::AtRecord { .. } | FaultTrigger::AtPhase { .. } | FaultTrigger::AtLateDelivery { .. } => {
+                u64::MAX
+            }
         };
         let mut order: Vec<usize> = (0..faults.len()).collect();
         order.sort_by_key(|&i| (time(&faults[i]), i));
@@ -1546,6 +1584,10 @@ struct RawFault {
     subtask: Option<Spanned<String>>,
     checkpoint: Option<Spanned<u64>>,
     after: Option<Spanned<String>>,
+    /// `at-late-delivery = N`: right after the `nth` (default 1) message the N-th fault of the
+    /// file made late (delayed, held, resent) arrives.
+    at_late_delivery: Option<Spanned<u64>>,
+    nth: Option<Spanned<u64>>,
     kill_taskmanager: Option<Spanned<u64>>,
     restart_taskmanager: Option<Spanned<u64>>,
     fail_task: Option<Spanned<String>>,
