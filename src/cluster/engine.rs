@@ -1205,9 +1205,8 @@ impl<'a> World<'a> {
         self.net.thaw(host);
         let backlog = std::mem::take(&mut self.backlog[host.0 as usize]);
         self.note(Note::HostThawed { host, backlog: backlog.len() as u64 });
-        let now = self.now();
-        for ev in backlog {
-            self.q.schedule(now, ev);
-        }
+        // Worked off in order before anything else due now: a message that arrives at this
+        // very instant queues behind those that waited (the kernel's socket buffers keep order).
+        self.q.schedule_first(backlog);
     }
 }

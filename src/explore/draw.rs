@@ -377,6 +377,23 @@ fn strings(items: &[String]) -> Value {
 
 /// Draws a fault schedule for `seed` into `doc` (whose faults were stripped) for the scenario
 /// `sc` it loads as. Returns how many faults were drawn (restarts not counted).
+/// With some chance, `t` fires right after a message that one of the faults at `sources` (their
+/// positions in the file) made late arrives, instead of at its time: the first such message, or
+/// a later one.
+fn at_late_delivery(t: &mut Table, sources: &[usize], timing: &mut Rng) -> bool {
+    if sources.is_empty() || !chance(timing, 0.35) {
+        return false;
+    }
+    let of = sources[timing.below_inclusive(sources.len() as u64 - 1) as usize];
+    t.remove("at");
+    t["at-late-delivery"] = toml_edit::value(of as i64 + 1);
+    let nth = pick(timing, &[1i64, 1, 2, 5]);
+    if nth > 1 {
+        t["nth"] = toml_edit::value(nth);
+    }
+    true
+}
+
 pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOptions) -> u32 {
     let mut rng = Rng::new(seed, Stream::Explore);
     let r = &mut rng;
@@ -444,6 +461,9 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
             first
         }))
     };
+    // Faults that make messages late (delays, partitions, lost messages a client resends), by
+    // their position in the file: a later failure may fire when one of their messages arrives.
+    let mut late_sources: Vec<usize> = Vec::new();
     let mut drawn = 0;
     for at in times {
         let mut w = r.below_inclusive(total - 1);
@@ -483,6 +503,14 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
                         // The TaskManager running the subtask then, whichever it is; an active
                         // resource manager starts a new one.
                         out.extend(first);
+                        true
+                    } else if kind == Kind::KillTaskManager
+                        && !c.standalone
+                        && at_late_delivery(&mut t, &late_sources, &mut timing)
+                    {
+                        t[kind.name()] = toml_edit::value(i64::from(tm));
+                        down_until[tm as usize] = u64::MAX;
+                        lost_for_good += 1;
                         true
                     } else {
                         t[kind.name()] = toml_edit::value(i64::from(tm));
@@ -599,6 +627,8 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
                     let target = t["subtask"].clone();
                     t["fail-task"] = target;
                     out.extend(first);
+                } else if at_late_delivery(&mut t, &late_sources, &mut timing) {
+                    // The subtask fails when a message made late arrives.
                 } else if chance(r, 0.3) {
                     t.remove("at");
                     t["at-record"] = toml_edit::value(between(r, 1, c.records_per_subtask) as i64);
@@ -610,6 +640,9 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
             }
         };
         if ok {
+            if matches!(kind, Kind::DelayMessages | Kind::LoseMessages | Kind::Partition) {
+                late_sources.push(out.len());
+            }
             out.push(t);
             drawn += 1;
         }

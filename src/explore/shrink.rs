@@ -227,3 +227,28 @@ pub fn shrink(file: &str, text: &str, class: &str, mut keep_going: impl FnMut() 
     }
     Shrunk { faults_after: faults(&best), text: best.to_string(), tries, steps, faults_before, judgement }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::without_faults;
+    use toml_edit::DocumentMut;
+
+    #[test]
+    fn removing_a_fault_drops_the_faults_that_name_it_and_renumbers_the_rest() {
+        let text = "[[fault]]\nat = \"1s\"\nkill-taskmanager = 0\n\n[[fault]]\nat = \"2s\"\ndelay-messages = \"any\"\n\n\
+                    [[fault]]\nat-late-delivery = 2\nkill-taskmanager = 1\n\n[[fault]]\nat = \"3s\"\ndelay-messages = \"data\"\n\n\
+                    [[fault]]\nat-late-delivery = 4\nnth = 2\nfail-task = \"map[0]\"\n";
+        let doc: DocumentMut = text.parse().expect("toml");
+        let d = without_faults(&doc, &[0]);
+        let a = d["fault"].as_array_of_tables().expect("faults");
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.get(1).and_then(|t| t["at-late-delivery"].as_integer()), Some(1));
+        assert_eq!(a.get(3).and_then(|t| t["at-late-delivery"].as_integer()), Some(3));
+        let d = without_faults(&doc, &[1]);
+        let a = d["fault"].as_array_of_tables().expect("faults");
+        assert_eq!(a.len(), 3, "the fault naming the removed one goes too");
+        assert_eq!(a.get(2).and_then(|t| t["at-late-delivery"].as_integer()), Some(2));
+        let d = without_faults(&doc, &[0, 1, 2, 3]);
+        assert!(d.get("fault").is_none(), "the last one named a removed fault: {d}");
+    }
+}

@@ -59,10 +59,14 @@ impl<E> Ord for Entry<E> {
 /// after the heap's entries for this instant. That is the same order, because every heap entry
 /// at the current instant was scheduled before time reached it (a smaller sequence number) and
 /// nothing scheduled from now on for this instant enters the heap.
+///
+/// `schedule_first` puts events ahead of everything else at the current instant (what happened
+/// before now and only waited to be worked off: a thawed host's backlog).
 #[derive(Clone)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<Entry<E>>>,
     now_fifo: std::collections::VecDeque<E>,
+    now_first: std::collections::VecDeque<E>,
     next_seq: u64,
     now_us: TimeUs,
 }
@@ -78,6 +82,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             heap: BinaryHeap::with_capacity(1024),
             now_fifo: std::collections::VecDeque::with_capacity(256),
+            now_first: std::collections::VecDeque::new(),
             next_seq: 0,
             now_us: 0,
         }
@@ -103,8 +108,18 @@ impl<E> EventQueue<E> {
         self.schedule(self.now_us + delay_us, event);
     }
 
+    /// Schedules `events` at the current instant, in their order, before every event already
+    /// due now (and before those scheduled for now later): events that were due earlier and
+    /// only waited (a frozen host's backlog) keep their place ahead of what came after them.
+    pub fn schedule_first(&mut self, events: impl IntoIterator<Item = E>) {
+        self.now_first.extend(events);
+    }
+
     /// Pops the next event and advances the clock to it.
     pub fn pop(&mut self) -> Option<(TimeUs, E)> {
+        if let Some(event) = self.now_first.pop_front() {
+            return Some((self.now_us, event));
+        }
         let heap_now = self.heap.peek().is_some_and(|Reverse(e)| e.at_us == self.now_us);
         if !heap_now && let Some(event) = self.now_fifo.pop_front() {
             return Some((self.now_us, event));
@@ -116,18 +131,18 @@ impl<E> EventQueue<E> {
 
     /// When the next event happens, if any.
     pub fn peek_time(&self) -> Option<TimeUs> {
-        if !self.now_fifo.is_empty() {
+        if !self.now_fifo.is_empty() || !self.now_first.is_empty() {
             return Some(self.now_us);
         }
         self.heap.peek().map(|Reverse(e)| e.at_us)
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() + self.now_fifo.len()
+        self.heap.len() + self.now_fifo.len() + self.now_first.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty() && self.now_fifo.is_empty()
+        self.heap.is_empty() && self.now_fifo.is_empty() && self.now_first.is_empty()
     }
 }
 
@@ -293,6 +308,22 @@ mod tests {
         q.schedule(5, 'c'); // scheduled at 5 for 5: after 'b', which was scheduled earlier
         assert_eq!(q.pop(), Some((5, 'b')));
         assert_eq!(q.pop(), Some((5, 'c')));
+    }
+
+    #[test]
+    fn events_scheduled_first_run_before_everything_due_now() {
+        let mut q = EventQueue::new();
+        q.schedule(5, 'a');
+        q.schedule(5, 'b');
+        assert_eq!(q.pop(), Some((5, 'a')));
+        q.schedule(5, 'c');
+        q.schedule_first(['x', 'y']);
+        assert_eq!(q.peek_time(), Some(5));
+        assert_eq!(q.pop(), Some((5, 'x')));
+        assert_eq!(q.pop(), Some((5, 'y')));
+        assert_eq!(q.pop(), Some((5, 'b')));
+        assert_eq!(q.pop(), Some((5, 'c')));
+        assert_eq!(q.pop(), None);
     }
 
     #[test]

@@ -369,3 +369,25 @@ fn metamorphic_comparison_catches_a_real_difference() {
     assert_eq!(what, Difference::Results);
     assert!(detail.contains("sink sink key ") && detail.contains("last result"), "{detail}");
 }
+
+/// The planted bug no random time finds: an overtaken checkpoint completing on its late
+/// acknowledgement. Seed 3983 draws a delay of acknowledgements and a task failure fired by the
+/// first late one; shrunk, it is those two faults.
+#[test]
+fn no_subsume_pending_is_found_through_a_fault_at_a_late_delivery() {
+    let b = base("scenarios/concurrent-checkpoints.toml", DrawOptions::default(), &["no-subsume-pending"]);
+    let (r, text) = run_seed(&b, 3983);
+    let text = text.expect("a failing seed's scenario");
+    let class = r.judgement.class().expect("seed 3983 fails with the bug").to_string();
+    assert!(text.contains("at-late-delivery"), "{text}");
+    let s = shrink("found.toml", &text, &class, || true);
+    assert_eq!(s.faults_after, 2, "{}", s.text);
+    assert!(s.text.contains("delay-messages = \"acknowledge-checkpoint\"") && s.text.contains("at-late-delivery = 1"));
+    let sc = recoverysim::scenario::parse_str("min.toml", &s.text).expect("the shrunk scenario loads");
+    let run = recoverysim::run::simulate(&sc);
+    assert!(run.outcome.violations.iter().any(|v| v.contains("must use the latest completed checkpoint")));
+    // Without the bug the same scenario is exactly-once.
+    let mut fixed = sc.clone();
+    fixed.bugs.no_subsume_pending = false;
+    assert_eq!(recoverysim::explore::judge(&recoverysim::run::simulate(&fixed)).class(), None);
+}

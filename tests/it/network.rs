@@ -532,3 +532,58 @@ rolling-update = "4125ms"
     let run = simulate(&sc);
     assert_recovers(&run, "a late download");
 }
+
+/// `concurrent-checkpoints.toml` with its task failure fired by the arrival of the first
+/// acknowledgement its delay made late, instead of at 5.6 s.
+fn late_delivery_scenario() -> Scenario {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/concurrent-checkpoints.toml");
+    let text = std::fs::read_to_string(path).expect("shipped");
+    assert!(text.contains("at = \"5.6s\"\nfail-task"), "the scenario's task failure");
+    let text = text.replace("at = \"5.6s\"\nfail-task", "at-late-delivery = 1\nfail-task");
+    recoverysim::scenario::parse_str("late.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_fault_fires_when_a_late_message_arrives_and_catches_an_overtaken_checkpoint_completing() {
+    let mut sc = late_delivery_scenario();
+    let run = simulate(&sc);
+    let fired = run.outcome.notes.iter().find_map(|e| match &e.note {
+        Note::FaultInjected { fault: 1, text } => Some((e.at_us, text.clone())),
+        _ => None,
+    });
+    let (at, text) = fired.expect("the late acknowledgement arrives and the fault fires");
+    assert_eq!(text, "fail-task count[0] (late message 1 of fault 1 arrived)");
+    // Delayed by 500 ms from [5.0 s, 5.15 s]: the first one arrives after 5.5 s.
+    assert!((5_500_000..5_700_000).contains(&at), "fired at {at}");
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    // With the planted bug the overtaken checkpoint completes on that acknowledgement, is the
+    // latest when the task fails, and the restart replays committed output.
+    sc.bugs.no_subsume_pending = true;
+    let bad = simulate(&sc);
+    assert!(bad.output.duplicated > 0, "{:?}", bad.output);
+    assert_ne!(bad.output.verdict, Verdict::ExactlyOnce);
+}
+
+#[test]
+fn a_late_delivery_trigger_names_an_earlier_fault_that_makes_messages_late() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/keyed-tm-kill.toml");
+    let text = std::fs::read_to_string(path).expect("shipped");
+    let cut = text.find("[[fault]]").expect("a fault");
+    let err = |faults: &str| match recoverysim::scenario::parse_str("t.toml", &format!("{}{faults}", &text[..cut])) {
+        Ok(_) => panic!("accepted: {faults}"),
+        Err(e) => e.to_string(),
+    };
+    let kill = "[[fault]]\nat = \"5s\"\nkill-taskmanager = 1\n\n";
+    let e = err(&format!("{kill}[[fault]]\nat-late-delivery = 2\nkill-taskmanager = 0\n"));
+    assert!(e.contains("no earlier fault 2 (this is fault 2)") && e.contains("t.toml:"), "{e}");
+    let e = err(&format!("{kill}[[fault]]\nat-late-delivery = 1\nkill-taskmanager = 0\n"));
+    assert!(e.contains("fault 1 makes no message late"), "{e}");
+    let delay = "[[fault]]\nat = \"5s\"\ndelay-messages = \"any\"\ndelay = \"50ms\"\n\n";
+    let e = err(&format!("{delay}[[fault]]\nat-late-delivery = 1\nnth = 0\nkill-taskmanager = 0\n"));
+    assert!(e.contains("`nth` counts from 1"), "{e}");
+    let e = err("[[fault]]\nat = \"5s\"\nnth = 2\nkill-taskmanager = 0\n");
+    assert!(e.contains("`nth` goes with `at-late-delivery`"), "{e}");
+    let ok = format!("{}{delay}[[fault]]\nat-late-delivery = 1\nnth = 3\nkill-taskmanager = 0\n", &text[..cut]);
+    let sc = recoverysim::scenario::parse_str("t.toml", &ok).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sc.faults[1].trigger, recoverysim::fault::FaultTrigger::AtLateDelivery { of: 0, nth: 3 });
+}

@@ -207,7 +207,7 @@ fn phase_faults_are_checked_with_positioned_errors() {
     let e = err("[[fault]]\nat = \"1s\"\ncheckpoint = 3\nkill-taskmanager = 0\n");
     assert!(e.contains("`checkpoint` goes with `at-phase`"), "{e}");
     let e = err("[[fault]]\nat = \"1s\"\nat-phase = \"acknowledged\"\nsubtask = \"count[0]\"\n");
-    assert!(e.contains("exactly one of `at`, `at-record` and `at-phase`"), "{e}");
+    assert!(e.contains("exactly one of `at`, `at-record`, `at-phase` and `at-late-delivery`"), "{e}");
     let e = err("[[fault]]\nat-phase = \"acknowledged\"\nsubtask = \"count[0]\"\ncheckpoint = 0\n");
     assert!(e.contains("numbered from 1"), "{e}");
     // An explicit action replaces the default kill.

@@ -585,6 +585,10 @@ impl Task {
             src.end_snapshot_cp = Some(cp);
         }
         let mut prepares = 0;
+        // A flush of an earlier checkpoint the store has not confirmed yet (that checkpoint may
+        // have been aborted meanwhile): in Flink the task thread is still blocked in it, so no
+        // later checkpoint is acknowledged before those records are written.
+        let earlier_flush_pending = self.snaps.iter().any(|s| s.prepares > 0);
         for sink in &mut self.sinks {
             let records = std::mem::take(&mut sink.buffer);
             match sink.semantic {
@@ -592,8 +596,9 @@ impl Task {
                     // SinkWriterOperator.prepareSnapshotPreBarrier → flush(false): an
                     // at-least-once writer's flush waits until the store has every record sent
                     // so far (KafkaWriter: producer.flush()), so the checkpoint is acknowledged
-                    // only once what precedes its barrier is written.
-                    if !records.is_empty() || sink.unconfirmed {
+                    // only once what precedes its barrier is written. The link to the store is
+                    // FIFO, so this flush is confirmed only after every earlier one.
+                    if !records.is_empty() || sink.unconfirmed || earlier_flush_pending {
                         ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: Some(id), cp });
                         sink.unconfirmed = false;
                         prepares += 1;
