@@ -86,6 +86,11 @@ pub struct ExploreArgs {
     /// work per seed.
     #[arg(long)]
     pub metamorphic: bool,
+    /// Also write the drawn scenario of every seed that did not fail to --out
+    /// (`NAME-seed-N.toml`, with how it was judged): to look at what a seed ran. At most
+    /// 1000 seeds.
+    #[arg(long)]
+    pub write_all: bool,
 }
 
 /// Prints the coverage if asked; `false` when `--require-coverage` finds empty cells.
@@ -196,6 +201,10 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         },
     };
     let seeds: Vec<u64> = seed_range.clone().filter(|&s| shard.is_none_or(|(k, n)| in_shard(s, k, n))).collect();
+    if a.write_all && seeds.len() > 1000 {
+        eprintln!("error: --write-all writes a file per seed: at most 1000 seeds, not {}", seeds.len());
+        return ExitCode::from(2);
+    }
     let total = seeds.len() as u64;
     let jobs = a.jobs.max(1).min(seeds.len().max(1));
     let started = std::time::Instant::now();
@@ -357,6 +366,27 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         );
         println!("  reproduce: recoverysim run {}", min.display());
         println!("  watch:     recoverysim replay {}", min.display());
+    }
+    if a.write_all {
+        for (r, text) in &all {
+            let (false, Some(text)) = (r.judgement.is_fail(), text) else { continue };
+            let judged = match &r.judgement {
+                Judgement::Expected { why } => format!("{}/{}: as Flink behaves: {why}", r.verdict, r.job_status),
+                _ => format!("{}/{}", r.verdict, r.job_status),
+            };
+            let header = format!(
+                "# Drawn by: recoverysim explore {file} --seeds {s}-{s}{vary}{bugs}\n# Judged: {judged}\n",
+                s = r.seed,
+                vary = if a.vary { " --vary" } else { "" },
+                bugs = a.bugs.iter().map(|b| format!(" --bug {b}")).collect::<String>(),
+            );
+            let drawn = a.out.join(format!("{}-seed-{}.toml", file_stem(&path), r.seed));
+            if let Err(e) = write_atomic(&drawn, &format!("{header}{text}"), a.force) {
+                eprintln!("error: {e}");
+                write_failed = true;
+            }
+        }
+        println!("drawn scenarios of the other seeds: {}", a.out.display());
     }
     if write_failed {
         return ExitCode::from(2);

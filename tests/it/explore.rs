@@ -391,3 +391,35 @@ fn no_subsume_pending_is_found_through_a_fault_at_a_late_delivery() {
     fixed.bugs.no_subsume_pending = false;
     assert_eq!(recoverysim::explore::judge(&recoverysim::run::simulate(&fixed)).class(), None);
 }
+
+#[test]
+fn write_all_writes_every_seeds_drawn_scenario_with_its_judgement() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-write-all-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = env!("CARGO_BIN_EXE_recoverysim");
+    let o = Command::new(bin)
+        .args(["explore", "scenarios/keyed-tm-kill.toml", "--vary", "--seeds", "10-13", "--write-all", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for seed in 10..=13 {
+        let path = dir.join(format!("keyed-tm-kill-seed-{seed}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            text.starts_with(&format!(
+                "# Drawn by: recoverysim explore scenarios/keyed-tm-kill.toml --seeds {seed}-{seed} --vary\n# Judged: "
+            )),
+            "{text}"
+        );
+        recoverysim::run_file(&path).expect("a scenario run loads");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = Command::new(bin)
+        .args(["explore", "scenarios/keyed-tm-kill.toml", "--seeds", "0-1000", "--write-all", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at most 1000 seeds"));
+}
