@@ -58,7 +58,10 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         &log_of,
         &outcome.committed,
         finished,
-        !scenario.faults.is_empty(),
+        crate::check::interleave::Restarts::of(
+            !scenario.faults.is_empty(),
+            scenario.flink.checkpoint_interval_us.is_some(),
+        ),
     );
     output.sequences(sequences, &graph);
     let needed = reference == Reference::Always || !finished || output.lost > 0;

@@ -110,18 +110,39 @@ impl Pipeline<'_> {
     }
 }
 
+/// What a restart may make a sink commit again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restarts {
+    /// No faults: the job ran once.
+    None,
+    /// Faults with checkpointing: an appending sink writes again from the restored checkpoint.
+    FromCheckpoint,
+    /// Faults without checkpointing: a restart begins from the empty state, and every sink
+    /// (a two-phase-commit one that committed at its end of input too) may commit again.
+    FromStart,
+}
+
+impl Restarts {
+    pub fn of(faults: bool, checkpointing: bool) -> Restarts {
+        match (faults, checkpointing) {
+            (false, _) => Restarts::None,
+            (true, true) => Restarts::FromCheckpoint,
+            (true, false) => Restarts::FromStart,
+        }
+    }
+}
+
 /// Searches every sink fed through a keyed operator. `finished`: the run consumed its whole log.
-/// `faults`: the scenario injects faults, so the job may have restarted (an appending sink then
-/// writes again from the restored checkpoint).
+/// `restarts`: what a restart of the job may make a sink write again.
 pub fn check(
     graph: &JobGraph,
     logs: &[SourceLog],
     log_of: &[Option<usize>],
     actual: &[CommittedRecord],
     finished: bool,
-    faults: bool,
+    restarts: Restarts,
 ) -> SequenceReport {
-    check_with_budget(graph, logs, log_of, actual, finished, faults, STATE_BUDGET)
+    check_with_budget(graph, logs, log_of, actual, finished, restarts, STATE_BUDGET)
 }
 
 /// `check` with a search budget per key other than `STATE_BUDGET`.
@@ -131,7 +152,7 @@ pub fn check_with_budget(
     log_of: &[Option<usize>],
     actual: &[CommittedRecord],
     finished: bool,
-    faults: bool,
+    restarts: Restarts,
     budget: usize,
 ) -> SequenceReport {
     let ops = &graph.spec.operators;
@@ -180,7 +201,11 @@ pub fn check_with_budget(
         let committed: Vec<&CommittedRecord> = actual.iter().filter(|c| c.sink == sink).collect();
         let committed = stable_by_key(committed, keys, |c| c.record.key);
         report.searched.push(sink);
-        let may_restart = faults && matches!(op.kind, OperatorKind::Sink(SinkSemantic::Append));
+        let may_restart = match restarts {
+            Restarts::None => false,
+            Restarts::FromCheckpoint => matches!(op.kind, OperatorKind::Sink(SinkSemantic::Append)),
+            Restarts::FromStart => true,
+        };
         let (mut ri, mut ci) = (0, 0);
         let mut key_chains: Vec<&[Record]> = Vec::new();
         let mut origins: Vec<RecordId> = Vec::new();
@@ -501,7 +526,7 @@ mod tests {
     fn a_correct_prefix_is_producible_and_a_wrong_count_is_named() {
         let (graph, logs, log_of) = setup();
         let run = |results: &[(u64, i64)], finished: bool| {
-            check(&graph, &logs, &log_of, &commit(&graph, &logs, results), finished, false)
+            check(&graph, &logs, &log_of, &commit(&graph, &logs, results), finished, Restarts::None)
         };
         let (all, _) = correct(&logs, logs[0].len(0));
         let r = run(&all, true);
@@ -553,7 +578,7 @@ mod tests {
         let (logs, log_of) = crate::cluster::engine::build_logs(&sc);
         let all = crate::check::oracle::fault_free_output(&graph, &logs, &log_of);
         assert!(all.len() > 1000, "{}", all.len());
-        let r = check(&graph, &logs, &log_of, &all, true, false);
+        let r = check(&graph, &logs, &log_of, &all, true, Restarts::None);
         assert_eq!((r.bad_keys, r.keys_over_budget), (0, 0), "{r:?}");
         assert!(r.keys_checked >= 90);
         // Two results of one key from one partition swapped: the later record cannot come first
@@ -565,7 +590,7 @@ mod tests {
         let mut swapped = all.clone();
         let (a, b) = (of_key[0], of_key[1]);
         (swapped[a].record.origin, swapped[b].record.origin) = (all[b].record.origin, all[a].record.origin);
-        let r = check(&graph, &logs, &log_of, &swapped, true, false);
+        let r = check(&graph, &logs, &log_of, &swapped, true, Restarts::None);
         assert_eq!((r.bad_keys, r.keys_over_budget), (1, 0), "{r:?}");
         let first = (0..all.len()).filter(|&i| all[i].record.key == key).position(|i| i == a);
         assert_eq!(r.first_bad.map(|b| (b.key, Some(b.index))), Some((key, first)));
@@ -585,7 +610,7 @@ mod tests {
         let (graph, logs, log_of) = setup();
         let (all, _) = correct(&logs, logs[0].len(0));
         let committed = commit(&graph, &logs, &all);
-        let full = check(&graph, &logs, &log_of, &committed, true, false);
+        let full = check(&graph, &logs, &log_of, &committed, true, Restarts::None);
         assert_eq!((full.keys_over_budget, full.keys_skipped, full.bad_keys), (0, 0, 0));
         // One partition and no filter: the search visits one state per record of a key and the
         // final state once more. The longest key needs exactly that many.
@@ -596,13 +621,13 @@ mod tests {
         assert_eq!(full.keys_checked, per_key.len() as u64);
         let longest = per_key.values().copied().max().expect("keys") + 1;
         let at_most = per_key.values().filter(|&&n| n + 1 == longest).count() as u64;
-        let within = check_with_budget(&graph, &logs, &log_of, &committed, true, false, longest);
+        let within = check_with_budget(&graph, &logs, &log_of, &committed, true, Restarts::None, longest);
         assert_eq!((within.keys_over_budget, within.bad_keys), (0, 0), "a budget of exactly what is needed");
-        let short = check_with_budget(&graph, &logs, &log_of, &committed, true, false, longest - 1);
+        let short = check_with_budget(&graph, &logs, &log_of, &committed, true, Restarts::None, longest - 1);
         assert_eq!(short.keys_over_budget, at_most, "only the longest keys run out");
         assert_eq!(short.keys_skipped, at_most);
         assert_eq!(short.keys_checked, full.keys_checked);
-        let none = check_with_budget(&graph, &logs, &log_of, &committed, true, false, 0);
+        let none = check_with_budget(&graph, &logs, &log_of, &committed, true, Restarts::None, 0);
         assert_eq!(none.keys_over_budget, full.keys_checked, "every key needs at least one state");
         assert_eq!(none.over_budget_sinks, vec![OperatorId(2)], "the sink is named once");
     }
