@@ -38,11 +38,10 @@ pub fn input(app: &mut App, key: KeyCode) {
         }
         return;
     }
+    // The help overlay says "any key closes": every key only closes it, Esc and q included.
     if app.help {
         app.help = false;
-        if !matches!(key, KeyCode::Char('q') | KeyCode::Esc) {
-            return;
-        }
+        return;
     }
     match key {
         KeyCode::Right | KeyCode::Down | KeyCode::Char('l' | 'j') => app.next_note(),

@@ -98,9 +98,12 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
     let s = &app.seen;
     let verdict = app.run.output.verdict.name();
     let job = s.jobmanager.as_ref().map_or("no JobManager", |j| j.job_status.name());
+    // The verdict stays whole: the scenario's name gives way (with an ellipsis).
+    let tail = format!("  (seed {})  verdict: ", app.run.scenario.seed);
+    let room = (area.width as usize).saturating_sub(tail.chars().count() + verdict.chars().count());
     let line1 = Line::from(vec![
-        Span::styled(app.run.scenario.name.clone(), bold()),
-        Span::raw(format!("  (seed {})  verdict: ", app.run.scenario.seed)),
+        Span::styled(truncate(&app.run.scenario.name, room.max(1)), bold()),
+        Span::raw(tail),
         Span::styled(verdict, if verdict == "exactly_once" { fg(app, Color::Green) } else { fg(app, Color::Red) }),
     ]);
     let play =
@@ -334,7 +337,22 @@ fn render_clickable(frame: &mut Frame, app: &App, area: Rect, title: &str, lines
         }
     }
     drop(hits);
-    let shown: Vec<Line> = lines.into_iter().skip(first).map(|(l, _)| l).collect();
+    let width = area.width.saturating_sub(2) as usize;
+    let total = lines.len();
+    let mut shown: Vec<Line> = lines.into_iter().skip(first).take(inner_h).map(|(l, _)| fit(l, width)).collect();
+    // Rows cut off are never silently gone: the last row counts them (↑/↓ scroll to them).
+    if total > first + inner_h && inner_h > 0 {
+        shown.pop();
+        shown.push(Line::styled(
+            format!("… {} more below (↓ selects the next subtask)", total - first - inner_h + 1),
+            dim(),
+        ));
+    }
+    if first > 0
+        && let Some(top) = shown.first_mut()
+    {
+        *top = Line::styled(format!("… {} more above", first + 1), dim());
+    }
     frame.render_widget(Paragraph::new(shown).block(block(title.trim())), area);
 }
 
@@ -514,7 +532,7 @@ fn draw_checkpoints(frame: &mut Frame, app: &App, area: Rect) {
             )),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines).block(block("checkpoints (newest first)")), area);
+    frame.render_widget(pane(lines, area, "checkpoints (newest first)"), area);
 }
 
 fn draw_exceptions(frame: &mut Frame, app: &App, area: Rect) {
@@ -558,11 +576,60 @@ fn draw_exceptions(frame: &mut Frame, app: &App, area: Rect) {
     if n == 0 {
         lines.push(Line::raw("no failure so far"));
     }
-    frame.render_widget(Paragraph::new(lines).block(block("exception history (root causes, newest first)")), area);
+    frame.render_widget(pane(lines, area, "exception history (root causes, newest first)"), area);
 }
 
 fn truncate(s: &str, w: usize) -> String {
     if s.chars().count() <= w { s.to_string() } else { s.chars().take(w - 1).chain(['…']).collect() }
+}
+
+/// `line` cut to `width` columns with an ellipsis where it is cut (never silently).
+fn fit(line: Line<'_>, width: usize) -> Line<'_> {
+    if line.width() <= width {
+        return line;
+    }
+    let budget = width.saturating_sub(1);
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let w = span.width();
+        if used + w <= budget {
+            used += w;
+            spans.push(span);
+            continue;
+        }
+        let mut kept = String::new();
+        for ch in span.content.chars() {
+            let cw = Span::raw(ch.to_string()).width();
+            if used + cw > budget {
+                break;
+            }
+            used += cw;
+            kept.push(ch);
+        }
+        spans.push(Span::styled(kept, span.style));
+        break;
+    }
+    spans.push(Span::raw("…"));
+    Line { spans, style: line.style, alignment: line.alignment }
+}
+
+/// A bordered pane of `lines`: each cut to the inner width with an ellipsis, and when they do
+/// not all fit, the last row says how many more there are.
+fn pane<'a>(lines: Vec<Line<'a>>, area: Rect, title: &'a str) -> Paragraph<'a> {
+    let width = area.width.saturating_sub(2) as usize;
+    let rows = area.height.saturating_sub(2) as usize;
+    let total = lines.len();
+    let mut shown: Vec<Line> = lines.into_iter().take(rows).map(|l| fit(l, width)).collect();
+    if total > rows && rows > 0 {
+        shown.pop();
+        shown.push(Line::styled(format!("… {} more lines (a taller terminal shows them)", total + 1 - rows), dim()));
+    }
+    Paragraph::new(shown).block(block(title))
+}
+
+fn dim() -> Style {
+    Style::new().add_modifier(Modifier::DIM)
 }
 
 fn draw_transactions(frame: &mut Frame, app: &App, area: Rect) {
@@ -606,10 +673,7 @@ fn draw_transactions(frame: &mut Frame, app: &App, area: Rect) {
     if txns.is_empty() {
         lines.push(Line::raw("no transaction yet"));
     }
-    frame.render_widget(
-        Paragraph::new(lines).block(block("two-phase commit: transactions by sink subtask and checkpoint")),
-        area,
-    );
+    frame.render_widget(pane(lines, area, "two-phase commit: transactions by sink subtask and checkpoint"), area);
 }
 
 fn draw_oracle(frame: &mut Frame, app: &App, area: Rect) {
@@ -753,7 +817,7 @@ fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
             if app.matches(&text) {
                 style = style.add_modifier(Modifier::BOLD);
             }
-            Line::styled(text, style)
+            fit(Line::styled(text, style), area.width.saturating_sub(2) as usize)
         })
         .collect();
     drop(hits);
@@ -773,10 +837,10 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Some((PromptKind::Search, text)) => Line::from(format!("/{text}▏  search the event log; Enter, Esc")),
         None => match &app.message {
             Some(m) => Line::styled(m.clone(), fg(app, Color::Yellow)),
-            None => Line::raw("? keys  → next event  ← back  f failover  n fault  r restore  c checkpoint  space play"),
+            None => Line::raw("? keys  →/← events  f failover  n fault  r restore  c checkpoint  space play"),
         },
     };
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(fit(line, area.width as usize)), area);
 }
 
 fn draw_help(frame: &mut Frame, area: Rect) {
