@@ -403,6 +403,8 @@ pub struct EngineOutcome {
 /// maxUnavailable 0).
 #[derive(Clone)]
 struct Rolling {
+    /// The `rolling-update` fault.
+    fault: usize,
     old: Vec<HostId>,
     next: usize,
     interval_us: u64,
@@ -917,8 +919,18 @@ impl<'a> World<'a> {
             r.waiting_for = None;
             let old = r.old.get(r.next).copied();
             r.next += 1;
-            let interval = r.interval_us;
+            let (interval, fault) = (r.interval_us, r.fault);
             if let Some(old) = old {
+                // Each pod deleted is a step of the fault: a failover it causes counts its
+                // recovery time from here, not from the start of the update.
+                self.note(Note::FaultInjected {
+                    fault,
+                    text: format!(
+                        "rolling-update step: {} is ready, Kubernetes deletes the pod of {} (SIGTERM)",
+                        host.name(),
+                        old.name()
+                    ),
+                });
                 self.stop_te(old);
             }
             self.q.schedule_in(interval, Event::RollingStep);
@@ -1126,7 +1138,7 @@ impl<'a> World<'a> {
             FaultAction::RollingUpdate { interval_us } => {
                 let old: Vec<HostId> =
                     (0..self.host_te.len()).map(|h| HostId(h as u16)).filter(|h| self.alive_te(*h).is_some()).collect();
-                self.rolling = Some(Rolling { old, next: 0, interval_us, waiting_for: None });
+                self.rolling = Some(Rolling { fault: index, old, next: 0, interval_us, waiting_for: None });
                 self.rolling_step();
             }
             FaultAction::KillJobManager => {

@@ -136,6 +136,19 @@ fn a_graceful_stop_is_noticed_in_milliseconds() {
     assert_eq!(run.outcome.failovers.len(), 2);
     assert!(run.outcome.failovers.iter().all(|f| matches!(f.cause, FailureCause::TaskExecutorShuttingDown { .. })));
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+    // Each pod deleted is a step of the fault: every failover's recovery time counts from the
+    // step that caused it (about a second: the restart delay), not from the update's start.
+    let steps = run
+        .outcome
+        .notes
+        .iter()
+        .filter(|e| matches!(&e.note, Note::FaultInjected { text, .. } if text.starts_with("rolling-update step")))
+        .count();
+    assert_eq!(steps, 2);
+    for f in &run.outcome.failovers {
+        let p = recoverysim::cli::render::recovery_phases(&run, f).expect("recovered");
+        assert!(p.recovery_us() < 2_000_000, "recovery {} µs from {:?}", p.recovery_us(), p.fault_at_us);
+    }
 }
 
 #[test]
