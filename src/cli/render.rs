@@ -292,7 +292,10 @@ pub fn timeline_lines(run: &Run) -> Vec<Line> {
 
 fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>) {
     let g = &run.graph;
-    let mut keys: Vec<LineKey> = Vec::new();
+    // Lines in the order their first note came; a note joins an earlier line of its kind only
+    // if its subtask has nothing on a line after that one, so each subtask's lines keep the
+    // order of its notes (DEPLOYING → INITIALIZING before INITIALIZING → RUNNING).
+    let mut groups: Vec<(LineKey, Vec<usize>)> = Vec::new();
     for (k, e) in block.iter().enumerate() {
         let key = match &e.note {
             Note::TaskState { from, to, .. } => {
@@ -313,11 +316,21 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>)
             Note::Deployed { .. } => LineKey::Deployed,
             _ => LineKey::Single(k),
         };
-        if !keys.contains(&key) {
-            keys.push(key);
+        let st = note_subtask(&e.note);
+        let joinable = groups.iter().rposition(|(g, _)| *g == key).filter(|&at| {
+            st.is_none_or(|st| {
+                groups[at + 1..].iter().all(|(_, m)| m.iter().all(|&i| note_subtask(&block[i].note) != Some(st)))
+            })
+        });
+        match joinable {
+            Some(at) => groups[at].1.push(k),
+            None => groups.push((key, vec![k])),
         }
     }
-    for key in keys {
+    for (key, members) in groups {
+        let group: Vec<TraceEntry> = members.iter().map(|&i| block[i].clone()).collect();
+        let block_all = block;
+        let block = &group[..];
         let line = match key {
             LineKey::Transition(from, to) => {
                 let mut sts = Vec::new();
@@ -449,12 +462,26 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>)
                     per_tm.iter().map(|(t, v)| format!("tm-{t} ← {}", format_subtasks(g, v))).collect();
                 format!("slots assigned: {}", parts.join("; "))
             }
-            LineKey::Single(k) => match describe(run, &block[k].note) {
+            LineKey::Single(k) => match describe(run, &block_all[k].note) {
                 Some(l) => l,
                 None => continue,
             },
         };
         out.push(Line { from_us: at, to_us: at, text: line });
+    }
+}
+
+/// The subtask a note is about, for the notes the timeline merges into lines.
+fn note_subtask(note: &Note) -> Option<crate::job::graph::SubtaskId> {
+    match note {
+        Note::TaskState { st, .. }
+        | Note::Restored { st, .. }
+        | Note::SourceRewound { st, .. }
+        | Note::SinkAborted { st, .. }
+        | Note::SinkCommitted { st, .. }
+        | Note::TaskFailed { st, .. }
+        | Note::Deployed { st, .. } => Some(*st),
+        _ => None,
     }
 }
 
