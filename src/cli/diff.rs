@@ -153,6 +153,8 @@ fn side(spec: &str, seed: Option<u64>, bugs: &[String]) -> Result<Side, Option<S
     if !path.exists() {
         return Err(Some(format!("{}: no such file", path.display())));
     }
+    // Before anything opens it: a FIFO or a device would block the read.
+    super::files::regular_input(&path).map_err(|e| Some(e.to_string()))?;
     if is_trace(&path) {
         if at.is_some() || seed.is_some() {
             return Err(Some(format!("{}: a trace file has its seed already (FILE@SEED is for scenarios)", spec)));

@@ -1,8 +1,9 @@
 //! `explore`: seeds in parallel (each simulation stays single threaded), a progress bar on a
 //! terminal, plain lines otherwise, the summary, the results file, and for failing seeds the
-//! scenario file as drawn and shrunk. Files are written atomically and never over an existing
-//! one unless asked.
+//! scenario file as drawn and shrunk. Files are written atomically (`super::files`), never over
+//! the scenario and never over an existing one unless asked.
 
+use super::files::{self, Inputs};
 use crate::explore::report::{self, Results};
 use crate::explore::shrink::shrink;
 use crate::explore::{Base, BaseError, Judgement, SeedResult, draw, in_shard, run_seed};
@@ -111,23 +112,6 @@ pub fn print_coverage(res: &Results, show: bool, require: bool) -> bool {
     false
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a
-/// file; refuses to replace an existing file unless `force`.
-pub fn write_atomic(path: &Path, text: &str, force: bool) -> Result<(), String> {
-    if !force && path.exists() {
-        return Err(format!("{} exists; not overwritten (--force replaces it)", path.display()));
-    }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
-}
-
 /// The shard from `--shard k/n`, or from a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, 0-based,
 /// with the completion count in `JOB_COMPLETIONS`).
 pub fn shard_from_env() -> Result<Option<(u64, u64)>, String> {
@@ -173,6 +157,14 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Refused now rather than after the seeds ran: a results file that is the scenario.
+    let inputs = Inputs::of([&path]);
+    if let Some(results) = &a.results
+        && let Err(e) = files::check_output(results, &inputs, true)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let file = path.display().to_string();
     let opts = draw::DrawOptions { kinds: kinds.clone(), max_faults: a.max_faults, vary: a.vary, recoverable: true };
     let mut base = match Base::new(&file, &text, opts, a.bugs.clone()) {
@@ -292,7 +284,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
     print!("{}", report::timing(&res, wall_ms, jobs));
     if let Some(path) = &a.results {
         let json = serde_json::to_string_pretty(&res).expect("results serialize: plain data");
-        if let Err(e) = write_atomic(path, &(json + "\n"), true) {
+        if let Err(e) = files::write_atomic(path, (json + "\n").as_bytes(), &inputs, true) {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
@@ -316,7 +308,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             bugs = a.bugs.iter().map(|b| format!(" --bug {b}")).collect::<String>(),
         );
         let drawn = a.out.join(format!("{stem}.toml"));
-        if let Err(e) = write_atomic(&drawn, &format!("{header}{text}"), a.force) {
+        if let Err(e) = files::write_atomic(&drawn, format!("{header}{text}").as_bytes(), &inputs, a.force) {
             eprintln!("error: {e}");
             write_failed = true;
             continue;
@@ -328,7 +320,12 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
                 let Ok(sc) = crate::scenario::parse_str(&file, text) else { continue };
                 let Ok(vtext) = v.apply(text, &sc) else { continue };
                 let vpath = a.out.join(format!("{stem}-{}.toml", v.name()));
-                if let Err(e) = write_atomic(&vpath, &format!("{header}# Variant: {}\n{vtext}", v.label()), a.force) {
+                if let Err(e) = files::write_atomic(
+                    &vpath,
+                    format!("{header}# Variant: {}\n{vtext}", v.label()).as_bytes(),
+                    &inputs,
+                    a.force,
+                ) {
                     eprintln!("error: {e}");
                     write_failed = true;
                     continue;
@@ -347,7 +344,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         let min = a.out.join(format!("{stem}-min.toml"));
         let header =
             format!("{header}# Shrunk from {} ({} → {} faults)\n", drawn.display(), s.faults_before, s.faults_after);
-        if let Err(e) = write_atomic(&min, &format!("{header}{}", s.text), a.force) {
+        if let Err(e) = files::write_atomic(&min, format!("{header}{}", s.text).as_bytes(), &inputs, a.force) {
             eprintln!("error: {e}");
             write_failed = true;
             continue;
@@ -381,7 +378,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
                 bugs = a.bugs.iter().map(|b| format!(" --bug {b}")).collect::<String>(),
             );
             let drawn = a.out.join(format!("{}-seed-{}.toml", file_stem(&path), r.seed));
-            if let Err(e) = write_atomic(&drawn, &format!("{header}{text}"), a.force) {
+            if let Err(e) = files::write_atomic(&drawn, format!("{header}{text}").as_bytes(), &inputs, a.force) {
                 eprintln!("error: {e}");
                 write_failed = true;
             }
@@ -395,12 +392,19 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
 }
 
 pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>, coverage: bool, require_coverage: bool) -> ExitCode {
+    let inputs = Inputs::of(files);
+    if let Some(path) = results
+        && let Err(e) = files::check_output(path, &inputs, true)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let mut parts = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(f) {
+        let text = match files::read_input(f) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", f.display());
+                eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
         };
@@ -427,7 +431,7 @@ pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>, coverage: bool, requ
     let covered = print_coverage(&merged, coverage, require_coverage);
     if let Some(path) = results {
         let json = serde_json::to_string_pretty(&merged).expect("results serialize: plain data");
-        if let Err(e) = write_atomic(path, &(json + "\n"), true) {
+        if let Err(e) = files::write_atomic(path, (json + "\n").as_bytes(), &inputs, true) {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }

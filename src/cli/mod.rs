@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod explore;
+pub mod files;
 pub mod render;
 pub mod sweep;
 
@@ -272,14 +273,26 @@ fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: O
     if let Some(s) = seed {
         sc.seed = s;
     }
-    let run = simulate(&sc);
     let trace_to_stdout = trace.is_some_and(|p| p == Path::new("-"));
+    // Refused before the run: a trace that would replace the scenario, or a special file.
+    let inputs = files::Inputs::of([file]);
+    if let Some(path) = trace.filter(|_| !trace_to_stdout)
+        && let Err(e) = files::check_output(path, &inputs, true)
+    {
+        let hint = if matches!(e, files::FileError::NotRegular { .. }) {
+            "\n  hint: `--trace -` writes the trace to standard output"
+        } else {
+            ""
+        };
+        eprintln!("error: the trace: {e}{hint}");
+        return ExitCode::from(2);
+    }
+    let run = simulate(&sc);
     if let Some(path) = trace {
-        let text = render::trace_jsonl(&run);
         if trace_to_stdout {
-            print!("{text}");
-        } else if let Err(e) = std::fs::write(path, text) {
-            eprintln!("error: cannot write the trace to {}: {e}", path.display());
+            print!("{}", render::trace_jsonl(&run));
+        } else if let Err(e) = files::write_streamed(path, &inputs, true, |w| render::write_trace_jsonl(&run, w)) {
+            eprintln!("error: the trace: {e}");
             return ExitCode::from(2);
         }
     }
@@ -368,6 +381,8 @@ fn cmd_check(paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> Exi
         );
         return ExitCode::from(2);
     }
+    // Snapshots are never written over a scenario file.
+    let inputs = files::Inputs::of(&files);
     let mut results = Vec::new();
     for f in &files {
         let checked = match load_file(f) {
@@ -376,7 +391,11 @@ fn cmd_check(paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> Exi
                 let run = simulate(&sc);
                 let mut mismatches = run.mismatches();
                 if let Some(dir) = snapshots {
-                    match crate::snapshot::pin(dir, f, &render::human(&run)) {
+                    let pinned = crate::snapshot::pin(dir, f, &render::human(&run), &inputs);
+                    if let Ok(crate::snapshot::Pinning { moved_from: Some(old), file, .. }) = &pinned {
+                        eprintln!("note: snapshot {} moved to {}", old.display(), file.display());
+                    }
+                    match pinned.map(|p| p.outcome) {
                         Ok(crate::snapshot::Pinned::Same | crate::snapshot::Pinned::Written) => {}
                         Ok(crate::snapshot::Pinned::Differs { new_file, first_difference }) => {
                             mismatches.push(crate::run::Mismatch {

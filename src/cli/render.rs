@@ -1102,13 +1102,19 @@ pub fn json(run: &Run) -> serde_json::Value {
 /// The trace as JSON Lines: a header line (`schema`, scenario, seed, trace hash), then one
 /// object per trace event, numbered by `n` from 1 (docs/trace-format.md lists the kinds).
 pub fn trace_jsonl(run: &Run) -> String {
-    let mut out = trace_header(run).to_string();
-    out.push('\n');
+    let mut out = Vec::new();
+    // Writing to a vector cannot fail.
+    let _ = write_trace_jsonl(run, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `trace_jsonl`, a line at a time into `w` (`run --trace FILE` streams it into the file).
+pub fn write_trace_jsonl(run: &Run, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    writeln!(w, "{}", trace_header(run))?;
     for (n, e) in run.outcome.notes.iter().enumerate() {
-        out.push_str(&trace_entry(&run.graph, e, n as u64 + 1).to_string());
-        out.push('\n');
+        writeln!(w, "{}", trace_entry(&run.graph, e, n as u64 + 1))?;
     }
-    out
+    Ok(())
 }
 
 /// The trace's header line: schema, scenario, seed, trace hash, number of trace events, and the

@@ -1,5 +1,6 @@
 //! `sweep FILE`: the cases of `explore::sweep` run in parallel (each simulation single
-//! threaded), the table, and with `-o DIR` each case's scenario file.
+//! threaded), the table, and with `-o DIR` each case's scenario file (written atomically, never
+//! over the scenario).
 
 use crate::explore::sweep::{Cell, SweepError, case_file_name, plan, render, run_case};
 use std::path::PathBuf;
@@ -47,9 +48,10 @@ pub fn cmd_sweep(a: SweepArgs) -> ExitCode {
         }
     };
     if let Some(dir) = &a.out {
+        let inputs = super::files::Inputs::of([&a.file]);
         for case in &plan.cases {
             let path = dir.join(case_file_name(&plan, case));
-            if let Err(e) = super::explore::write_atomic(&path, &case.text, a.force) {
+            if let Err(e) = super::files::write_atomic(&path, case.text.as_bytes(), &inputs, a.force) {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }

@@ -88,6 +88,13 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
         source: None,
     };
     let meta = std::fs::metadata(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))?;
+    // Looked at before opening: reading a FIFO blocks until a writer comes, a device may never end.
+    if !meta.is_file() {
+        return Err(at_start(
+            format!("{}, not a regular file: not read", special_file_kind(&meta)),
+            Some("a scenario is a TOML file".into()),
+        ));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(at_start(
             format!("the file is {} bytes; scenario files are limited to {MAX_FILE_BYTES} bytes", meta.len()),
@@ -95,6 +102,25 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
         ));
     }
     std::fs::read_to_string(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))
+}
+
+/// What a path that is not a regular file is, in words.
+fn special_file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        } else if t.is_socket() {
+            return "a socket";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    if t.is_dir() { "a directory" } else { "not a file" }
 }
 
 /// Parses scenario text; `file` only names it in errors.

@@ -5,6 +5,7 @@ mod ci;
 mod cli;
 mod engine;
 mod explore;
+mod files;
 mod network;
 mod oracle;
 mod property;
