@@ -270,3 +270,29 @@ fn the_diff_capture_is_what_diff_prints() {
     assert_eq!(capture, shown.trim_end(), "the README's diff capture is stale");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every file a README command writes into the working tree (`--trace F`, `> F`, explore's
+/// default `explore-out/`) is git-ignored: following the README leaves `git status` clean.
+#[test]
+fn the_files_the_readme_commands_write_are_git_ignored() {
+    let text = readme();
+    let ignore = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".gitignore")).expect(".gitignore");
+    let ignored: Vec<&str> = ignore.lines().map(|l| l.trim().trim_start_matches('/').trim_end_matches('/')).collect();
+    let mut written = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("cargo run")) {
+        let words: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
+        for w in words.windows(2) {
+            if (w[0] == "--trace" || w[0] == ">") && w[1] != "-" {
+                written.push(w[1].to_string());
+            }
+        }
+        if words.contains(&"explore") && !words.contains(&"--out") {
+            written.push("explore-out".to_string());
+        }
+    }
+    assert!(written.len() >= 3, "the README's commands write files: {written:?}");
+    for f in &written {
+        let top = f.split('/').next().unwrap_or(f);
+        assert!(ignored.contains(&top), "{f} (written by a README command) is not in .gitignore");
+    }
+}
