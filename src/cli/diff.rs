@@ -324,35 +324,35 @@ fn walk(
     Ok(w)
 }
 
-pub fn cmd_diff(args: DiffArgs) -> ExitCode {
+pub fn cmd_diff(out: &mut super::Out, args: DiffArgs) -> super::Done {
     let (sa, sb) = match (&args.b, args.seeds.as_slice()) {
         (Some(b), []) => (side(&args.a, None, &args.bugs), side(b, None, &args.bugs)),
         (None, [s1, s2]) => (side(&args.a, Some(*s1), &args.bugs), side(&args.a, Some(*s2), &args.bugs)),
         _ => {
-            eprintln!("error: diff needs A and B, or one scenario file and --seeds S1,S2 (two seeds)");
-            return ExitCode::from(2);
+            errln!("error: diff needs A and B, or one scenario file and --seeds S1,S2 (two seeds)");
+            return Ok(ExitCode::from(2));
         }
     };
     let (mut a, mut b) = match (sa, sb) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
             if let Some(e) = e {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
             }
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
-    println!("A: {}", a.what);
-    println!("B: {}", b.what);
-    println!();
+    writeln!(out, "A: {}", a.what)?;
+    writeln!(out, "B: {}", b.what)?;
+    writeln!(out)?;
     let w = match walk(&mut a.events, &mut b.events, args.context) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            errln!("error: {e}");
+            return Ok(ExitCode::from(2));
         }
     };
-    print!("{}", w.text);
+    write!(out, "{}", w.text)?;
     // A trace file from an older recoverysim has no job status in its header: its last
     // `job-status` event says it.
     let status_a = a.job_status.clone().or(w.status_a.clone());
@@ -365,11 +365,11 @@ pub fn cmd_diff(args: DiffArgs) -> ExitCode {
         ("trace events", w.events_a.to_string(), w.events_b.to_string()),
     ];
     if !w.text.is_empty() {
-        println!();
+        writeln!(out)?;
     }
-    println!("  {:<14}{:<26}B", "", "A");
+    writeln!(out, "  {:<14}{:<26}B", "", "A")?;
     for (k, x, y) in &rows {
-        println!("  {k:<14}{x:<26}{y}{}", if x == y { "" } else { "   ≠" });
+        writeln!(out, "  {k:<14}{x:<26}{y}{}", if x == y { "" } else { "   ≠" })?;
     }
     let outcome_differs = matches!((&a.verdict, &b.verdict), (Some(x), Some(y)) if x != y)
         || matches!((&status_a, &status_b), (Some(x), Some(y)) if x != y);
@@ -381,14 +381,14 @@ pub fn cmd_diff(args: DiffArgs) -> ExitCode {
             }
             _ => "",
         };
-        println!("\nidentical: the readable traces are equal ({} events){hashes}", w.events_a);
+        writeln!(out, "\nidentical: the readable traces are equal ({} events){hashes}", w.events_a)?;
         if outcome_differs {
-            println!("but the verdicts or job statuses differ");
-            return ExitCode::from(1);
+            writeln!(out, "but the verdicts or job statuses differ")?;
+            return Ok(ExitCode::from(1));
         }
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
-    ExitCode::from(1)
+    Ok(ExitCode::from(1))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! the scenario and never over an existing one unless asked.
 
 use super::files::{self, Inputs};
+use super::{Done, Out, OutError};
 use crate::explore::report::{self, Results};
 use crate::explore::shrink::shrink;
 use crate::explore::{Base, BaseError, Judgement, SeedResult, draw, in_shard, run_seed};
@@ -95,21 +96,21 @@ pub struct ExploreArgs {
 }
 
 /// Prints the coverage if asked; `false` when `--require-coverage` finds empty cells.
-pub fn print_coverage(res: &Results, show: bool, require: bool) -> bool {
+pub fn print_coverage(out: &mut Out, res: &Results, show: bool, require: bool) -> Result<bool, OutError> {
     if !show && !require {
-        return true;
+        return Ok(true);
     }
-    print!("{}", crate::explore::coverage::render(res));
+    write!(out, "{}", crate::explore::coverage::render(res))?;
     if !require {
-        return true;
+        return Ok(true);
     }
     let missing = crate::explore::coverage::missing(res);
     if missing.is_empty() {
-        println!("coverage: every required cell reached");
-        return true;
+        writeln!(out, "coverage: every required cell reached")?;
+        return Ok(true);
     }
-    println!("coverage: {} required cells stayed at zero: {}", missing.len(), missing.join(", "));
-    false
+    writeln!(out, "coverage: {} required cells stayed at zero: {}", missing.len(), missing.join(", "))?;
+    Ok(false)
 }
 
 /// The shard from `--shard k/n`, or from a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, 0-based,
@@ -144,17 +145,17 @@ fn file_stem(p: &Path) -> String {
 // Wall time per seed and for the whole exploration is what the user asks for; threads run
 // independent simulations outside the single-threaded core.
 #[allow(clippy::disallowed_methods)]
-pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
+pub fn cmd_explore(out: &mut Out, a: ExploreArgs) -> Done {
     let (Some(path), Some(seed_range)) = (a.file.clone(), a.seeds.clone()) else {
-        eprintln!("error: explore needs a scenario FILE and --seeds A-B");
-        return ExitCode::from(2);
+        errln!("error: explore needs a scenario FILE and --seeds A-B");
+        return Ok(ExitCode::from(2));
     };
     let kinds = if a.kinds.is_empty() { draw::Kind::ALL.to_vec() } else { a.kinds.clone() };
     let text = match crate::scenario::read_text(&path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+            errln!("{e}");
+            return Ok(ExitCode::from(2));
         }
     };
     // Refused now rather than after the seeds ran: a results file that is the scenario.
@@ -162,23 +163,23 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
     if let Some(results) = &a.results
         && let Err(e) = files::check_output(results, &inputs, true)
     {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
+        errln!("error: {e}");
+        return Ok(ExitCode::from(2));
     }
     let file = path.display().to_string();
     let opts = draw::DrawOptions { kinds: kinds.clone(), max_faults: a.max_faults, vary: a.vary, recoverable: true };
     let mut base = match Base::new(&file, &text, opts, a.bugs.clone()) {
         Ok(b) => b,
         Err(BaseError::Scenario(e)) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+            errln!("{e}");
+            return Ok(ExitCode::from(2));
         }
         Err(BaseError::UnknownBug(b)) => {
-            eprintln!(
+            errln!(
                 "error: unknown planted bug `{b}`\n  hint: one of {}",
                 crate::cluster::bugs::PlantedBugs::NAMES.join(", ")
             );
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
     base.metamorphic = a.metamorphic;
@@ -187,15 +188,15 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         None => match shard_from_env() {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
+                errln!("error: {e}");
+                return Ok(ExitCode::from(2));
             }
         },
     };
     let seeds: Vec<u64> = seed_range.clone().filter(|&s| shard.is_none_or(|(k, n)| in_shard(s, k, n))).collect();
     if a.write_all && seeds.len() > 1000 {
-        eprintln!("error: --write-all writes a file per seed: at most 1000 seeds, not {}", seeds.len());
-        return ExitCode::from(2);
+        errln!("error: --write-all writes a file per seed: at most 1000 seeds, not {}", seeds.len());
+        return Ok(ExitCode::from(2));
     }
     let total = seeds.len() as u64;
     let jobs = a.jobs.max(1).min(seeds.len().max(1));
@@ -247,10 +248,7 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
                         b.set_message(format!("{nf} failures"));
                         b.inc(1);
                     } else if nd.is_multiple_of(step) || nd == total {
-                        eprintln!(
-                            "explored {nd}/{total} seeds, {nf} failures, {:.0} s",
-                            started.elapsed().as_secs_f64()
-                        );
+                        errln!("explored {nd}/{total} seeds, {nf} failures, {:.0} s", started.elapsed().as_secs_f64());
                     }
                     results.lock().unwrap_or_else(|p| p.into_inner()).push((r, text));
                 }
@@ -279,16 +277,16 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         operators: base.coverage_axes().0,
         phases: base.coverage_axes().1,
     };
-    print!("{}", report::summary(&res));
-    let covered = print_coverage(&res, a.coverage, a.require_coverage);
-    print!("{}", report::timing(&res, wall_ms, jobs));
+    write!(out, "{}", report::summary(&res))?;
+    let covered = print_coverage(out, &res, a.coverage, a.require_coverage)?;
+    write!(out, "{}", report::timing(&res, wall_ms, jobs))?;
     if let Some(path) = &a.results {
         let json = serde_json::to_string_pretty(&res).expect("results serialize: plain data");
         if let Err(e) = files::write_atomic(path, (json + "\n").as_bytes(), &inputs, true) {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            errln!("error: {e}");
+            return Ok(ExitCode::from(2));
         }
-        println!("results: {}", path.display());
+        writeln!(out, "results: {}", path.display())?;
     }
     // Failing seeds: the first of each class, written as drawn and shrunk.
     let mut shown: Vec<&str> = Vec::new();
@@ -309,11 +307,11 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         );
         let drawn = a.out.join(format!("{stem}.toml"));
         if let Err(e) = files::write_atomic(&drawn, format!("{header}{text}").as_bytes(), &inputs, a.force) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             write_failed = true;
             continue;
         }
-        println!("\nseed {} ({class}): the drawn scenario is {}", r.seed, drawn.display());
+        writeln!(out, "\nseed {} ({class}): the drawn scenario is {}", r.seed, drawn.display())?;
         if class.starts_with(crate::explore::metamorphic::CLASS_PREFIX) {
             // The variants as scenario files, to run, replay or `diff` against the drawn one.
             for v in crate::explore::metamorphic::Variant::ALL {
@@ -326,16 +324,16 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
                     &inputs,
                     a.force,
                 ) {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     write_failed = true;
                     continue;
                 }
-                println!("  variant ({}): {}", v.label(), vpath.display());
-                println!("  compare:   recoverysim diff {} {}", drawn.display(), vpath.display());
+                writeln!(out, "  variant ({}): {}", v.label(), vpath.display())?;
+                writeln!(out, "  compare:   recoverysim diff {} {}", drawn.display(), vpath.display())?;
             }
         }
         if a.no_shrink {
-            println!("  reproduce: recoverysim run {}", drawn.display());
+            writeln!(out, "  reproduce: recoverysim run {}", drawn.display())?;
             continue;
         }
         let t0 = std::time::Instant::now();
@@ -345,11 +343,12 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
         let header =
             format!("{header}# Shrunk from {} ({} → {} faults)\n", drawn.display(), s.faults_before, s.faults_after);
         if let Err(e) = files::write_atomic(&min, format!("{header}{}", s.text).as_bytes(), &inputs, a.force) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             write_failed = true;
             continue;
         }
-        println!(
+        writeln!(
+            out,
             "  shrunk in {:.1} s ({} runs, {} steps): {} → {} faults; still: {}",
             t0.elapsed().as_secs_f64(),
             s.tries,
@@ -360,9 +359,9 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
                 Judgement::Fail { detail, .. } => detail.chars().take(200).collect::<String>(),
                 j => format!("{j:?}"),
             }
-        );
-        println!("  reproduce: recoverysim run {}", min.display());
-        println!("  watch:     recoverysim replay {}", min.display());
+        )?;
+        writeln!(out, "  reproduce: recoverysim run {}", min.display())?;
+        writeln!(out, "  watch:     recoverysim replay {}", min.display())?;
     }
     if a.write_all {
         for (r, text) in &all {
@@ -379,62 +378,76 @@ pub fn cmd_explore(a: ExploreArgs) -> ExitCode {
             );
             let drawn = a.out.join(format!("{}-seed-{}.toml", file_stem(&path), r.seed));
             if let Err(e) = files::write_atomic(&drawn, format!("{header}{text}").as_bytes(), &inputs, a.force) {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 write_failed = true;
             }
         }
-        println!("drawn scenarios of the other seeds: {}", a.out.display());
+        writeln!(out, "drawn scenarios of the other seeds: {}", a.out.display())?;
     }
     if write_failed {
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     }
-    if res.results.iter().any(|r| r.judgement.is_fail()) || !covered { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    Ok(if res.results.iter().any(|r| r.judgement.is_fail()) || !covered {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-pub fn cmd_merge(files: &[PathBuf], results: Option<&Path>, coverage: bool, require_coverage: bool) -> ExitCode {
+pub fn cmd_merge(
+    out: &mut Out,
+    files: &[PathBuf],
+    results: Option<&Path>,
+    coverage: bool,
+    require_coverage: bool,
+) -> Done {
     let inputs = Inputs::of(files);
     if let Some(path) = results
         && let Err(e) = files::check_output(path, &inputs, true)
     {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
+        errln!("error: {e}");
+        return Ok(ExitCode::from(2));
     }
     let mut parts = Vec::new();
     for f in files {
         let text = match files::read_input(f) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
+                errln!("error: {e}");
+                return Ok(ExitCode::from(2));
             }
         };
         match serde_json::from_str::<Results>(&text) {
             Ok(r) if r.schema == report::SCHEMA => parts.push(r),
             Ok(r) => {
-                eprintln!("error: {}: schema {:?}, expected {:?}", f.display(), r.schema, report::SCHEMA);
-                return ExitCode::from(2);
+                errln!("error: {}: schema {:?}, expected {:?}", f.display(), r.schema, report::SCHEMA);
+                return Ok(ExitCode::from(2));
             }
             Err(e) => {
-                eprintln!("error: {}: not an explore results file: {e}", f.display());
-                return ExitCode::from(2);
+                errln!("error: {}: not an explore results file: {e}", f.display());
+                return Ok(ExitCode::from(2));
             }
         }
     }
     let merged = match report::merge(parts) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            errln!("error: {e}");
+            return Ok(ExitCode::from(2));
         }
     };
-    print!("{}", report::summary(&merged));
-    let covered = print_coverage(&merged, coverage, require_coverage);
+    write!(out, "{}", report::summary(&merged))?;
+    let covered = print_coverage(out, &merged, coverage, require_coverage)?;
     if let Some(path) = results {
         let json = serde_json::to_string_pretty(&merged).expect("results serialize: plain data");
         if let Err(e) = files::write_atomic(path, (json + "\n").as_bytes(), &inputs, true) {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            errln!("error: {e}");
+            return Ok(ExitCode::from(2));
         }
     }
-    if merged.results.iter().any(|r| r.judgement.is_fail()) || !covered { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    Ok(if merged.results.iter().any(|r| r.judgement.is_fail()) || !covered {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -1,5 +1,20 @@
 //! The command line (clap): run, check, regions, bench. The edge of the program: it reads files,
-//! prints, times and sets exit codes (0 ok, 1 a check failed, 2 bad input or usage).
+//! prints, times and sets exit codes (0 ok, 1 a check failed, 2 bad input or usage; 141 when the
+//! reader of standard output went away, as a shell reports a program that SIGPIPE ended).
+//!
+//! Nothing here panics on its environment: standard output is written through `Out`, whose
+//! errors end the command (`main` maps them to an exit code), and standard error through
+//! `errln!`, which drops its errors (there is nowhere left to report them). clippy.toml forbids
+//! `print!`, `println!`, `eprint!` and `eprintln!`, which panic when their stream fails.
+
+/// `eprintln!` that cannot panic: a message to standard error, dropped if standard error cannot
+/// be written (closed, a full disk).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 pub mod diff;
 pub mod explore;
@@ -171,6 +186,40 @@ fn heap_bytes() -> Option<u64> {
     HEAP_COUNTER.get().map(|f| f() as u64)
 }
 
+/// Standard output as the commands write it (`write!`/`writeln!` work on it): every write
+/// returns whether it reached the stream, typed so that `?` passes on output errors only.
+pub struct Out<'a>(pub &'a mut dyn std::io::Write);
+
+/// Standard output could not be written: its reader went away (a closed pipe: `| head`) or the
+/// disk is full.
+#[derive(Debug)]
+pub struct OutError(pub std::io::Error);
+
+impl Out<'_> {
+    pub fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> Result<(), OutError> {
+        self.0.write_fmt(args).map_err(OutError)
+    }
+
+    pub fn flush(&mut self) -> Result<(), OutError> {
+        self.0.flush().map_err(OutError)
+    }
+}
+
+/// What a command ends with: its exit code, or the output error that cut it short.
+pub type Done = Result<ExitCode, OutError>;
+
+/// The exit code for an output error: a closed pipe ends the program quietly with 141 (128 +
+/// SIGPIPE, what a shell shows for `cat` in the same place, so `set -o pipefail` still sees the
+/// output was cut short); anything else (a full disk) is an error, exit code 2.
+pub fn output_failed(e: &OutError) -> ExitCode {
+    if e.0.kind() == std::io::ErrorKind::BrokenPipe {
+        ExitCode::from(141)
+    } else {
+        errln!("error: cannot write to standard output: {}", e.0);
+        ExitCode::from(2)
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -179,41 +228,65 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    match cli.command {
-        Command::Run { file, seeds: Some(seeds), verbose, bugs, .. } => cmd_run_seeds(&file, seeds, verbose, &bugs),
-        Command::Run { file, seed, json, bugs, trace, check, .. } => {
-            cmd_run(&file, seed, json, &bugs, trace.as_deref(), check)
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let mut out = Out(&mut lock);
+    match command(cli.command, &mut out).and_then(|code| out.flush().map(|()| code)) {
+        Ok(code) => code,
+        Err(e) => output_failed(&e),
+    }
+}
+
+fn command(command: Command, out: &mut Out) -> Done {
+    Ok(match command {
+        Command::Run { file, seeds: Some(seeds), verbose, bugs, .. } => {
+            cmd_run_seeds(out, &file, seeds, verbose, &bugs)?
         }
-        Command::Check { paths, format, snapshots } => cmd_check(&paths, format, snapshots.as_deref()),
+        Command::Run { file, seed, json, bugs, trace, check, .. } => {
+            cmd_run(out, &file, seed, json, &bugs, trace.as_deref(), check)?
+        }
+        Command::Check { paths, format, snapshots } => cmd_check(out, &paths, format, snapshots.as_deref())?,
         Command::Explore {
             merge: Some(ExploreCommand::Merge { files, results, coverage, require_coverage }), ..
-        } => explore::cmd_merge(&files, results.as_deref(), coverage, require_coverage),
-        Command::Explore { merge: None, args } => explore::cmd_explore(args),
-        Command::Sweep(args) => sweep::cmd_sweep(args),
-        Command::Diff(args) => diff::cmd_diff(args),
+        } => explore::cmd_merge(out, &files, results.as_deref(), coverage, require_coverage)?,
+        Command::Explore { merge: None, args } => explore::cmd_explore(out, args)?,
+        Command::Sweep(args) => sweep::cmd_sweep(out, args)?,
+        Command::Diff(args) => diff::cmd_diff(out, args)?,
         Command::Regions { file } => {
-            let Some(sc) = load(&file) else { return ExitCode::from(2) };
-            print!("{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)));
+            let Some(sc) = load(&file) else { return Ok(ExitCode::from(2)) };
+            write!(out, "{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)))?;
             ExitCode::SUCCESS
         }
-        Command::Bench { file, seek: Some(n), .. } => cmd_bench_seek(&file, n),
-        Command::Bench { file, runs, .. } => cmd_bench(&file, runs),
-        Command::Replay { file, seed, bugs } => {
-            let Some(mut sc) = load_with_bugs(&file, &bugs) else { return ExitCode::from(2) };
-            if let Some(s) = seed {
-                sc.seed = s;
-            }
-            eprintln!("simulating {} (the run, its fault-free reference, then its snapshots)…", sc.name);
-            let run = simulate(&sc);
-            let mut app = crate::tui::app::App::new(&run);
-            app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            match crate::tui::replay(&mut app) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: the terminal: {e}");
-                    ExitCode::from(2)
-                }
-            }
+        Command::Bench { file, seek: Some(n), .. } => cmd_bench_seek(out, &file, n)?,
+        Command::Bench { file, runs, .. } => cmd_bench(out, &file, runs)?,
+        Command::Replay { file, seed, bugs } => cmd_replay(&file, seed, &bugs),
+    })
+}
+
+/// `replay`: refuses to start without an interactive terminal (before the simulation, which
+/// takes a while), and never leaves the terminal in raw mode.
+fn cmd_replay(file: &Path, seed: Option<u64>, bugs: &[String]) -> ExitCode {
+    let Some(mut sc) = load_with_bugs(file, bugs) else { return ExitCode::from(2) };
+    if let Some(why) = crate::tui::terminal_missing() {
+        errln!(
+            "error: replay needs an interactive terminal: {why}\n  hint: run it in a terminal; \
+             `recoverysim run {}` prints the timeline instead",
+            file.display()
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    errln!("simulating {} (the run, its fault-free reference, then its snapshots)…", sc.name);
+    let run = simulate(&sc);
+    let mut app = crate::tui::app::App::new(&run);
+    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    match crate::tui::replay(&mut app) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            errln!("error: the terminal: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -222,7 +295,7 @@ fn load(file: &Path) -> Option<Scenario> {
     match load_file(file) {
         Ok(sc) => Some(sc),
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             None
         }
     }
@@ -258,7 +331,7 @@ fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
     let mut sc = load(file)?;
     for b in bugs {
         if !sc.bugs.set(b) {
-            eprintln!(
+            errln!(
                 "error: unknown planted bug `{b}`\n  hint: one of {}",
                 crate::cluster::bugs::PlantedBugs::NAMES.join(", ")
             );
@@ -268,8 +341,16 @@ fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
     Some(sc)
 }
 
-fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: Option<&Path>, check: bool) -> ExitCode {
-    let Some(mut sc) = load_with_bugs(file, bugs) else { return ExitCode::from(2) };
+fn cmd_run(
+    out: &mut Out,
+    file: &Path,
+    seed: Option<u64>,
+    json: bool,
+    bugs: &[String],
+    trace: Option<&Path>,
+    check: bool,
+) -> Done {
+    let Some(mut sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
     if let Some(s) = seed {
         sc.seed = s;
     }
@@ -284,56 +365,56 @@ fn cmd_run(file: &Path, seed: Option<u64>, json: bool, bugs: &[String], trace: O
         } else {
             ""
         };
-        eprintln!("error: the trace: {e}{hint}");
-        return ExitCode::from(2);
+        errln!("error: the trace: {e}{hint}");
+        return Ok(ExitCode::from(2));
     }
     let run = simulate(&sc);
     if let Some(path) = trace {
         if trace_to_stdout {
-            print!("{}", render::trace_jsonl(&run));
+            write!(out, "{}", render::trace_jsonl(&run))?;
         } else if let Err(e) = files::write_streamed(path, &inputs, true, |w| render::write_trace_jsonl(&run, w)) {
-            eprintln!("error: the trace: {e}");
-            return ExitCode::from(2);
+            errln!("error: the trace: {e}");
+            return Ok(ExitCode::from(2));
         }
     }
     if trace_to_stdout {
         // Standard output holds the trace alone; the timeline would break its JSON Lines.
     } else if json {
-        println!("{}", render::json(&run));
+        writeln!(out, "{}", render::json(&run))?;
     } else {
-        print!("{}", render::human(&run));
+        write!(out, "{}", render::human(&run))?;
     }
     if check {
         let m = run.mismatches();
         if !m.is_empty() {
-            eprintln!("FAIL  {}: the run does not meet its [expect] table", file.display());
+            errln!("FAIL  {}: the run does not meet its [expect] table", file.display());
             for line in m {
-                eprintln!("      {line}");
+                errln!("      {line}");
             }
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `run --seeds`: the scenario once per seed, one after the other (each run is single
 /// threaded and independent), then the distribution.
-fn cmd_run_seeds(file: &Path, seeds: RangeInclusive<u64>, verbose: bool, bugs: &[String]) -> ExitCode {
-    let Some(mut sc) = load_with_bugs(file, bugs) else { return ExitCode::from(2) };
+fn cmd_run_seeds(out: &mut Out, file: &Path, seeds: RangeInclusive<u64>, verbose: bool, bugs: &[String]) -> Done {
+    let Some(mut sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
     let mut summaries = Vec::new();
     for seed in seeds.clone() {
         sc.seed = seed;
         let s = seed_summary(&simulate(&sc));
         if verbose {
-            println!("{}", render::seed_line(&s));
+            writeln!(out, "{}", render::seed_line(&s))?;
         }
         summaries.push(s);
     }
     if verbose {
-        println!();
+        writeln!(out)?;
     }
-    print!("{}", render::sweep(&sc.name, &seeds, &distribution(&summaries)));
-    ExitCode::SUCCESS
+    write!(out, "{}", render::sweep(&sc.name, &seeds, &distribution(&summaries)))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Scenario files under the given paths (directories are walked, sorted by name).
@@ -365,21 +446,21 @@ enum Checked {
     Error(crate::scenario::ScenarioError),
 }
 
-fn cmd_check(paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> ExitCode {
+fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> Done {
     let files = match scenario_files(paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            errln!("error: {e}");
+            return Ok(ExitCode::from(2));
         }
     };
     if files.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        eprintln!(
+        errln!(
             "error: no scenario files (*.toml) in {}",
             if shown.is_empty() { "scenarios/".to_string() } else { shown.join(", ") }
         );
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     }
     // Snapshots are never written over a scenario file.
     let inputs = files::Inputs::of(&files);
@@ -393,7 +474,7 @@ fn cmd_check(paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> Exi
                 if let Some(dir) = snapshots {
                     let pinned = crate::snapshot::pin(dir, f, &render::human(&run), &inputs);
                     if let Ok(crate::snapshot::Pinning { moved_from: Some(old), file, .. }) = &pinned {
-                        eprintln!("note: snapshot {} moved to {}", old.display(), file.display());
+                        errln!("note: snapshot {} moved to {}", old.display(), file.display());
                     }
                     match pinned.map(|p| p.outcome) {
                         Ok(crate::snapshot::Pinned::Same | crate::snapshot::Pinned::Written) => {}
@@ -407,8 +488,8 @@ fn cmd_check(paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> Exi
                             })
                         }
                         Err(e) => {
-                            eprintln!("error: {e}");
-                            return ExitCode::from(2);
+                            errln!("error: {e}");
+                            return Ok(ExitCode::from(2));
                         }
                     }
                 }
@@ -425,25 +506,25 @@ fn cmd_check(paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> Exi
         };
         if format == Format::Human {
             // Printed as it goes: a long check shows progress.
-            print!("{}", human_check_line(f, &checked));
+            write!(out, "{}", human_check_line(f, &checked))?;
         }
         results.push((f.clone(), checked));
     }
     let failed = results.iter().filter(|(_, c)| matches!(c, Checked::Fail { .. })).count();
     let bad = results.iter().filter(|(_, c)| matches!(c, Checked::Error(_))).count();
     match format {
-        Format::Human => println!("{} passed, {} failed", results.len() - failed - bad, failed + bad),
-        Format::Json => println!("{}", check_json(&results)),
-        Format::Junit => print!("{}", check_junit(&results)),
-        Format::Github => print!("{}", check_github(&results)),
+        Format::Human => writeln!(out, "{} passed, {} failed", results.len() - failed - bad, failed + bad)?,
+        Format::Json => writeln!(out, "{}", check_json(&results))?,
+        Format::Junit => write!(out, "{}", check_junit(&results))?,
+        Format::Github => write!(out, "{}", check_github(&results))?,
     }
-    if bad > 0 {
+    Ok(if bad > 0 {
         ExitCode::from(2)
     } else if failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }
 
 fn human_check_line(f: &Path, c: &Checked) -> String {
@@ -582,36 +663,38 @@ fn check_github(results: &[(PathBuf, Checked)]) -> String {
 
 // The benchmark measures wall time by definition; it is outside the simulation core.
 #[allow(clippy::disallowed_methods)]
-fn cmd_bench_seek(file: &Path, seeks: u32) -> ExitCode {
-    let Some(sc) = load(file) else { return ExitCode::from(2) };
+fn cmd_bench_seek(out: &mut Out, file: &Path, seeks: u32) -> Done {
+    let Some(sc) = load(file) else { return Ok(ExitCode::from(2)) };
     if cfg!(debug_assertions) {
-        eprintln!("warning: debug build; measure with `cargo run --release -- bench ...`");
+        errln!("warning: debug build; measure with `cargo run --release -- bench ...`");
     }
     let before = heap_bytes();
     let start = std::time::Instant::now();
     let t = crate::timeline::Timeline::build(&sc);
     let build = start.elapsed().as_secs_f64();
     let after = heap_bytes();
-    println!(
+    writeln!(
+        out,
         "snapshots: {} of the world, every {} events, over {} events; built in {:.3} s (one simulation)",
         t.snapshots(),
         t.interval(),
         t.total(),
         build
-    );
+    )?;
     match (before, after) {
         (Some(b), Some(a)) => {
             let all = a.saturating_sub(b);
             let shared = t.shared_bytes() as u64;
-            println!(
+            writeln!(
+                out,
                 "memory: {} on the heap after building: {} is what the sink committed (kept once, shared by every snapshot), {} the snapshots' own state ({} each, on average)",
                 bytesize::ByteSize(all),
                 bytesize::ByteSize(shared),
                 bytesize::ByteSize(all.saturating_sub(shared)),
                 bytesize::ByteSize(all.saturating_sub(shared) / t.snapshots().max(1) as u64)
-            )
+            )?
         }
-        _ => println!("memory: not counted (the heap counter is the recoverysim binary's)"),
+        _ => writeln!(out, "memory: not counted (the heap counter is the recoverysim binary's)")?,
     }
     // Targets spread over the whole run, visited in a scrambled order (a fixed permutation:
     // multiply by an odd constant modulo the count), so no seek starts where the last ended.
@@ -633,50 +716,53 @@ fn cmd_bench_seek(file: &Path, seeks: u32) -> ExitCode {
     }
     times.sort_by(f64::total_cmp);
     let q = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-    println!(
+    writeln!(
+        out,
         "seek (clone the nearest snapshot, simulate forward, inspect): {} seeks, median {:.1} ms, p90 {:.1} ms, max {:.1} ms (to event {})",
         times.len(),
         q(0.5),
         q(0.9),
         worst.0,
         worst.1
-    );
-    ExitCode::SUCCESS
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 // The benchmark measures wall time by definition; it is outside the simulation core.
 #[allow(clippy::disallowed_methods)]
-fn cmd_bench(file: &Path, runs: u32) -> ExitCode {
-    let Some(sc) = load(file) else { return ExitCode::from(2) };
+fn cmd_bench(out: &mut Out, file: &Path, runs: u32) -> Done {
+    let Some(sc) = load(file) else { return Ok(ExitCode::from(2)) };
     if cfg!(debug_assertions) {
-        eprintln!("warning: debug build; measure with `cargo run --release -- bench ...`");
+        errln!("warning: debug build; measure with `cargo run --release -- bench ...`");
     }
     let mut best: Option<(f64, u64, u64)> = None;
     for i in 0..runs.max(1) {
         let start = std::time::Instant::now();
-        let out = World::new(&sc, true).run();
+        let outcome = World::new(&sc, true).run();
         let wall = start.elapsed().as_secs_f64();
-        println!(
+        writeln!(
+            out,
             "run {}: {} events ({} records read) in {:.3} s wall = {:.0} events/s; {:.1} s simulated = {:.0}× real time",
             i + 1,
-            out.events,
-            out.records_read,
+            outcome.events,
+            outcome.records_read,
             wall,
-            out.events as f64 / wall,
-            out.end_us as f64 / 1e6,
-            out.end_us as f64 / 1e6 / wall
-        );
+            outcome.events as f64 / wall,
+            outcome.end_us as f64 / 1e6,
+            outcome.end_us as f64 / 1e6 / wall
+        )?;
         if best.is_none_or(|b| wall < b.0) {
-            best = Some((wall, out.events, out.end_us));
+            best = Some((wall, outcome.events, outcome.end_us));
         }
     }
     if let Some((wall, events, end_us)) = best {
-        println!(
+        writeln!(
+            out,
             "best: {events} events, {:.3} s wall, {:.0} events/s, simulated ÷ wall = {:.0}",
             wall,
             events as f64 / wall,
             end_us as f64 / 1e6 / wall
-        );
+        )?;
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

@@ -30,12 +30,12 @@ pub struct SweepArgs {
 // Threads run independent simulations outside the single-threaded core; the wall time is
 // what the user asks for.
 #[allow(clippy::disallowed_methods)]
-pub fn cmd_sweep(a: SweepArgs) -> ExitCode {
+pub fn cmd_sweep(out: &mut super::Out, a: SweepArgs) -> super::Done {
     let text = match crate::scenario::read_text(&a.file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+            errln!("{e}");
+            return Ok(ExitCode::from(2));
         }
     };
     let file = a.file.display().to_string();
@@ -43,8 +43,8 @@ pub fn cmd_sweep(a: SweepArgs) -> ExitCode {
     let plan = match plan(&file, &text, &a.bugs) {
         Ok(p) => p,
         Err(e @ (SweepError::Scenario(_) | SweepError::NoCheckpoint(_) | SweepError::UnknownBug(_))) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+            errln!("{e}");
+            return Ok(ExitCode::from(2));
         }
     };
     if let Some(dir) = &a.out {
@@ -52,8 +52,8 @@ pub fn cmd_sweep(a: SweepArgs) -> ExitCode {
         for case in &plan.cases {
             let path = dir.join(case_file_name(&plan, case));
             if let Err(e) = super::files::write_atomic(&path, case.text.as_bytes(), &inputs, a.force) {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
+                errln!("error: {e}");
+                return Ok(ExitCode::from(2));
             }
         }
     }
@@ -75,14 +75,15 @@ pub fn cmd_sweep(a: SweepArgs) -> ExitCode {
     let mut cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
     cells.sort_by_key(|(i, _)| *i);
     let cells: Vec<Cell> = cells.into_iter().map(|(_, c)| c).collect();
-    print!("{}", render(&plan, &cells));
+    write!(out, "{}", render(&plan, &cells))?;
     if let Some(dir) = &a.out {
-        println!(
+        writeln!(
+            out,
             "case files: {} (reproduce a cell: recoverysim run {}/sweep-PHASE-SUBTASK.toml)",
             dir.display(),
             dir.display()
-        );
+        )?;
     }
-    eprintln!("wall time: {} cases in {:.1} s on {jobs} jobs", cells.len(), started.elapsed().as_secs_f64());
-    if cells.iter().any(|c| c.judgement.is_fail()) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    errln!("wall time: {} cases in {:.1} s on {jobs} jobs", cells.len(), started.elapsed().as_secs_f64());
+    Ok(if cells.iter().any(|c| c.judgement.is_fail()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

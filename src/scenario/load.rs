@@ -40,10 +40,16 @@ impl std::fmt::Display for ScenarioError {
             }
             return Ok(());
         };
-        let snippet = Snippet::source(text.as_str())
+        // The fields are public: whatever span they hold, the renderer gets one on character
+        // boundaries (it panics on a span inside a multi-byte character). The line goes with its
+        // line end, so that a span at the end of the line (a stray carriage return, an
+        // unfinished key) is shown in the column `position` says.
+        let span = char_span(text, span.clone());
+        let source = format!("{text}\n");
+        let snippet = Snippet::source(source.as_str())
             .line_start(line)
             .path(self.file.as_str())
-            .annotation(AnnotationKind::Primary.span(span.clone()));
+            .annotation(AnnotationKind::Primary.span(span));
         let mut group = Level::ERROR.primary_title(self.message.as_str()).element(snippet);
         if let Some(h) = &self.hint {
             group = group.element(Level::HELP.message(h.as_str()));
@@ -53,6 +59,14 @@ impl std::fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// `span` inside `text` and on character boundaries: the start moved back to the start of its
+/// character, the end forward to the end of its character.
+fn char_span(text: &str, span: Range<usize>) -> Range<usize> {
+    let start = text.floor_char_boundary(span.start.min(text.len()));
+    let end = text.ceil_char_boundary(span.end.clamp(start, text.len()));
+    start..end
+}
 
 /// Largest scenario file read.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -77,31 +91,89 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     parse_str(&path.display().to_string(), &text)
 }
 
-/// Reads a scenario file's text, refusing files over the size limit.
+/// Reads a scenario file's text, refusing files over the size limit (reading at most one byte
+/// more than it allows, whatever the file system says the size is) and text that is not UTF-8.
 pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
     let name = path.display().to_string();
-    let at_start = |message: String, hint: Option<String>| ScenarioError {
+    let cannot_read = |e: std::io::Error| ScenarioError {
         file: name.clone(),
         position: None,
-        message,
-        hint,
+        message: format!("cannot read the file: {e}"),
+        hint: None,
         source: None,
     };
-    let meta = std::fs::metadata(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))?;
+    let meta = std::fs::metadata(path).map_err(cannot_read)?;
     // Looked at before opening: reading a FIFO blocks until a writer comes, a device may never end.
     if !meta.is_file() {
-        return Err(at_start(
-            format!("{}, not a regular file: not read", special_file_kind(&meta)),
-            Some("a scenario is a TOML file".into()),
-        ));
+        return Err(ScenarioError {
+            file: name.clone(),
+            position: None,
+            message: format!("{}, not a regular file: not read", special_file_kind(&meta)),
+            hint: Some("a scenario is a TOML file".into()),
+            source: None,
+        });
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(at_start(
-            format!("the file is {} bytes; scenario files are limited to {MAX_FILE_BYTES} bytes", meta.len()),
-            None,
-        ));
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let size = file.metadata().map(|m| m.len()).ok();
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot_read)?;
+    decode(&name, &bytes, size).map(str::to_string)
+}
+
+/// Reads and parses scenario bytes as a file holds them (see `decode`); `file` only names it in
+/// errors.
+pub fn parse_bytes(file: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
+    parse_str(file, decode(file, bytes, None)?)
+}
+
+/// A scenario file's text from its bytes: at most `MAX_FILE_BYTES`, UTF-8, a leading byte-order
+/// mark (as Windows editors write one) dropped. The errors are positioned: where the size limit
+/// is crossed, or the first byte that is not UTF-8. `size` is the file's size, when known, for
+/// the message (`bytes` may stop just past the limit).
+pub fn decode<'t>(file: &str, bytes: &'t [u8], size: Option<u64>) -> Result<&'t str, ScenarioError> {
+    let limit = MAX_FILE_BYTES as usize;
+    if bytes.len() > limit {
+        let size = size.filter(|&s| s > MAX_FILE_BYTES).map_or("more than".to_string(), |s| format!("{s} bytes;"));
+        let message = format!(
+            "the file is too large ({size} scenario files are limited to {MAX_FILE_BYTES} bytes): the limit is \
+             crossed here"
+        );
+        return Err(at_byte(file, bytes, limit, message, None));
     }
-    std::fs::read_to_string(path).map_err(|e| at_start(format!("cannot read the file: {e}"), None))
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let what = match e.error_len() {
+            Some(1) => "a byte that is not UTF-8".to_string(),
+            Some(n) => format!("{n} bytes that are not UTF-8"),
+            None => "a UTF-8 sequence cut short by the end of the file".to_string(),
+        };
+        let hint = Some("scenario files are UTF-8 text".to_string());
+        at_byte(file, bytes, e.valid_up_to(), format!("invalid UTF-8: {what}"), hint)
+    })
+}
+
+/// An error at byte `offset` of `bytes`, which may hold bytes that are not UTF-8: its line and
+/// column, and its line as text (each invalid sequence shown as U+FFFD) to underline it in.
+fn at_byte(file: &str, bytes: &[u8], offset: usize, message: String, hint: Option<String>) -> ScenarioError {
+    let offset = offset.min(bytes.len());
+    let line_start = bytes[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_end = bytes[offset..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| offset + i);
+    let before = String::from_utf8_lossy(&bytes[line_start..offset]);
+    let mut line = format!("{before}{}", String::from_utf8_lossy(&bytes[offset..line_end]));
+    if line.ends_with('\r') {
+        line.pop();
+    }
+    let from = before.len().min(line.len());
+    let to = line.ceil_char_boundary(from + 1);
+    let line_number = bytes[..line_start].iter().filter(|&&b| b == b'\n').count() + 1;
+    ScenarioError {
+        file: file.to_string(),
+        position: Some((line_number, line[..from].chars().count() + 1)),
+        message,
+        hint,
+        source: Some(Box::new((line, from..to))),
+    }
 }
 
 /// What a path that is not a regular file is, in words.
@@ -123,8 +195,9 @@ fn special_file_kind(meta: &std::fs::Metadata) -> &'static str {
     if t.is_dir() { "a directory" } else { "not a file" }
 }
 
-/// Parses scenario text; `file` only names it in errors.
+/// Parses scenario text; `file` only names it in errors. A leading byte-order mark is skipped.
 pub fn parse_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let cx = Cx { file, text };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -144,21 +217,26 @@ type Res<T> = Result<T, ScenarioError>;
 
 impl Cx<'_> {
     fn error_at(&self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) -> ScenarioError {
-        let (line, column) = line_col(self.text, span.start);
-        // The whole line the span starts on; the underline stops at its end.
+        // The whole line the span starts on; the underline stops at its end. A CRLF line's
+        // carriage return belongs to its end, not to a column (an error there is at the end of
+        // the line); a stray one stays (the renderer shows it as ␍).
         let start = self.text.floor_char_boundary(span.start.min(self.text.len()));
         let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = self.text[start..].find('\n').map_or(self.text.len(), |i| start + i);
-        let text = self.text[line_start..line_end].trim_end_matches('\r').to_string();
+        let line_end = if self.text[line_start..line_end].ends_with('\r') { line_end - 1 } else { line_end };
+        let start = start.min(line_end);
+        let text = self.text[line_start..line_end].to_string();
         let from = start - line_start;
+        let position = (line_col(self.text, start).0, text[..from].chars().count() + 1);
         let to = self.text.floor_char_boundary(span.end.clamp(start, line_end)) - line_start;
-        let to = if to > from { to.min(text.len()) } else { (from + 1).min(text.len()) };
+        // At least one character (on its boundary: the line may hold multi-byte characters).
+        let to = if to > from { to } else { text.ceil_char_boundary(from + 1) };
         ScenarioError {
             file: self.file.to_string(),
-            position: Some((line, column)),
+            position: Some(position),
             message: message.into(),
             hint,
-            source: Some(Box::new((text, from.min(to)..to))),
+            source: Some(Box::new((text, from..to))),
         }
     }
 

@@ -113,18 +113,38 @@ pub fn mouse(app: &mut App, kind: MouseEventKind, column: u16, row: u16) {
 /// How often a playing replay moves on.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Runs the replay in the terminal until `q`. ratatui's `init` puts the terminal in raw mode on
-/// the alternate screen and restores it on exit and on panic; mouse capture is switched off on
-/// both paths too.
+/// Why the replay cannot run here, if it cannot: it draws on an interactive terminal, and
+/// standard output redirected to a file or a pipe, or a terminal that says it understands no
+/// control sequences (`TERM=dumb`), is none.
+pub fn terminal_missing() -> Option<&'static str> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        Some("standard output is not a terminal")
+    } else if std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
+        Some("TERM=dumb: the terminal cannot be drawn on")
+    } else {
+        None
+    }
+}
+
+/// Runs the replay in the terminal until `q`. ratatui's `try_init` puts the terminal in raw mode
+/// on the alternate screen and restores it on panic; the terminal is put back on every other
+/// way out too — an error while setting it up (raw mode may already be on), drawing or reading
+/// — and mouse capture is switched off on every path.
 pub fn replay(app: &mut App) -> std::io::Result<()> {
-    let mut terminal = ratatui::init();
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            restore();
+            return Err(e);
+        }
+    };
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let _ = crossterm::execute!(std::io::stdout(), event::DisableMouseCapture);
         hook(info);
     }));
-    crossterm::execute!(std::io::stdout(), event::EnableMouseCapture)?;
-    let result = (|| {
+    let result = crossterm::execute!(std::io::stdout(), event::EnableMouseCapture).and_then(|()| {
         while !app.quit {
             terminal.draw(|f| ui::draw(f, app))?;
             if app.playing && !event::poll(TICK)? {
@@ -139,8 +159,15 @@ pub fn replay(app: &mut App) -> std::io::Result<()> {
             }
         }
         Ok(())
-    })();
-    let _ = crossterm::execute!(std::io::stdout(), event::DisableMouseCapture);
-    ratatui::restore();
+    });
+    restore();
     result
+}
+
+/// Puts the terminal back, each step whatever the others did (ratatui's `try_restore` stops at
+/// the first failure): raw mode off, the alternate screen left, mouse capture off.
+fn restore() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen);
+    let _ = crossterm::execute!(std::io::stdout(), event::DisableMouseCapture);
 }
