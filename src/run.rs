@@ -2,7 +2,7 @@
 //! Pure: takes a scenario, returns data.
 
 use crate::check::cut::CutViolation;
-use crate::check::oracle::{OutputReport, RunFacts, compare};
+use crate::check::oracle::{OutputReport, Progress, RunFacts, compare};
 use crate::cluster::config::CheckpointingMode;
 use crate::cluster::engine::{EngineOutcome, World, build_logs};
 use crate::cluster::state::JobStatus;
@@ -94,6 +94,7 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         last_failure: outcome.failovers.last().map(|f| f.cause.tag()),
         prepared_records,
         reference_finished,
+        progress: progress(scenario, &outcome, reference.as_ref()),
     });
     output.explain_by_design(&graph, scenario.flink.checkpointing_mode, outcome.failovers.len());
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {
@@ -102,6 +103,37 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         (0, None)
     };
     Run { scenario: scenario.clone(), graph, outcome, reference, output, cuts_checked, cut_violation }
+}
+
+/// The least window over which a job still RUNNING at the time limit must have made progress.
+const PROGRESS_WINDOW_US: TimeUs = 60_000_000;
+
+/// Whether a job that did not finish was still making progress when the run ended, while the
+/// fault-free reference simulation finished: over the run's last minute (or four checkpoint
+/// intervals, if longer) the job was RUNNING without a failover, at least two checkpoints
+/// completed and records were committed. A job stuck in a failover loop, or one whose
+/// checkpoints all expire, is not.
+fn progress(scenario: &Scenario, outcome: &EngineOutcome, reference: Option<&EngineOutcome>) -> Option<Progress> {
+    let reference = reference.filter(|r| r.job_status == JobStatus::Finished)?;
+    let interval = scenario.flink.checkpoint_interval_us?;
+    if outcome.job_status != JobStatus::Running {
+        return None;
+    }
+    let window_us = PROGRESS_WINDOW_US.max(interval.saturating_mul(4));
+    let from = outcome.end_us.checked_sub(window_us)?;
+    if outcome.failovers.iter().any(|f| f.failed_at_us >= from || f.detected_at_us >= from) {
+        return None;
+    }
+    let checkpoints =
+        outcome.notes.iter().filter(|e| e.at_us >= from && matches!(e.note, Note::CheckpointCompleted { .. })).count()
+            as u64;
+    let records = outcome.committed.iter().filter(|c| c.committed_at_us >= from).count() as u64;
+    (checkpoints >= 2 && records > 0).then_some(Progress {
+        window_us,
+        checkpoints,
+        records,
+        reference_end_us: reference.end_us,
+    })
 }
 
 impl Run {

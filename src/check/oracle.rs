@@ -94,6 +94,21 @@ pub struct OutputReport {
     pub uncounted_sinks: Vec<String>,
     /// Sinks in the job.
     pub sinks: usize,
+    /// A job still RUNNING at the time limit that was still making progress (from `RunFacts`).
+    pub progress: Option<Progress>,
+}
+
+/// A job that did not finish but was still making progress when the run ended: for the last
+/// `window_us` no failover, at least two checkpoints completed and records were committed. Slower
+/// than the fault-free run (after a recovery the subtasks may sit on more TaskManagers, so more
+/// channels cross the network), not stuck.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub window_us: TimeUs,
+    pub checkpoints: u64,
+    pub records: u64,
+    /// When the fault-free reference simulation finished.
+    pub reference_end_us: TimeUs,
 }
 
 /// What the run says about liveness and protocol, for `OutputReport::judge`.
@@ -112,6 +127,8 @@ pub struct RunFacts {
     /// Whether the fault-free reference simulation finished; `None` if there was none. Only
     /// explains a job that did not finish.
     pub reference_finished: Option<bool>,
+    /// The job was still RUNNING and making progress when the run ended (the reference finished).
+    pub progress: Option<Progress>,
 }
 
 impl OutputReport {
@@ -141,6 +158,7 @@ impl OutputReport {
     /// `incomplete`, and is said to have stopped whatever the verdict (lost and duplicated
     /// records stay what they are: a hole or an extra commit is final).
     pub fn judge(&mut self, facts: &RunFacts) {
+        self.progress = facts.progress;
         let unfinished = (facts.job_status != JobStatus::Finished).then(|| self.why_unfinished(facts));
         if self.verdict != Verdict::ExactlyOnce {
             self.not_clean = unfinished;
@@ -186,6 +204,15 @@ impl OutputReport {
         match facts.reference_finished {
             Some(false) => {
                 why += "; the fault-free reference simulation did not finish either: even without faults this job does not finish within duration + drain"
+            }
+            Some(true) if let Some(p) = facts.progress => {
+                why += &format!(
+                    "; still making progress, only slower than the fault-free reference simulation (which finished at {}): in the run's last {} no failover, {} checkpoints completed and {} records committed",
+                    crate::sim::fmt_time(p.reference_end_us),
+                    crate::sim::fmt_time(p.window_us),
+                    p.checkpoints,
+                    p.records
+                )
             }
             Some(true) if !matches!(facts.job_status, JobStatus::Failed | JobStatus::Lost) => {
                 why += "; the fault-free reference simulation finished: the faults and their recovery took longer than the run's time limit"
@@ -675,6 +702,7 @@ pub fn compare(
         unverified_sinks,
         uncounted_sinks,
         sinks: sinks.len(),
+        progress: None,
         verdict: Verdict::from_counts(lost + below, dup + above),
         expected: expected.iter().filter(|c| counted(&c.sink)).count() as u64,
         committed: actual.len() as u64,
@@ -820,6 +848,7 @@ mod tests {
             last_failure: None,
             prepared_records: 0,
             reference_finished: None,
+            progress: None,
         }
     }
 

@@ -327,6 +327,33 @@ fn a_reference_that_does_not_finish_only_explains() {
 }
 
 #[test]
+fn a_job_still_making_progress_at_the_time_limit_is_slow_not_stuck() {
+    // After the rolling update two of the three channels cross the network: the job is slower
+    // than the fault-free run and does not finish in time, but it is not stuck.
+    let run = simulate(&shipped("slower-after-rolling-update.toml"));
+    assert_eq!(run.outcome.job_status, recoverysim::cluster::state::JobStatus::Running);
+    let o = &run.output;
+    let p = o.progress.expect("checkpoints completed and records were committed to the end");
+    assert!(p.checkpoints >= 2 && p.records > 0 && p.reference_end_us < run.outcome.end_us, "{p:?}");
+    let why = o.not_clean.as_deref().unwrap_or_default();
+    assert!(why.contains("still making progress"), "{why}");
+    let j = recoverysim::explore::judge(&run);
+    assert!(
+        matches!(&j, recoverysim::explore::Judgement::Expected { why } if why.contains("making progress")),
+        "{j:?}"
+    );
+    // A task failure in its last minute: a failover there is no evidence of progress.
+    let mut sc = shipped("slower-after-rolling-update.toml");
+    sc.faults.push(FaultSpec {
+        trigger: FaultTrigger::At { at_us: 770_000_000 },
+        action: FaultAction::FailTask(SubtaskRef { operator: OperatorId(1), index: 0 }),
+    });
+    let run = simulate(&sc);
+    assert_eq!(run.output.progress, None, "{:?}", run.output.not_clean);
+    assert!(recoverysim::explore::judge(&run).is_fail());
+}
+
+#[test]
 fn what_flink_itself_does_is_said_in_words() {
     // An appending sink after a restart from empty state, and a zombie whose late writes nobody
     // fences: duplicates by design; every key's final count is there, some followed by older ones.

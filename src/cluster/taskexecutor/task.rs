@@ -112,6 +112,12 @@ pub(super) struct Task {
     sinks: Vec<SinkRt>,
     rr: Vec<u32>,
     blocked_output: bool,
+    /// The input whose turn comes first when the task may take records again: the one after
+    /// the input last taken from. Flink's input gate queues the channels with data and puts a
+    /// channel it polled back at the tail (`SingleInputGate.inputChannelsWithData`), so under
+    /// back-pressure every input gets its turn; always starting at input 0 starved the others
+    /// (and a barrier queued behind their records never arrived).
+    next_input: usize,
     emit_scheduled: bool,
     align: Option<Alignment>,
     deferred_trigger: Option<u64>,
@@ -207,6 +213,7 @@ impl Task {
             sinks,
             rr: vec![0; graph.edges.len()],
             blocked_output: false,
+            next_input: 0,
             emit_scheduled: false,
             align: None,
             deferred_trigger: None,
@@ -460,8 +467,9 @@ impl Task {
         if self.source.is_some() {
             self.schedule_emit(ctx, ctx.now);
         }
-        for k in 0..self.inputs.len() {
-            self.schedule_drain(ctx, k);
+        let n = self.inputs.len();
+        for j in 0..n {
+            self.schedule_drain(ctx, (self.next_input + j) % n);
         }
     }
 
@@ -476,6 +484,7 @@ impl Task {
             return Ok(());
         }
         let Some(item) = self.inputs[k].queue.pop_front() else { return Ok(()) };
+        self.next_input = (k + 1) % self.inputs.len();
         match item {
             Item::Record(rec) => {
                 self.announce_credit(ctx, k);
