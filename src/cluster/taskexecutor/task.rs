@@ -1069,12 +1069,26 @@ impl TaskExecutor {
         }
     }
 
-    fn maybe_ack(&mut self, ctx: &mut Ctx, id: AttemptId, cp: u64) {
-        let Some(t) = self.task_mut(id) else { return };
-        let Some(pos) = t.snaps.iter().position(|s| s.cp == cp && s.upload_done && s.prepares == 0) else { return };
-        let s = t.snaps.remove(pos);
-        ack(ctx, id, cp, FileKey { cp, st: id.st }, s.bytes, s.alignment_us);
-        ctx.probe(Probe::Subtask { phase: ProtocolPhase::Acknowledged, st: id.st, cp });
+    /// Acknowledges every snapshot whose upload and pre-commits are done, but none past an
+    /// earlier checkpoint whose sink flush or pre-commit the store has not confirmed: in Flink
+    /// that flush (`prepareSnapshotPreBarrier`, `producer.flush()`) blocks the task thread, so no
+    /// later checkpoint is even taken before it returns. (Acknowledging a later, empty
+    /// transaction first let it complete and be restored while the earlier pre-commit was still
+    /// held by a partition: its records were lost.) Uploads may finish in any order.
+    fn maybe_ack(&mut self, ctx: &mut Ctx, id: AttemptId, _cp: u64) {
+        loop {
+            let Some(t) = self.task_mut(id) else { return };
+            let blocked_from = t.snaps.iter().filter(|s| s.prepares > 0).map(|s| s.cp).min();
+            let Some(pos) =
+                t.snaps.iter().position(|s| s.upload_done && s.prepares == 0 && blocked_from.is_none_or(|b| s.cp < b))
+            else {
+                return;
+            };
+            let s = t.snaps.remove(pos);
+            let cp = s.cp;
+            ack(ctx, id, cp, FileKey { cp, st: id.st }, s.bytes, s.alignment_us);
+            ctx.probe(Probe::Subtask { phase: ProtocolPhase::Acknowledged, st: id.st, cp });
+        }
     }
 
     pub(super) fn on_task_timer(&mut self, ctx: &mut Ctx, t: TeTimer) {
