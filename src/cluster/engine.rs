@@ -768,18 +768,7 @@ impl<'a> World<'a> {
             }
             Event::EnvSend { slot } => {
                 let env = self.slab.take(slot);
-                let now = self.now();
-                route(
-                    now,
-                    env.from,
-                    env.to,
-                    env.msg,
-                    &mut self.q,
-                    &mut self.net,
-                    &mut self.slab,
-                    &mut self.trace,
-                    env.late,
-                );
+                self.route_env(env);
             }
             Event::Heal { fault } => self.on_heal(fault as usize),
             Event::Thaw { host } => self.on_thaw(host),
@@ -873,18 +862,7 @@ impl<'a> World<'a> {
         if let Timer::Send { slot } = timer {
             let env = self.slab.take(slot);
             if alive {
-                let now = self.now();
-                route(
-                    now,
-                    env.from,
-                    env.to,
-                    env.msg,
-                    &mut self.q,
-                    &mut self.net,
-                    &mut self.slab,
-                    &mut self.trace,
-                    env.late,
-                );
+                self.route_env(env);
             }
             return;
         }
@@ -1193,6 +1171,12 @@ impl<'a> World<'a> {
         });
     }
 
+    /// Sends a message now that waited (a delayed send, a held one after a heal).
+    fn route_env(&mut self, env: Envelope) {
+        let now = self.now();
+        route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace, env.late);
+    }
+
     fn on_heal(&mut self, fault: usize) {
         if !self.net.heal(fault) {
             return;
@@ -1200,11 +1184,10 @@ impl<'a> World<'a> {
         // Held messages go out again in the order they were sent (TCP retransmits).
         let held = std::mem::take(&mut self.slab.held);
         let n = held.len() as u64;
-        let now = self.now();
         for slot in held {
-            let env = self.slab.take(slot);
-            let late = env.late.or(Some(fault as u32));
-            route(now, env.from, env.to, env.msg, &mut self.q, &mut self.net, &mut self.slab, &mut self.trace, late);
+            let mut env = self.slab.take(slot);
+            env.late = env.late.or(Some(fault as u32));
+            self.route_env(env);
         }
         let still = self.slab.held.len() as u64;
         self.note(Note::PartitionHealed { fault, released: n - still });

@@ -1028,7 +1028,7 @@ impl TaskExecutor {
                 let Some(s) = t.snaps.iter_mut().find(|s| s.cp == cp) else { return };
                 s.upload_done = true;
                 let local = s.local.take();
-                self.maybe_ack(ctx, id, cp);
+                self.maybe_ack(ctx, id);
                 if local_recovery && let Some(snap) = local {
                     self.local_copies.insert(id.st, (cp, snap));
                 }
@@ -1039,7 +1039,7 @@ impl TaskExecutor {
                     s.prepares = s.prepares.saturating_sub(1);
                     ctx.probe(Probe::Subtask { phase: ProtocolPhase::PreCommitted, st: id.st, cp });
                 }
-                self.maybe_ack(ctx, id, cp);
+                self.maybe_ack(ctx, id);
             }
             Msg::Downloaded { id, snapshots, missing } => {
                 let Some(t) = self.task_mut(id) else { return };
@@ -1075,7 +1075,7 @@ impl TaskExecutor {
     /// later checkpoint is even taken before it returns. (Acknowledging a later, empty
     /// transaction first let it complete and be restored while the earlier pre-commit was still
     /// held by a partition: its records were lost.) Uploads may finish in any order.
-    fn maybe_ack(&mut self, ctx: &mut Ctx, id: AttemptId, _cp: u64) {
+    fn maybe_ack(&mut self, ctx: &mut Ctx, id: AttemptId) {
         loop {
             let Some(t) = self.task_mut(id) else { return };
             let blocked_from = t.snaps.iter().filter(|s| s.prepares > 0).map(|s| s.cp).min();
