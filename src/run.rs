@@ -64,7 +64,8 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         ),
     );
     output.sequences(sequences, &graph);
-    let needed = reference == Reference::Always || !finished || output.lost > 0;
+    // A run its budget stopped gets no reference run: it would only spend the same budget again.
+    let needed = (reference == Reference::Always || !finished || output.lost > 0) && outcome.budget_stop.is_none();
     let reference = needed.then(|| World::new(scenario, false).run());
     let reference_finished = reference.as_ref().map(|r| r.job_status == JobStatus::Finished);
     if let Some(r) = reference.as_ref().filter(|r| r.job_status == JobStatus::Finished) {
@@ -95,6 +96,7 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         prepared_records,
         reference_finished,
         progress: progress(scenario, &outcome, reference.as_ref()),
+        budget_stop: outcome.budget_stop,
     });
     output.explain_by_design(&graph, scenario.flink.checkpointing_mode, outcome.failovers.len());
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {

@@ -129,6 +129,8 @@ pub struct RunFacts {
     pub reference_finished: Option<bool>,
     /// The job was still RUNNING and making progress when the run ended (the reference finished).
     pub progress: Option<Progress>,
+    /// The run stopped at its budget (`--max-events`, `--max-memory`), not at the time limit.
+    pub budget_stop: Option<crate::scenario::budget::BudgetStop>,
 }
 
 impl OutputReport {
@@ -192,7 +194,10 @@ impl OutputReport {
             JobStatus::Failed => "the job ended FAILED".to_string(),
             JobStatus::Lost => "the JobManager died without high availability: the job is LOST".to_string(),
             JobStatus::Suspended => "the job was SUSPENDED waiting for a new JobManager leader".to_string(),
-            other => format!("the job was still {} when the run ended", other.name()),
+            other => match facts.budget_stop {
+                Some(stop) => format!("{stop}, with the job still {}", other.name()),
+                None => format!("the job was still {} when the run ended", other.name()),
+            },
         };
         why += &format!("; {} records not committed because the job stopped", self.pending);
         if facts.prepared_records > 0 {
@@ -849,6 +854,7 @@ mod tests {
             prepared_records: 0,
             reference_finished: None,
             progress: None,
+            budget_stop: None,
         }
     }
 
@@ -890,6 +896,17 @@ mod tests {
         let mut r = clean.clone();
         r.judge(&facts(JobStatus::Running, 0));
         assert_eq!(r.verdict, Verdict::Incomplete, "stalled until the time limit");
+        // A run its budget stopped says which budget and how to raise it.
+        let mut r = clean.clone();
+        let stop = crate::scenario::budget::BudgetStop::Events { limit: 1000 };
+        r.judge(&RunFacts { budget_stop: Some(stop), ..facts(JobStatus::Running, 0) });
+        assert_eq!(r.verdict, Verdict::Incomplete);
+        assert!(
+            r.not_clean.as_deref().is_some_and(
+                |w| w.contains("budget of 1,000 events (--max-events raises it)") && w.contains("still RUNNING")
+            ),
+            "{r:?}"
+        );
         let mut r = clean.clone();
         r.judge(&RunFacts { reference_finished: Some(false), ..facts(JobStatus::Running, 0) });
         assert!(r.not_clean.as_deref().is_some_and(|w| w.contains("did not finish either")), "{r:?}");

@@ -26,7 +26,7 @@ pub struct DiffArgs {
     pub seeds: Vec<u64>,
     /// Equal trace events shown before the first difference, and events shown after it from
     /// each side.
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=10_000))]
     pub context: usize,
     /// Plant a protocol bug in each side that is a scenario (as in `run`); repeatable.
     #[arg(long = "bug", value_name = "NAME")]

@@ -24,7 +24,7 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "A-B", value_parser = super::parse_seed_range, required = true)]
     pub seeds: Option<RangeInclusive<u64>>,
     /// Seeds run in parallel (each simulation is single threaded).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub jobs: usize,
     /// Also draw the job and its configuration per seed: topology, parallelism, chaining,
     /// keys, checkpointing on/off, interval, mode, timeouts, concurrent checkpoints, sinks,
@@ -56,7 +56,7 @@ pub struct ExploreArgs {
     #[arg(long)]
     pub no_shrink: bool,
     /// Time allowed to shrink each failing class, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub shrink_budget: u64,
     /// Run every n-th seed twice and compare trace hashes (0: never).
     #[arg(long, value_name = "N", default_value_t = 16)]
@@ -158,6 +158,10 @@ pub fn cmd_explore(out: &mut Out, a: ExploreArgs) -> Done {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Err(e) = super::default_budget_only("explore", &path, &text) {
+        errln!("{e}");
+        return Ok(ExitCode::from(2));
+    }
     // Refused now rather than after the seeds ran: a results file that is the scenario.
     let inputs = Inputs::of([&path]);
     if let Some(results) = &a.results

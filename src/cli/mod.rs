@@ -24,6 +24,7 @@ pub mod sweep;
 
 use crate::cluster::engine::World;
 use crate::run::{distribution, seed_summary, simulate};
+use crate::scenario::budget::{Budget, DEFAULT_MAX_EVENTS};
 use crate::scenario::{Scenario, load_file};
 use clap::{Parser, Subcommand};
 use std::ops::RangeInclusive;
@@ -35,6 +36,45 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Most engine events one simulation may take (each of a run and its fault-free reference):
+    /// a scenario estimated above it is refused before it runs, and a run that gets there stops
+    /// with a verdict that says so.
+    #[arg(long, global = true, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS, value_parser = clap::value_parser!(u64).range(1..))]
+    max_events: u64,
+    /// Most memory a run may take (`512MiB`, `4GiB`): a scenario estimated above it is refused
+    /// before it runs, and a run whose modelled footprint gets there stops and says so.
+    #[arg(long, global = true, value_name = "SIZE", default_value = "1GiB", value_parser = crate::scenario::budget::parse_memory)]
+    max_memory: u64,
+}
+
+/// The budget the command line set (`--max-events`, `--max-memory`), for every scenario a
+/// command loads.
+static BUDGET: std::sync::OnceLock<Budget> = std::sync::OnceLock::new();
+
+fn budget() -> Budget {
+    BUDGET.get().copied().unwrap_or_default()
+}
+
+/// `explore` and `sweep` run each seed or case at the default budget, so that a scenario file
+/// they write reproduces with a plain `run`: they refuse the flags, and a base over the budget.
+pub(crate) fn default_budget_only(command: &str, file: &Path, text: &str) -> Result<(), String> {
+    if budget() != Budget::default() {
+        return Err(format!(
+            "error: {command} runs every seed at the default budget (--max-events {DEFAULT_MAX_EVENTS}, --max-memory \
+             1GiB), so that a scenario file it writes reproduces with a plain `run`\n  hint: drop --max-events and \
+             --max-memory"
+        ));
+    }
+    let sc = crate::scenario::parse_str(&file.display().to_string(), text).map_err(|e| e.to_string())?;
+    admit(file, sc).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// `sc` with the command line's budget, or refused with its estimate if over it.
+fn admit(file: &Path, mut sc: Scenario) -> Result<Scenario, crate::scenario::ScenarioError> {
+    let budget = budget();
+    budget.admit(&file.display().to_string(), &sc).map_err(|e| e.into_error())?;
+    sc.budget = budget;
+    Ok(sc)
 }
 
 /// `check --format`.
@@ -138,12 +178,12 @@ enum Command {
     Bench {
         file: PathBuf,
         /// How many runs to time.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
         runs: u32,
         /// Instead: build the replay's snapshots once, then seek to this many events spread
         /// over the run (in a fixed shuffled order, each from the nearest snapshot) and report
         /// the seek times and the memory the snapshots take.
-        #[arg(long, value_name = "SEEKS")]
+        #[arg(long, value_name = "SEEKS", value_parser = clap::value_parser!(u32).range(1..=100_000))]
         seek: Option<u32>,
     },
 }
@@ -228,6 +268,7 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    let _ = BUDGET.set(Budget { max_events: cli.max_events, max_memory: cli.max_memory });
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     let mut out = Out(&mut lock);
@@ -301,6 +342,17 @@ fn load(file: &Path) -> Option<Scenario> {
     }
 }
 
+/// `load`, then the budget: a scenario to simulate.
+fn load_admitted(file: &Path) -> Option<Scenario> {
+    match load_file(file).and_then(|sc| admit(file, sc)) {
+        Ok(sc) => Some(sc),
+        Err(e) => {
+            errln!("{e}");
+            None
+        }
+    }
+}
+
 /// Most seeds one `run --seeds` sweeps: a bound on its time (each seed is two full runs).
 const MAX_SEEDS: u64 = 100_000;
 
@@ -328,7 +380,7 @@ pub(crate) fn parse_seed_range(s: &str) -> Result<RangeInclusive<u64>, String> {
 
 /// Loads `file` and plants `bugs`; reports a bad file or bug name on stderr.
 fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
-    let mut sc = load(file)?;
+    let mut sc = load_admitted(file)?;
     for b in bugs {
         if !sc.bugs.set(b) {
             errln!(
@@ -466,7 +518,7 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
     let inputs = files::Inputs::of(&files);
     let mut results = Vec::new();
     for f in &files {
-        let checked = match load_file(f) {
+        let checked = match load_file(f).and_then(|sc| admit(f, sc)) {
             Err(e) => Checked::Error(e),
             Ok(sc) => {
                 let run = simulate(&sc);
@@ -664,7 +716,7 @@ fn check_github(results: &[(PathBuf, Checked)]) -> String {
 // The benchmark measures wall time by definition; it is outside the simulation core.
 #[allow(clippy::disallowed_methods)]
 fn cmd_bench_seek(out: &mut Out, file: &Path, seeks: u32) -> Done {
-    let Some(sc) = load(file) else { return Ok(ExitCode::from(2)) };
+    let Some(sc) = load_admitted(file) else { return Ok(ExitCode::from(2)) };
     if cfg!(debug_assertions) {
         errln!("warning: debug build; measure with `cargo run --release -- bench ...`");
     }
@@ -731,7 +783,7 @@ fn cmd_bench_seek(out: &mut Out, file: &Path, seeks: u32) -> Done {
 // The benchmark measures wall time by definition; it is outside the simulation core.
 #[allow(clippy::disallowed_methods)]
 fn cmd_bench(out: &mut Out, file: &Path, runs: u32) -> Done {
-    let Some(sc) = load(file) else { return Ok(ExitCode::from(2)) };
+    let Some(sc) = load_admitted(file) else { return Ok(ExitCode::from(2)) };
     if cfg!(debug_assertions) {
         errln!("warning: debug build; measure with `cargo run --release -- bench ...`");
     }

@@ -777,6 +777,7 @@ pub fn summary(run: &Run, out: &mut String) {
         match o.job_status {
             JobStatus::Finished => "",
             JobStatus::Failed | JobStatus::Lost => " — the job did not finish",
+            _ if o.budget_stop.is_some() => " — the run stopped at its budget (see below)",
             _ => " — the job did not finish before the run's time limit",
         },
         o.failovers.len(),
@@ -1009,6 +1010,12 @@ pub fn json(run: &Run) -> serde_json::Value {
         "subtasks": g.subtask_count(),
         "virtual_time_ms": o.end_us / 1000,
         "job_status": o.job_status.name(),
+        "budget_stop": o.budget_stop.map(|b| match b {
+            crate::scenario::budget::BudgetStop::Events { limit } => json!({ "budget": "events", "limit": limit }),
+            crate::scenario::budget::BudgetStop::Memory { footprint, limit } => {
+                json!({ "budget": "memory", "limit": limit, "footprint": footprint })
+            }
+        }),
         "zombies_fenced": o.store.zombies().iter().map(|z| json!({
             "subtask": run.graph.subtask_name(z.st),
             "attempt": z.attempt,

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct SweepArgs {
     pub file: PathBuf,
     /// Cases run in parallel (each simulation is single threaded).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub jobs: usize,
     /// Write each case's scenario file here (`sweep-PHASE-SUBTASK.toml`), so `run` reproduces
     /// any cell.
@@ -38,6 +38,10 @@ pub fn cmd_sweep(out: &mut super::Out, a: SweepArgs) -> super::Done {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Err(e) = super::default_budget_only("sweep", &a.file, &text) {
+        errln!("{e}");
+        return Ok(ExitCode::from(2));
+    }
     let file = a.file.display().to_string();
     let started = std::time::Instant::now();
     let plan = match plan(&file, &text, &a.bugs) {

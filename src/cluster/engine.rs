@@ -23,6 +23,7 @@ use crate::job::graph::JobGraph;
 use crate::job::record::{Record, RecordId, SourceLog};
 use crate::job::spec::{OperatorId, OperatorKind};
 use crate::scenario::Scenario;
+use crate::scenario::budget::BudgetStop;
 use crate::sim::{EventQueue, Rng, Stream, TimeUs, TraceHasher};
 use crate::trace::{Note, TraceEntry};
 use std::hash::{Hash, Hasher};
@@ -99,6 +100,9 @@ pub struct Envelope {
 /// Messages in flight, addressed by slot so events stay small and `Copy`. Freed slots are
 /// reused in LIFO order: deterministic.
 pub type Slab = Pool<Envelope>;
+
+/// How often (in events) a run compares its modelled footprint with its memory budget.
+const FOOTPRINT_EVERY: u64 = 1 << 16;
 
 /// Pending timers: (host, process incarnation, timer).
 pub type TimerPool = Pool<(HostId, u32, Timer)>;
@@ -397,6 +401,8 @@ pub struct EngineOutcome {
     pub rule_hits: Vec<(usize, u64)>,
     /// Every fired fault classified (`explore`'s coverage), in firing order.
     pub coverage: Vec<crate::fault::phase::FaultCoverage>,
+    /// The budget that ended the run before the job or the time limit did.
+    pub budget_stop: Option<BudgetStop>,
 }
 
 /// Slot state of a rolling update (Kubernetes' Deployment controller, maxSurge 1,
@@ -448,6 +454,8 @@ pub struct World<'a> {
     faults: FaultRt,
     events: u64,
     stopped: bool,
+    /// The budget that ended the run, if one did (`Scenario::budget`).
+    budget_stop: Option<BudgetStop>,
     jm: Option<JobManager>,
     jm_gen: u32,
     /// JobManagers that died: kept for their reports (failovers, checkpoint counts).
@@ -536,6 +544,7 @@ impl<'a> World<'a> {
             },
             events: 0,
             stopped: false,
+            budget_stop: None,
             jm: None,
             jm_gen: 0,
             old_jms: Vec::new(),
@@ -582,6 +591,11 @@ impl<'a> World<'a> {
         if self.is_over() {
             return false;
         }
+        if let Some(stop) = self.over_budget() {
+            self.budget_stop = Some(stop);
+            self.stopped = true;
+            return false;
+        }
         let Some((at, ev)) = self.q.pop() else {
             self.stopped = true;
             return false;
@@ -597,6 +611,37 @@ impl<'a> World<'a> {
             }
         }
         true
+    }
+
+    /// The budget the run has reached (`Scenario::budget`): its events, or — looked at every
+    /// `FOOTPRINT_EVERY` events — its modelled memory footprint.
+    fn over_budget(&self) -> Option<BudgetStop> {
+        let budget = &self.sc.budget;
+        if self.events >= budget.max_events {
+            return Some(BudgetStop::Events { limit: budget.max_events });
+        }
+        if self.events.is_multiple_of(FOOTPRINT_EVERY) && self.events > 0 {
+            let footprint = self.footprint();
+            if footprint > budget.max_memory {
+                return Some(BudgetStop::Memory { footprint, limit: budget.max_memory });
+            }
+        }
+        None
+    }
+
+    /// The memory this run will need, modelled from what grows with it: the records the sink
+    /// store committed (with what the oracle keeps per record after the run), the keyed state in
+    /// checkpoint storage and its cut samples, the trace notes, the messages in flight and the
+    /// events queued. Deterministic (no allocator is asked), so a run stops at the same event
+    /// on every machine.
+    pub fn footprint(&self) -> u64 {
+        let records = self.store.committed().len() as u64 * crate::scenario::budget::BYTES_PER_COMMITTED_RECORD as u64;
+        let state = self.storage.entries() * crate::scenario::budget::BYTES_PER_STATE_ENTRY as u64;
+        let notes = self.trace.notes.len() as u64 * (std::mem::size_of::<TraceEntry>() as u64 + 8);
+        // The pools keep their high-water mark of slots.
+        let wire = self.slab.items.len() as u64 * std::mem::size_of::<Option<Envelope>>() as u64;
+        let queued = self.q.len() as u64 * std::mem::size_of::<(TimeUs, Event)>() as u64;
+        records + state + notes + wire + queued
     }
 
     /// The run is over: the job is globally terminal or the time limit passed.
@@ -726,6 +771,7 @@ impl<'a> World<'a> {
             records_read: self.faults.records_read,
             rule_hits: self.net.rule_hits(),
             coverage: self.faults.phase.coverage,
+            budget_stop: self.budget_stop,
         }
     }
 

@@ -380,6 +380,10 @@ const BYTES_PER_COMMITTABLE: u64 = 128;
 /// Keyed-state entries kept over all cut samples (about 100 MB).
 const CUT_SAMPLE_ENTRIES: u64 = 2_000_000;
 
+fn keyed_entries(s: &SubtaskSnapshot) -> u64 {
+    s.keyed.iter().map(|(_, m)| m.len() as u64).sum()
+}
+
 pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
     let keyed: u64 = s.keyed.iter().map(|(_, m)| m.len() as u64).sum();
     SNAPSHOT_BASE_BYTES
@@ -396,6 +400,8 @@ pub struct CheckpointStorage {
     files: BTreeMap<FileKey, SubtaskSnapshot>,
     cut_samples: Vec<CompletedCheckpoint>,
     cut_sample_entries: u64,
+    /// Keyed-state entries in `files` (the memory budget's footprint).
+    file_entries: u64,
     /// Keep no cut samples (a world that is only looked at, not judged).
     no_cut_samples: bool,
 }
@@ -410,7 +416,10 @@ impl CheckpointStorage {
         match msg {
             Msg::Upload { id, cp, file, snapshot } => {
                 let d = Self::transfer_us(ctx, snapshot.bytes);
-                self.files.insert(file, *snapshot);
+                self.file_entries += keyed_entries(&snapshot);
+                if let Some(old) = self.files.insert(file, *snapshot) {
+                    self.file_entries -= keyed_entries(&old);
+                }
                 ctx.send_in(d, from, Msg::UploadDone { id, cp });
             }
             Msg::Download { id, files } => {
@@ -443,11 +452,18 @@ impl CheckpointStorage {
             Msg::DiscardCheckpoint { cp } => {
                 let keys: Vec<FileKey> = self.files.keys().filter(|k| k.cp == cp).copied().collect();
                 for k in keys {
-                    self.files.remove(&k);
+                    if let Some(old) = self.files.remove(&k) {
+                        self.file_entries -= keyed_entries(&old);
+                    }
                 }
             }
             _ => {}
         }
+    }
+
+    /// Keyed-state entries held: the files and the cut samples.
+    pub fn entries(&self) -> u64 {
+        self.file_entries + self.cut_sample_entries
     }
 
     /// Keep no cut samples from now on (a world that is only looked at, not judged).

@@ -174,6 +174,11 @@ pub fn judge(run: &Run) -> Judgement {
             format!("{} duplicated{d}", out.duplicated),
         );
     }
+    // A seed the simulator could not afford is its own class: not a verdict on Flink, but a
+    // drawn schedule or configuration that runs away (events or memory), worth a look.
+    if let Some(stop) = run.outcome.budget_stop {
+        return fail("stopped at its budget", stop.to_string());
+    }
     let exhausted = run.outcome.failovers.iter().any(|f| f.exhausted);
     match status {
         JobStatus::Finished => {}

@@ -345,6 +345,7 @@ impl Cx<'_> {
             faults,
             bugs,
             expect,
+            budget: Default::default(),
         })
     }
 

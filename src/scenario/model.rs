@@ -24,6 +24,9 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     pub bugs: PlantedBugs,
     pub expect: Expect,
+    /// The limits a simulation of it stops at (the command line's `--max-events`,
+    /// `--max-memory`); not part of the file.
+    pub budget: crate::scenario::budget::Budget,
 }
 
 /// The `[expect]` table: every field that is set must match the run. Without `verdict` the run

@@ -81,5 +81,6 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
         faults: Vec::new(),
         bugs: PlantedBugs::default(),
         expect: Expect::default(),
+        budget: Default::default(),
     }
 }

@@ -3,6 +3,7 @@
 // A test prints through the harness, which captures it: nothing here can fail to print.
 #![allow(clippy::disallowed_macros)]
 
+mod budget;
 mod bugs;
 mod ci;
 mod cli;
