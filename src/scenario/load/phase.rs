@@ -1,7 +1,8 @@
 //! The `at-phase` trigger of a `[[fault]]`: the phase, the subtask that must be able to reach it,
 //! and the optional `checkpoint` and `after` (docs/fault-phases.md).
 
-use super::{Cx, RawFault, Res, closest};
+use super::schema::RawFault;
+use super::{Cx, Res, closest};
 use crate::fault::{FaultTrigger, ProtocolPhase};
 use crate::job::spec::{JobSpec, OperatorKind, SinkSemantic};
 use toml::Spanned;

@@ -1,0 +1,378 @@
+//! The `[flink]` table: the Flink configuration keys a scenario may set, Flink's defaults, the
+//! deprecated names Flink still reads and its fallbacks between keys, and the relations between
+//! keys Flink checks at startup (exponential backoff, heartbeat timeout above the interval).
+
+use super::{Cx, DAY_US, MAX_PARALLELISM, Res, closest, parse_duration_us};
+use crate::cluster::config::{
+    CheckpointingMode, FailoverStrategy, FlinkConfig, HaKind, LoadBalanceMode, RestartStrategy,
+};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+impl Cx<'_> {
+    /// The `[flink]` table: Flink's keys, Flink's defaults.
+    pub(super) fn flink(
+        &self,
+        table: &BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    ) -> Res<(FlinkConfig, bool, Option<u32>, u32)> {
+        let mut values: BTreeMap<&str, &Spanned<toml::Value>> = BTreeMap::new();
+        for (k, v) in table {
+            if !FLINK_KEYS.contains(&k.get_ref().as_str()) {
+                // An unquoted dotted key is a nested table to TOML: rebuild the dotted name.
+                if let toml::Value::Table(t) = v.get_ref() {
+                    let mut path = vec![k.get_ref().clone()];
+                    let mut cur = t;
+                    let mut leaf = None;
+                    while cur.len() == 1 {
+                        // Cannot fail: the loop runs while `cur` holds exactly one entry.
+                        let (name, value) = cur.iter().next().expect("one entry");
+                        path.push(name.clone());
+                        match value {
+                            toml::Value::Table(inner) => cur = inner,
+                            other => {
+                                leaf = Some(other.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    let dotted = path.join(".");
+                    if let Some(value) = leaf.filter(|_| FLINK_KEYS.contains(&dotted.as_str()) || path.len() > 1) {
+                        return self.err_hint(
+                            k.span(),
+                            format!("`{dotted}` is read as nested TOML tables, not as the Flink key \"{dotted}\""),
+                            format!("quote the key: \"{dotted}\" = {value}"),
+                        );
+                    }
+                }
+                let hint = match closest(k.get_ref(), FLINK_KEYS) {
+                    Some(c) => format!("did you mean \"{c}\"?"),
+                    None => "recoverysim knows these Flink keys: ".to_string() + &FLINK_KEYS.join(", "),
+                };
+                return self.err_hint(k.span(), format!("unknown Flink configuration key \"{}\"", k.get_ref()), hint);
+            }
+            values.insert(k.get_ref().as_str(), v);
+        }
+        let dur = |key: &str, default: u64| -> Res<u64> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => self.flink_duration(key, v),
+            }
+        };
+        let int = |key: &str, default: i64, min: i64, max: i64| -> Res<i64> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => {
+                    let n = match v.get_ref() {
+                        toml::Value::Integer(n) => Some(*n),
+                        toml::Value::String(s) => s.trim().parse::<i64>().ok(),
+                        _ => None,
+                    };
+                    match n {
+                        Some(n) if (min..=max).contains(&n) => Ok(n),
+                        Some(n) => self.err(v.span(), format!("\"{key}\" = {n} is out of range ({min}..={max})")),
+                        None => self.err(v.span(), format!("\"{key}\" takes a whole number")),
+                    }
+                }
+            }
+        };
+        let float = |key: &str, default: f64, min: f64, max: f64| -> Res<f64> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => {
+                    let n = match v.get_ref() {
+                        toml::Value::Float(f) => Some(*f),
+                        toml::Value::Integer(i) => Some(*i as f64),
+                        toml::Value::String(s) => s.trim().parse::<f64>().ok(),
+                        _ => None,
+                    };
+                    match n {
+                        Some(n) if n >= min && n <= max => Ok(n),
+                        Some(n) => self.err(v.span(), format!("\"{key}\" = {n} is out of range ({min}..={max})")),
+                        None => self.err(v.span(), format!("\"{key}\" takes a number")),
+                    }
+                }
+            }
+        };
+        let boolean = |key: &str, default: bool| -> Res<bool> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => match v.get_ref() {
+                    toml::Value::Boolean(b) => Ok(*b),
+                    toml::Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+                    toml::Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+                    _ => self.err(v.span(), format!("\"{key}\" takes true or false")),
+                },
+            }
+        };
+        let choice = |key: &str, default: &'static str, options: &[&'static str]| -> Res<&'static str> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(v) => {
+                    let s = match v.get_ref() {
+                        toml::Value::String(s) => s.trim().to_ascii_lowercase().replace('_', "-"),
+                        _ => String::new(),
+                    };
+                    match options.iter().find(|o| o.to_ascii_lowercase().replace('_', "-") == s) {
+                        Some(o) => Ok(*o),
+                        None => self.err_hint(
+                            v.span(),
+                            format!("invalid value for \"{key}\""),
+                            format!("one of {}", options.join(", ")),
+                        ),
+                    }
+                }
+            }
+        };
+        let checkpoint_interval_us = match values.get("execution.checkpointing.interval") {
+            None => None,
+            Some(v) => {
+                let us = self.flink_duration("execution.checkpointing.interval", v)?;
+                if us < 1_000 {
+                    return self.err(v.span(), "\"execution.checkpointing.interval\" must be at least 1ms");
+                }
+                Some(us)
+            }
+        };
+        let checkpointing_mode =
+            match choice("execution.checkpointing.mode", "EXACTLY_ONCE", &["EXACTLY_ONCE", "AT_LEAST_ONCE"])? {
+                "AT_LEAST_ONCE" => CheckpointingMode::AtLeastOnce,
+                _ => CheckpointingMode::ExactlyOnce,
+            };
+        let default_restart = if checkpoint_interval_us.is_some() { "exponential-delay" } else { "none" };
+        let span_of = |key: &str| table.iter().find(|(k, _)| k.get_ref() == key).map_or(0..0, |(_, v)| v.span());
+        let restart_type = choice(
+            "restart-strategy.type",
+            default_restart,
+            &[
+                "none",
+                "disable",
+                "off",
+                "no_restart",
+                "fixed-delay",
+                "fixeddelay",
+                "exponential-delay",
+                "exponentialdelay",
+            ],
+        )?;
+        // Relations between keys, not only each key: Flink refuses initial > max at startup.
+        let exp_initial = dur("restart-strategy.exponential-delay.initial-backoff", 1_000_000)?;
+        let exp_max = dur("restart-strategy.exponential-delay.max-backoff", 60_000_000)?;
+        let exponential = matches!(restart_type, "exponential-delay" | "exponentialdelay");
+        if exponential && (exp_initial < 1_000 || exp_max < exp_initial) {
+            let key = if exp_initial < 1_000 {
+                "restart-strategy.exponential-delay.initial-backoff"
+            } else {
+                "restart-strategy.exponential-delay.max-backoff"
+            };
+            return Err(self.error_at(
+                span_of(key),
+                format!(
+                    "exponential-delay backoff: initial {} ms, max {} ms; the initial backoff must be at least 1 ms and not above the maximum",
+                    exp_initial / 1000,
+                    exp_max / 1000
+                ),
+                Some("Flink refuses this at startup (\"Initial backoff cannot be higher than maximum backoff.\")".into()),
+            ));
+        }
+        let restart_strategy = match restart_type {
+            "fixed-delay" | "fixeddelay" => RestartStrategy::FixedDelay {
+                attempts: int("restart-strategy.fixed-delay.attempts", 1, 0, i64::from(u32::MAX))? as u32,
+                delay_us: dur("restart-strategy.fixed-delay.delay", 1_000_000)?,
+            },
+            "exponential-delay" | "exponentialdelay" => RestartStrategy::ExponentialDelay {
+                initial_backoff_us: exp_initial,
+                max_backoff_us: exp_max,
+                multiplier: {
+                    let m = float("restart-strategy.exponential-delay.backoff-multiplier", 1.5, 1.0, 1000.0)?;
+                    if m <= 1.0 {
+                        let key = "restart-strategy.exponential-delay.backoff-multiplier";
+                        return Err(self.error_at(
+                            span_of(key),
+                            "`restart-strategy.exponential-delay.backoff-multiplier` must be greater than 1",
+                            Some("Flink refuses 1 and below (\"Backoff multiplier must be greater than 1.\")".into()),
+                        ));
+                    }
+                    m
+                },
+                reset_backoff_threshold_us: dur(
+                    "restart-strategy.exponential-delay.reset-backoff-threshold",
+                    3_600_000_000,
+                )?,
+                jitter_factor: float("restart-strategy.exponential-delay.jitter-factor", 0.1, 0.0, 1.0)?,
+                // RestartStrategyOptions: Integer.MAX_VALUE by default, an int.
+                attempts_before_reset: int(
+                    "restart-strategy.exponential-delay.attempts-before-reset-backoff",
+                    i64::from(i32::MAX),
+                    1,
+                    i64::from(i32::MAX),
+                )? as u32,
+            },
+            _ => RestartStrategy::None,
+        };
+        let heartbeat_interval_us = dur("heartbeat.interval", 10_000_000)?;
+        let heartbeat_timeout_us = dur("heartbeat.timeout", 50_000_000)?;
+        if heartbeat_interval_us < 1_000 {
+            let span = values.get("heartbeat.interval").map_or(0..0, |v| v.span());
+            return self.err(span, "\"heartbeat.interval\" must be at least 1ms");
+        }
+        if heartbeat_timeout_us <= heartbeat_interval_us {
+            let span = values.get("heartbeat.timeout").or(values.get("heartbeat.interval")).map_or(0..0, |v| v.span());
+            return self.err_hint(
+                span,
+                "\"heartbeat.timeout\" must be longer than \"heartbeat.interval\"",
+                "Flink refuses this too",
+            );
+        }
+        let threshold = int("heartbeat.rpc-failure-threshold", 2, -1, 1_000_000)?;
+        if threshold == 0 {
+            let span = values.get("heartbeat.rpc-failure-threshold").map_or(0..0, |v| v.span());
+            return self.err_hint(
+                span,
+                "\"heartbeat.rpc-failure-threshold\" must be -1 or at least 1",
+                "-1 disables it",
+            );
+        }
+        // A deprecated key Flink still reads: the one set, or the current name if neither is.
+        let aliased = |key: &'static str, old: &'static str| -> Res<&'static str> {
+            match (values.get(key), values.get(old)) {
+                (Some(_), Some(v)) => self.err_hint(
+                    v.span(),
+                    format!("\"{old}\" is the deprecated name of \"{key}\"; set only one of them"),
+                    format!("keep \"{key}\""),
+                ),
+                (None, Some(_)) => Ok(old),
+                _ => Ok(key),
+            }
+        };
+        // A duration that must be at least 1ms (a timeout of 0 would fail everything at once).
+        let positive = |key: &str, default: u64| -> Res<u64> {
+            let us = dur(key, default)?;
+            if us < 1_000 {
+                let span = values.get(key).map_or(0..0, |v| v.span());
+                return self.err(span, format!("\"{key}\" must be at least 1ms"));
+            }
+            Ok(us)
+        };
+        let ask_timeout_us = positive(aliased("pekko.ask.timeout", "akka.ask.timeout")?, 10_000_000)?;
+        // Flink's fallback for `taskmanager.slot.timeout` is the key `pekko.ask.timeout` only: the
+        // deprecated `akka.ask.timeout` does not carry over (`ConfigOption.withFallbackKeys`).
+        let slot_timeout_default = if values.contains_key("pekko.ask.timeout") { ask_timeout_us } else { 10_000_000 };
+        let slot_timeout_us = positive("taskmanager.slot.timeout", slot_timeout_default)?;
+        let slot_request_timeout_us = dur("slot.request.timeout", 300_000_000)?;
+        // A bare number is milliseconds (Flink's type is a long); -1, Flink's default, means
+        // "the value of slot.request.timeout".
+        let standalone_start_up_us = match values.get("resourcemanager.standalone.start-up-time") {
+            Some(v)
+                if matches!(v.get_ref(), toml::Value::Integer(-1))
+                    || matches!(v.get_ref(), toml::Value::String(s) if s.trim() == "-1") =>
+            {
+                slot_request_timeout_us
+            }
+            _ => dur("resourcemanager.standalone.start-up-time", slot_request_timeout_us)?,
+        };
+        let ha_key = aliased("high-availability.type", "high-availability")?;
+        let flink = FlinkConfig {
+            checkpoint_interval_us,
+            checkpointing_mode,
+            checkpoint_timeout_us: dur("execution.checkpointing.timeout", 600_000_000)?.max(1_000),
+            checkpoint_min_pause_us: dur("execution.checkpointing.min-pause", 0)?,
+            checkpoints_retained: int("execution.checkpointing.num-retained", 1, 1, 1_000)? as u32,
+            max_concurrent_checkpoints: int("execution.checkpointing.max-concurrent-checkpoints", 1, 1, 1_000)? as u32,
+            failover_strategy: match choice("jobmanager.execution.failover-strategy", "region", &["region", "full"])? {
+                "full" => FailoverStrategy::Full,
+                _ => FailoverStrategy::Region,
+            },
+            restart_strategy,
+            heartbeat_interval_us,
+            heartbeat_timeout_us,
+            heartbeat_rpc_failure_threshold: (threshold > 0).then_some(threshold as u32),
+            slot_request_timeout_us,
+            local_recovery: boolean("execution.state-recovery.from-local", false)?,
+            load_balance: match choice("taskmanager.load-balance.mode", "NONE", &["NONE", "SLOTS"])? {
+                "SLOTS" => LoadBalanceMode::Slots,
+                _ => LoadBalanceMode::None,
+            },
+            ask_timeout_us,
+            slot_timeout_us,
+            standalone_start_up_us,
+            tolerable_failed_checkpoints: int(
+                "execution.checkpointing.tolerable-failed-checkpoints",
+                0,
+                0,
+                i64::from(i32::MAX),
+            )? as u32,
+            ha: match choice(ha_key, "NONE", &["NONE", "ZOOKEEPER", "KUBERNETES"])? {
+                "ZOOKEEPER" => HaKind::Zookeeper,
+                "KUBERNETES" => HaKind::Kubernetes,
+                _ => HaKind::None,
+            },
+            zk_session_timeout_us: positive("high-availability.zookeeper.client.session-timeout", 60_000_000)?,
+            k8s_lease_duration_us: positive("high-availability.kubernetes.leader-election.lease-duration", 15_000_000)?,
+        };
+        let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
+        let max_parallelism = match values.get("pipeline.max-parallelism") {
+            None => None,
+            Some(_) => Some(int("pipeline.max-parallelism", 128, 1, 32_768)? as u32),
+        };
+        let default_parallelism = int("parallelism.default", 1, 1, MAX_PARALLELISM as i64)? as u32;
+        Ok((flink, chaining, max_parallelism, default_parallelism))
+    }
+
+    fn flink_duration(&self, key: &str, v: &Spanned<toml::Value>) -> Res<u64> {
+        let parsed = match v.get_ref() {
+            // Flink's default unit for a bare number is milliseconds.
+            toml::Value::Integer(ms) if *ms >= 0 => Some(*ms as u64 * 1_000),
+            toml::Value::String(s) => parse_duration_us(s),
+            _ => None,
+        };
+        parsed.filter(|us| *us <= 30 * DAY_US).ok_or_else(|| {
+            let shown = match v.get_ref() {
+                toml::Value::String(s) => format!("{s:?}"),
+                other => other.to_string(),
+            };
+            self.error_at(
+                v.span(),
+                format!("invalid duration {shown} for \"{key}\""),
+                Some("durations look like \"250ms\", \"10s\", \"5min\" (a bare number is milliseconds)".into()),
+            )
+        })
+    }
+}
+
+/// The Flink configuration keys a scenario may set.
+pub const FLINK_KEYS: &[&str] = &[
+    "execution.checkpointing.interval",
+    "execution.checkpointing.mode",
+    "execution.checkpointing.timeout",
+    "execution.checkpointing.min-pause",
+    "execution.checkpointing.num-retained",
+    "execution.checkpointing.max-concurrent-checkpoints",
+    "jobmanager.execution.failover-strategy",
+    "restart-strategy.type",
+    "restart-strategy.fixed-delay.attempts",
+    "restart-strategy.fixed-delay.delay",
+    "restart-strategy.exponential-delay.initial-backoff",
+    "restart-strategy.exponential-delay.max-backoff",
+    "restart-strategy.exponential-delay.backoff-multiplier",
+    "restart-strategy.exponential-delay.reset-backoff-threshold",
+    "restart-strategy.exponential-delay.jitter-factor",
+    "restart-strategy.exponential-delay.attempts-before-reset-backoff",
+    "heartbeat.interval",
+    "heartbeat.timeout",
+    "heartbeat.rpc-failure-threshold",
+    "slot.request.timeout",
+    "pekko.ask.timeout",
+    "akka.ask.timeout",
+    "taskmanager.slot.timeout",
+    "resourcemanager.standalone.start-up-time",
+    "execution.checkpointing.tolerable-failed-checkpoints",
+    "high-availability.type",
+    "high-availability",
+    "high-availability.zookeeper.client.session-timeout",
+    "high-availability.kubernetes.leader-election.lease-duration",
+    "execution.state-recovery.from-local",
+    "taskmanager.load-balance.mode",
+    "pipeline.operator-chaining.enabled",
+    "pipeline.max-parallelism",
+    "parallelism.default",
+];
