@@ -20,6 +20,7 @@
 
 pub mod bugs;
 pub mod config;
+pub mod ctx;
 pub mod engine;
 pub mod external;
 pub mod inspect;
@@ -29,3 +30,4 @@ pub mod net;
 pub mod restart;
 pub mod state;
 pub mod taskexecutor;
+pub mod timer;
