@@ -828,3 +828,44 @@ impl<'a> World<'a> {
         self.q.schedule_first(backlog);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::msg::AttemptId;
+    use crate::job::graph::SubtaskId;
+    use crate::scenario::testing::keyed_job;
+
+    /// A message its receiver does not handle is a violation of the run (so a scenario test,
+    /// which requires none, fails), on every kind of process — not dropped silently.
+    #[test]
+    fn an_unhandled_message_is_a_violation_of_the_run() {
+        let sc = keyed_job(2, 2);
+        let mut w = World::new(&sc, false);
+        // Instant 0: the JobManager and the TaskManagers start.
+        while w.now() == 0 && w.step() {}
+        assert!(w.alive_te(HostId::tm(0)).is_some() && w.jm.is_some(), "the processes are up");
+        assert!(w.trace.violations.is_empty(), "{:?}", w.trace.violations);
+        let tm = HostId::tm(0);
+        let id = AttemptId { st: SubtaskId(0), attempt: 0, jm: 0 };
+        let misrouted = [
+            (tm, HostId::JOBMANAGER, Msg::LeaderChanged { jm: 0 }),
+            (HostId::JOBMANAGER, tm, Msg::Register { te: 0, tm: 0, slots: 1 }),
+            (tm, HostId::STORAGE, Msg::HaRecover { jm: 0 }),
+            (tm, HostId::STORE, Msg::DiscardCheckpoint { cp: 1 }),
+            (HostId::JOBMANAGER, HostId::HA, Msg::UploadDone { id, cp: 1 }),
+        ];
+        let hash = w.hash_so_far();
+        for (i, (from, to, msg)) in misrouted.into_iter().enumerate() {
+            let name = msg.name();
+            w.deliver(Envelope { from, to, msg, late: None });
+            assert_eq!(w.trace.violations.len(), i + 1, "{name} to {}: {:?}", to.name(), w.trace.violations);
+            let v = &w.trace.violations[i];
+            assert!(v.contains("unhandled message") && v.contains(name) && v.contains(&to.name()), "{v}");
+        }
+        // Recording it changes nothing the process does: the trace hash is the same.
+        assert_eq!(w.hash_so_far(), hash);
+        let outcome = w.finish();
+        assert_eq!(outcome.violations.len(), 5, "{:?}", outcome.violations);
+    }
+}

@@ -326,7 +326,8 @@ impl TxnStore {
                     None => {}
                 }
             }
-            _ => {}
+            // Only TaskExecutors' producers talk to the sink store.
+            other => ctx.unhandled(from, &other),
         }
     }
 }
@@ -402,7 +403,8 @@ impl CheckpointStorage {
                     self.files.remove(&k);
                 }
             }
-            _ => {}
+            // Only uploads, downloads and the JobManager's _metadata and discards come here.
+            other => ctx.unhandled(from, &other),
         }
     }
 
@@ -467,7 +469,8 @@ impl HaStore {
                     }
                 }
             }
-            _ => {}
+            // Only the JobManager talks to the HA store.
+            other => ctx.unhandled(from, &other),
         }
     }
 }

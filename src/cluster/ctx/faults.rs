@@ -95,6 +95,8 @@ impl FaultRt {
                     armed.push(PhaseFault { fault: i, phase, st, checkpoint, after_us, fired: None });
                 }
                 (FaultTrigger::AtLateDelivery { of, nth }, _) => late.push((i, of, nth.max(1))),
+                // Timed faults are scheduled by the engine; the loader accepts `at-record` only
+                // for `fail-task`.
                 _ => {}
             }
         }

@@ -372,7 +372,16 @@ impl JobManager {
                     ExecutionState::Canceled if cur == ExecutionState::Canceling => {
                         self.set_state(ctx, st, ExecutionState::Canceled)
                     }
-                    _ => {}
+                    // The JobMaster's own decision overtook the update: it is already cancelling
+                    // the attempt, or has failed, canceled or finished it.
+                    ExecutionState::Initializing | ExecutionState::Running | ExecutionState::Canceled => {}
+                    // A TaskExecutor reports no other state with updateTaskExecutionState
+                    // (FINISHED comes as `TaskFinished`).
+                    ExecutionState::Created
+                    | ExecutionState::Scheduled
+                    | ExecutionState::Deploying
+                    | ExecutionState::Canceling
+                    | ExecutionState::Finished => ctx.unhandled(from, &msg),
                 }
             }
             Msg::TaskFinished { id, file, bytes } => {
@@ -402,7 +411,9 @@ impl JobManager {
                 ctx.note(Note::LeaderElected { jm: self.generation, checkpoint: latest.as_ref().map(|c| c.id) });
                 self.submit_job(ctx, latest);
             }
-            _ => {}
+            // Nothing else is for the JobManager: a refusal or answer of another process's ask,
+            // a message for a TaskExecutor or an external system.
+            other => ctx.unhandled(from, &other),
         }
     }
 

@@ -292,7 +292,11 @@ impl JobManager {
                     self.set_state(ctx, st, ExecutionState::Canceled);
                 }
             }
-            _ => {}
+            // Already being cancelled, or terminal: nothing to cancel.
+            ExecutionState::Canceling
+            | ExecutionState::Canceled
+            | ExecutionState::Failed
+            | ExecutionState::Finished => {}
         }
     }
 

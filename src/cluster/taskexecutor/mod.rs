@@ -197,6 +197,9 @@ impl TaskExecutor {
                 // cluster.registration.error-delay: try again after 10 s.
                 ctx.timer(10_000_000, Timer::Te(TeTimer::Register { attempt: self.register_attempt }));
             }
+            // The refused registration of the TaskExecutor that ran on this host before this one
+            // (a restarted TaskManager): its process is gone, and this one registers on its own.
+            Msg::Refused { ask: AskRef::Register { .. } } => {}
             Msg::Refused { ask: AskRef::PartitionRequest { consumer, .. } } => {
                 let remote = from.tm_index().unwrap_or(u32::MAX);
                 self.fail_task(ctx, consumer, FailureCause::PartitionConnection { remote_tm: remote });

@@ -183,6 +183,7 @@ impl Task {
                     initialized: false,
                     unconfirmed: false,
                 }),
+                // An operator of another task, or a stateless one: no state of its own here.
                 _ => {}
             }
             if matches!(op.kind, OperatorKind::Source(_)) {
@@ -1064,7 +1065,9 @@ impl TaskExecutor {
                 }
                 self.init_step_done(ctx, id);
             }
-            _ => {}
+            // Nothing else is for a TaskExecutor: a message for the JobManager or an external
+            // system, or an answer to an ask it never makes.
+            other => ctx.unhandled(from, &other),
         }
     }
 
@@ -1115,7 +1118,13 @@ impl TaskExecutor {
                 ctx.note(Note::Restored { st: id.st, cp: Some(cp), bytes, local: true, duration_us });
                 self.init_step_done(ctx, id);
             }
-            _ => {}
+            // `TaskExecutor::on_timer` handles these itself and passes only the task timers here.
+            TeTimer::Register { .. }
+            | TeTimer::JmHeartbeatCheck
+            | TeTimer::FreeSlots { .. }
+            | TeTimer::StateUpdateTimeout { .. } => {
+                ctx.violation(format!("unhandled timer: {t:?} reached the task timers"))
+            }
         }
     }
 
