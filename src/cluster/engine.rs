@@ -12,369 +12,27 @@
 //! into the trace hash; nothing here reads a clock, does I/O or iterates a hash map.
 
 use super::bugs::PlantedBugs;
+use super::ctx::{Ctx, Envelope, Event, FaultRt, Slab, Timer, TimerPool, Trace, route};
 use super::external::{CheckpointStorage, CompletedCheckpoint, HaStore, TxnStore};
-use super::jobmanager::{FailoverReport, JmTimer, JobManager};
+use super::jobmanager::{FailoverReport, JobManager};
 use super::msg::Msg;
-use super::net::{HostCondition, HostId, Latencies, Network, Route};
+use super::net::{HostCondition, HostId, Latencies, Network};
 use super::state::JobStatus;
-use super::taskexecutor::{TaskExecutor, TeTimer};
+use super::taskexecutor::TaskExecutor;
 use crate::fault::{FaultAction, FaultTrigger};
 use crate::job::graph::JobGraph;
-use crate::job::record::{Record, RecordId, SourceLog};
-use crate::job::spec::{OperatorId, OperatorKind};
+use crate::job::record::SourceLog;
+use crate::job::spec::OperatorKind;
 use crate::scenario::Scenario;
 use crate::scenario::budget::BudgetStop;
-use crate::sim::{EventQueue, Rng, Stream, TimeUs, TraceHasher};
+use crate::sim::{EventQueue, Rng, Stream, TimeUs};
 use crate::trace::{Note, TraceEntry};
 use std::hash::{Hash, Hasher};
 
 mod phase;
 
-/// A process's own timer.
-#[derive(Clone, Copy, Debug, Hash)]
-pub enum Timer {
-    Jm(JmTimer),
-    Te(TeTimer),
-    /// Send a prepared message (in the slab) now: work that took time, then an answer.
-    Send {
-        slot: u32,
-    },
-}
-
-/// Everything that can happen.
-#[derive(Clone, Copy, Debug, Hash)]
-pub enum Event {
-    Fault {
-        index: u32,
-    },
-    /// A message reaches its destination host (payload in the slab).
-    Arrive {
-        slot: u32,
-    },
-    /// A timer of a process incarnation (in the timer pool: host, incarnation, timer).
-    Timer {
-        slot: u32,
-    },
-    /// A message the environment sends (a kernel's connection reset, Kubernetes' pod event).
-    EnvSend {
-        slot: u32,
-    },
-    Heal {
-        fault: u32,
-    },
-    Thaw {
-        host: HostId,
-    },
-    /// A TaskManager process finished starting on `host`.
-    TaskManagerUp {
-        host: HostId,
-    },
-    /// A JobManager process (generation `jm`) starts on its host.
-    JobManagerUp {
-        jm: u32,
-    },
-    /// The next step of a rolling update.
-    RollingStep,
-    /// SIGTERM reaches the TaskManager process on `host`.
-    Sigterm {
-        host: HostId,
-    },
-    /// A TaskManager process that shut down exits (its connections close).
-    ProcessExit {
-        te: u32,
-    },
-    RunEnd,
-}
-
-/// A message with its route, waiting in the slab while it travels.
-#[derive(Clone, Debug)]
-pub struct Envelope {
-    pub from: HostId,
-    pub to: HostId,
-    pub msg: Msg,
-    /// The fault that made this message late (delayed, held by a partition, resent by its
-    /// client), for `at-late-delivery` faults.
-    pub late: Option<u32>,
-}
-
-/// Messages in flight, addressed by slot so events stay small and `Copy`. Freed slots are
-/// reused in LIFO order: deterministic.
-pub type Slab = Pool<Envelope>;
-
 /// How often (in events) a run compares its modelled footprint with its memory budget.
 const FOOTPRINT_EVERY: u64 = 1 << 16;
-
-/// Pending timers: (host, process incarnation, timer).
-pub type TimerPool = Pool<(HostId, u32, Timer)>;
-
-/// Values addressed by a slot number, so the events that own them stay 8 bytes (cheap to move
-/// through the event heap).
-#[derive(Clone)]
-pub struct Pool<T> {
-    items: Vec<Option<T>>,
-    free: Vec<u32>,
-    /// Messages held by a partition, in the order they were sent (message pool only).
-    held: Vec<u32>,
-}
-
-impl<T> Default for Pool<T> {
-    fn default() -> Self {
-        Pool { items: Vec::new(), free: Vec::new(), held: Vec::new() }
-    }
-}
-
-impl<T> Pool<T> {
-    fn put(&mut self, e: T) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.items[i as usize] = Some(e);
-                i
-            }
-            None => {
-                self.items.push(Some(e));
-                (self.items.len() - 1) as u32
-            }
-        }
-    }
-    fn take(&mut self, slot: u32) -> T {
-        let e = self.items[slot as usize].take().expect("a slot is taken once, by the event that owns it");
-        self.free.push(slot);
-        e
-    }
-    fn get(&self, slot: u32) -> &T {
-        self.items[slot as usize].as_ref().expect("the event owns a filled slot")
-    }
-}
-
-/// The readable trace, the running hash, and invariant violations.
-#[derive(Clone, Default)]
-pub struct Trace {
-    pub notes: Vec<TraceEntry>,
-    /// Per note, the number of the engine event (counted from 1) that wrote it.
-    pub note_events: Vec<u64>,
-    /// The engine event being processed.
-    event: u64,
-    /// Notes are kept (false for the replay's re-simulations: they only need the state, and
-    /// the run's trace is already known; notes are still hashed).
-    drop_notes: bool,
-    pub hash: TraceHasher,
-    pub violations: Vec<String>,
-    /// Notes of lost messages written per fault (the rest are only counted).
-    lost_noted: Vec<(usize, u32)>,
-}
-
-const LOST_NOTES_PER_FAULT: u32 = 20;
-
-impl Trace {
-    pub fn note(&mut self, at_us: TimeUs, note: Note) {
-        note.hash(&mut self.hash);
-        if !self.drop_notes {
-            self.notes.push(TraceEntry { at_us, note });
-            self.note_events.push(self.event);
-        }
-    }
-    pub fn violation(&mut self, at_us: TimeUs, what: String) {
-        if self.violations.len() < 100 {
-            self.violations.push(format!("{}: {what}", crate::sim::fmt_time(at_us)));
-        }
-    }
-}
-
-/// A fault that fires when an operator subtask processes its n-th record.
-#[derive(Clone, Copy, Debug)]
-pub struct RecordFault {
-    pub op: OperatorId,
-    pub index: u32,
-    pub n: u64,
-    pub fault: usize,
-    pub poison: bool,
-    /// The record that failed, once a poison fault fired: it fails again whenever replayed.
-    pub poisoned: Option<RecordId>,
-}
-
-/// The environment's side of injected faults that fire inside user code.
-#[derive(Clone)]
-pub struct FaultRt {
-    pub fault_times: Vec<Option<TimeUs>>,
-    pub record_faults: Vec<RecordFault>,
-    pub has_record_fault: Vec<bool>,
-    records_seen: std::collections::BTreeMap<(u32, u32), u64>,
-    pub records_read: u64,
-    /// Workers an active ResourceManager asked Kubernetes/YARN for (the engine starts them).
-    pub worker_requests: u32,
-    /// Highest read position per source subtask over all attempts (only for the planted
-    /// `no-source-rewind` bug).
-    high_water: std::collections::BTreeMap<(u32, u32), u64>,
-    /// `at-phase` faults, what the protocol probes told, and the classification of fired faults.
-    pub phase: phase::PhaseRt,
-    /// `at-late-delivery` faults: (fault, the fault whose late messages it counts, how many
-    /// more to wait for); fired ones leave.
-    pub late: Vec<(usize, usize, u32)>,
-}
-
-impl FaultRt {
-    pub fn note_read(&mut self, st: crate::job::graph::SubtaskId, partition: u32, next: u64) {
-        let e = self.high_water.entry((st.0, partition)).or_insert(0);
-        *e = (*e).max(next);
-    }
-    pub fn high_water(&self, st: crate::job::graph::SubtaskId) -> Vec<(u32, u64)> {
-        self.high_water.range((st.0, 0)..=(st.0, u32::MAX)).map(|(&(_, p), &o)| (p, o)).collect()
-    }
-}
-
-/// What a process may use while it handles one event: the clock, the network, its timers, the
-/// trace, and the facts every process knows (the scenario's configuration, the job graph — the
-/// job's jar —, the source logs it reads). Nothing here holds another process.
-pub struct Ctx<'a> {
-    pub now: TimeUs,
-    pub host: HostId,
-    inc: u32,
-    pub sc: &'a Scenario,
-    pub graph: &'a JobGraph,
-    pub logs: &'a [SourceLog],
-    pub bugs: PlantedBugs,
-    q: &'a mut EventQueue<Event>,
-    net: &'a mut Network,
-    slab: &'a mut Slab,
-    timers: &'a mut TimerPool,
-    trace: &'a mut Trace,
-    pub faults: &'a mut FaultRt,
-}
-
-impl Ctx<'_> {
-    /// Sends `msg` to the process on `to`.
-    pub fn send(&mut self, to: HostId, msg: Msg) {
-        route(self.now, self.host, to, msg, self.q, self.net, self.slab, self.trace, None);
-    }
-    /// Sends `msg` after `delay_us` of work, if this process still lives then.
-    pub fn send_in(&mut self, delay_us: u64, to: HostId, msg: Msg) {
-        if delay_us == 0 {
-            return self.send(to, msg);
-        }
-        let slot = self.slab.put(Envelope { from: self.host, to, msg, late: None });
-        self.timer(delay_us, Timer::Send { slot });
-    }
-    pub fn timer(&mut self, delay_us: u64, timer: Timer) {
-        let slot = self.timers.put((self.host, self.inc, timer));
-        self.q.schedule(self.now + delay_us, Event::Timer { slot });
-    }
-    pub fn timer_at(&mut self, at_us: TimeUs, timer: Timer) {
-        let slot = self.timers.put((self.host, self.inc, timer));
-        self.q.schedule(at_us.max(self.now), Event::Timer { slot });
-    }
-    pub fn note(&mut self, note: Note) {
-        self.trace.note(self.now, note);
-    }
-    pub fn violation(&mut self, what: String) {
-        self.trace.violation(self.now, what);
-    }
-    /// Hosts on the network (the HA store's watchers are every TaskManager host).
-    pub fn n_hosts(&self) -> usize {
-        self.net.n_hosts()
-    }
-    /// A seeded draw in 0..=max for a timing that decides races (handling time, phases).
-    pub fn draw(&mut self, max: u64) -> u64 {
-        self.net.draw_below(max)
-    }
-    /// Environment hook: does an at-record fault fire for this record? (The fault lives in the
-    /// user's code; only the scenario knows about it.)
-    #[inline]
-    pub fn record_fault_fires(&mut self, st_index: u32, op: OperatorId, rec: &Record) -> bool {
-        self.faults.has_record_fault[op.0 as usize] && self.record_fault_slow(st_index, op, rec)
-    }
-
-    fn record_fault_slow(&mut self, st_index: u32, op: OperatorId, rec: &Record) -> bool {
-        let seen = self.faults.records_seen.entry((op.0, st_index)).or_insert(0);
-        *seen += 1;
-        let seen = *seen;
-        let f = &self.faults;
-        let hit = f.record_faults.iter().position(|r| {
-            r.op == op
-                && r.index == st_index
-                && (r.poisoned == Some(rec.origin) || (r.n == seen && f.fault_times[r.fault].is_none()))
-        });
-        let Some(k) = hit else { return false };
-        let r = &mut self.faults.record_faults[k];
-        let fault = r.fault;
-        let again = r.poisoned.is_some();
-        if r.poison {
-            r.poisoned = Some(rec.origin);
-        }
-        if !again {
-            self.faults.fault_times[fault] = Some(self.now);
-            self.faults.phase.unclassified.push(fault);
-        }
-        let graph = self.graph;
-        let text = self.sc.faults[fault].action.describe(&|r| graph.subtask_ref_name(r));
-        let text = if again {
-            format!("{text}: poison record {} again", rec.origin)
-        } else {
-            format!("{text} at its record {seen} ({})", rec.origin)
-        };
-        self.note(Note::FaultInjected { fault, text });
-        true
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn route(
-    now: TimeUs,
-    from: HostId,
-    to: HostId,
-    msg: Msg,
-    q: &mut EventQueue<Event>,
-    net: &mut Network,
-    slab: &mut Slab,
-    trace: &mut Trace,
-    late: Option<u32>,
-) {
-    let verdict = match msg {
-        Msg::ConnectionReset { .. } => net.route_reset(now, from, to),
-        _ => net.route(now, from, to, msg.kind(), msg.is_data()),
-    };
-    match verdict {
-        Route::Deliver(at) => {
-            let late = net.last_late.map(|f| f as u32).or(late);
-            let slot = slab.put(Envelope { from, to, msg, late });
-            q.schedule(at, Event::Arrive { slot });
-        }
-        Route::Hold => {
-            let slot = slab.put(Envelope { from, to, msg, late });
-            slab.held.push(slot);
-        }
-        Route::Reset { fault, to_at, from_at } => {
-            // The data connection broke: the kernel tells both ends (each sees the other's end
-            // closed); the message itself is gone.
-            let slot = slab.put(Envelope { from, to, msg: Msg::ConnectionReset { remote: from }, late: None });
-            q.schedule(to_at, Event::Arrive { slot });
-            let slot = slab.put(Envelope { from: to, to: from, msg: Msg::ConnectionReset { remote: to }, late: None });
-            q.schedule(from_at, Event::Arrive { slot });
-            note_lost(now, fault, &msg, from, to, trace);
-        }
-        Route::Resent { fault, at } => {
-            note_lost(now, fault, &msg, from, to, trace);
-            let slot = slab.put(Envelope { from, to, msg, late: Some(fault as u32) });
-            q.schedule(at, Event::Arrive { slot });
-        }
-        Route::Drop { fault } => note_lost(now, fault, &msg, from, to, trace),
-    }
-}
-
-/// A message a rule dropped, noted up to `LOST_NOTES_PER_FAULT` times per fault.
-fn note_lost(now: TimeUs, fault: usize, msg: &Msg, from: HostId, to: HostId, trace: &mut Trace) {
-    let i = match trace.lost_noted.iter().position(|(f, _)| *f == fault) {
-        Some(i) => i,
-        None => {
-            trace.lost_noted.push((fault, 0));
-            trace.lost_noted.len() - 1
-        }
-    };
-    if trace.lost_noted[i].1 < LOST_NOTES_PER_FAULT {
-        trace.lost_noted[i].1 += 1;
-        trace.note(now, Note::MessageLost { fault, message: msg.name().into(), from, to });
-    }
-}
-
 /// What a finished engine run hands to the oracle and the reports.
 #[derive(Debug)]
 pub struct EngineOutcome {
@@ -422,21 +80,21 @@ struct Rolling {
 /// the process itself can be borrowed mutably alongside it.
 macro_rules! ctx {
     ($w:ident, $host:expr, $inc:expr) => {
-        Ctx {
-            now: $w.q.now_us(),
-            host: $host,
-            inc: $inc,
-            sc: $w.sc,
-            graph: &$w.graph,
-            logs: &$w.logs,
-            bugs: $w.bugs,
-            q: &mut $w.q,
-            net: &mut $w.net,
-            slab: &mut $w.slab,
-            timers: &mut $w.timers,
-            trace: &mut $w.trace,
-            faults: &mut $w.faults,
-        }
+        Ctx::new(
+            $w.q.now_us(),
+            $host,
+            $inc,
+            $w.sc,
+            &$w.graph,
+            &$w.logs,
+            $w.bugs,
+            &mut $w.q,
+            &mut $w.net,
+            &mut $w.slab,
+            &mut $w.timers,
+            &mut $w.trace,
+            &mut $w.faults,
+        )
     };
 }
 
@@ -493,15 +151,7 @@ impl<'a> World<'a> {
     pub fn new(sc: &'a Scenario, with_faults: bool) -> World<'a> {
         let graph = JobGraph::build(&sc.job);
         let (logs, _) = build_logs(sc);
-        let mut has_record_fault = vec![false; graph.spec.operators.len()];
-        let mut record_faults = Vec::new();
         let faults: &[crate::fault::FaultSpec] = if with_faults { &sc.faults } else { &[] };
-        for (i, f) in faults.iter().enumerate() {
-            if let (FaultTrigger::AtRecord { n, poison }, FaultAction::FailTask(r)) = (f.trigger, &f.action) {
-                has_record_fault[r.operator.0 as usize] = true;
-                record_faults.push(RecordFault { op: r.operator, index: r.index, n, fault: i, poison, poisoned: None });
-            }
-        }
         // A planted bug is in the code every run shares: the reference run has it too (most
         // only matter after a failure; those that hurt every run are what the oracle's absolute
         // check against the log is for).
@@ -524,24 +174,7 @@ impl<'a> World<'a> {
             slab: Slab::default(),
             timers: TimerPool::default(),
             trace: Trace::default(),
-            faults: FaultRt {
-                fault_times: vec![None; sc.faults.len()],
-                record_faults,
-                has_record_fault,
-                records_seen: Default::default(),
-                records_read: 0,
-                worker_requests: 0,
-                high_water: Default::default(),
-                phase: phase::PhaseRt::new(&graph, faults),
-                late: faults
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, f)| match f.trigger {
-                        FaultTrigger::AtLateDelivery { of, nth } => Some((i, of, nth.max(1))),
-                        _ => None,
-                    })
-                    .collect(),
-            },
+            faults: FaultRt::new(sc, &graph, faults),
             events: 0,
             stopped: false,
             budget_stop: None,
@@ -601,12 +234,12 @@ impl<'a> World<'a> {
             return false;
         };
         self.events += 1;
-        self.trace.event = self.events;
+        self.trace.set_event(self.events);
         at.hash(&mut self.trace.hash);
         ev.hash(&mut self.trace.hash);
         self.dispatch(ev);
-        if !self.faults.phase.unclassified.is_empty() {
-            for f in std::mem::take(&mut self.faults.phase.unclassified) {
+        if self.faults.has_unclassified() {
+            for f in self.faults.take_unclassified() {
                 self.classify(f);
             }
         }
@@ -639,7 +272,7 @@ impl<'a> World<'a> {
         let state = self.storage.entries() * crate::scenario::budget::BYTES_PER_STATE_ENTRY as u64;
         let notes = self.trace.notes.len() as u64 * (std::mem::size_of::<TraceEntry>() as u64 + 8);
         // The pools keep their high-water mark of slots.
-        let wire = self.slab.items.len() as u64 * std::mem::size_of::<Option<Envelope>>() as u64;
+        let wire = self.slab.slots() as u64 * std::mem::size_of::<Option<Envelope>>() as u64;
         let queued = self.q.len() as u64 * std::mem::size_of::<(TimeUs, Event)>() as u64;
         records + state + notes + wire + queued
     }
@@ -654,7 +287,7 @@ impl<'a> World<'a> {
     pub fn inspect(&self) -> crate::cluster::inspect::Inspection {
         use crate::cluster::inspect::{EdgeFlow, HostView, Inspection};
         let mut edges = vec![EdgeFlow::default(); self.graph.edges.len()];
-        for env in self.slab.items.iter().flatten() {
+        for env in self.slab.iter() {
             if let Msg::Data { ch, item, .. } = &env.msg {
                 let e = &mut edges[self.graph.channels[ch.0 as usize].edge as usize];
                 match item {
@@ -700,7 +333,7 @@ impl<'a> World<'a> {
             edges,
             txns: self.store.inspect(),
             committed: self.store.committed().len() as u64,
-            faults_fired: self.faults.fault_times.iter().filter(|t| t.is_some()).count(),
+            faults_fired: self.faults.fired_count(),
             failovers,
         }
     }
@@ -712,9 +345,7 @@ impl<'a> World<'a> {
     pub fn observe_only(&mut self) {
         self.storage.drop_cut_samples();
         self.store.share_chunks();
-        self.trace.drop_notes = true;
-        self.trace.notes = Vec::new();
-        self.trace.note_events = Vec::new();
+        self.trace.drop_notes();
     }
 
     /// The running trace hash: equal hashes after equal event counts mean the same run.
@@ -753,6 +384,7 @@ impl<'a> World<'a> {
             completed += j.checkpoints_completed();
             aborted += j.checkpoints_aborted();
         }
+        let (fault_times, records_read, coverage) = self.faults.into_report();
         EngineOutcome {
             trace_hash: self.trace.hash.finish(),
             events: self.events,
@@ -766,11 +398,11 @@ impl<'a> World<'a> {
             completed: self.storage.take_cut_samples(),
             committed: self.store.take_committed().into_vec(),
             store: self.store,
-            fault_times: self.faults.fault_times,
+            fault_times,
             violations: self.trace.violations,
-            records_read: self.faults.records_read,
+            records_read,
             rule_hits: self.net.rule_hits(),
-            coverage: self.faults.phase.coverage,
+            coverage,
             budget_stop: self.budget_stop,
         }
     }
@@ -788,7 +420,7 @@ impl<'a> World<'a> {
                         let late = env.late;
                         self.deliver(env);
                         if let Some(fault) = late
-                            && !self.faults.late.is_empty()
+                            && self.faults.counts_late()
                         {
                             self.late_delivered(fault as usize);
                         }
@@ -800,7 +432,7 @@ impl<'a> World<'a> {
                 match self.net.condition(host) {
                     HostCondition::Lost => {
                         if let (_, _, Timer::Send { slot }) = self.timers.take(slot) {
-                            drop(self.slab.take(slot));
+                            drop(self.slab.take(slot.index()));
                         }
                     }
                     HostCondition::Frozen => self.backlog[host.0 as usize].push(ev),
@@ -906,7 +538,7 @@ impl<'a> World<'a> {
             _ => self.alive_te(host) == Some(inc),
         };
         if let Timer::Send { slot } = timer {
-            let env = self.slab.take(slot);
+            let env = self.slab.take(slot.index());
             if alive {
                 self.route_env(env);
             }
@@ -964,7 +596,7 @@ impl<'a> World<'a> {
     /// Kubernetes/YARN start the workers an active ResourceManager asked for: new pods on new
     /// hosts, registered after the start delay.
     fn start_requested_workers(&mut self) {
-        for _ in 0..std::mem::take(&mut self.faults.worker_requests) {
+        for _ in 0..self.faults.take_worker_requests() {
             let host = self.new_tm_host();
             self.start_taskmanager(host, self.sc.cluster.taskmanager_start_delay_us);
         }
@@ -1092,7 +724,7 @@ impl<'a> World<'a> {
     fn on_fault(&mut self, index: usize) {
         let now = self.now();
         self.classify(index);
-        self.faults.fault_times[index] = Some(now);
+        self.faults.fired(index, now);
         let action = self.sc.faults[index].action.clone();
         let graph = &self.graph;
         let mut text = action.describe(&|r| graph.subtask_ref_name(r)) + &self.phase_text(index);
@@ -1204,17 +836,7 @@ impl<'a> World<'a> {
     /// them fires once its n-th has (right after, at the same instant).
     fn late_delivered(&mut self, of: usize) {
         let now = self.now();
-        let q = &mut self.q;
-        self.faults.late.retain_mut(|(fault, counts, left)| {
-            if *counts != of {
-                return true;
-            }
-            *left -= 1;
-            if *left == 0 {
-                q.schedule(now, Event::Fault { index: *fault as u32 });
-            }
-            *left > 0
-        });
+        self.faults.late_delivered(of, now, &mut self.q);
     }
 
     /// Sends a message now that waited (a delayed send, a held one after a heal).
@@ -1228,14 +850,14 @@ impl<'a> World<'a> {
             return;
         }
         // Held messages go out again in the order they were sent (TCP retransmits).
-        let held = std::mem::take(&mut self.slab.held);
+        let held = self.slab.take_held();
         let n = held.len() as u64;
         for slot in held {
             let mut env = self.slab.take(slot);
             env.late = env.late.or(Some(fault as u32));
             self.route_env(env);
         }
-        let still = self.slab.held.len() as u64;
+        let still = self.slab.held_len() as u64;
         self.note(Note::PartitionHealed { fault, released: n - still });
     }
 
@@ -1249,5 +871,46 @@ impl<'a> World<'a> {
         // Worked off in order before anything else due now: a message that arrives at this
         // very instant queues behind those that waited (the kernel's socket buffers keep order).
         self.q.schedule_first(backlog);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::msg::AttemptId;
+    use crate::job::graph::SubtaskId;
+    use crate::scenario::testing::keyed_job;
+
+    /// A message its receiver does not handle is a violation of the run (so a scenario test,
+    /// which requires none, fails), on every kind of process — not dropped silently.
+    #[test]
+    fn an_unhandled_message_is_a_violation_of_the_run() {
+        let sc = keyed_job(2, 2);
+        let mut w = World::new(&sc, false);
+        // Instant 0: the JobManager and the TaskManagers start.
+        while w.now() == 0 && w.step() {}
+        assert!(w.alive_te(HostId::tm(0)).is_some() && w.jm.is_some(), "the processes are up");
+        assert!(w.trace.violations.is_empty(), "{:?}", w.trace.violations);
+        let tm = HostId::tm(0);
+        let id = AttemptId { st: SubtaskId(0), attempt: 0, jm: 0 };
+        let misrouted = [
+            (tm, HostId::JOBMANAGER, Msg::LeaderChanged { jm: 0 }),
+            (HostId::JOBMANAGER, tm, Msg::Register { te: 0, tm: 0, slots: 1 }),
+            (tm, HostId::STORAGE, Msg::HaRecover { jm: 0 }),
+            (tm, HostId::STORE, Msg::DiscardCheckpoint { cp: 1 }),
+            (HostId::JOBMANAGER, HostId::HA, Msg::UploadDone { id, cp: 1 }),
+        ];
+        let hash = w.hash_so_far();
+        for (i, (from, to, msg)) in misrouted.into_iter().enumerate() {
+            let name = msg.name();
+            w.deliver(Envelope { from, to, msg, late: None });
+            assert_eq!(w.trace.violations.len(), i + 1, "{name} to {}: {:?}", to.name(), w.trace.violations);
+            let v = &w.trace.violations[i];
+            assert!(v.contains("unhandled message") && v.contains(name) && v.contains(&to.name()), "{v}");
+        }
+        // Recording it changes nothing the process does: the trace hash is the same.
+        assert_eq!(w.hash_so_far(), hash);
+        let outcome = w.finish();
+        assert_eq!(outcome.violations.len(), 5, "{:?}", outcome.violations);
     }
 }

@@ -3,8 +3,9 @@
 //! checkpoint storage (a DFS holding uploaded snapshots), and the HA store (ZooKeeper or
 //! Kubernetes ConfigMaps: job graph, completed-checkpoint pointers, leader).
 
-use super::engine::Ctx;
-use super::msg::{AttemptId, FileKey, Msg};
+use super::ctx::Ctx;
+pub use super::inspect::TxnState;
+use super::msg::{AttemptId, FileKey, Msg, SubtaskSnapshot, TxnId};
 use super::net::HostId;
 use crate::job::graph::SubtaskId;
 use crate::job::record::Record;
@@ -12,24 +13,6 @@ use crate::job::spec::OperatorId;
 use crate::sim::TimeUs;
 use crate::trace::Note;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A transaction's name: sink subtask and the checkpoint that will pre-commit it (Kafka's
-/// transactional id `prefix-subtask-checkpoint`). The writer's epoch is not part of the name:
-/// a zombie and its replacement write to the same id, and only fencing keeps them apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TxnId {
-    pub sink: OperatorId,
-    pub index: u32,
-    pub checkpoint: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TxnState {
-    Open,
-    Prepared,
-    Committed,
-    Aborted,
-}
 
 #[derive(Clone, Debug)]
 pub struct Txn {
@@ -226,7 +209,7 @@ impl TxnStore {
                 let n = t.records.len() as u64;
                 t.committed = n;
                 let sink = txn.sink;
-                let now_us = ctx.now;
+                let now_us = ctx.now();
                 self.committed.extend(t.records.take().iter().map(|&record| CommittedRecord {
                     sink,
                     record,
@@ -240,7 +223,7 @@ impl TxnStore {
     // Each arm is one message handler; guards would hide the handler's condition in the pattern.
     #[allow(clippy::collapsible_match)]
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
-        let now = ctx.now;
+        let now = ctx.now();
         match msg {
             Msg::InitSink { id, sink, index, recommit, restored_cp, abort_lingering } => {
                 let me = (id.jm, id.attempt);
@@ -343,23 +326,10 @@ impl TxnStore {
                     None => {}
                 }
             }
-            _ => {}
+            // Only TaskExecutors' producers talk to the sink store.
+            other => ctx.unhandled(from, &other),
         }
     }
-}
-
-/// State of one subtask in a checkpoint, as uploaded to checkpoint storage.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SubtaskSnapshot {
-    /// Source read positions: (partition, next offset).
-    pub source_positions: Vec<(u32, u64)>,
-    /// Whether the source had read its whole log when it snapshotted.
-    pub source_at_end: bool,
-    /// Keyed state per chained keyed operator: (operator, key → value).
-    pub keyed: Vec<(OperatorId, BTreeMap<u32, i64>)>,
-    /// Sink committables not yet known to be committed: pre-committed transactions.
-    pub committables: Vec<TxnId>,
-    pub bytes: u64,
 }
 
 /// A completed checkpoint: `<checkpoint dir>/<job id>/chk-<id>`.
@@ -372,24 +342,11 @@ pub struct CompletedCheckpoint {
     pub bytes: u64,
 }
 
-/// Bytes a snapshot takes in storage: fixed metadata plus entries (heap backend, roughly).
-const SNAPSHOT_BASE_BYTES: u64 = 1024;
-const BYTES_PER_KEYED_ENTRY: u64 = 32;
-const BYTES_PER_OFFSET: u64 = 16;
-const BYTES_PER_COMMITTABLE: u64 = 128;
 /// Keyed-state entries kept over all cut samples (about 100 MB).
 const CUT_SAMPLE_ENTRIES: u64 = 2_000_000;
 
 fn keyed_entries(s: &SubtaskSnapshot) -> u64 {
     s.keyed.iter().map(|(_, m)| m.len() as u64).sum()
-}
-
-pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
-    let keyed: u64 = s.keyed.iter().map(|(_, m)| m.len() as u64).sum();
-    SNAPSHOT_BASE_BYTES
-        + keyed * BYTES_PER_KEYED_ENTRY
-        + s.source_positions.len() as u64 * BYTES_PER_OFFSET
-        + s.committables.len() as u64 * BYTES_PER_COMMITTABLE
 }
 
 /// Checkpoint storage: files by (checkpoint, subtask); uploads and downloads take latency plus
@@ -408,7 +365,7 @@ pub struct CheckpointStorage {
 
 impl CheckpointStorage {
     fn transfer_us(ctx: &Ctx, bytes: u64) -> u64 {
-        let c = &ctx.sc.cluster;
+        let c = &ctx.sc().cluster;
         c.storage_latency_us + bytes.saturating_mul(1_000_000) / c.storage_bytes_per_s.max(1)
     }
 
@@ -457,7 +414,8 @@ impl CheckpointStorage {
                     }
                 }
             }
-            _ => {}
+            // Only uploads, downloads and the JobManager's _metadata and discards come here.
+            other => ctx.unhandled(from, &other),
         }
     }
 
@@ -527,7 +485,8 @@ impl HaStore {
                     }
                 }
             }
-            _ => {}
+            // Only the JobManager talks to the HA store.
+            other => ctx.unhandled(from, &other),
         }
     }
 }

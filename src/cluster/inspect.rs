@@ -2,12 +2,20 @@
 //! state and what is on the wire, as plain data. For the replay's views only; no process reads
 //! this (they learn by messages), and it changes nothing.
 
-use crate::cluster::external::TxnState;
 use crate::cluster::net::HostCondition;
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::SubtaskId;
 use crate::job::spec::OperatorId;
 use crate::sim::TimeUs;
+
+/// A transaction's state in the sink's store (`external::TxnStore`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnState {
+    Open,
+    Prepared,
+    Committed,
+    Aborted,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Inspection {

@@ -17,9 +17,29 @@
 //!     te.tasks.len() // a TaskExecutor's tasks are its own
 //! }
 //! ```
+//!
+//! Nor can a process reach the engine through its `Ctx`: it reports (`probe`, `request_workers`,
+//! …) and reads the facts every process knows, but the engine's fault bookkeeping, queue and
+//! network are private fields of `Ctx`. This compiles:
+//!
+//! ```no_run
+//! fn report(ctx: &mut recoverysim::cluster::ctx::Ctx) -> u64 {
+//!     ctx.request_workers(1);
+//!     ctx.now()
+//! }
+//! ```
+//!
+//! and this does not:
+//!
+//! ```compile_fail
+//! fn arm(ctx: &mut recoverysim::cluster::ctx::Ctx) {
+//!     let _ = &mut ctx.faults; // the engine's fault bookkeeping is not a process's
+//! }
+//! ```
 
 pub mod bugs;
 pub mod config;
+pub mod ctx;
 pub mod engine;
 pub mod external;
 pub mod inspect;
@@ -29,3 +49,4 @@ pub mod net;
 pub mod restart;
 pub mod state;
 pub mod taskexecutor;
+pub mod timer;

@@ -4,7 +4,6 @@
 //! store). A message travels over `net::Network` from one host to another; nothing else crosses
 //! a process boundary.
 
-use super::external::{SubtaskSnapshot, TxnId};
 use super::net::HostId;
 use super::state::ExecutionState;
 use crate::fault::MessageKind;
@@ -12,6 +11,7 @@ use crate::job::graph::{ChannelId, SubtaskId};
 use crate::job::record::Record;
 use crate::job::spec::OperatorId;
 use crate::trace::FailureCause;
+use std::collections::BTreeMap;
 
 /// What travels in a data channel.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +36,44 @@ pub struct AttemptId {
 pub struct FileKey {
     pub cp: u64,
     pub st: SubtaskId,
+}
+
+/// A transaction's name: sink subtask and the checkpoint that will pre-commit it (Kafka's
+/// transactional id `prefix-subtask-checkpoint`). The writer's epoch is not part of the name:
+/// a zombie and its replacement write to the same id, and only fencing keeps them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxnId {
+    pub sink: OperatorId,
+    pub index: u32,
+    pub checkpoint: u64,
+}
+
+/// State of one subtask in a checkpoint, as uploaded to checkpoint storage.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SubtaskSnapshot {
+    /// Source read positions: (partition, next offset).
+    pub source_positions: Vec<(u32, u64)>,
+    /// Whether the source had read its whole log when it snapshotted.
+    pub source_at_end: bool,
+    /// Keyed state per chained keyed operator: (operator, key → value).
+    pub keyed: Vec<(OperatorId, BTreeMap<u32, i64>)>,
+    /// Sink committables not yet known to be committed: pre-committed transactions.
+    pub committables: Vec<TxnId>,
+    pub bytes: u64,
+}
+
+/// Bytes a snapshot takes in storage: fixed metadata plus entries (heap backend, roughly).
+const SNAPSHOT_BASE_BYTES: u64 = 1024;
+const BYTES_PER_KEYED_ENTRY: u64 = 32;
+const BYTES_PER_OFFSET: u64 = 16;
+const BYTES_PER_COMMITTABLE: u64 = 128;
+
+pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
+    let keyed: u64 = s.keyed.iter().map(|(_, m)| m.len() as u64).sum();
+    SNAPSHOT_BASE_BYTES
+        + keyed * BYTES_PER_KEYED_ENTRY
+        + s.source_positions.len() as u64 * BYTES_PER_OFFSET
+        + s.committables.len() as u64 * BYTES_PER_COMMITTABLE
 }
 
 /// Where a restarted attempt's state comes from (Flink's JobManagerTaskRestore).

@@ -1,90 +1,16 @@
-//! The environment's side of checkpoint-protocol phases: `at-phase` faults armed on the probes
-//! the processes' code passes (`Ctx::probe`), and the classification of every fired fault by the
-//! job's phase and the operators it hit (`explore`'s coverage). Read-only towards processes: the
-//! classification looks at the world as an observer (`World::inspect`), and neither changes what
-//! a process does nor the trace hash; only a fired `at-phase` fault schedules its event.
+//! The engine's side of checkpoint-protocol phases: where an `at-phase` fault (armed on the
+//! probes the processes' code passes, `Ctx::probe` in `ctx::faults`) hits and how its note says
+//! so, and the classification of every fired fault by the job's phase and the operators it hit
+//! (`explore`'s coverage). Read-only towards processes: the classification looks at the world as
+//! an observer (`World::inspect`), and neither changes what a process does nor the trace hash.
 
-use super::{Ctx, Event, World};
+use super::World;
+use crate::cluster::inspect::TxnState;
 use crate::cluster::net::HostId;
 use crate::cluster::state::{ExecutionState, JobStatus};
-use crate::fault::phase::{FaultCoverage, JobPhase, Probe, ProbeState, ProtocolPhase};
-use crate::fault::{FaultAction, FaultTrigger, HostRef};
-use crate::job::graph::{JobGraph, SubtaskId};
-
-/// An armed `at-phase` fault.
-#[derive(Clone, Debug)]
-pub struct PhaseFault {
-    pub fault: usize,
-    pub phase: ProtocolPhase,
-    pub st: SubtaskId,
-    pub checkpoint: Option<u64>,
-    pub after_us: u64,
-    /// Once reached: the host of the attempt that reached the phase (`None` when the JobManager
-    /// reached it) and the checkpoint.
-    pub fired: Option<(Option<HostId>, u64)>,
-}
-
-/// Phase faults and what the probes told, for the engine's fault runtime.
-#[derive(Clone, Debug, Default)]
-pub struct PhaseRt {
-    pub armed: Vec<PhaseFault>,
-    pub probes: ProbeState,
-    /// Faults fired inside a handler (at-record), classified once the handler returns.
-    pub unclassified: Vec<usize>,
-    pub coverage: Vec<FaultCoverage>,
-}
-
-impl PhaseRt {
-    pub fn new(graph: &JobGraph, faults: &[crate::fault::FaultSpec]) -> PhaseRt {
-        let mut armed = Vec::new();
-        for (fault, f) in faults.iter().enumerate() {
-            if let FaultTrigger::AtPhase { phase, subtask, checkpoint, after_us } = f.trigger {
-                let st = graph.subtask_id(subtask);
-                armed.push(PhaseFault { fault, phase, st, checkpoint, after_us, fired: None });
-            }
-        }
-        PhaseRt {
-            armed,
-            probes: ProbeState { notify_pending: vec![false; graph.subtask_count()] },
-            unclassified: Vec::new(),
-            coverage: Vec::new(),
-        }
-    }
-}
-
-impl Ctx<'_> {
-    /// Environment hook: the process's code reached a point of the checkpoint protocol. The
-    /// engine records it for classifying faults and fires an `at-phase` fault waiting for it
-    /// (the fault event comes right after the event being handled, at the same instant).
-    #[inline]
-    pub fn probe(&mut self, p: Probe) {
-        let n = self.graph.subtask_count();
-        self.faults.phase.probes.observe(n, p);
-        if !self.faults.phase.armed.is_empty() {
-            self.probe_slow(p);
-        }
-    }
-
-    fn probe_slow(&mut self, p: Probe) {
-        let now = self.now;
-        let (phase, st, cp, host) = match p {
-            Probe::Subtask { phase, st, cp } => (phase, Some(st), cp, Some(self.host)),
-            Probe::Completed { cp } => (ProtocolPhase::CompletedNotNotified, None, cp, None),
-            Probe::Notified { .. } => return,
-        };
-        for a in &mut self.faults.phase.armed {
-            let hit = a.fired.is_none()
-                && a.phase == phase
-                && st.is_none_or(|s| s == a.st)
-                && a.checkpoint.is_none_or(|c| c == cp)
-                && now >= a.after_us;
-            if hit {
-                a.fired = Some((host, cp));
-                self.q.schedule(now, Event::Fault { index: a.fault as u32 });
-            }
-        }
-    }
-}
+use crate::fault::phase::{FaultCoverage, JobPhase};
+use crate::fault::{FaultAction, HostRef};
+use crate::job::graph::SubtaskId;
 
 impl World<'_> {
     /// Where the subtask's newest attempt runs (alive TaskExecutors only).
@@ -95,14 +21,13 @@ impl World<'_> {
     /// The TaskManager to kill for `KillTaskManagerOf`: the host of the attempt that reached the
     /// phase, else of the subtask's newest attempt.
     pub(super) fn phase_victim(&self, fault: usize, st: SubtaskId) -> Option<HostId> {
-        let recorded =
-            self.faults.phase.armed.iter().find(|a| a.fault == fault).and_then(|a| a.fired).and_then(|f| f.0);
+        let recorded = self.faults.phase_fault(fault).and_then(|a| a.fired).and_then(|f| f.0);
         recorded.or_else(|| self.host_of_attempt(st))
     }
 
     /// How the fault's note says where it fired: ` (snapshot-taken, checkpoint 5) on tm-1`.
     pub(super) fn phase_text(&self, fault: usize) -> String {
-        let Some(a) = self.faults.phase.armed.iter().find(|a| a.fault == fault) else { return String::new() };
+        let Some(a) = self.faults.phase_fault(fault) else { return String::new() };
         let cp = a.fired.map_or(0, |f| f.1);
         let what = if a.phase.is_checkpoint_phase() { "checkpoint" } else { "restoring checkpoint" };
         let cp = if cp > 0 { format!(", {what} {cp}") } else { String::new() };
@@ -151,7 +76,7 @@ impl World<'_> {
             .collect();
         operators.sort_unstable();
         operators.dedup();
-        self.faults.phase.coverage.push(FaultCoverage { fault, kind: spec.action.kind_name(), phase, operators });
+        self.faults.push_coverage(FaultCoverage { fault, kind: spec.action.kind_name(), phase, operators });
     }
 
     fn job_phase(&self, v: &crate::cluster::inspect::Inspection) -> JobPhase {
@@ -188,10 +113,10 @@ impl World<'_> {
             }
             return JobPhase::WaitingForAcks;
         }
-        if self.faults.phase.probes.any_notify_pending() {
+        if self.faults.notify_pending() {
             return JobPhase::NotifyPending;
         }
-        if v.txns.iter().any(|t| t.state == crate::cluster::external::TxnState::Prepared) {
+        if v.txns.iter().any(|t| t.state == TxnState::Prepared) {
             return JobPhase::PreCommitted;
         }
         JobPhase::Running

@@ -2,11 +2,12 @@
 //! acknowledgements, completion (the _metadata written to storage, the pointer to the HA
 //! store), retention, notifications, expiry and `tolerable-failed-checkpoints`.
 
-use super::{CompletedMeta, JmAsk, JmTimer, JobManager, PendingCheckpoint};
-use crate::cluster::engine::{Ctx, Timer};
+use super::{CompletedMeta, JmAsk, JobManager, PendingCheckpoint};
+use crate::cluster::ctx::{Ctx, Timer};
 use crate::cluster::msg::{AttemptId, FileKey, Msg};
 use crate::cluster::net::HostId;
 use crate::cluster::state::{ExecutionState, JobStatus};
+use crate::cluster::timer::JmTimer;
 use crate::job::graph::SubtaskId;
 use crate::trace::{AbortReason, FailureCause, Note};
 
@@ -17,23 +18,23 @@ impl JobManager {
     }
 
     pub(super) fn on_checkpoint_tick(&mut self, ctx: &mut Ctx) {
-        let Some(interval) = ctx.sc.flink.checkpoint_interval_us else { return };
+        let Some(interval) = ctx.sc().flink.checkpoint_interval_us else { return };
         ctx.timer(interval, Timer::Jm(JmTimer::CheckpointTick));
-        let now = ctx.now;
+        let now = ctx.now();
         // FLIP-147: finished tasks take no part; every other task must be running.
         let ready = self.vertices.iter().all(|v| matches!(v.state, ExecutionState::Running | ExecutionState::Finished))
             && self.vertices.iter().any(|v| v.state == ExecutionState::Running);
         if self.job_status != JobStatus::Running
-            || self.pending.len() >= ctx.sc.flink.max_concurrent_checkpoints as usize
+            || self.pending.len() >= ctx.sc().flink.max_concurrent_checkpoints as usize
             || !ready
             || (self.checkpoints_completed > 0
-                && now < self.last_checkpoint_done_us + ctx.sc.flink.checkpoint_min_pause_us)
+                && now < self.last_checkpoint_done_us + ctx.sc().flink.checkpoint_min_pause_us)
         {
             return;
         }
         let id = self.next_checkpoint_id;
         self.next_checkpoint_id += 1;
-        if ctx.sc.flink.leader_election_us().is_some() {
+        if ctx.sc().flink.leader_election_us().is_some() {
             // With HA the id counter lives in ZooKeeper / a ConfigMap (CheckpointIDCounter): a
             // new leader never reuses the id of a checkpoint the old one triggered, so a local
             // copy or a lingering transaction of that attempt is never taken for a new one.
@@ -44,7 +45,7 @@ impl JobManager {
         let files: Vec<Option<(FileKey, u64)>> =
             (0..n).map(|i| if acked[i] { self.final_files[i] } else { None }).collect();
         let missing = acked.iter().filter(|a| !**a).count() as u32;
-        let deadline_us = now + ctx.sc.flink.checkpoint_timeout_us;
+        let deadline_us = now + ctx.sc().flink.checkpoint_timeout_us;
         self.pending.push(PendingCheckpoint {
             id,
             triggered_at_us: now,
@@ -59,8 +60,8 @@ impl JobManager {
             let st = SubtaskId(i as u32);
             // CheckpointPlanCalculator: trigger the running tasks whose inputs all come from
             // finished tasks (at first: the sources).
-            let producers_finished = ctx.graph.subtasks[i].inputs.iter().all(|ch| {
-                self.vertices[ctx.graph.channels[ch.0 as usize].from.0 as usize].state == ExecutionState::Finished
+            let producers_finished = ctx.graph().subtasks[i].inputs.iter().all(|ch| {
+                self.vertices[ctx.graph().channels[ch.0 as usize].from.0 as usize].state == ExecutionState::Finished
             });
             if self.vertices[i].state == ExecutionState::Running
                 && producers_finished
@@ -101,26 +102,26 @@ impl JobManager {
             return;
         }
         let p = self.pending.remove(pos);
-        let now = ctx.now;
+        let now = ctx.now();
         let (files, sizes): (Vec<FileKey>, Vec<u64>) =
             p.files.iter().map(|f| f.expect("every subtask acknowledged or had finished")).unzip();
         let total: u64 = sizes.iter().sum();
         ctx.send(HostId::STORAGE, Msg::FinalizeCheckpoint { cp, files: files.clone(), completed_at_us: now });
-        if ctx.sc.flink.leader_election_us().is_some() {
+        if ctx.sc().flink.leader_election_us().is_some() {
             ctx.send(
                 HostId::HA,
                 Msg::HaPutCheckpoint { jm: self.generation, cp, files: files.clone(), bytes: sizes.clone() },
             );
         }
         self.completed.push_back(CompletedMeta { id: cp, files, bytes: sizes });
-        while self.completed.len() > ctx.sc.flink.checkpoints_retained as usize {
+        while self.completed.len() > ctx.sc().flink.checkpoints_retained as usize {
             let old = self.completed.pop_front().expect("longer than retained");
             ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { cp: old.id });
         }
         self.checkpoints_completed += 1;
         self.consecutive_failed_checkpoints = 0;
         // dropSubsumedCheckpoints: older checkpoints still in flight can no longer complete.
-        if !ctx.bugs.no_subsume_pending {
+        if !ctx.bugs().no_subsume_pending {
             while self.pending.first().is_some_and(|o| o.id < cp) {
                 self.abort_oldest(ctx, AbortReason::Subsumed);
             }
@@ -150,7 +151,7 @@ impl JobManager {
     pub(super) fn on_checkpoint_expired(&mut self, ctx: &mut Ctx) {
         self.expiry_check_scheduled = false;
         while let Some(first) = self.pending.iter().map(|p| p.deadline_us).min() {
-            if ctx.now < first {
+            if ctx.now() < first {
                 self.expiry_check_scheduled = true;
                 ctx.timer_at(first, Timer::Jm(JmTimer::CheckpointExpired));
                 return;
@@ -159,13 +160,13 @@ impl JobManager {
             let p = self.pending.remove(pos);
             self.aborted(ctx, p, AbortReason::Expired);
             self.consecutive_failed_checkpoints += 1;
-            if self.consecutive_failed_checkpoints > ctx.sc.flink.tolerable_failed_checkpoints {
+            if self.consecutive_failed_checkpoints > ctx.sc().flink.tolerable_failed_checkpoints {
                 self.consecutive_failed_checkpoints = 0;
                 // CheckpointFailureManager → a global failure: every task is cancelled and
                 // restarted (which aborts the other pending checkpoints too).
                 if matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
                     let all: Vec<SubtaskId> = (0..self.vertices.len() as u32).map(SubtaskId).collect();
-                    let now = ctx.now;
+                    let now = ctx.now();
                     self.start_failover(ctx, SubtaskId(0), FailureCause::CheckpointExpired, now, all);
                 }
             }

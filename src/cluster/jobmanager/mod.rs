@@ -15,49 +15,17 @@ mod checkpoint;
 mod scheduler;
 
 use super::config::ResourceManagerKind;
-use super::engine::{Ctx, Timer};
+use super::ctx::{Ctx, Timer};
 use super::msg::{AskRef, AttemptId, FileKey, HbSender, Msg, heartbeat_target};
 use super::net::HostId;
 use super::restart::RestartBackoff;
 use super::state::{ExecutionState, JobStatus};
+use super::timer::JmTimer;
 use crate::job::graph::{JobGraph, SubtaskId};
 use crate::scenario::Scenario;
 use crate::sim::{Rng, Stream, TimeUs};
 use crate::trace::{Detection, FailureCause, Note};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-/// The JobManager process's own timers.
-#[derive(Clone, Copy, Debug, Hash)]
-pub enum JmTimer {
-    /// The JobMaster's heartbeat loop (one loop over all TaskManagers, as
-    /// HeartbeatManagerSenderImpl does).
-    HeartbeatTick,
-    /// The ResourceManager's heartbeat loop, with its own phase.
-    RmHeartbeatTick,
-    /// A heartbeat monitor looks at its deadline.
-    HeartbeatCheck {
-        te: u32,
-        rm: bool,
-    },
-    AskTimeout {
-        ask: u64,
-    },
-    RestartTimer {
-        failover: u32,
-    },
-    CheckpointTick,
-    CheckpointExpired,
-    SlotRequestTimeout {
-        group: u32,
-        generation: u64,
-    },
-    /// `resourcemanager.standalone.start-up-time` is over.
-    StartUpOver,
-    /// This JobManager becomes the leader (HA: after the old leader's lease/session expired).
-    Leadership,
-    /// The user submits the job (generation 0 only).
-    Submit,
-}
 
 /// One failover as reported: when, why, what restarted, from which checkpoint, when all ran.
 #[derive(Clone, Debug, PartialEq)]
@@ -272,8 +240,8 @@ impl JobManager {
     /// with a phase drawn from the seed: when the process started relative to the scenario's
     /// clock); the JobMaster waits for leadership.
     pub fn start(&mut self, ctx: &mut Ctx, leader_at_us: TimeUs) {
-        self.rm_started_us = ctx.now;
-        let iv = ctx.sc.flink.heartbeat_interval_us;
+        self.rm_started_us = ctx.now();
+        let iv = ctx.sc().flink.heartbeat_interval_us;
         let jm_phase = 1 + ctx.draw(iv - 1);
         let rm_phase = 1 + ctx.draw(iv - 1);
         ctx.timer(jm_phase, Timer::Jm(JmTimer::HeartbeatTick));
@@ -308,10 +276,10 @@ impl JobManager {
             self.set_state(ctx, st, ExecutionState::Scheduled);
         }
         self.allocate_and_deploy(ctx, &all);
-        if let Some(iv) = ctx.sc.flink.checkpoint_interval_us {
+        if let Some(iv) = ctx.sc().flink.checkpoint_interval_us {
             // CheckpointCoordinator: first trigger after a random delay in [min-pause, interval).
-            let lo = ctx.sc.flink.checkpoint_min_pause_us.min(iv);
-            let mut rng = Rng::new(ctx.sc.seed.wrapping_add(u64::from(self.generation)), Stream::Checkpoint);
+            let lo = ctx.sc().flink.checkpoint_min_pause_us.min(iv);
+            let mut rng = Rng::new(ctx.sc().seed.wrapping_add(u64::from(self.generation)), Stream::Checkpoint);
             let first = lo + rng.below_inclusive((iv - lo).saturating_sub(1));
             ctx.timer(first, Timer::Jm(JmTimer::CheckpointTick));
         }
@@ -328,7 +296,7 @@ impl JobManager {
                 }
             }
             Msg::WorkerTerminated { te } => {
-                if ctx.sc.cluster.resource_manager == ResourceManagerKind::Active && self.tms.contains_key(&te) {
+                if ctx.sc().cluster.resource_manager == ResourceManagerKind::Active && self.tms.contains_key(&te) {
                     self.tm_lost(ctx, te, Detection::PodTerminated);
                 }
             }
@@ -339,7 +307,7 @@ impl JobManager {
                 if sender == HbSender::JobMaster && self.tms.contains_key(&te) {
                     self.reconcile(ctx, te, &deployed);
                 }
-                let now = ctx.now;
+                let now = ctx.now();
                 if let Some(t) = self.tms.get_mut(&te) {
                     match sender {
                         HbSender::JobMaster => {
@@ -395,7 +363,7 @@ impl JobManager {
                             ctx.send(host, Msg::CancelTask { ask, id });
                         }
                         let cause = FailureCause::UnexpectedTransition { from: cur, to: state };
-                        self.on_failure(ctx, st, id.attempt, cause, ctx.now);
+                        self.on_failure(ctx, st, id.attempt, cause, ctx.now());
                     }
                     ExecutionState::Failed => {
                         let cause = cause.unwrap_or(FailureCause::TaskException);
@@ -404,7 +372,16 @@ impl JobManager {
                     ExecutionState::Canceled if cur == ExecutionState::Canceling => {
                         self.set_state(ctx, st, ExecutionState::Canceled)
                     }
-                    _ => {}
+                    // The JobMaster's own decision overtook the update: it is already cancelling
+                    // the attempt, or has failed, canceled or finished it.
+                    ExecutionState::Initializing | ExecutionState::Running | ExecutionState::Canceled => {}
+                    // A TaskExecutor reports no other state with updateTaskExecutionState
+                    // (FINISHED comes as `TaskFinished`).
+                    ExecutionState::Created
+                    | ExecutionState::Scheduled
+                    | ExecutionState::Deploying
+                    | ExecutionState::Canceling
+                    | ExecutionState::Finished => ctx.unhandled(from, &msg),
                 }
             }
             Msg::TaskFinished { id, file, bytes } => {
@@ -434,7 +411,9 @@ impl JobManager {
                 ctx.note(Note::LeaderElected { jm: self.generation, checkpoint: latest.as_ref().map(|c| c.id) });
                 self.submit_job(ctx, latest);
             }
-            _ => {}
+            // Nothing else is for the JobManager: a refusal or answer of another process's ask,
+            // a message for a TaskExecutor or an external system.
+            other => ctx.unhandled(from, &other),
         }
     }
 
@@ -446,7 +425,7 @@ impl JobManager {
     fn reconcile(&mut self, ctx: &mut Ctx, te: u32, deployed: &[AttemptId]) {
         let tm = self.tms[&te].tm;
         let host = self.tms[&te].host;
-        let now = ctx.now;
+        let now = ctx.now();
         for i in 0..self.vertices.len() {
             let v = &self.vertices[i];
             let st = SubtaskId(i as u32);
@@ -488,13 +467,13 @@ impl JobManager {
                 for (te, host) in targets {
                     ctx.send(host, Msg::HeartbeatRequest { te, from: sender, jm: self.generation });
                 }
-                ctx.timer(ctx.sc.flink.heartbeat_interval_us, Timer::Jm(t));
+                ctx.timer(ctx.sc().flink.heartbeat_interval_us, Timer::Jm(t));
             }
             JmTimer::HeartbeatCheck { te, rm } => {
                 let Some(r) = self.tms.get(&te) else { return };
                 let last = if rm { r.last_rm_heartbeat_us } else { r.last_jm_heartbeat_us };
-                let due = last + ctx.sc.flink.heartbeat_timeout_us;
-                if ctx.now >= due {
+                let due = last + ctx.sc().flink.heartbeat_timeout_us;
+                if ctx.now() >= due {
                     let d = if rm { Detection::RmHeartbeatTimeout } else { Detection::HeartbeatTimeout };
                     self.tm_lost(ctx, te, d);
                 } else {
@@ -534,7 +513,7 @@ impl JobManager {
         }
         let new = !self.tms.contains_key(&te);
         if new {
-            let now = ctx.now;
+            let now = ctx.now();
             self.tms.insert(
                 te,
                 TmRec {
@@ -548,7 +527,7 @@ impl JobManager {
                 },
             );
             self.pending_workers = self.pending_workers.saturating_sub(1);
-            let timeout = ctx.sc.flink.heartbeat_timeout_us;
+            let timeout = ctx.sc().flink.heartbeat_timeout_us;
             ctx.timer(timeout, Timer::Jm(JmTimer::HeartbeatCheck { te, rm: false }));
             ctx.timer(timeout, Timer::Jm(JmTimer::HeartbeatCheck { te, rm: true }));
             if now > 0 {
@@ -557,7 +536,7 @@ impl JobManager {
         }
         ctx.send(from, Msg::RegisterReply { te, jm: self.generation });
         if self.job_status == JobStatus::Created {
-            if self.generation == 0 && self.tms.len() >= ctx.sc.cluster.taskmanagers as usize {
+            if self.generation == 0 && self.tms.len() >= ctx.sc().cluster.taskmanagers as usize {
                 self.submit_job(ctx, None);
             }
             return;
@@ -572,7 +551,7 @@ impl JobManager {
         if let Some((te, sender)) = heartbeat_target(a) {
             // A heartbeat request: only RecipientUnreachableException counts.
             let rm = sender == HbSender::ResourceManager;
-            let Some(threshold) = ctx.sc.flink.heartbeat_rpc_failure_threshold else { return };
+            let Some(threshold) = ctx.sc().flink.heartbeat_rpc_failure_threshold else { return };
             let Some(r) = self.tms.get_mut(&te) else { return };
             let n = if rm {
                 r.rm_failures += 1;
@@ -594,7 +573,7 @@ impl JobManager {
                     let tm = self.tms.get(&te).map(|r| r.tm).unwrap_or(u32::MAX);
                     let cause =
                         if refused { FailureCause::DeployFailed { tm } } else { FailureCause::DeployTimeout { tm } };
-                    self.on_failure(ctx, id.st, id.attempt, cause, ctx.now);
+                    self.on_failure(ctx, id.st, id.attempt, cause, ctx.now());
                 }
             }
             JmAsk::Trigger { cp } => self.on_trigger_failed(ctx, cp),
@@ -616,7 +595,7 @@ impl JobManager {
         let a = self.next_ask;
         self.next_ask += 1;
         self.asks.insert(a, ask);
-        ctx.timer(ctx.sc.flink.ask_timeout_us, Timer::Jm(JmTimer::AskTimeout { ask: a }));
+        ctx.timer(ctx.sc().flink.ask_timeout_us, Timer::Jm(JmTimer::AskTimeout { ask: a }));
         a
     }
 
@@ -636,8 +615,8 @@ impl JobManager {
                 self.group_slot[g] = None;
             }
         }
-        let now = ctx.now;
-        let keep = ctx.bugs.timeout_keeps_attempts
+        let now = ctx.now();
+        let keep = ctx.bugs().timeout_keeps_attempts
             && matches!(detection, Detection::HeartbeatTimeout | Detection::RmHeartbeatTimeout);
         for i in 0..self.vertices.len() {
             let v = &self.vertices[i];
@@ -652,7 +631,7 @@ impl JobManager {
                 );
             }
         }
-        if ctx.sc.cluster.resource_manager == ResourceManagerKind::Active && used > 0 {
+        if ctx.sc().cluster.resource_manager == ResourceManagerKind::Active && used > 0 {
             // The slots it held are still required: ask for a replacement worker.
             self.request_workers(ctx, 1);
         }
@@ -660,7 +639,7 @@ impl JobManager {
 
     fn request_workers(&mut self, ctx: &mut Ctx, n: u32) {
         self.pending_workers += n;
-        ctx.faults.worker_requests += n;
+        ctx.request_workers(n);
     }
 
     fn set_job_status(&mut self, ctx: &mut Ctx, to: JobStatus) {
@@ -681,7 +660,7 @@ impl JobManager {
     fn set_state(&mut self, ctx: &mut Ctx, st: SubtaskId, to: ExecutionState) {
         let from = self.vertices[st.0 as usize].state;
         if !from.can_become(to) {
-            let name = ctx.graph.subtask_name(st);
+            let name = ctx.graph().subtask_name(st);
             ctx.violation(format!("illegal transition {} → {} of {name}", from.name(), to.name()));
         }
         let v = &mut self.vertices[st.0 as usize];
@@ -694,7 +673,7 @@ impl JobManager {
             let rt = &mut self.failover_rt[f];
             rt.waiting_running = rt.waiting_running.saturating_sub(1);
             if rt.waiting_running == 0 && self.failovers[f].running_again_at_us.is_none() {
-                self.failovers[f].running_again_at_us = Some(ctx.now);
+                self.failovers[f].running_again_at_us = Some(ctx.now());
             }
         }
         if to.is_terminal() {

@@ -2,12 +2,13 @@
 //! pipelined region, deployment, failure handling (region or full failover, restart strategy),
 //! cancellation and versioned restarts.
 
-use super::{FailoverReport, FailoverRt, JmAsk, JmTimer, JobManager, TmRec};
+use super::{FailoverReport, FailoverRt, JmAsk, JobManager, TmRec};
 use crate::cluster::config::{FailoverStrategy, LoadBalanceMode, ResourceManagerKind, RestartStrategy};
-use crate::cluster::engine::{Ctx, Timer};
+use crate::cluster::ctx::{Ctx, Timer};
 use crate::cluster::msg::{AttemptId, Deployment, FileKey, Msg, RestoreDesc};
 use crate::cluster::restart::RestartDecision;
 use crate::cluster::state::{ExecutionState, JobStatus};
+use crate::cluster::timer::JmTimer;
 use crate::job::graph::SubtaskId;
 use crate::trace::{AbortReason, FailureCause, Note};
 
@@ -23,7 +24,7 @@ impl JobManager {
         }
         let free = |r: &TmRec| r.slots.iter().filter(|x| x.is_none()).count();
         let candidates = self.tms.iter().filter(|(_, r)| free(r) > 0).map(|(&te, _)| te);
-        let chosen = match ctx.sc.flink.load_balance {
+        let chosen = match ctx.sc().flink.load_balance {
             LoadBalanceMode::None => candidates.min(),
             // Most free slots first; ties go to the earlier TaskManager.
             LoadBalanceMode::Slots => candidates.max_by_key(|te| (free(&self.tms[te]), std::cmp::Reverse(*te))),
@@ -65,7 +66,7 @@ impl JobManager {
         for (_, members) in regions {
             let mut lacking: Vec<u32> = Vec::new();
             for &st in &members {
-                let group = ctx.graph.subtasks[st.0 as usize].index;
+                let group = ctx.graph().subtasks[st.0 as usize].index;
                 if self.slot_for_group(ctx, group).is_none() && !lacking.contains(&group) {
                     lacking.push(group);
                 }
@@ -77,7 +78,7 @@ impl JobManager {
                     if self.slot_waiters.insert(group) {
                         self.slot_generation[group as usize] += 1;
                         let generation = self.slot_generation[group as usize];
-                        let timeout = ctx.sc.flink.slot_request_timeout_us;
+                        let timeout = ctx.sc().flink.slot_request_timeout_us;
                         ctx.timer(timeout, Timer::Jm(JmTimer::SlotRequestTimeout { group, generation }));
                     }
                 }
@@ -91,9 +92,9 @@ impl JobManager {
             return;
         }
         ctx.note(Note::SlotsMissing { subtasks: missing });
-        match ctx.sc.cluster.resource_manager {
+        match ctx.sc().cluster.resource_manager {
             ResourceManagerKind::Active => {
-                let per_tm = ctx.sc.cluster.slots_per_taskmanager.max(1);
+                let per_tm = ctx.sc().cluster.slots_per_taskmanager.max(1);
                 let want = missing_groups.div_ceil(per_tm);
                 if want > self.pending_workers {
                     let n = want - self.pending_workers;
@@ -101,8 +102,8 @@ impl JobManager {
                 }
             }
             ResourceManagerKind::Standalone => {
-                let over_at = self.rm_started_us + ctx.sc.flink.standalone_start_up_us;
-                if ctx.now >= over_at {
+                let over_at = self.rm_started_us + ctx.sc().flink.standalone_start_up_us;
+                if ctx.now() >= over_at {
                     // notifyNotEnoughResourcesAvailable: pending slot requests fail at once.
                     self.fail_waiting(ctx, FailureCause::NotEnoughResources);
                 } else if !self.start_up_check_scheduled {
@@ -115,9 +116,9 @@ impl JobManager {
 
     fn fail_waiting(&mut self, ctx: &mut Ctx, cause: FailureCause) {
         let groups: Vec<u32> = std::mem::take(&mut self.slot_waiters).into_iter().collect();
-        let now = ctx.now;
+        let now = ctx.now();
         for i in 0..self.vertices.len() {
-            let group = ctx.graph.subtasks[i].index;
+            let group = ctx.graph().subtasks[i].index;
             if groups.contains(&group) && self.vertices[i].state == ExecutionState::Scheduled {
                 let attempt = self.vertices[i].attempt;
                 self.on_failure(ctx, SubtaskId(i as u32), attempt, cause, now);
@@ -130,9 +131,9 @@ impl JobManager {
             return;
         }
         self.slot_waiters.remove(&group);
-        let now = ctx.now;
+        let now = ctx.now();
         for i in 0..self.vertices.len() {
-            if ctx.graph.subtasks[i].index == group && self.vertices[i].state == ExecutionState::Scheduled {
+            if ctx.graph().subtasks[i].index == group && self.vertices[i].state == ExecutionState::Scheduled {
                 let attempt = self.vertices[i].attempt;
                 self.on_failure(ctx, SubtaskId(i as u32), attempt, FailureCause::NoResourceAvailable, now);
             }
@@ -142,14 +143,14 @@ impl JobManager {
     /// submitTask: the deployment descriptor names the slot's TaskExecutor, the state to restore
     /// and where each input's producer runs.
     fn deploy(&mut self, ctx: &mut Ctx, st: SubtaskId) {
-        let group = ctx.graph.subtasks[st.0 as usize].index;
+        let group = ctx.graph().subtasks[st.0 as usize].index;
         let (te, _) = self.group_slot[group as usize].expect("every group of the region got a slot");
         let host = self.tms[&te].host;
         let tm = self.tms[&te].tm;
         self.vertices[st.0 as usize].te = Some(te);
         self.set_state(ctx, st, ExecutionState::Deploying);
         ctx.note(Note::Deployed { st, tm });
-        let graph = ctx.graph;
+        let graph = ctx.graph();
         let inputs = graph.subtasks[st.0 as usize]
             .inputs
             .iter()
@@ -199,7 +200,7 @@ impl JobManager {
         if !matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
             return;
         }
-        let to_restart: Vec<SubtaskId> = match ctx.sc.flink.failover_strategy {
+        let to_restart: Vec<SubtaskId> = match ctx.sc().flink.failover_strategy {
             FailoverStrategy::Full => (0..self.vertices.len() as u32).map(SubtaskId).collect(),
             FailoverStrategy::Region => self.regions[self.region_of[st.0 as usize] as usize].clone(),
         };
@@ -215,7 +216,7 @@ impl JobManager {
         to_restart: Vec<SubtaskId>,
     ) {
         let f = self.failovers.len();
-        let now = ctx.now;
+        let now = ctx.now();
         self.abort_pending(ctx, AbortReason::JobFailover);
         let decision = self.restart.notify_failure(now, &mut self.rng_restart);
         self.failovers.push(FailoverReport {
@@ -240,8 +241,8 @@ impl JobManager {
         match decision {
             RestartDecision::Exhausted => {
                 // ExecutionFailureHandler: "Recovery is suppressed by <strategy>".
-                let reason = match ctx.sc.flink.restart_strategy {
-                    RestartStrategy::None if ctx.sc.flink.checkpoint_interval_us.is_none() => {
+                let reason = match ctx.sc().flink.restart_strategy {
+                    RestartStrategy::None if ctx.sc().flink.checkpoint_interval_us.is_none() => {
                         "restart strategy none (the default without checkpointing) suppresses recovery".to_string()
                     }
                     RestartStrategy::None => "restart strategy none suppresses recovery".to_string(),
@@ -291,7 +292,11 @@ impl JobManager {
                     self.set_state(ctx, st, ExecutionState::Canceled);
                 }
             }
-            _ => {}
+            // Already being cancelled, or terminal: nothing to cancel.
+            ExecutionState::Canceling
+            | ExecutionState::Canceled
+            | ExecutionState::Failed
+            | ExecutionState::Finished => {}
         }
     }
 
@@ -331,10 +336,10 @@ impl JobManager {
         self.failover_rt[f].done = true;
         let restart: Vec<SubtaskId> =
             pending.iter().filter(|&&(s, v)| self.vertices[s.0 as usize].attempt == v).map(|&(s, _)| s).collect();
-        let latest = if ctx.bugs.restore_oldest_checkpoint { self.completed.front() } else { self.completed.back() };
+        let latest = if ctx.bugs().restore_oldest_checkpoint { self.completed.front() } else { self.completed.back() };
         let latest = latest.map(|c| c.id);
         self.set_job_status(ctx, JobStatus::Running);
-        let now = ctx.now;
+        let now = ctx.now();
         let report = &mut self.failovers[f];
         report.restart_at_us = Some(now);
         report.restored_checkpoint = latest;

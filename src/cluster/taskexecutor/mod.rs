@@ -11,48 +11,15 @@
 
 mod task;
 
-use super::engine::{Ctx, Timer};
-use super::external::SubtaskSnapshot;
-use super::msg::{AskRef, AttemptId, HbSender, Msg};
+use super::ctx::{Ctx, Timer};
+use super::msg::{AskRef, AttemptId, HbSender, Msg, SubtaskSnapshot};
 use super::net::HostId;
 use super::state::ExecutionState;
+use super::timer::TeTimer;
 use crate::job::graph::{JobGraph, SubtaskId};
 use crate::trace::{FailureCause, Note};
 use std::collections::BTreeMap;
 use task::{Phase, Task};
-
-/// A TaskExecutor's own timers.
-#[derive(Clone, Copy, Debug, Hash)]
-pub enum TeTimer {
-    /// Registration at the JobManager process: try (again).
-    Register {
-        attempt: u32,
-    },
-    /// The JobManager heartbeat monitor looks at its deadline.
-    JmHeartbeatCheck,
-    /// A job's slots held inactive since the JobManager was lost are freed.
-    FreeSlots {
-        since_us: u64,
-    },
-    SourceEmit {
-        id: AttemptId,
-    },
-    Drain {
-        id: AttemptId,
-        input: u32,
-    },
-    DeployDone {
-        id: AttemptId,
-    },
-    RestoredLocally {
-        id: AttemptId,
-    },
-    /// An updateTaskExecutionState ask for a non-terminal state got no answer in time.
-    StateUpdateTimeout {
-        id: AttemptId,
-        state: ExecutionState,
-    },
-}
 
 #[derive(Clone)]
 pub struct TaskExecutor {
@@ -178,10 +145,10 @@ impl TaskExecutor {
                 self.registered = true;
                 self.jm = Some(jm);
                 self.inactive_slots_since = None;
-                self.jm_last_heartbeat_us = ctx.now;
+                self.jm_last_heartbeat_us = ctx.now();
                 if first && !self.jm_check_scheduled {
                     self.jm_check_scheduled = true;
-                    ctx.timer(ctx.sc.flink.heartbeat_timeout_us, Timer::Te(TeTimer::JmHeartbeatCheck));
+                    ctx.timer(ctx.sc().flink.heartbeat_timeout_us, Timer::Te(TeTimer::JmHeartbeatCheck));
                 }
             }
             Msg::HeartbeatRequest { te, from: sender, jm } => {
@@ -191,7 +158,7 @@ impl TaskExecutor {
                 }
                 let mut deployed = Vec::new();
                 if sender == HbSender::JobMaster {
-                    self.jm_last_heartbeat_us = ctx.now;
+                    self.jm_last_heartbeat_us = ctx.now();
                     deployed = self.deployed(jm);
                 }
                 ctx.send(from, Msg::HeartbeatAnswer { te: self.id, from: sender, jm, deployed });
@@ -223,13 +190,16 @@ impl TaskExecutor {
                 ctx.send(from, Msg::AskReply { ask: AskRef::Jm(ask), ok: found });
                 if found {
                     self.remove_task(ctx, id);
-                    self.report(ctx, id, ExecutionState::Canceled, None, ctx.now);
+                    self.report(ctx, id, ExecutionState::Canceled, None, ctx.now());
                 }
             }
             Msg::Refused { ask: AskRef::Register { te } } if te == self.id => {
                 // cluster.registration.error-delay: try again after 10 s.
                 ctx.timer(10_000_000, Timer::Te(TeTimer::Register { attempt: self.register_attempt }));
             }
+            // The refused registration of the TaskExecutor that ran on this host before this one
+            // (a restarted TaskManager): its process is gone, and this one registers on its own.
+            Msg::Refused { ask: AskRef::Register { .. } } => {}
             Msg::Refused { ask: AskRef::PartitionRequest { consumer, .. } } => {
                 let remote = from.tm_index().unwrap_or(u32::MAX);
                 self.fail_task(ctx, consumer, FailureCause::PartitionConnection { remote_tm: remote });
@@ -253,8 +223,8 @@ impl TaskExecutor {
                 if self.jm.is_none() {
                     return;
                 }
-                let due = self.jm_last_heartbeat_us + ctx.sc.flink.heartbeat_timeout_us;
-                if ctx.now >= due {
+                let due = self.jm_last_heartbeat_us + ctx.sc().flink.heartbeat_timeout_us;
+                if ctx.now() >= due {
                     self.lose_jobmanager(ctx, "heartbeat of the JobManager timed out");
                     self.reconnect(ctx);
                 } else {
@@ -288,8 +258,8 @@ impl TaskExecutor {
         }
         self.jm = None;
         self.registered = false;
-        self.inactive_slots_since = Some(ctx.now);
-        ctx.timer(ctx.sc.flink.slot_timeout_us, Timer::Te(TeTimer::FreeSlots { since_us: ctx.now }));
+        self.inactive_slots_since = Some(ctx.now());
+        ctx.timer(ctx.sc().flink.slot_timeout_us, Timer::Te(TeTimer::FreeSlots { since_us: ctx.now() }));
     }
 
     /// SIGTERM / pod deletion: fail every task ("The TaskExecutor is shutting down"), tell the
@@ -316,7 +286,7 @@ impl TaskExecutor {
         ctx.send(HostId::JOBMANAGER, Msg::TaskState { id, te: self.id, state, cause, failed_at_us: at });
         if !state.is_terminal() {
             self.pending_updates.push((id, state));
-            ctx.timer(ctx.sc.flink.ask_timeout_us, Timer::Te(TeTimer::StateUpdateTimeout { id, state }));
+            ctx.timer(ctx.sc().flink.ask_timeout_us, Timer::Te(TeTimer::StateUpdateTimeout { id, state }));
         }
     }
 
@@ -343,7 +313,7 @@ impl TaskExecutor {
         }
         ctx.note(Note::TaskFailed { st: id.st, attempt: id.attempt, cause });
         self.remove_task(ctx, id);
-        self.report(ctx, id, ExecutionState::Failed, Some(cause), ctx.now);
+        self.report(ctx, id, ExecutionState::Failed, Some(cause), ctx.now());
     }
 
     fn on_connection_reset(&mut self, ctx: &mut Ctx, remote: HostId) {

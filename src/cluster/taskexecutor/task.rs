@@ -4,13 +4,15 @@
 //! sinks' transactions. A task talks to other tasks, to checkpoint storage and to the sink's
 //! store only through messages.
 
-use super::{TaskExecutor, TeTimer};
+use super::TaskExecutor;
 use crate::cluster::config::CheckpointingMode;
-use crate::cluster::engine::{Ctx, Timer};
-use crate::cluster::external::{SubtaskSnapshot, TxnId, snapshot_bytes};
-use crate::cluster::msg::{AskRef, AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc};
+use crate::cluster::ctx::{Ctx, Timer};
+use crate::cluster::msg::{
+    AskRef, AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc, SubtaskSnapshot, TxnId, snapshot_bytes,
+};
 use crate::cluster::net::HostId;
 use crate::cluster::state::ExecutionState;
+use crate::cluster::timer::TeTimer;
 use crate::fault::phase::{Probe, ProtocolPhase};
 use crate::job::graph::{ChannelId, JobGraph};
 use crate::job::keygroup::subtask_for_key;
@@ -146,7 +148,7 @@ pub(super) struct Task {
 type Res = Result<(), FailureCause>;
 
 fn aligned(ctx: &Ctx) -> bool {
-    ctx.sc.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce && !ctx.bugs.skip_alignment
+    ctx.sc().flink.checkpointing_mode == CheckpointingMode::ExactlyOnce && !ctx.bugs().skip_alignment
 }
 
 impl Task {
@@ -181,6 +183,7 @@ impl Task {
                     initialized: false,
                     unconfirmed: false,
                 }),
+                // An operator of another task, or a stateless one: no state of its own here.
                 _ => {}
             }
             if matches!(op.kind, OperatorKind::Source(_)) {
@@ -232,7 +235,7 @@ impl Task {
     /// The task stops (failure, cancel, lost JobManager): like a Kafka producer's `close()`,
     /// the sinks send what they buffered — a zombie's last writes, which only fencing stops.
     pub(super) fn close_sinks(&mut self, ctx: &mut Ctx) {
-        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let index = ctx.graph().subtasks[self.id.st.0 as usize].index;
         let id = self.id;
         for sink in &mut self.sinks {
             let records = std::mem::take(&mut sink.buffer);
@@ -289,7 +292,7 @@ impl Task {
 
     /// Operator `op` produced `rec`: hand it to chained successors and network edges.
     fn emit(&mut self, ctx: &mut Ctx, op: OperatorId, rec: Record) -> Res {
-        let graph = ctx.graph;
+        let graph = ctx.graph();
         let o = op.0 as usize;
         for &next in &graph.outputs[o].chained {
             self.process(ctx, next, rec)?;
@@ -319,11 +322,11 @@ impl Task {
 
     /// Runs operator `op` on `rec`.
     fn process(&mut self, ctx: &mut Ctx, op: OperatorId, rec: Record) -> Res {
-        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let index = ctx.graph().subtasks[self.id.st.0 as usize].index;
         if ctx.record_fault_fires(index, op, &rec) {
             return Err(FailureCause::TaskException);
         }
-        let kind = &ctx.graph.spec.operators[op.0 as usize].kind;
+        let kind = &ctx.graph().spec.operators[op.0 as usize].kind;
         match kind {
             OperatorKind::Source(_) => Ok(()),
             OperatorKind::Map { .. } | OperatorKind::Filter { .. } => match apply_stateless(kind, rec) {
@@ -345,7 +348,7 @@ impl Task {
     }
 
     fn sink_write(&mut self, ctx: &mut Ctx, op: OperatorId, rec: Record) {
-        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let index = ctx.graph().subtasks[self.id.st.0 as usize].index;
         let id = self.id;
         let sink = self.sinks.iter_mut().find(|k| k.op == op).expect("sink operator has a sink runtime");
         sink.buffer.push(rec);
@@ -375,8 +378,8 @@ impl Task {
             self.blocked_output = true;
             return Ok(());
         }
-        let now = ctx.now;
-        let logs = ctx.logs;
+        let now = ctx.now();
+        let logs = ctx.logs();
         let src = self.source.as_ref().expect("SourceEmit only for sources");
         let log = &logs[src.log];
         let n = src.cursors.len();
@@ -402,7 +405,7 @@ impl Task {
             }
             // Otherwise the whole log is read: the source waits for a checkpoint to finish, or
             // without checkpoints ends its input now.
-            if next_append == u64::MAX && ctx.sc.flink.checkpoint_interval_us.is_none() {
+            if next_append == u64::MAX && ctx.sc().flink.checkpoint_interval_us.is_none() {
                 self.end_input_without_checkpoints(ctx);
             }
             return Ok(());
@@ -412,18 +415,15 @@ impl Task {
         let src = self.source.as_mut().expect("checked above");
         src.cursors[i].1 = off + 1;
         src.rr = (i + 1) % n;
-        ctx.faults.records_read += 1;
-        if ctx.bugs.no_source_rewind {
-            ctx.faults.note_read(self.id.st, p, off + 1);
-        }
-        let head = ctx.graph.task_of(self.id.st).operators[0];
-        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        ctx.count_read(self.id.st, p, off + 1);
+        let head = ctx.graph().task_of(self.id.st).operators[0];
+        let index = ctx.graph().subtasks[self.id.st.0 as usize].index;
         if ctx.record_fault_fires(index, head, &rec) {
             return Err(FailureCause::TaskException);
         }
         self.emit(ctx, head, rec)?;
         // Next read: not before the catch-up pace allows, nor before a record is there.
-        let catch_up = match &ctx.graph.spec.operators[head.0 as usize].kind {
+        let catch_up = match &ctx.graph().spec.operators[head.0 as usize].kind {
             OperatorKind::Source(s) => (1_000_000 / s.catch_up_rate_per_s.max(1)).max(1),
             _ => 1,
         };
@@ -433,7 +433,7 @@ impl Task {
             src.cursors.iter().filter(|&&(p, off)| off < log.len(p)).map(|&(p, off)| log.append_time_us(p, off)).min();
         match next {
             Some(t) => self.schedule_emit(ctx, t.max(now + catch_up)),
-            None if ctx.sc.flink.checkpoint_interval_us.is_none() => self.end_input_without_checkpoints(ctx),
+            None if ctx.sc().flink.checkpoint_interval_us.is_none() => self.end_input_without_checkpoints(ctx),
             None => {}
         }
         Ok(())
@@ -465,7 +465,7 @@ impl Task {
     /// Lets a running task make progress: sources emit, others pull from their inputs.
     fn wake(&mut self, ctx: &mut Ctx) {
         if self.source.is_some() {
-            self.schedule_emit(ctx, ctx.now);
+            self.schedule_emit(ctx, ctx.now());
         }
         let n = self.inputs.len();
         for j in 0..n {
@@ -488,7 +488,7 @@ impl Task {
         match item {
             Item::Record(rec) => {
                 self.announce_credit(ctx, k);
-                let head = ctx.graph.task_of(self.id.st).operators[0];
+                let head = ctx.graph().task_of(self.id.st).operators[0];
                 self.process(ctx, head, rec)?;
             }
             Item::Barrier(cp) => self.on_barrier(ctx, k, cp),
@@ -501,14 +501,14 @@ impl Task {
     /// A buffer was freed: credit goes back to the producer in batches of a quarter of the
     /// channel's buffers.
     fn announce_credit(&mut self, ctx: &mut Ctx, k: usize) {
-        let cap = ctx.sc.cluster.channel_capacity;
+        let cap = ctx.sc().cluster.channel_capacity;
         let i = &mut self.inputs[k];
         i.unannounced += 1;
         if i.unannounced >= (cap / 4).max(1) {
             let credit = std::mem::take(&mut i.unannounced);
-            let ch = ctx.graph.subtasks[self.id.st.0 as usize].inputs[k];
+            let ch = ctx.graph().subtasks[self.id.st.0 as usize].inputs[k];
             let producer =
-                AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: i.producer, jm: self.id.jm };
+                AttemptId { st: ctx.graph().channels[ch.0 as usize].from, attempt: i.producer, jm: self.id.jm };
             ctx.send(i.from, Msg::Credit { ch, producer, credit });
         }
     }
@@ -518,7 +518,7 @@ impl Task {
             return;
         }
         let n = self.inputs.len();
-        let now = ctx.now;
+        let now = ctx.now();
         let mut abandoned = false;
         match &self.align {
             Some(a) if a.cp > cp => return, // a barrier of a checkpoint already given up
@@ -554,7 +554,7 @@ impl Task {
         if a.received.iter().zip(&self.inputs).any(|(r, i)| !r && !i.ended) {
             return;
         }
-        let (cp, alignment_us) = (a.cp, ctx.now - a.started_us);
+        let (cp, alignment_us) = (a.cp, ctx.now() - a.started_us);
         self.align = None;
         self.snapshot(ctx, cp, alignment_us);
         self.wake(ctx);
@@ -565,7 +565,7 @@ impl Task {
         let mut snap = SubtaskSnapshot::default();
         if let Some(src) = &self.source {
             snap.source_positions = src.cursors.clone();
-            let log = &ctx.logs[src.log];
+            let log = &ctx.logs()[src.log];
             snap.source_at_end = src.cursors.iter().all(|&(p, off)| off >= log.len(p));
         }
         if let Some((op, state)) = &self.keyed {
@@ -584,7 +584,7 @@ impl Task {
             return;
         }
         self.last_cp = cp;
-        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let index = ctx.graph().subtasks[self.id.st.0 as usize].index;
         let id = self.id;
         let mut snap = self.capture_state(ctx);
         if let Some(src) = &mut self.source
@@ -618,11 +618,11 @@ impl Task {
                     // committable of this checkpoint.
                     let txn = TxnId { sink: sink.op, index, checkpoint: sink.next_checkpoint };
                     if sink.open_has_records {
-                        let records = if ctx.bugs.no_flush_on_pre_commit { Vec::new() } else { records };
+                        let records = if ctx.bugs().no_flush_on_pre_commit { Vec::new() } else { records };
                         ctx.send(HostId::STORE, Msg::Prepare { id, txn, epoch: sink.epoch, records, cp });
                         prepares += 1;
                         sink.committables.push(txn);
-                        if ctx.bugs.commit_on_snapshot {
+                        if ctx.bugs().commit_on_snapshot {
                             ctx.send(
                                 HostId::STORE,
                                 Msg::Commit { id, txn, epoch: sink.epoch, recovered: false, ack: false },
@@ -640,7 +640,7 @@ impl Task {
         for k in 0..self.outputs.len() {
             self.send_item(ctx, k, Item::Barrier(cp));
         }
-        let local = ctx.sc.flink.local_recovery.then(|| snap.clone());
+        let local = ctx.sc().flink.local_recovery.then(|| snap.clone());
         let file = FileKey { cp, st: id.st };
         ctx.send(HostId::STORAGE, Msg::Upload { id, cp, file, snapshot: Box::new(snap) });
         self.snaps.push(PendingSnap { cp, upload_done: false, prepares, bytes, alignment_us, local });
@@ -682,7 +682,7 @@ impl Task {
         if let Some(cp) = self.deferred_trigger.take() {
             self.snapshot(ctx, cp, 0);
         }
-        if ctx.sc.flink.checkpoint_interval_us.is_none() {
+        if ctx.sc().flink.checkpoint_interval_us.is_none() {
             self.end_input_without_checkpoints(ctx);
         } else if self.sinks.iter().all(|k| k.committables.is_empty() && !k.open_has_records && !k.unconfirmed)
             && self.snaps.iter().all(|s| s.prepares == 0)
@@ -708,7 +708,7 @@ impl Task {
             return;
         }
         self.finishing = true;
-        let index = ctx.graph.subtasks[self.id.st.0 as usize].index;
+        let index = ctx.graph().subtasks[self.id.st.0 as usize].index;
         let id = self.id;
         let mut waits = 0;
         for sink in &mut self.sinks {
@@ -769,7 +769,7 @@ impl Task {
         }
         self.phase = Phase::Finished;
         let file = FileKey { cp: 0, st: self.id.st };
-        if ctx.sc.flink.checkpoint_interval_us.is_none() {
+        if ctx.sc().flink.checkpoint_interval_us.is_none() {
             self.final_state = Some((0, true));
             ctx.send(HostId::JOBMANAGER, Msg::TaskFinished { id: self.id, file, bytes: 0 });
             return;
@@ -823,13 +823,13 @@ impl Task {
     /// Installs the subtask's share of a checkpoint: source offsets, keyed state by key group,
     /// sink committables.
     fn install(&mut self, ctx: &mut Ctx, cp: u64, snapshots: &[SubtaskSnapshot]) {
-        let graph = ctx.graph;
+        let graph = ctx.graph();
         let st = self.id.st;
         let index = graph.subtasks[st.0 as usize].index;
         let p = graph.task_of(st).parallelism;
         let own = snapshots.first();
         if let Some((op, state)) = &mut self.keyed
-            && !ctx.bugs.restore_empty_state
+            && !ctx.bugs().restore_empty_state
         {
             // StateAssignmentOperation: every key whose key group this subtask owns.
             for s in snapshots {
@@ -845,7 +845,7 @@ impl Task {
             }
         }
         if let Some(src) = &mut self.source {
-            let planted = ctx.bugs.no_source_rewind.then(|| ctx.faults.high_water(st));
+            let planted = ctx.planted_rewind_positions(st);
             let from = planted.as_deref().or(own.map(|s| s.source_positions.as_slice())).unwrap_or(&[]);
             for c in &mut src.cursors {
                 if let Some(&(_, off)) = from.iter().find(|(p, _)| *p == c.0) {
@@ -884,7 +884,7 @@ impl TaskExecutor {
             let id = t.id;
             self.remove_task(ctx, id);
         }
-        let task = Task::new(ctx.graph, ctx.logs, &d);
+        let task = Task::new(ctx.graph(), ctx.logs(), &d);
         let i = match self.tasks.iter().position(|t| t.is_none()) {
             Some(i) => {
                 self.tasks[i] = Some(task);
@@ -898,7 +898,7 @@ impl TaskExecutor {
         self.by_st[d.id.st.0 as usize] = Some(i as u32);
         let cp = d.restore.as_ref().map_or(0, |r| r.cp);
         ctx.probe(Probe::Subtask { phase: ProtocolPhase::Deploying, st: d.id.st, cp });
-        let deploy = ctx.sc.cluster.deploy_us;
+        let deploy = ctx.sc().cluster.deploy_us;
         let delay = deploy + ctx.draw(deploy);
         ctx.timer(delay, Timer::Te(TeTimer::DeployDone { id: d.id }));
         // Partition requests that came early.
@@ -943,7 +943,7 @@ impl TaskExecutor {
     pub(super) fn handle_task_msg(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         match msg {
             Msg::Data { ch, producer, consumer, item } => {
-                let k = ctx.graph.channels[ch.0 as usize].input_index as usize;
+                let k = ctx.graph().channels[ch.0 as usize].input_index as usize;
                 let Some(t) = self.task_mut(consumer) else { return };
                 if t.inputs[k].producer != producer || !matches!(t.phase, Phase::Running | Phase::Initializing) {
                     return;
@@ -966,7 +966,7 @@ impl TaskExecutor {
                     self.parked.push((from, Msg::PartitionRequest { ch, producer, consumer, credit }));
                     return;
                 };
-                let k = ctx.graph.output_index[ch.0 as usize] as usize;
+                let k = ctx.graph().output_index[ch.0 as usize] as usize;
                 let o = &mut t.outputs[k];
                 o.consumer = Some((from, consumer));
                 o.credit += credit;
@@ -980,7 +980,7 @@ impl TaskExecutor {
             }
             Msg::Credit { ch, producer, credit } => {
                 let Some(t) = self.task_mut(producer) else { return };
-                let k = ctx.graph.output_index[ch.0 as usize] as usize;
+                let k = ctx.graph().output_index[ch.0 as usize] as usize;
                 t.outputs[k].credit += credit;
                 if t.blocked_output && t.outputs_available() {
                     t.blocked_output = false;
@@ -1016,7 +1016,7 @@ impl TaskExecutor {
                 }
             }
             Msg::UploadDone { id, cp } => {
-                let local_recovery = ctx.sc.flink.local_recovery;
+                let local_recovery = ctx.sc().flink.local_recovery;
                 let Some(t) = self.task_mut(id) else { return };
                 if cp == 0 {
                     let bytes = t.final_state.map(|f| f.0).unwrap_or(0);
@@ -1052,7 +1052,7 @@ impl TaskExecutor {
                 }
                 let r = t.restore.clone().expect("a download is for a restore");
                 t.install(ctx, r.cp, &snapshots);
-                let duration_us = ctx.now - t.restore_started_us;
+                let duration_us = ctx.now() - t.restore_started_us;
                 ctx.note(Note::Restored { st: id.st, cp: Some(r.cp), bytes: r.bytes, local: false, duration_us });
                 self.init_step_done(ctx, id);
             }
@@ -1065,7 +1065,9 @@ impl TaskExecutor {
                 }
                 self.init_step_done(ctx, id);
             }
-            _ => {}
+            // Nothing else is for a TaskExecutor: a message for the JobManager or an external
+            // system, or an answer to an ask it never makes.
+            other => ctx.unhandled(from, &other),
         }
     }
 
@@ -1112,11 +1114,17 @@ impl TaskExecutor {
                 }
                 t.install(ctx, cp, std::slice::from_ref(&snap));
                 let bytes = t.restore.as_ref().map(|r| r.bytes).unwrap_or(0);
-                let duration_us = ctx.now - t.restore_started_us;
+                let duration_us = ctx.now() - t.restore_started_us;
                 ctx.note(Note::Restored { st: id.st, cp: Some(cp), bytes, local: true, duration_us });
                 self.init_step_done(ctx, id);
             }
-            _ => {}
+            // `TaskExecutor::on_timer` handles these itself and passes only the task timers here.
+            TeTimer::Register { .. }
+            | TeTimer::JmHeartbeatCheck
+            | TeTimer::FreeSlots { .. }
+            | TeTimer::StateUpdateTimeout { .. } => {
+                ctx.violation(format!("unhandled timer: {t:?} reached the task timers"))
+            }
         }
     }
 
@@ -1131,13 +1139,13 @@ impl TaskExecutor {
         t.phase = Phase::Initializing;
         self.report(ctx, id, ExecutionState::Initializing, None, 0);
         let Some(t) = self.task_mut(id) else { return };
-        t.restore_started_us = ctx.now;
+        t.restore_started_us = ctx.now();
         match t.restore.clone() {
             Some(r) => {
                 t.init_pending = 1;
                 ctx.probe(Probe::Subtask { phase: ProtocolPhase::Restoring, st: id.st, cp: r.cp });
-                if ctx.sc.flink.local_recovery && local_copy == Some(r.cp) {
-                    let c = &ctx.sc.cluster;
+                if ctx.sc().flink.local_recovery && local_copy == Some(r.cp) {
+                    let c = &ctx.sc().cluster;
                     let d = r.bytes.saturating_mul(1_000_000) / c.local_bytes_per_s.max(1);
                     ctx.timer(d, Timer::Te(TeTimer::RestoredLocally { id }));
                 } else {
@@ -1153,7 +1161,7 @@ impl TaskExecutor {
 
     /// One initialization step finished (state loaded, or a sink's producer initialized).
     fn init_step_done(&mut self, ctx: &mut Ctx, id: AttemptId) {
-        let index = ctx.graph.subtasks[id.st.0 as usize].index;
+        let index = ctx.graph().subtasks[id.st.0 as usize].index;
         let Some(t) = self.task_mut(id) else { return };
         t.init_pending = t.init_pending.saturating_sub(1);
         if t.init_pending > 0 {
@@ -1167,8 +1175,8 @@ impl TaskExecutor {
             let mut n = 0;
             for s in &t.sinks {
                 if s.semantic == SinkSemantic::TwoPhaseCommit {
-                    let recommit = if ctx.bugs.no_recommit { Vec::new() } else { s.committables.clone() };
-                    let abort_lingering = !ctx.bugs.no_abort_lingering;
+                    let recommit = if ctx.bugs().no_recommit { Vec::new() } else { s.committables.clone() };
+                    let abort_lingering = !ctx.bugs().no_abort_lingering;
                     let init = Msg::InitSink { id, sink: s.op, index, recommit, restored_cp, abort_lingering };
                     ctx.send(HostId::STORE, init);
                     n += 1;
@@ -1191,11 +1199,11 @@ impl TaskExecutor {
             ctx.note(Note::SourceRewound { st: id.st, positions: src.cursors.clone() });
         }
         // Request every input subpartition from its producer, with the initial credit.
-        let cap = ctx.sc.cluster.channel_capacity;
+        let cap = ctx.sc().cluster.channel_capacity;
         for k in 0..t.inputs.len() {
-            let ch = ctx.graph.subtasks[id.st.0 as usize].inputs[k];
+            let ch = ctx.graph().subtasks[id.st.0 as usize].inputs[k];
             let producer =
-                AttemptId { st: ctx.graph.channels[ch.0 as usize].from, attempt: t.inputs[k].producer, jm: id.jm };
+                AttemptId { st: ctx.graph().channels[ch.0 as usize].from, attempt: t.inputs[k].producer, jm: id.jm };
             ctx.send(t.inputs[k].from, Msg::PartitionRequest { ch, producer, consumer: id, credit: cap });
         }
         t.wake(ctx);
