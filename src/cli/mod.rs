@@ -95,8 +95,9 @@ enum Command {
     },
     /// Watch a run in the terminal, forward and back: the cluster, the job graph with what is
     /// in flight, checkpoints, exceptions, sink transactions and the oracle at any moment
-    /// (→/← next/previous event, space plays, n/f/r/c/v next fault/failover/restore/checkpoint/
-    /// violation, : go to, / search, 1-6 views, ? keys, q quits; NO_COLOR honoured).
+    /// (→/← next/previous trace line, ./, one event, space plays, n/f/r/c/v next
+    /// fault/failover/restore/checkpoint/violation, : go to, / search, 1-6 views, ? keys, q quits;
+    /// NO_COLOR honoured).
     Replay {
         file: PathBuf,
         /// Override the scenario's seed.
@@ -124,10 +125,10 @@ enum Command {
     /// completes after a third of the duration. Prints phases × subtasks with each verdict,
     /// "not reached" where the phase never came. Exit 1 if a case fails by explore's judgement.
     Sweep(sweep::SweepArgs),
-    /// Where two runs part: the first event at which their readable traces (the notes `run
-    /// --trace` writes, not the engine's internal event stream) differ, with the equal events
-    /// before it and what each side did next, then both verdicts, job statuses, trace hashes and
-    /// event counts. A and B are each a scenario file (`FILE`, or `FILE@SEED`) simulated now, or
+    /// Where two runs part: the first line at which their readable traces (the lines `run
+    /// --trace` writes, not the engine's events) differ, with the equal lines before it and what
+    /// each side did next, then both verdicts, job statuses, trace hashes and numbers of trace
+    /// lines. A and B are each a scenario file (`FILE`, or `FILE@SEED`) simulated now, or
     /// a trace file written by `run --trace` (a run of an older build: "before and after a
     /// change"); `--seeds S1,S2` compares two seeds of one scenario. Exit 0 when the traces are
     /// identical, 1 when they differ, 2 on bad input.

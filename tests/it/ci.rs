@@ -186,7 +186,7 @@ fn trace_to_standard_output_and_a_missing_file_without_a_made_up_position() {
     let header = lines.next().expect("a header line");
     assert_eq!(header["schema"], "recoverysim-trace/1");
     for (i, v) in lines.enumerate() {
-        assert_eq!(v["n"].as_u64(), Some(i as u64 + 1), "trace events are numbered from 1");
+        assert_eq!(v["n"].as_u64(), Some(i as u64 + 1), "trace lines are numbered from 1");
     }
     let missing = recoverysim(&["run", "no/such/file.toml"]);
     assert_eq!(missing.status.code(), Some(2));

@@ -66,7 +66,7 @@ fn the_tour_commands_do_what_their_comments_say() {
             let out = recoverysim(&args);
             let stdout = String::from_utf8_lossy(&out.stdout).to_string();
             assert_eq!(out.status.code(), Some(1), "`{}` ({comment}) differs:\n{}", args.join(" "), text(&out));
-            assert!(stdout.contains("first divergence: trace event #"), "{stdout}");
+            assert!(stdout.contains("first divergence: trace line #"), "{stdout}");
             continue;
         }
         if args[0] == "explore" {
