@@ -1,5 +1,6 @@
 //! Users' own regression snapshots: a scenario's report pinned in a file of insta's `.snap`
-//! format, so `cargo insta review` can show and accept a change (`check --snapshots DIR`).
+//! format, so `cargo insta review` can show and accept a change (`check --snapshots DIR`), or
+//! `check --snapshots DIR --accept` without cargo-insta.
 //! This is I/O at the edge of the program, never part of a simulation; files are written through
 //! `cli::files` (atomically, never over a scenario of the check).
 
@@ -15,6 +16,9 @@ pub enum Pinned {
     Written,
     /// The report changed: the new one is written next to the old as `NAME.snap.new`.
     Differs { new_file: PathBuf, first_difference: String },
+    /// The report changed and `accept` was asked: the new one replaced the old (and a pending
+    /// `NAME.snap.new` is gone).
+    Accepted { first_difference: String },
 }
 
 /// The text of a `.snap` file: insta's metadata header, then the report.
@@ -24,11 +28,13 @@ pub fn snap_file_text(scenario: &Path, report: &str) -> String {
     format!("---\nsource: recoverysim check\nexpression: {expression}\n---\n{}\n", report.trim_end())
 }
 
-/// The report part of a `.snap` file (everything after the second `---` line).
-fn report_of(snap: &str) -> Option<&str> {
+/// The report part of a `.snap` file (everything after the second `---` line), and the number
+/// of lines before it (the header), so a line of the report can be named as in the file.
+fn report_of(snap: &str) -> Option<(&str, usize)> {
     let rest = snap.strip_prefix("---\n")?;
     let end = rest.find("\n---\n")?;
-    Some(&rest[end + 5..])
+    let header = &snap[..4 + end + 5];
+    Some((&rest[end + 5..], header.lines().count()))
 }
 
 /// Where `pin` keeps the snapshot of `scenario`, relative to the snapshot folder `dir`: the
@@ -115,8 +121,9 @@ pub struct Pinning {
 }
 
 /// Pins `report` of `scenario` in `dir` under `snapshot_name`. Files are written atomically and
-/// never over one of `inputs` (the scenario files of the check).
-pub fn pin(dir: &Path, scenario: &Path, report: &str, inputs: &Inputs) -> Result<Pinning, FileError> {
+/// never over one of `inputs` (the scenario files of the check). With `accept`, a report that
+/// differs replaces the snapshot (as `cargo insta accept` would the pending `.snap.new`).
+pub fn pin(dir: &Path, scenario: &Path, report: &str, inputs: &Inputs, accept: bool) -> Result<Pinning, FileError> {
     std::fs::create_dir_all(dir).map_err(|source| FileError::Io {
         path: dir.to_path_buf(),
         action: "create",
@@ -138,20 +145,45 @@ pub fn pin(dir: &Path, scenario: &Path, report: &str, inputs: &Inputs) -> Result
         }
         Err(e) => return Err(e),
     };
-    let (old_report, new_report) = (report_of(&old).unwrap_or(&old).trim_end(), report.trim_end());
+    let (old_report, header_lines) = report_of(&old).unwrap_or((&old, 0));
+    let (old_report, new_report) = (old_report.trim_end(), report.trim_end());
     if old_report == new_report {
         // A stale pending file from an earlier difference no longer applies.
         let _ = std::fs::remove_file(&new_file);
         return done(Pinned::Same);
     }
-    write(&new_file)?;
     let (a, b): (Vec<&str>, Vec<&str>) = (old_report.lines().collect(), new_report.lines().collect());
     let line = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    // Numbered as in the `.snap` file, its header included (what an editor shows).
     let first_difference = format!(
-        "first difference at line {}: was {:?}, now {:?}",
-        line + 1,
+        "first difference at line {} of {}: was {:?}, now {:?}",
+        header_lines + line + 1,
+        file.display(),
         a.get(line).map_or("(end)", |l| l.trim()),
         b.get(line).map_or("(end)", |l| l.trim())
     );
+    if accept {
+        write(&file)?;
+        let _ = std::fs::remove_file(&new_file);
+        return done(Pinned::Accepted { first_difference });
+    }
+    write(&new_file)?;
     done(Pinned::Differs { new_file, first_difference })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_starts_after_the_header_and_its_lines_are_counted_as_in_the_file() {
+        let text = snap_file_text(Path::new("a/job.toml"), "line one\nline two\n");
+        let (report, header) = report_of(&text).expect("a snap file");
+        assert_eq!(report.trim_end(), "line one\nline two");
+        assert_eq!(text.lines().nth(header), Some("line one"), "{text}");
+        // insta adds metadata lines when it writes a file itself: still counted.
+        let reviewed = text.replacen("source:", "assertion_line: 7\nsource:", 1);
+        let (_, header) = report_of(&reviewed).expect("a snap file");
+        assert_eq!(reviewed.lines().nth(header), Some("line one"), "{reviewed}");
+    }
 }

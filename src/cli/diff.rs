@@ -1,7 +1,7 @@
 //! `diff A B`: where two runs part. Each side is a scenario file simulated now (`FILE`, or
 //! `FILE@SEED`; `--seeds S1,S2` for two seeds of one file) or a trace file written by
-//! `run --trace`. The two readable traces (the notes of `docs/trace-format.md`, not the engine's
-//! internal event stream) are walked in step; only the last `--context` equal events are kept,
+//! `run --trace`. The two readable traces (the trace lines of `docs/trace-format.md`, not the
+//! engine's events) are walked in step; only the last `--context` equal lines are kept,
 //! so two trace files of any size take bounded memory (a simulated side holds its own notes).
 
 use super::render::{trace_entry, trace_header};
@@ -24,8 +24,8 @@ pub struct DiffArgs {
     /// Two seeds of the scenario file A: `--seeds 7,8` compares A@7 with A@8.
     #[arg(long, value_name = "S1,S2", value_delimiter = ',', num_args = 1, conflicts_with = "b")]
     pub seeds: Vec<u64>,
-    /// Equal trace events shown before the first difference, and events shown after it from
-    /// each side.
+    /// Equal trace lines shown before the first difference, and lines shown after it from each
+    /// side.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=10_000))]
     pub context: usize,
     /// Plant a protocol bug in each side that is a scenario (as in `run`); repeatable.
@@ -33,7 +33,7 @@ pub struct DiffArgs {
     pub bugs: Vec<String>,
 }
 
-/// One trace event: its number and the rest of its fields.
+/// One trace line: its number and the rest of its fields.
 struct Event {
     n: u64,
     fields: Map<String, Value>,
@@ -49,7 +49,7 @@ struct Side {
 }
 
 fn event_of(v: Value, index: u64) -> Result<Event, String> {
-    let Value::Object(mut fields) = v else { return Err("a trace event is a JSON object".into()) };
+    let Value::Object(mut fields) = v else { return Err("a trace line is a JSON object".into()) };
     let n = fields.remove("n").and_then(|n| n.as_u64()).unwrap_or(index);
     Ok(Event { n, fields })
 }
@@ -260,7 +260,7 @@ fn after(
 ) -> Result<(), String> {
     match first {
         None => {
-            let _ = writeln!(text, "{name} ! (end of the trace after {count} events)");
+            let _ = writeln!(text, "{name} ! (end of the trace after {count} lines)");
         }
         Some(e) => {
             let _ = writeln!(text, "{name} ! {}", line(&e));
@@ -306,10 +306,10 @@ fn walk(
                 };
                 let _ = writeln!(
                     w.text,
-                    "first divergence: trace event #{at}, after {equal} equal event{} ({what})",
+                    "first divergence: trace line #{at}, after {equal} equal line{} ({what})",
                     if equal == 1 { "" } else { "s" }
                 );
-                let _ = writeln!(w.text, "  (= both, ! the first event that differs, then what each side did next)");
+                let _ = writeln!(w.text, "  (= both, ! the first line that differs, then what each side did next)");
                 for e in &before {
                     let _ = writeln!(w.text, "  = {}", line(e));
                 }
@@ -362,7 +362,7 @@ pub fn cmd_diff(out: &mut super::Out, args: DiffArgs) -> super::Done {
         ("verdict", a.verdict.clone().unwrap_or(unknown.clone()), b.verdict.clone().unwrap_or(unknown.clone())),
         ("job status", status_a.clone().unwrap_or(unknown.clone()), status_b.clone().unwrap_or(unknown.clone())),
         ("trace hash", a.trace_hash.clone().unwrap_or(unknown.clone()), b.trace_hash.clone().unwrap_or(unknown)),
-        ("trace events", w.events_a.to_string(), w.events_b.to_string()),
+        ("trace lines", w.events_a.to_string(), w.events_b.to_string()),
     ];
     if !w.text.is_empty() {
         writeln!(out)?;
@@ -381,7 +381,7 @@ pub fn cmd_diff(out: &mut super::Out, args: DiffArgs) -> super::Done {
             }
             _ => "",
         };
-        writeln!(out, "\nidentical: the readable traces are equal ({} events){hashes}", w.events_a)?;
+        writeln!(out, "\nidentical: the readable traces are equal ({} lines){hashes}", w.events_a)?;
         if outcome_differs {
             writeln!(out, "but the verdicts or job statuses differ")?;
             return Ok(ExitCode::from(1));
@@ -418,8 +418,8 @@ mod tests {
         assert!(!w.identical);
         assert_eq!((w.events_a, w.events_b), (6, 7));
         let want = "\
-first divergence: trace event #5, after 4 equal events (differs in: time)
-  (= both, ! the first event that differs, then what each side did next)
+first divergence: trace line #5, after 4 equal lines (differs in: time)
+  (= both, ! the first line that differs, then what each side did next)
   = #3         0.003000s  checkpoint-triggered cp=3
   = #4         0.004000s  checkpoint-triggered cp=4
 A ! #5         0.009000s  task-state st=count[0] to=FAILED
@@ -438,8 +438,8 @@ B   #7         0.007000s  checkpoint-triggered cp=7
         assert!(w.identical && w.text.is_empty());
         assert_eq!(w.status_a.as_deref(), Some("RUNNING"));
         let w = walk(&mut t().take(2), &mut t(), 1).expect("walks");
-        assert!(w.text.starts_with("first divergence: trace event #3, after 2 equal events (A ends here)"));
-        assert!(w.text.contains("A ! (end of the trace after 2 events)"), "{}", w.text);
+        assert!(w.text.starts_with("first divergence: trace line #3, after 2 equal lines (A ends here)"));
+        assert!(w.text.contains("A ! (end of the trace after 2 lines)"), "{}", w.text);
         let bad = || vec![Err::<Event, String>("t.jsonl:4: not JSON".into())].into_iter();
         assert_eq!(walk(&mut bad(), &mut t(), 1).err().as_deref(), Some("t.jsonl:4: not JSON"));
     }

@@ -129,14 +129,19 @@ enum Command {
         format: Format,
         /// Also pin each scenario's report (timeline and verdict) in DIR/NAME.snap (insta's
         /// format): written when missing, compared when present; a difference fails the check
-        /// and leaves the new report in DIR/NAME.snap.new for `cargo insta review`.
+        /// and leaves the new report in DIR/NAME.snap.new for `cargo insta review` (or --accept).
         #[arg(long, value_name = "DIR")]
         snapshots: Option<PathBuf>,
+        /// With --snapshots: a report that differs from its snapshot replaces it (the pending
+        /// NAME.snap.new goes) instead of failing: accept the checked scenarios' new reports.
+        #[arg(long, requires = "snapshots")]
+        accept: bool,
     },
     /// Watch a run in the terminal, forward and back: the cluster, the job graph with what is
     /// in flight, checkpoints, exceptions, sink transactions and the oracle at any moment
-    /// (→/← next/previous event, space plays, n/f/r/c/v next fault/failover/restore/checkpoint/
-    /// violation, : go to, / search, 1-6 views, ? keys, q quits; NO_COLOR honoured).
+    /// (→/← next/previous trace line, ./, one event, space plays, n/f/r/c/v next
+    /// fault/failover/restore/checkpoint/violation, : go to, / search, 1-6 views, ? keys, q quits;
+    /// NO_COLOR honoured).
     Replay {
         file: PathBuf,
         /// Override the scenario's seed.
@@ -164,10 +169,10 @@ enum Command {
     /// completes after a third of the duration. Prints phases × subtasks with each verdict,
     /// "not reached" where the phase never came. Exit 1 if a case fails by explore's judgement.
     Sweep(sweep::SweepArgs),
-    /// Where two runs part: the first event at which their readable traces (the notes `run
-    /// --trace` writes, not the engine's internal event stream) differ, with the equal events
-    /// before it and what each side did next, then both verdicts, job statuses, trace hashes and
-    /// event counts. A and B are each a scenario file (`FILE`, or `FILE@SEED`) simulated now, or
+    /// Where two runs part: the first line at which their readable traces (the lines `run
+    /// --trace` writes, not the engine's events) differ, with the equal lines before it and what
+    /// each side did next, then both verdicts, job statuses, trace hashes and numbers of trace
+    /// lines. A and B are each a scenario file (`FILE`, or `FILE@SEED`) simulated now, or
     /// a trace file written by `run --trace` (a run of an older build: "before and after a
     /// change"); `--seeds S1,S2` compares two seeds of one scenario. Exit 0 when the traces are
     /// identical, 1 when they differ, 2 on bad input.
@@ -286,7 +291,9 @@ fn command(command: Command, out: &mut Out) -> Done {
         Command::Run { file, seed, json, bugs, trace, check, .. } => {
             cmd_run(out, &file, seed, json, &bugs, trace.as_deref(), check)?
         }
-        Command::Check { paths, format, snapshots } => cmd_check(out, &paths, format, snapshots.as_deref())?,
+        Command::Check { paths, format, snapshots, accept } => {
+            cmd_check(out, &paths, format, snapshots.as_deref(), accept)?
+        }
         Command::Explore {
             merge: Some(ExploreCommand::Merge { files, results, coverage, require_coverage }), ..
         } => explore::cmd_merge(out, &files, results.as_deref(), coverage, require_coverage)?,
@@ -454,19 +461,56 @@ fn cmd_run(
 fn cmd_run_seeds(out: &mut Out, file: &Path, seeds: RangeInclusive<u64>, verbose: bool, bugs: &[String]) -> Done {
     let Some(mut sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
     let mut summaries = Vec::new();
+    let bar = progress_bar(seeds.end() - seeds.start() + 1, "seeds");
     for seed in seeds.clone() {
         sc.seed = seed;
         let s = seed_summary(&simulate(&sc));
         if verbose {
-            writeln!(out, "{}", render::seed_line(&s))?;
+            suspended(&bar, || writeln!(out, "{}", render::seed_line(&s)))?;
+        }
+        if let Some(b) = &bar {
+            b.inc(1);
         }
         summaries.push(s);
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
     if verbose {
         writeln!(out)?;
     }
     write!(out, "{}", render::sweep(&sc.name, &seeds, &distribution(&summaries)))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether to draw a progress bar: only for a person watching, with standard error a terminal
+/// and `CI` unset (a CI log would keep every redraw). Elsewhere nothing extra is written.
+pub(crate) fn progress_wanted(stderr_is_terminal: bool, ci: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && ci.is_none_or(|v| v.is_empty())
+}
+
+/// A progress bar on standard error over `total` `unit`s (`run --seeds`, `check`), or none: not
+/// for a person watching (`progress_wanted`), or fewer than two items.
+fn progress_bar(total: u64, unit: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if total < 2 || !progress_wanted(std::io::stderr().is_terminal(), std::env::var_os("CI").as_deref()) {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(total);
+    let template = format!("[{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})");
+    b.set_style(
+        indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(b)
+}
+
+/// Runs `f` with the progress bar (if any) taken off the terminal, so what `f` prints is not
+/// drawn over; the bar comes back after.
+fn suspended<R>(bar: &Option<indicatif::ProgressBar>, f: impl FnOnce() -> R) -> R {
+    match bar {
+        Some(b) => b.suspend(f),
+        None => f(),
+    }
 }
 
 /// Scenario files under the given paths (directories are walked, sorted by name).
@@ -498,7 +542,10 @@ enum Checked {
     Error(crate::scenario::ScenarioError),
 }
 
-fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option<&Path>) -> Done {
+// JUnit's `time` attributes: the wall time of each scenario's check, read here at the edge (the
+// simulation itself runs on virtual time).
+#[allow(clippy::disallowed_methods)]
+fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option<&Path>, accept: bool) -> Done {
     let files = match scenario_files(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -517,19 +564,27 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
     // Snapshots are never written over a scenario file.
     let inputs = files::Inputs::of(&files);
     let mut results = Vec::new();
+    // Seconds each file's check took, for JUnit.
+    let mut times = Vec::new();
+    let bar = progress_bar(files.len() as u64, "scenarios");
     for f in &files {
+        let started = std::time::Instant::now();
         let checked = match load_file(f).and_then(|sc| admit(f, sc)) {
             Err(e) => Checked::Error(e),
             Ok(sc) => {
                 let run = simulate(&sc);
                 let mut mismatches = run.mismatches();
                 if let Some(dir) = snapshots {
-                    let pinned = crate::snapshot::pin(dir, f, &render::human(&run), &inputs);
+                    let pinned = crate::snapshot::pin(dir, f, &render::human(&run), &inputs, accept);
                     if let Ok(crate::snapshot::Pinning { moved_from: Some(old), file, .. }) = &pinned {
-                        errln!("note: snapshot {} moved to {}", old.display(), file.display());
+                        suspended(&bar, || errln!("note: snapshot {} moved to {}", old.display(), file.display()));
                     }
+                    let file = pinned.as_ref().map(|p| p.file.clone()).unwrap_or_default();
                     match pinned.map(|p| p.outcome) {
                         Ok(crate::snapshot::Pinned::Same | crate::snapshot::Pinned::Written) => {}
+                        Ok(crate::snapshot::Pinned::Accepted { first_difference }) => suspended(&bar, || {
+                            errln!("note: snapshot {} accepted ({first_difference})", file.display())
+                        }),
                         Ok(crate::snapshot::Pinned::Differs { new_file, first_difference }) => {
                             mismatches.push(crate::run::Mismatch {
                                 key: "snapshot",
@@ -540,6 +595,9 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
                             })
                         }
                         Err(e) => {
+                            if let Some(b) = &bar {
+                                b.finish_and_clear();
+                            }
                             errln!("error: {e}");
                             return Ok(ExitCode::from(2));
                         }
@@ -556,18 +614,25 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
                 }
             }
         };
+        times.push(started.elapsed().as_secs_f64());
         if format == Format::Human {
             // Printed as it goes: a long check shows progress.
-            write!(out, "{}", human_check_line(f, &checked))?;
+            suspended(&bar, || write!(out, "{}", human_check_line(f, &checked)))?;
+        }
+        if let Some(b) = &bar {
+            b.inc(1);
         }
         results.push((f.clone(), checked));
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
     let failed = results.iter().filter(|(_, c)| matches!(c, Checked::Fail { .. })).count();
     let bad = results.iter().filter(|(_, c)| matches!(c, Checked::Error(_))).count();
     match format {
         Format::Human => writeln!(out, "{} passed, {} failed", results.len() - failed - bad, failed + bad)?,
         Format::Json => writeln!(out, "{}", check_json(&results))?,
-        Format::Junit => write!(out, "{}", check_junit(&results))?,
+        Format::Junit => write!(out, "{}", check_junit(&results, &times))?,
         Format::Github => write!(out, "{}", check_github(&results))?,
     }
     Ok(if bad > 0 {
@@ -630,27 +695,34 @@ fn check_json(results: &[(PathBuf, Checked)]) -> String {
 
 /// JUnit XML as Jenkins, GitLab and most CI servers read it (Jenkins' junit-10.xsd): one test
 /// suite, one test case per scenario file; a mismatch is a failure, a file that does not load
-/// an error.
-fn check_junit(results: &[(PathBuf, Checked)]) -> String {
+/// an error. `times`: each file's wall time in seconds (`time`, the suite's their sum).
+fn check_junit(results: &[(PathBuf, Checked)], times: &[f64]) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
     };
     let failed = results.iter().filter(|(_, c)| matches!(c, Checked::Fail { .. })).count();
     let bad = results.iter().filter(|(_, c)| matches!(c, Checked::Error(_))).count();
-    let counts = format!("tests=\"{}\" failures=\"{failed}\" errors=\"{bad}\"", results.len());
+    // Seconds with three decimals: junit-10.xsd's SUREFIRE_TIME.
+    let secs = |t: f64| format!("{t:.3}");
+    let total: f64 = times.iter().sum();
+    let counts = format!("tests=\"{}\" failures=\"{failed}\" errors=\"{bad}\" time=\"{}\"", results.len(), secs(total));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!("<testsuites name=\"recoverysim check\" {counts}>\n"));
     out.push_str(&format!("  <testsuite name=\"recoverysim\" {counts} skipped=\"0\">\n"));
-    for (f, c) in results {
+    for (i, (f, c)) in results.iter().enumerate() {
         let name = esc(&f.display().to_string());
+        let case = format!(
+            "    <testcase name=\"{name}\" classname=\"recoverysim.check\" time=\"{}\">\n",
+            secs(times.get(i).copied().unwrap_or(0.0))
+        );
         match c {
             Checked::Ok { verdict, .. } => {
-                out.push_str(&format!("    <testcase name=\"{name}\" classname=\"recoverysim.check\">\n"));
+                out.push_str(&case);
                 out.push_str(&format!("      <system-out>{}</system-out>\n", esc(verdict)));
                 out.push_str("    </testcase>\n");
             }
             Checked::Fail { mismatches, .. } => {
-                out.push_str(&format!("    <testcase name=\"{name}\" classname=\"recoverysim.check\">\n"));
+                out.push_str(&case);
                 let first = mismatches.first().map_or(String::new(), |m| m.message.clone());
                 let all: Vec<String> = mismatches.iter().map(|m| m.message.clone()).collect();
                 out.push_str(&format!(
@@ -661,7 +733,7 @@ fn check_junit(results: &[(PathBuf, Checked)]) -> String {
                 out.push_str("    </testcase>\n");
             }
             Checked::Error(e) => {
-                out.push_str(&format!("    <testcase name=\"{name}\" classname=\"recoverysim.check\">\n"));
+                out.push_str(&case);
                 out.push_str(&format!(
                     "      <error type=\"invalid-scenario\" message=\"{}\">{}</error>\n",
                     esc(&e.message),
@@ -817,4 +889,18 @@ fn cmd_bench(out: &mut Out, file: &Path, runs: u32) -> Done {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_wanted;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn a_progress_bar_only_on_a_terminal_outside_ci() {
+        assert!(progress_wanted(true, None));
+        assert!(progress_wanted(true, Some(OsStr::new(""))));
+        assert!(!progress_wanted(true, Some(OsStr::new("true"))), "CI set: no bar");
+        assert!(!progress_wanted(false, None), "standard error not a terminal: no bar");
+    }
 }

@@ -26,7 +26,8 @@ pub const LEGEND: &str = "Reading the timeline:
   A → B              a state change of the job or of subtasks
   0.001s             virtual time since the job was submitted
   recovery time      from the fault to every restarted subtask RUNNING again
-  trace event #n     the trace event whose `n` is n in `--trace` output";
+  event              one engine event: a message delivered or a timer fired (\"N events\")
+  trace line #n      line n of the readable trace: `n` in `--trace` output, the replay's log";
 
 /// Version of the `run --json` object (docs/run.schema.json describes it).
 pub const RUN_SCHEMA: &str = "recoverysim-run/1";
@@ -955,7 +956,7 @@ pub fn summary(run: &Run, out: &mut String) {
     for v in &o.violations {
         let _ = writeln!(out, "  INVARIANT VIOLATED: {v}");
     }
-    let _ = writeln!(out, "  trace hash {:016x}; {} events", o.trace_hash, o.events);
+    let _ = writeln!(out, "  trace hash {:016x}; {} events, {} trace lines", o.trace_hash, o.events, o.notes.len());
 }
 
 /// `recoverysim run --json`: one object (the contract in README.md).
@@ -1107,7 +1108,7 @@ pub fn json(run: &Run) -> serde_json::Value {
 /// `run --trace FILE`: the readable trace as JSON Lines, one note per line, with virtual time in
 /// µs and subtasks by name.
 /// The trace as JSON Lines: a header line (`schema`, scenario, seed, trace hash), then one
-/// object per trace event, numbered by `n` from 1 (docs/trace-format.md lists the kinds).
+/// object per trace line, numbered by `n` from 1 (docs/trace-format.md lists the kinds).
 pub fn trace_jsonl(run: &Run) -> String {
     let mut out = Vec::new();
     // Writing to a vector cannot fail.
@@ -1124,7 +1125,8 @@ pub fn write_trace_jsonl(run: &Run, w: &mut dyn std::io::Write) -> std::io::Resu
     Ok(())
 }
 
-/// The trace's header line: schema, scenario, seed, trace hash, number of trace events, and the
+/// The trace's header line: schema, scenario, seed, trace hash, number of trace lines (`events`,
+/// its name since format version 1), and the
 /// run's verdict and final job status.
 pub fn trace_header(run: &Run) -> serde_json::Value {
     serde_json::json!({
@@ -1138,12 +1140,12 @@ pub fn trace_header(run: &Run) -> serde_json::Value {
     })
 }
 
-/// One trace event as a JSON object: its number `n` (from 1), `at_us`, `kind` and fields, with
+/// One trace line as a JSON object: its number `n` (from 1), `at_us`, `kind` and fields, with
 /// subtasks and hosts by name.
 pub fn trace_entry(graph: &JobGraph, e: &TraceEntry, n: u64) -> serde_json::Value {
     let mut v = serde_json::to_value(e).expect("trace notes are plain data: numbers, strings, enums");
     if let Some(note) = v.as_object_mut() {
-        // The trace event number protocol violations cite ("trace event #n").
+        // The trace line number protocol violations cite ("trace line #n").
         note.insert("n".into(), serde_json::Value::from(n));
         // Hosts by name, as scenario files write them.
         let is_host = matches!(e.note, Note::MessageLost { .. } | Note::HostThawed { .. });

@@ -294,11 +294,13 @@ impl<'a> App<'a> {
         }
     }
 
-    /// Goes to the note numbered `n` (as `--trace` and the verdict's "trace event #n" count).
+    /// Goes to the note numbered `n` (as `--trace` and the verdict's "trace line #n" count).
     pub fn goto_note(&mut self, n: usize) {
         match n.checked_sub(1).and_then(|i| self.note_events().get(i)) {
             Some(&e) => self.seek_step(e),
-            None => self.say(format!("no event #{n}: the run has {} (1-{})", self.notes().len(), self.notes().len())),
+            None => {
+                self.say(format!("no trace line #{n}: the run has {} (1-{})", self.notes().len(), self.notes().len()))
+            }
         }
     }
 
@@ -308,7 +310,7 @@ impl<'a> App<'a> {
         if let Some(step) = t.strip_prefix('@') {
             match step.parse::<u64>() {
                 Ok(s) => self.seek_step(s),
-                Err(_) => self.say(format!("not an engine step: {step:?}")),
+                Err(_) => self.say(format!("not an event number: {step:?}")),
             }
         } else if let Ok(n) = t.trim_start_matches('#').parse::<usize>() {
             self.goto_note(n);
@@ -316,7 +318,7 @@ impl<'a> App<'a> {
             match humantime::parse_duration(t) {
                 Ok(d) => self.seek_time(d.as_micros().min(u64::MAX as u128) as u64),
                 Err(_) => self.say(format!(
-                    "go to: an event number (170 or #170), a time (12.5s, 800ms) or an engine step (@51234); not {t:?}"
+                    "go to: a trace line (170 or #170), a time (12.5s, 800ms) or an event (@51234); not {t:?}"
                 )),
             }
         }
@@ -368,13 +370,14 @@ impl<'a> App<'a> {
         self.run.graph.subtask_name(st)
     }
 
-    /// Where the violation marks point: every "trace event #n" an invariant violation cites,
+    /// Where the violation marks point: every "trace line #n" an invariant violation cites
+    /// (src/check/invariants.rs still words it "trace event #n"; both are read),
     /// and the commit of the oracle's first impossible result.
     fn find_violations(&self) -> Vec<u64> {
         let events = self.note_events();
         let mut steps: Vec<u64> = Vec::new();
         for v in &self.run.outcome.violations {
-            if let Some(rest) = v.split("trace event #").nth(1) {
+            if let Some(rest) = v.split("trace line #").nth(1).or_else(|| v.split("trace event #").nth(1)) {
                 let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
                 if let Some(&e) = digits.parse::<usize>().ok().and_then(|n| events.get(n.checked_sub(1)?)) {
                     steps.push(e);

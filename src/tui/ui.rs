@@ -19,9 +19,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 /// Keys, as the help overlay lists them (and `input` handles them).
 pub const KEYS: &[(&str, &str)] = &[
-    ("→ ↓ l j", "next event in the log"),
-    ("← ↑ h k", "previous event in the log"),
-    (". / ,", "one engine step forward / back"),
+    ("→ ↓ l j", "next line of the log"),
+    ("← ↑ h k", "previous line of the log"),
+    (". / ,", "one event forward / back"),
     ("space", "play / pause"),
     ("+ / -", "faster / slower"),
     ("n / N", "next / previous fault"),
@@ -30,7 +30,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("c / C", "next / previous checkpoint"),
     ("v / V", "next / previous violation"),
     ("g / G", "start / end of the run"),
-    (":", "go to an event #, a time or @step"),
+    (":", "go to a line #, a time or @event"),
     ("/", "search the log; ] [ next / previous"),
     ("=", "show only matching log lines"),
     ("Tab 1-6", "views; click a tab or a subtask"),
@@ -109,7 +109,7 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
     let play =
         if app.playing { format!("▶ {}×", SPEEDS[app.speed]) } else { format!("⏸ {}×", SPEEDS[app.speed]) };
     let line2 = Line::from(format!(
-        "t={}  #{}/{} (step {})  job {}  faults {}  failovers {}  {}",
+        "t={}  #{}/{} (event {})  job {}  faults {}  failovers {}  {}",
         fmt_time(app.play_us),
         app.notes_seen,
         app.notes().len(),
@@ -712,7 +712,7 @@ fn draw_oracle(frame: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-/// One trace event as a line of the log.
+/// One trace line of the log.
 pub fn event_text(app: &App, note: &Note) -> String {
     let run = app.run;
     match note {
@@ -822,9 +822,9 @@ fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     drop(hits);
     let title = match (&app.search, app.filter) {
-        (Some(s), true) => format!("events matching {s:?} (=: show all)"),
-        (Some(s), false) => format!("events (highlighted: this step; bold: matches {s:?})"),
-        _ => "events (highlighted: this step wrote them; dim: still to come)".to_string(),
+        (Some(s), true) => format!("trace lines matching {s:?} (=: show all)"),
+        (Some(s), false) => format!("trace (highlighted: this event; bold: matches {s:?})"),
+        _ => "trace (highlighted: this event wrote them; dim: still to come)".to_string(),
     };
     frame.render_widget(Paragraph::new(lines).block(block(&title)), area);
 }
@@ -832,12 +832,12 @@ fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     let line = match &app.prompt {
         Some((PromptKind::Goto, text)) => {
-            Line::from(format!(":{text}▏  go to: event 170 or #170, time 12.5s / 800ms, step @51234; Enter, Esc"))
+            Line::from(format!(":{text}▏  go to: line 170 or #170, time 12.5s / 800ms, event @51234; Enter, Esc"))
         }
-        Some((PromptKind::Search, text)) => Line::from(format!("/{text}▏  search the event log; Enter, Esc")),
+        Some((PromptKind::Search, text)) => Line::from(format!("/{text}▏  search the trace; Enter, Esc")),
         None => match &app.message {
             Some(m) => Line::styled(m.clone(), fg(app, Color::Yellow)),
-            None => Line::raw("? keys  →/← events  f failover  n fault  r restore  c checkpoint  space play"),
+            None => Line::raw("? keys  →/← lines  f failover  n fault  r restore  c checkpoint  space play"),
         },
     };
     frame.render_widget(Paragraph::new(fit(line, area.width as usize)), area);

@@ -116,6 +116,19 @@ fn check_formats_for_ci_servers() {
     junit_10_xsd(&doc);
     let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
     assert_eq!(cases.len(), 3);
+    // Every test case and the suite have their wall time in seconds (junit-10.xsd's
+    // SUREFIRE_TIME: at most three decimals); the suite's is the sum of its cases'.
+    let time = |n: &roxmltree::Node| -> f64 {
+        let t = n.attribute("time").unwrap_or_else(|| panic!("{} has a time: {xml}", n.tag_name().name()));
+        let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+        assert!(whole.bytes().all(|b| b.is_ascii_digit()) && !whole.is_empty(), "{t}");
+        assert!(frac.len() <= 3 && frac.bytes().all(|b| b.is_ascii_digit()), "{t}");
+        t.parse().expect("a number")
+    };
+    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).expect("a suite");
+    let sum: f64 = cases.iter().map(time).sum();
+    assert!((time(&suite) - sum).abs() < 0.002 && time(&doc.root_element()) == time(&suite), "{xml}");
+    assert!(time(&cases[0]) > 0.0, "a simulated scenario takes some time: {xml}");
     assert!(cases[1].children().any(|c| c.has_tag_name("failure")), "{xml}");
     assert!(cases[2].children().any(|c| c.has_tag_name("error")), "{xml}");
 }
@@ -186,7 +199,7 @@ fn trace_to_standard_output_and_a_missing_file_without_a_made_up_position() {
     let header = lines.next().expect("a header line");
     assert_eq!(header["schema"], "recoverysim-trace/1");
     for (i, v) in lines.enumerate() {
-        assert_eq!(v["n"].as_u64(), Some(i as u64 + 1), "trace events are numbered from 1");
+        assert_eq!(v["n"].as_u64(), Some(i as u64 + 1), "trace lines are numbered from 1");
     }
     let missing = recoverysim(&["run", "no/such/file.toml"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -222,7 +235,60 @@ fn check_snapshots_pins_each_report_and_fails_when_a_timing_changes() {
     let pending = insta::Snapshot::from_file(&snaps.join("job.snap.new")).expect("a pending insta snapshot");
     let new_text = pending.contents().as_text().expect("text").to_string();
     assert!(new_text.contains("restart in 2000 ms"), "{new_text}");
+    // The line named is the line of the `.snap` file, header included: it holds the old text
+    // the message quotes, and the same line of the `.snap.new` the new text.
+    let line: usize = stdout
+        .split("first difference at line ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a line number");
+    let was = stdout.split(": was \"").nth(1).and_then(|r| r.split('"').next()).expect("the old text");
+    let now = stdout.split(", now \"").nth(1).and_then(|r| r.split('"').next()).expect("the new text");
+    let nth = |file: &str| {
+        let text = std::fs::read_to_string(snaps.join(file)).expect("readable");
+        text.lines().nth(line - 1).map(|l| l.trim().to_string()).expect("that line exists")
+    };
+    assert_eq!((nth("job.snap"), nth("job.snap.new")), (was.to_string(), now.to_string()), "{stdout}");
+
+    // Accepted without cargo-insta: the new report replaces the snapshot, the pending file goes,
+    // and the check passes from then on.
+    let accepted = recoverysim(&[
+        "check",
+        path.to_str().expect("utf-8"),
+        "--snapshots",
+        snaps.to_str().expect("utf-8"),
+        "--accept",
+    ]);
+    let stderr = String::from_utf8_lossy(&accepted.stderr).to_string();
+    assert_eq!(accepted.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("job.snap accepted (first difference at line"), "{stderr}");
+    assert!(!snaps.join("job.snap.new").exists(), "the pending snapshot is gone");
+    let snap = insta::Snapshot::from_file(&snaps.join("job.snap")).expect("still an insta snapshot");
+    assert!(snap.contents().as_text().expect("text").to_string().contains("restart in 2000 ms"));
+    assert_eq!(check().status.code(), Some(0), "the accepted snapshot holds");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Off a terminal (standard error a pipe, `CI` unset) `check` of a folder draws no progress
+/// bar: standard error stays empty, standard output holds the lines alone.
+#[test]
+fn check_off_a_terminal_prints_no_progress() {
+    let out = Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(["check", "scenarios/keyed-task-failure.toml", "scenarios/forward-task-failure.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CI")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "nothing on standard error");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("ok    scenarios/keyed-task-failure.toml  (exactly_once, 1 failover, "), "{stdout}");
+    assert!(lines[1].starts_with("ok    scenarios/forward-task-failure.toml  ("), "{stdout}");
+    assert_eq!(lines[2], "2 passed, 0 failed");
+    assert!(!stdout.contains(['\r', '\x1b']), "no terminal control: {stdout:?}");
 }
 
 #[test]

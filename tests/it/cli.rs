@@ -244,11 +244,11 @@ fn diff_exit_codes_and_the_first_divergence() {
     let out = recoverysim(&["diff", &trace, "scenarios/keyed-tm-kill.toml@7"]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("identical: the readable traces are equal (716 events)"), "{stdout}");
+    assert!(stdout.contains("identical: the readable traces are equal (716 lines)"), "{stdout}");
     let out = recoverysim(&["diff", "scenarios/keyed-tm-kill.toml", "--seeds", "7,8", "--context", "1"]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("first divergence: trace event #1, after 0 equal events"), "{stdout}");
+    assert!(stdout.contains("first divergence: trace line #1, after 0 equal lines"), "{stdout}");
     assert!(stdout.contains("A ! #1") && stdout.contains("B ! #1") && stdout.contains("≠"), "{stdout}");
     // Not a trace, not a scenario, a seed on a trace file, a missing side: exit 2 with a message.
     let junk = dir.join("junk.jsonl");

@@ -18,6 +18,7 @@ mod readme;
 mod regions;
 mod replay;
 mod scenarios;
+mod schema;
 mod seeds;
 mod sweep;
 

@@ -66,7 +66,7 @@ fn the_tour_commands_do_what_their_comments_say() {
             let out = recoverysim(&args);
             let stdout = String::from_utf8_lossy(&out.stdout).to_string();
             assert_eq!(out.status.code(), Some(1), "`{}` ({comment}) differs:\n{}", args.join(" "), text(&out));
-            assert!(stdout.contains("first divergence: trace event #"), "{stdout}");
+            assert!(stdout.contains("first divergence: trace line #"), "{stdout}");
             continue;
         }
         if args[0] == "explore" {
@@ -295,4 +295,16 @@ fn the_files_the_readme_commands_write_are_git_ignored() {
         let top = f.split('/').next().unwrap_or(f);
         assert!(ignored.contains(&top), "{f} (written by a README command) is not in .gitignore");
     }
+}
+
+/// A newcomer learns before the first command that the first build needs the network once and
+/// how long the two set-up commands take, and how to get cargo-insta for snapshot review.
+#[test]
+fn the_readme_says_what_the_first_build_needs_and_how_long_it_takes() {
+    let r = readme();
+    let setup = &r[..r.find("## A tour").expect("the README has a tour")];
+    assert!(setup.contains("downloads the crates") && setup.contains("crates.io"), "{setup}");
+    assert!(setup.contains("2-core machine") && setup.contains("`cargo test --release` after it about"), "{setup}");
+    assert!(r.contains("`cargo install\ncargo-insta`") || r.contains("`cargo install cargo-insta`"));
+    assert!(r.contains("--snapshots my-snapshots/ --accept"));
 }

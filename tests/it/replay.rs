@@ -357,8 +357,8 @@ fn go_to_search_and_filter() {
     key(&mut a, '=');
     assert!(a.filter && a.message.is_none(), "filtering by the search");
     let filtered = screen(&a);
-    assert!(filtered.contains("events matching"), "{filtered}");
-    let log: Vec<&str> = filtered.lines().skip_while(|l| !l.contains("events matching")).skip(1).take(6).collect();
+    assert!(filtered.contains("trace lines matching"), "{filtered}");
+    let log: Vec<&str> = filtered.lines().skip_while(|l| !l.contains("trace lines matching")).skip(1).take(6).collect();
     assert!(log.len() == 6 && log[0].contains("restores checkpoint"), "{filtered}");
     assert!(log.iter().all(|l| l.contains("restores checkpoint") || l.starts_with('└')), "{filtered}");
     key(&mut a, '=');

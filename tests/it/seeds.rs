@@ -102,3 +102,23 @@ fn run_seeds_usage_errors_exit_2() {
         assert!(stdout.is_empty(), "{args:?}: {stdout}");
     }
 }
+
+/// Off a terminal (standard error a pipe, here with `CI` unset too) `run --seeds` draws no
+/// progress bar: standard error stays empty and standard output is exactly the per-seed lines
+/// and the distribution, as the library renders them.
+#[test]
+fn run_seeds_off_a_terminal_prints_no_progress() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(["run", "scenarios/restart-onto-dead-tm.toml", "--seeds", "6-8", "--verbose"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CI")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "nothing on standard error");
+    let (sc, summaries) = sweep(DEAD_TM, 6..=8);
+    let mut want: String = summaries.iter().map(|s| format!("{}\n", render::seed_line(s))).collect();
+    want.push('\n');
+    want.push_str(&render::sweep(&sc.name, &(6..=8), &distribution(&summaries)));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+}
