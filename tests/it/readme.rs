@@ -308,3 +308,26 @@ fn the_readme_says_what_the_first_build_needs_and_how_long_it_takes() {
     assert!(r.contains("`cargo install\ncargo-insta`") || r.contains("`cargo install cargo-insta`"));
     assert!(r.contains("--snapshots my-snapshots/ --accept"));
 }
+
+/// The README's budget refusal is what `run` prints (its first lines), and the defaults it
+/// states are the program's.
+#[test]
+fn the_budget_capture_and_defaults_are_what_the_program_has() {
+    let text = readme();
+    let marker = "$ recoverysim run benches/ten-million-events.toml --max-events 1000000\n";
+    let at = text.find(marker).expect("the README shows a budget refusal") + marker.len();
+    let capture: Vec<&str> = text[at..].lines().take_while(|l| !l.starts_with("```")).collect();
+    let out = recoverysim(&["run", "benches/ten-million-events.toml", "--max-events", "1000000"].map(String::from));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let shown: Vec<&str> = capture.iter().copied().filter(|l| l.trim() != "…").collect();
+    let printed: Vec<&str> = err.lines().take(shown.len()).collect();
+    assert_eq!(shown, printed, "the README's budget capture is stale");
+    let defaults = format!(
+        "The defaults are `--max-events {}`",
+        recoverysim::scenario::budget::DEFAULT_MAX_EVENTS
+    );
+    assert!(text.contains(&defaults), "README states {defaults}");
+    assert_eq!(recoverysim::scenario::budget::DEFAULT_MAX_MEMORY, 1 << 30, "README says --max-memory 1GiB");
+    assert!(text.contains("and `--max-memory 1GiB`"));
+}
