@@ -30,9 +30,13 @@ pub mod trace;
 pub mod tui;
 
 /// Loads a scenario file and runs it (with its fault-free reference run and the oracle): the
-/// same as `recoverysim run FILE`. A file that cannot be used gives its error, with position.
+/// same as `recoverysim run FILE`, at the default budget. A file that cannot be used gives its
+/// error, with position; one over the budget its estimate (`scenario::budget`).
 pub fn run_file(path: impl AsRef<std::path::Path>) -> Result<run::Run, scenario::ScenarioError> {
-    scenario::load_file(path.as_ref()).map(|sc| run::simulate(&sc))
+    let path = path.as_ref();
+    let sc = scenario::load_file(path)?;
+    scenario::budget::Budget::default().admit(&path.display().to_string(), &sc).map_err(|e| e.into_error())?;
+    Ok(run::simulate(&sc))
 }
 
 /// The human report of a run (timeline and summary with the verdict), as `recoverysim run`

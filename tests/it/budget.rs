@@ -92,7 +92,16 @@ fn every_runaway_is_refused_at_load_time_naming_the_estimate_the_limit_and_the_f
     for (i, (what, text, flag)) in runaways().into_iter().enumerate() {
         let file = format!("runaway-{i}.toml");
         std::fs::write(d.join(&file), &text).expect("write");
-        for command in [vec!["run", file.as_str()], vec!["check", file.as_str()], vec!["bench", file.as_str()]] {
+        // The library refuses it too.
+        let Err(e) = recoverysim::run_file(d.join(&file)) else { panic!("{what}: run_file refuses it") };
+        assert!(e.to_string().contains("too large for its budget"), "{what}: {e}");
+        for command in [
+            vec!["run", file.as_str()],
+            vec!["check", file.as_str()],
+            vec!["bench", file.as_str()],
+            vec!["replay", file.as_str()],
+            vec!["diff", file.as_str(), "--seeds", "1,2"],
+        ] {
             let out = run_in(&d, &command);
             let err = String::from_utf8_lossy(&out.stderr);
             let all = format!("{err}{}", String::from_utf8_lossy(&out.stdout));

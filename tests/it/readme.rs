@@ -323,10 +323,7 @@ fn the_budget_capture_and_defaults_are_what_the_program_has() {
     let shown: Vec<&str> = capture.iter().copied().filter(|l| l.trim() != "…").collect();
     let printed: Vec<&str> = err.lines().take(shown.len()).collect();
     assert_eq!(shown, printed, "the README's budget capture is stale");
-    let defaults = format!(
-        "The defaults are `--max-events {}`",
-        recoverysim::scenario::budget::DEFAULT_MAX_EVENTS
-    );
+    let defaults = format!("The defaults are `--max-events {}`", recoverysim::scenario::budget::DEFAULT_MAX_EVENTS);
     assert!(text.contains(&defaults), "README states {defaults}");
     assert_eq!(recoverysim::scenario::budget::DEFAULT_MAX_MEMORY, 1 << 30, "README says --max-memory 1GiB");
     assert!(text.contains("and `--max-memory 1GiB`"));
