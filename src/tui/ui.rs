@@ -362,7 +362,7 @@ fn fmt_ms(us: u64) -> String {
 
 fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
     let g = &app.run.graph;
-    let mut lines = vec![Line::raw(crate::cli::render::job_line(g)), Line::raw("")];
+    let mut lines = vec![Line::raw(crate::report::human::job_line(g)), Line::raw("")];
     let names: Vec<String> = g
         .edges
         .iter()
@@ -702,7 +702,7 @@ fn draw_oracle(frame: &mut Frame, app: &App, area: Rect) {
         Line::styled("final verdict (the whole run):", bold()),
     ];
     let mut summary = String::new();
-    crate::cli::render::summary(app.run, &mut summary);
+    crate::report::human::summary(app.run, &mut summary);
     lines.extend(summary.lines().skip(1).map(|l| Line::raw(l.to_string())));
     frame.render_widget(
         Paragraph::new(lines)
@@ -748,7 +748,7 @@ pub fn event_text(app: &App, note: &Note) -> String {
                 run.graph.subtask_count()
             )
         }
-        other => crate::cli::render::describe(run, other).unwrap_or_else(|| format!("{other:?}")),
+        other => crate::report::human::describe(run, other).unwrap_or_else(|| format!("{other:?}")),
     }
 }
 
