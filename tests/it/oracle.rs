@@ -249,10 +249,7 @@ fn a_checkpoint_overtaken_by_a_newer_one_must_not_complete_later() {
     let run = simulate(&sc);
     assert_eq!(run.output.verdict, Verdict::AtLeastOnce, "{:?}", run.output);
     let v = run.outcome.violations.first().expect("the restore of an older checkpoint is a protocol violation");
-    assert!(
-        v.contains("restored checkpoint 26, but checkpoint 28 had completed") && v.contains("trace event #"),
-        "{v}"
-    );
+    assert!(v.contains("restored checkpoint 26, but checkpoint 28 had completed") && v.contains("trace line #"), "{v}");
     // With one checkpoint in flight at a time (the default) the bug cannot show.
     sc.flink.max_concurrent_checkpoints = 1;
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);

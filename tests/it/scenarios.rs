@@ -90,7 +90,7 @@ fn every_scenario_meets_its_expectations_deterministically_and_matches_its_snaps
         let sc = load_file(file).unwrap_or_else(|e| panic!("{e}"));
         let first = simulate(&sc);
         let name = file.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_string();
-        // Every trace event kind is documented in docs/trace-format.md.
+        // Every trace line kind is documented in docs/trace-format.md.
         for line in recoverysim::report::trace::jsonl(&first).lines().skip(1) {
             let v: serde_json::Value = serde_json::from_str(line).expect("JSON Lines");
             let kind = v["kind"].as_str().expect("every event has a kind").to_string();
