@@ -11,7 +11,7 @@
 //! assert!(report.contains("output: exactly_once"));
 //! // insta::assert_snapshot!("keyed-tm-kill", report);
 //! // and everything as one JSON value (docs/run.schema.json):
-//! let json = recoverysim::cli::render::json(&run);
+//! let json = recoverysim::report::json::run(&run);
 //! assert_eq!(json["schema"], "recoverysim-run/1");
 //! ```
 
@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod explore;
 pub mod fault;
 pub mod job;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod sim;
@@ -42,5 +43,5 @@ pub fn run_file(path: impl AsRef<std::path::Path>) -> Result<run::Run, scenario:
 /// The human report of a run (timeline and summary with the verdict), as `recoverysim run`
 /// prints it; deterministic for a scenario and seed, so it can be pinned in a snapshot.
 pub fn report(run: &run::Run) -> String {
-    cli::render::human(run)
+    report::human::report(run)
 }

@@ -32,7 +32,7 @@ pub fn check(
             None => String::new(),
         };
         // Cited as in `--trace`: the n-th line, counted from 1.
-        let event = format!("trace event #{} at {}", i + 1, fmt_time(e.at_us));
+        let line = format!("trace line #{} at {}", i + 1, fmt_time(e.at_us));
         match &e.note {
             Note::FaultInjected { text, .. } => last_fault = Some((e.at_us, text.clone())),
             Note::CheckpointCompleted { cp, .. } => {
@@ -43,7 +43,7 @@ pub fn check(
                 if checkpointing && *checkpoint > completed && out.len() < MAX_LINES =>
             {
                 out.push(format!(
-                    "{event}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {completed}){}",
+                    "{line}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {completed}){}",
                     graph.subtask_name(*st),
                     after(&last_fault),
                 ));
@@ -60,28 +60,28 @@ pub fn check(
                     format!("which never completed (latest completed: {completed})")
                 };
                 out.push(format!(
-                    "{event}: {} restored checkpoint {cp}, {why}{}",
+                    "{line}: {} restored checkpoint {cp}, {why}{}",
                     graph.subtask_name(*st),
                     after(&last_fault)
                 ));
             }
             Note::DoubleWriter { st, attempt, newer, records } if out.len() < MAX_LINES => {
                 out.push(format!(
-                    "{event}: attempt #{attempt} of {} wrote {records} records after attempt #{newer} had written (two live attempts){}",
+                    "{line}: attempt #{attempt} of {} wrote {records} records after attempt #{newer} had written (two live attempts){}",
                     graph.subtask_name(*st),
                     after(&last_fault),
                 ));
             }
             Note::CommittedTxnWrittenAgain { st, checkpoint } if out.len() < MAX_LINES => {
                 out.push(format!(
-                    "{event}: {} wrote into the transaction of checkpoint {checkpoint} after it was committed: a committed transaction must stay final{}",
+                    "{line}: {} wrote into the transaction of checkpoint {checkpoint} after it was committed: a committed transaction must stay final{}",
                     graph.subtask_name(*st),
                     after(&last_fault),
                 ));
             }
             Note::CommitOfAborted { st, checkpoint } if out.len() < MAX_LINES => {
                 out.push(format!(
-                    "{event}: {} committed the transaction of checkpoint {checkpoint}, which the sink store had aborted: its records are gone{}",
+                    "{line}: {} committed the transaction of checkpoint {checkpoint}, which the sink store had aborted: its records are gone{}",
                     graph.subtask_name(*st),
                     after(&last_fault),
                 ));
@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].contains("checkpoint 2 (7 records)") && v[0].contains("kill-taskmanager 0"), "{v:?}");
         assert!(check(&graph, &notes, &store, JobStatus::Finished, false).is_empty(), "no checkpoints: no rule");
-        // Restores: the latest completed checkpoint only; the n-th note is trace event #n.
+        // Restores: the latest completed checkpoint only; the n-th note is trace line #n.
         let restored =
             |_t: u64, cp| Note::Restored { st: SubtaskId(0), cp: Some(cp), bytes: 0, local: false, duration_us: 0 };
         let notes = vec![
@@ -138,10 +138,10 @@ mod tests {
         ];
         let v = check(&graph, &notes, &store, JobStatus::Finished, true);
         assert_eq!(v.len(), 4, "{v:?}");
-        assert!(v[3].starts_with("trace event #7 at") && v[3].contains("after it was committed"), "{v:?}");
-        assert!(v[0].starts_with("trace event #4 at") && v[0].contains("checkpoint 2 had completed"), "{v:?}");
-        assert!(v[1].starts_with("trace event #5 at") && v[1].contains("never completed"), "{v:?}");
-        assert!(v[2].starts_with("trace event #6 at") && v[2].contains("had aborted"), "{v:?}");
+        assert!(v[3].starts_with("trace line #7 at") && v[3].contains("after it was committed"), "{v:?}");
+        assert!(v[0].starts_with("trace line #4 at") && v[0].contains("checkpoint 2 had completed"), "{v:?}");
+        assert!(v[1].starts_with("trace line #5 at") && v[1].contains("never completed"), "{v:?}");
+        assert!(v[2].starts_with("trace line #6 at") && v[2].contains("had aborted"), "{v:?}");
         // Reports are capped at 20 lines.
         let many: Vec<TraceEntry> = (0..30)
             .map(|i| at(i, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 9, records: 1, recovered: false }))

@@ -4,7 +4,7 @@
 //! engine's events) are walked in step; only the last `--context` equal lines are kept,
 //! so two trace files of any size take bounded memory (a simulated side holds its own notes).
 
-use super::render::{trace_entry, trace_header};
+use crate::report::trace::{TRACE_SCHEMA, entry as trace_entry, header as trace_header};
 use crate::run::simulate;
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
@@ -95,10 +95,10 @@ fn trace_side(path: &Path) -> Result<Side, String> {
     let h: Value =
         serde_json::from_str(&first).map_err(|e| format!("{shown}:1: not a trace header (JSON Lines): {e}"))?;
     let schema = h.get("schema").and_then(Value::as_str).unwrap_or("");
-    if schema != super::render::TRACE_SCHEMA {
+    if schema != TRACE_SCHEMA {
         return Err(format!(
             "{shown}:1: schema {schema:?}, expected {:?} (a trace written by `run --trace`)",
-            super::render::TRACE_SCHEMA
+            TRACE_SCHEMA
         ));
     }
     let what = format!(

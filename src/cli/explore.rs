@@ -1,5 +1,5 @@
 //! `explore`: seeds in parallel (each simulation stays single threaded), a progress bar on a
-//! terminal, plain lines otherwise, the summary, the results file, and for failing seeds the
+//! terminal outside CI, plain lines otherwise, the summary, the results file, and for failing seeds the
 //! scenario file as drawn and shrunk. Files are written atomically (`super::files`), never over
 //! the scenario and never over an existing one unless asked.
 
@@ -210,8 +210,9 @@ pub fn cmd_explore(out: &mut Out, a: ExploreArgs) -> Done {
     let failures = AtomicU64::new(0);
     let rechecked = AtomicU64::new(0);
     let results: Mutex<Vec<(SeedResult, Option<String>)>> = Mutex::new(Vec::with_capacity(seeds.len()));
-    let terminal = std::io::stderr().is_terminal();
-    let bar = if terminal {
+    // A bar only for a person watching (standard error a terminal, `CI` unset), as `check`'s;
+    // elsewhere a plain line every tenth of the seeds.
+    let bar = if super::progress_wanted(std::io::stderr().is_terminal(), std::env::var_os("CI").as_deref()) {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
             indicatif::ProgressStyle::with_template(

@@ -19,10 +19,10 @@ macro_rules! errln {
 pub mod diff;
 pub mod explore;
 pub mod files;
-pub mod render;
 pub mod sweep;
 
 use crate::cluster::engine::World;
+use crate::report::{self, check, check::Checked};
 use crate::run::{distribution, seed_summary, simulate};
 use crate::scenario::budget::{Budget, DEFAULT_MAX_EVENTS};
 use crate::scenario::{Scenario, load_file};
@@ -89,7 +89,7 @@ enum Format {
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario: timeline of what happened and the oracle's verdict.
-    #[command(after_long_help = render::LEGEND)]
+    #[command(after_long_help = crate::report::human::LEGEND)]
     Run {
         file: PathBuf,
         /// Override the scenario's seed.
@@ -302,7 +302,7 @@ fn command(command: Command, out: &mut Out) -> Done {
         Command::Diff(args) => diff::cmd_diff(out, args)?,
         Command::Regions { file } => {
             let Some(sc) = load(&file) else { return Ok(ExitCode::from(2)) };
-            write!(out, "{}", render::regions(&crate::job::graph::JobGraph::build(&sc.job)))?;
+            write!(out, "{}", report::sweep::regions(&crate::job::graph::JobGraph::build(&sc.job)))?;
             ExitCode::SUCCESS
         }
         Command::Bench { file, seek: Some(n), .. } => cmd_bench_seek(out, &file, n)?,
@@ -430,8 +430,8 @@ fn cmd_run(
     let run = simulate(&sc);
     if let Some(path) = trace {
         if trace_to_stdout {
-            write!(out, "{}", render::trace_jsonl(&run))?;
-        } else if let Err(e) = files::write_streamed(path, &inputs, true, |w| render::write_trace_jsonl(&run, w)) {
+            write!(out, "{}", report::trace::jsonl(&run))?;
+        } else if let Err(e) = files::write_streamed(path, &inputs, true, |w| report::trace::write_jsonl(&run, w)) {
             errln!("error: the trace: {e}");
             return Ok(ExitCode::from(2));
         }
@@ -439,9 +439,9 @@ fn cmd_run(
     if trace_to_stdout {
         // Standard output holds the trace alone; the timeline would break its JSON Lines.
     } else if json {
-        writeln!(out, "{}", render::json(&run))?;
+        writeln!(out, "{}", report::json::run(&run))?;
     } else {
-        write!(out, "{}", render::human(&run))?;
+        write!(out, "{}", report::human::report(&run))?;
     }
     if check {
         let m = run.mismatches();
@@ -466,7 +466,7 @@ fn cmd_run_seeds(out: &mut Out, file: &Path, seeds: RangeInclusive<u64>, verbose
         sc.seed = seed;
         let s = seed_summary(&simulate(&sc));
         if verbose {
-            suspended(&bar, || writeln!(out, "{}", render::seed_line(&s)))?;
+            suspended(&bar, || writeln!(out, "{}", report::sweep::seed_line(&s)))?;
         }
         if let Some(b) = &bar {
             b.inc(1);
@@ -479,7 +479,7 @@ fn cmd_run_seeds(out: &mut Out, file: &Path, seeds: RangeInclusive<u64>, verbose
     if verbose {
         writeln!(out)?;
     }
-    write!(out, "{}", render::sweep(&sc.name, &seeds, &distribution(&summaries)))?;
+    write!(out, "{}", report::sweep::distribution(&sc.name, &seeds, &distribution(&summaries)))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -535,13 +535,6 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// What `check` found for one scenario file.
-enum Checked {
-    Ok { verdict: &'static str, failovers: usize, events: u64 },
-    Fail { mismatches: Vec<crate::run::Mismatch>, lines: std::collections::BTreeMap<&'static str, usize> },
-    Error(crate::scenario::ScenarioError),
-}
-
 // JUnit's `time` attributes: the wall time of each scenario's check, read here at the edge (the
 // simulation itself runs on virtual time).
 #[allow(clippy::disallowed_methods)]
@@ -575,7 +568,7 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
                 let run = simulate(&sc);
                 let mut mismatches = run.mismatches();
                 if let Some(dir) = snapshots {
-                    let pinned = crate::snapshot::pin(dir, f, &render::human(&run), &inputs, accept);
+                    let pinned = crate::snapshot::pin(dir, f, &report::human::report(&run), &inputs, accept);
                     if let Ok(crate::snapshot::Pinning { moved_from: Some(old), file, .. }) = &pinned {
                         suspended(&bar, || errln!("note: snapshot {} moved to {}", old.display(), file.display()));
                     }
@@ -617,7 +610,7 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
         times.push(started.elapsed().as_secs_f64());
         if format == Format::Human {
             // Printed as it goes: a long check shows progress.
-            suspended(&bar, || write!(out, "{}", human_check_line(f, &checked)))?;
+            suspended(&bar, || write!(out, "{}", check::human_line(f, &checked)))?;
         }
         if let Some(b) = &bar {
             b.inc(1);
@@ -631,9 +624,9 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
     let bad = results.iter().filter(|(_, c)| matches!(c, Checked::Error(_))).count();
     match format {
         Format::Human => writeln!(out, "{} passed, {} failed", results.len() - failed - bad, failed + bad)?,
-        Format::Json => writeln!(out, "{}", check_json(&results))?,
-        Format::Junit => write!(out, "{}", check_junit(&results, &times))?,
-        Format::Github => write!(out, "{}", check_github(&results))?,
+        Format::Json => writeln!(out, "{}", check::json(&results))?,
+        Format::Junit => write!(out, "{}", check::junit(&results, &times))?,
+        Format::Github => write!(out, "{}", check::github(&results))?,
     }
     Ok(if bad > 0 {
         ExitCode::from(2)
@@ -643,148 +636,6 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
         ExitCode::SUCCESS
     })
 }
-
-fn human_check_line(f: &Path, c: &Checked) -> String {
-    match c {
-        Checked::Ok { verdict, failovers, events } => format!(
-            "ok    {}  ({verdict}, {failovers} failover{}, {events} events)\n",
-            f.display(),
-            if *failovers == 1 { "" } else { "s" },
-        ),
-        Checked::Fail { mismatches, .. } => {
-            let mut s = format!("FAIL  {}\n", f.display());
-            for m in mismatches {
-                s.push_str(&format!("      {m}\n"));
-            }
-            s
-        }
-        Checked::Error(e) => format!("ERROR {}\n{e}\n", f.display()),
-    }
-}
-
-fn check_json(results: &[(PathBuf, Checked)]) -> String {
-    let items: Vec<serde_json::Value> = results
-        .iter()
-        .map(|(f, c)| match c {
-            Checked::Ok { verdict, failovers, events } => serde_json::json!({
-                "file": f.display().to_string(), "status": "ok", "verdict": verdict,
-                "failovers": failovers, "events": events,
-            }),
-            Checked::Fail { mismatches, lines } => serde_json::json!({
-                "file": f.display().to_string(), "status": "fail",
-                "mismatches": mismatches.iter().map(|m| serde_json::json!({
-                    "key": m.key, "line": lines.get(m.key), "message": m.message,
-                })).collect::<Vec<_>>(),
-            }),
-            Checked::Error(e) => serde_json::json!({
-                "file": f.display().to_string(), "status": "error", "line": e.position.map(|p| p.0),
-                "column": e.position.map(|p| p.1), "message": e.message, "hint": e.hint,
-            }),
-        })
-        .collect();
-    let count = |s: &str| items.iter().filter(|i| i["status"] == s).count();
-    serde_json::json!({
-        "schema": "recoverysim-check/1",
-        "passed": count("ok"),
-        "failed": count("fail"),
-        "errors": count("error"),
-        "scenarios": items,
-    })
-    .to_string()
-}
-
-/// JUnit XML as Jenkins, GitLab and most CI servers read it (Jenkins' junit-10.xsd): one test
-/// suite, one test case per scenario file; a mismatch is a failure, a file that does not load
-/// an error. `times`: each file's wall time in seconds (`time`, the suite's their sum).
-fn check_junit(results: &[(PathBuf, Checked)], times: &[f64]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
-    };
-    let failed = results.iter().filter(|(_, c)| matches!(c, Checked::Fail { .. })).count();
-    let bad = results.iter().filter(|(_, c)| matches!(c, Checked::Error(_))).count();
-    // Seconds with three decimals: junit-10.xsd's SUREFIRE_TIME.
-    let secs = |t: f64| format!("{t:.3}");
-    let total: f64 = times.iter().sum();
-    let counts = format!("tests=\"{}\" failures=\"{failed}\" errors=\"{bad}\" time=\"{}\"", results.len(), secs(total));
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!("<testsuites name=\"recoverysim check\" {counts}>\n"));
-    out.push_str(&format!("  <testsuite name=\"recoverysim\" {counts} skipped=\"0\">\n"));
-    for (i, (f, c)) in results.iter().enumerate() {
-        let name = esc(&f.display().to_string());
-        let case = format!(
-            "    <testcase name=\"{name}\" classname=\"recoverysim.check\" time=\"{}\">\n",
-            secs(times.get(i).copied().unwrap_or(0.0))
-        );
-        match c {
-            Checked::Ok { verdict, .. } => {
-                out.push_str(&case);
-                out.push_str(&format!("      <system-out>{}</system-out>\n", esc(verdict)));
-                out.push_str("    </testcase>\n");
-            }
-            Checked::Fail { mismatches, .. } => {
-                out.push_str(&case);
-                let first = mismatches.first().map_or(String::new(), |m| m.message.clone());
-                let all: Vec<String> = mismatches.iter().map(|m| m.message.clone()).collect();
-                out.push_str(&format!(
-                    "      <failure type=\"expect-mismatch\" message=\"{}\">{}</failure>\n",
-                    esc(&first),
-                    esc(&all.join("\n"))
-                ));
-                out.push_str("    </testcase>\n");
-            }
-            Checked::Error(e) => {
-                out.push_str(&case);
-                out.push_str(&format!(
-                    "      <error type=\"invalid-scenario\" message=\"{}\">{}</error>\n",
-                    esc(&e.message),
-                    esc(&e.to_string())
-                ));
-                out.push_str("    </testcase>\n");
-            }
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-/// GitHub Actions workflow commands: an `::error` annotation on the scenario file's line of
-/// each expectation that failed (or of the load error), then a summary notice.
-fn check_github(results: &[(PathBuf, Checked)]) -> String {
-    // Workflow command escaping: data escapes %, CR, LF; properties also : and ,.
-    let data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
-    let mut out = String::new();
-    for (f, c) in results {
-        let file = prop(&f.display().to_string());
-        match c {
-            Checked::Ok { .. } => {}
-            Checked::Fail { mismatches, lines } => {
-                for m in mismatches {
-                    let line = lines.get(m.key).copied().unwrap_or(1);
-                    out.push_str(&format!(
-                        "::error file={file},line={line},title=recoverysim check::{}\n",
-                        data(&m.message)
-                    ));
-                }
-            }
-            Checked::Error(e) => {
-                let pos = e.position.map_or(String::new(), |(l, col)| format!(",line={l},col={col}"));
-                out.push_str(&format!(
-                    "::error file={file}{pos},title=invalid scenario::{}\n",
-                    data(&format!(
-                        "{}{}",
-                        e.message,
-                        e.hint.as_ref().map_or(String::new(), |h| format!(" (hint: {h})"))
-                    ))
-                ));
-            }
-        }
-    }
-    let failed = results.iter().filter(|(_, c)| !matches!(c, Checked::Ok { .. })).count();
-    out.push_str(&format!("::notice title=recoverysim check::{} passed, {failed} failed\n", results.len() - failed));
-    out
-}
-
 // The benchmark measures wall time by definition; it is outside the simulation core.
 #[allow(clippy::disallowed_methods)]
 fn cmd_bench_seek(out: &mut Out, file: &Path, seeks: u32) -> Done {

@@ -74,10 +74,10 @@ impl Tab {
 /// What the one-line prompt at the bottom is asking for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PromptKind {
-    /// `:` — an event number (`170`, `#170`), a virtual time (`12.5s`, `800ms`), or an engine
-    /// step (`@51234`).
+    /// `:` — a trace line number (`170`, `#170`), a virtual time (`12.5s`, `800ms`), or an engine
+    /// event (`@51234`).
     Goto,
-    /// `/` — text to find in the event log.
+    /// `/` — text to find in the log of trace lines.
     Search,
 }
 
@@ -101,7 +101,7 @@ pub struct App<'a> {
     /// What is seen of the world at the cursor.
     pub seen: Inspection,
     /// Engine events applied (0: before the first).
-    pub step: u64,
+    pub event: u64,
     /// Trace notes written by the applied events (the last one is the current note).
     pub notes_seen: usize,
     pub tab: Tab,
@@ -122,8 +122,8 @@ pub struct App<'a> {
     pub color: bool,
     /// Screen areas of clickable things, from the last draw.
     pub hits: std::cell::RefCell<Vec<(ratatui::layout::Rect, Hit)>>,
-    /// Engine steps the violation marks point at, ascending.
-    violation_steps: Vec<u64>,
+    /// Engine events the violation marks point at, ascending.
+    violation_events: Vec<u64>,
     /// When the fault-free reference run committed each record, ascending (the oracle view's
     /// "fault-free run by the same time").
     pub reference_commit_times: Vec<crate::sim::TimeUs>,
@@ -152,7 +152,7 @@ impl<'a> App<'a> {
             timeline,
             world: Some(world),
             seen,
-            step: 0,
+            event: 0,
             notes_seen: 0,
             tab: Tab::Cluster,
             help: false,
@@ -167,16 +167,16 @@ impl<'a> App<'a> {
             selected: None,
             color: true,
             hits: Default::default(),
-            violation_steps: Vec::new(),
+            violation_events: Vec::new(),
             reference_commit_times,
         };
-        app.violation_steps = app.find_violations();
+        app.violation_events = app.find_violations();
         app.notes_seen = app.notes_upto(0);
         app
     }
 
     /// Engine events of the whole run.
-    pub fn total_steps(&self) -> u64 {
+    pub fn total_events(&self) -> u64 {
         self.timeline.total()
     }
 
@@ -188,13 +188,13 @@ impl<'a> App<'a> {
         &self.run.outcome.note_events
     }
 
-    fn notes_upto(&self, step: u64) -> usize {
-        self.note_events().partition_point(|&e| e <= step)
+    fn notes_upto(&self, event: u64) -> usize {
+        self.note_events().partition_point(|&e| e <= event)
     }
 
     /// Was note `i` written by the event at the cursor (highlighted in the log)?
     pub fn is_current(&self, i: usize) -> bool {
-        self.note_events().get(i) == Some(&self.step)
+        self.note_events().get(i) == Some(&self.event)
     }
 
     /// The note just written (the log is centred on it), if any.
@@ -207,11 +207,11 @@ impl<'a> App<'a> {
         self.seen.now_us
     }
 
-    /// Moves the cursor to after `step` engine events (clamped to the run).
-    pub fn seek_step(&mut self, step: u64) {
-        let step = step.min(self.total_steps());
+    /// Moves the cursor to after `event` engine events (clamped to the run).
+    pub fn seek_event(&mut self, event: u64) {
+        let event = event.min(self.total_events());
         let current = self.world.take();
-        let w = self.timeline.world_at(step, current);
+        let w = self.timeline.world_at(event, current);
         self.land(w);
     }
 
@@ -223,18 +223,18 @@ impl<'a> App<'a> {
     }
 
     fn land(&mut self, w: World<'a>) {
-        self.step = w.events();
+        self.event = w.events();
         self.seen = w.inspect();
         self.play_us = self.seen.now_us;
         self.world = Some(w);
-        self.notes_seen = self.notes_upto(self.step);
+        self.notes_seen = self.notes_upto(self.event);
     }
 
     /// Forward to the event that writes the next note.
     pub fn next_note(&mut self) {
         match self.note_events().get(self.notes_seen) {
-            Some(&e) => self.seek_step(e),
-            None => self.seek_step(self.total_steps()),
+            Some(&e) => self.seek_event(e),
+            None => self.seek_event(self.total_events()),
         }
     }
 
@@ -243,14 +243,14 @@ impl<'a> App<'a> {
         let events = self.note_events();
         let here = match self.current_note() {
             // Standing after the current note's event: back to that event's own notes first.
-            Some(k) if events[k] < self.step => events[k] + 1,
+            Some(k) if events[k] < self.event => events[k] + 1,
             Some(k) => events[k],
             None => 0,
         };
         let before = events.partition_point(|&e| e < here);
         match before.checked_sub(1) {
-            Some(j) => self.seek_step(events[j]),
-            None => self.seek_step(0),
+            Some(j) => self.seek_event(events[j]),
+            None => self.seek_event(0),
         }
     }
 
@@ -259,12 +259,12 @@ impl<'a> App<'a> {
     pub fn jump(&mut self, mark: Mark, forward: bool) {
         if mark == Mark::Violation {
             let target = if forward {
-                self.violation_steps.iter().find(|&&s| s > self.step)
+                self.violation_events.iter().find(|&&s| s > self.event)
             } else {
-                self.violation_steps.iter().rev().find(|&&s| s < self.step)
+                self.violation_events.iter().rev().find(|&&s| s < self.event)
             };
             return match target {
-                Some(&s) => self.seek_step(s),
+                Some(&s) => self.seek_event(s),
                 None => self.say(format!("no {} {}", if forward { "later" } else { "earlier" }, mark.name())),
             };
         }
@@ -275,17 +275,17 @@ impl<'a> App<'a> {
             (0..self.first_note_of_step()).rev().find(|&i| mark.matches(&notes[i].note))
         };
         match found {
-            Some(i) => self.seek_step(self.note_events()[i]),
+            Some(i) => self.seek_event(self.note_events()[i]),
             None => self.say(format!("no {} {}", if forward { "later" } else { "earlier" }, mark.name())),
         }
     }
 
-    /// The first note written by the step of the current note (backward searches start before
-    /// it, so they leave the current step).
+    /// The first note written by the event of the current note (backward searches start before
+    /// it, so they leave the current event).
     fn first_note_of_step(&self) -> usize {
         match self.current_note() {
-            // The cursor is on a later step that wrote nothing: the current note is behind it.
-            Some(k) if self.note_events()[k] < self.step => self.notes_seen,
+            // The cursor is on a later event that wrote nothing: the current note is behind it.
+            Some(k) if self.note_events()[k] < self.event => self.notes_seen,
             Some(k) => {
                 let e = self.note_events()[k];
                 self.note_events().partition_point(|&x| x < e)
@@ -297,7 +297,7 @@ impl<'a> App<'a> {
     /// Goes to the note numbered `n` (as `--trace` and the verdict's "trace line #n" count).
     pub fn goto_note(&mut self, n: usize) {
         match n.checked_sub(1).and_then(|i| self.note_events().get(i)) {
-            Some(&e) => self.seek_step(e),
+            Some(&e) => self.seek_event(e),
             None => {
                 self.say(format!("no trace line #{n}: the run has {} (1-{})", self.notes().len(), self.notes().len()))
             }
@@ -307,10 +307,10 @@ impl<'a> App<'a> {
     /// Carries out the `:` prompt's text.
     pub fn goto(&mut self, text: &str) {
         let t = text.trim();
-        if let Some(step) = t.strip_prefix('@') {
-            match step.parse::<u64>() {
-                Ok(s) => self.seek_step(s),
-                Err(_) => self.say(format!("not an event number: {step:?}")),
+        if let Some(event) = t.strip_prefix('@') {
+            match event.parse::<u64>() {
+                Ok(s) => self.seek_event(s),
+                Err(_) => self.say(format!("not an event number: {event:?}")),
             }
         } else if let Ok(n) = t.trim_start_matches('#').parse::<usize>() {
             self.goto_note(n);
@@ -342,7 +342,7 @@ impl<'a> App<'a> {
             (0..self.first_note_of_step()).rev().find(|&i| self.matches(&line_of(self, i)))
         };
         match found {
-            Some(i) => self.seek_step(self.note_events()[i]),
+            Some(i) => self.seek_event(self.note_events()[i]),
             None => self.say(format!("{s:?} not found {}", if forward { "after here" } else { "before here" })),
         }
     }
@@ -357,7 +357,7 @@ impl<'a> App<'a> {
         self.seek_time(target);
         // Through a stretch without events the clock still runs.
         self.play_us = target;
-        if self.step >= self.total_steps() {
+        if self.event >= self.total_events() {
             self.playing = false;
         }
     }
@@ -370,26 +370,25 @@ impl<'a> App<'a> {
         self.run.graph.subtask_name(st)
     }
 
-    /// Where the violation marks point: every "trace line #n" an invariant violation cites
-    /// (src/check/invariants.rs still words it "trace event #n"; both are read),
+    /// Where the violation marks point: every "trace line #n" an invariant violation cites,
     /// and the commit of the oracle's first impossible result.
     fn find_violations(&self) -> Vec<u64> {
         let events = self.note_events();
-        let mut steps: Vec<u64> = Vec::new();
+        let mut marks: Vec<u64> = Vec::new();
         for v in &self.run.outcome.violations {
-            if let Some(rest) = v.split("trace line #").nth(1).or_else(|| v.split("trace event #").nth(1)) {
+            if let Some(rest) = v.split("trace line #").nth(1) {
                 let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
                 if let Some(&e) = digits.parse::<usize>().ok().and_then(|n| events.get(n.checked_sub(1)?)) {
-                    steps.push(e);
+                    marks.push(e);
                 }
             }
         }
         if let Some(at) = self.run.output.first_bad_result.as_ref().and_then(|b| b.committed_at_us) {
             // The last event at the commit's time (a commit to an append sink writes no note).
-            steps.push(self.timeline.world_at_time(at, None).events());
+            marks.push(self.timeline.world_at_time(at, None).events());
         }
-        steps.sort_unstable();
-        steps.dedup();
-        steps
+        marks.sort_unstable();
+        marks.dedup();
+        marks
     }
 }

@@ -46,10 +46,10 @@ pub fn input(app: &mut App, key: KeyCode) {
     match key {
         KeyCode::Right | KeyCode::Down | KeyCode::Char('l' | 'j') => app.next_note(),
         KeyCode::Left | KeyCode::Up | KeyCode::Char('h' | 'k') => app.prev_note(),
-        KeyCode::Char('.') => app.seek_step(app.step + 1),
-        KeyCode::Char(',') => app.seek_step(app.step.saturating_sub(1)),
+        KeyCode::Char('.') => app.seek_event(app.event + 1),
+        KeyCode::Char(',') => app.seek_event(app.event.saturating_sub(1)),
         KeyCode::Char(' ') => {
-            app.playing = !app.playing && app.step < app.total_steps();
+            app.playing = !app.playing && app.event < app.total_events();
         }
         KeyCode::Char('+') => app.speed = (app.speed + 1).min(SPEEDS.len() - 1),
         KeyCode::Char('-') => app.speed = app.speed.saturating_sub(1),
@@ -63,8 +63,8 @@ pub fn input(app: &mut App, key: KeyCode) {
         KeyCode::Char('C') => app.jump(Mark::Checkpoint, false),
         KeyCode::Char('v') => app.jump(Mark::Violation, true),
         KeyCode::Char('V') => app.jump(Mark::Violation, false),
-        KeyCode::Char('g') | KeyCode::Home => app.seek_step(0),
-        KeyCode::Char('G') | KeyCode::End => app.seek_step(app.total_steps()),
+        KeyCode::Char('g') | KeyCode::Home => app.seek_event(0),
+        KeyCode::Char('G') | KeyCode::End => app.seek_event(app.total_events()),
         KeyCode::Char(':') => app.prompt = Some((PromptKind::Goto, String::new())),
         KeyCode::Char('/') => app.prompt = Some((PromptKind::Search, String::new())),
         KeyCode::Char(']') => app.find(true, ui::log_line),

@@ -1,5 +1,5 @@
 //! Drawing the replay from an `App`: a header (where and when), a tab bar, the chosen view
-//! (cluster, job graph, checkpoints, exceptions, transactions, oracle), the event log and a
+//! (cluster, job graph, checkpoints, exceptions, transactions, oracle), the log of trace lines and a
 //! status line. Pure rendering; works at 80×24 and uses the room of a larger terminal (the
 //! cluster stays in sight on the left when the terminal is wide). Without colour (NO_COLOR)
 //! states are still told by their names.
@@ -113,7 +113,7 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
         fmt_time(app.play_us),
         app.notes_seen,
         app.notes().len(),
-        app.step,
+        app.event,
         job,
         s.faults_fired,
         s.failovers,
@@ -362,7 +362,7 @@ fn fmt_ms(us: u64) -> String {
 
 fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
     let g = &app.run.graph;
-    let mut lines = vec![Line::raw(crate::cli::render::job_line(g)), Line::raw("")];
+    let mut lines = vec![Line::raw(crate::report::human::job_line(g)), Line::raw("")];
     let names: Vec<String> = g
         .edges
         .iter()
@@ -702,7 +702,7 @@ fn draw_oracle(frame: &mut Frame, app: &App, area: Rect) {
         Line::styled("final verdict (the whole run):", bold()),
     ];
     let mut summary = String::new();
-    crate::cli::render::summary(app.run, &mut summary);
+    crate::report::human::summary(app.run, &mut summary);
     lines.extend(summary.lines().skip(1).map(|l| Line::raw(l.to_string())));
     frame.render_widget(
         Paragraph::new(lines)
@@ -713,7 +713,7 @@ fn draw_oracle(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// One trace line of the log.
-pub fn event_text(app: &App, note: &Note) -> String {
+pub fn note_text(app: &App, note: &Note) -> String {
     let run = app.run;
     match note {
         Note::TaskState { st, attempt, from, to } => {
@@ -748,7 +748,7 @@ pub fn event_text(app: &App, note: &Note) -> String {
                 run.graph.subtask_count()
             )
         }
-        other => crate::cli::render::describe(run, other).unwrap_or_else(|| format!("{other:?}")),
+        other => crate::report::human::describe(run, other).unwrap_or_else(|| format!("{other:?}")),
     }
 }
 
@@ -778,7 +778,7 @@ fn noticed(cause: FailureCause) -> String {
 /// The log line of note `i`, as searched and shown.
 pub fn log_line(app: &App, i: usize) -> String {
     let notes = app.notes();
-    format!("#{:<5} {:>7}  {}", i + 1, fmt_time(notes[i].at_us), event_text(app, &notes[i].note))
+    format!("#{:<5} {:>7}  {}", i + 1, fmt_time(notes[i].at_us), note_text(app, &notes[i].note))
 }
 
 fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
@@ -793,7 +793,7 @@ fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
             (upto..n).filter(|&i| app.matches(&log_line(app, i))).take(rows - before.len()).collect();
         before.into_iter().rev().chain(after).collect()
     } else {
-        // From just before the first note this step wrote (a step can write many).
+        // From just before the first note this event wrote (an event can write many).
         let first_of_step = current.map_or(0, |c| (0..=c).rev().take_while(|&i| app.is_current(i)).last().unwrap_or(c));
         let first = first_of_step.saturating_sub(rows.min(6) / 3).min(n.saturating_sub(rows));
         (first..(first + rows).min(n)).collect()

@@ -60,7 +60,7 @@ fn commit_on_snapshot_duplicates_output_and_names_the_record() {
     let fault_at = run.outcome.fault_times[0].expect("the fault fired");
     assert!(d.appended_at_us < fault_at);
     assert_eq!(d.fault.map(|(i, _)| i), Some(0));
-    let text = recoverysim::cli::render::human(&run);
+    let text = recoverysim::report(&run);
     assert!(text.contains(&format!("first duplicate: {}", d.record)), "{text}");
 }
 
@@ -73,7 +73,7 @@ fn no_source_rewind_loses_records_and_names_the_first() {
     assert_eq!(run.output.duplicated, 0);
     let l = run.output.first_lost.as_ref().expect("a lost record is named");
     assert_eq!((l.expected_times, l.committed_times), (1, 0));
-    let text = recoverysim::cli::render::human(&run);
+    let text = recoverysim::report(&run);
     assert!(text.contains(&format!("first lost record: {}", l.record)), "{text}");
 }
 
@@ -88,7 +88,7 @@ fn restore_empty_state_breaks_results_and_names_the_first_bad_one() {
     let b = run.output.first_bad_result.as_ref().expect("a bad result is named");
     assert_eq!(b.value, Some(1), "the count restarted from empty state");
     assert!(b.possible.iter().any(|&(id, v)| Some(id) == b.record && v > 1), "and the count it should have had: {b:?}");
-    let text = recoverysim::cli::render::human(&run);
+    let text = recoverysim::report(&run);
     assert!(text.contains(&format!("from record {}", b.record.expect("a committed result"))), "{text}");
 }
 

@@ -146,7 +146,7 @@ fn a_graceful_stop_is_noticed_in_milliseconds() {
         .count();
     assert_eq!(steps, 2);
     for f in &run.outcome.failovers {
-        let p = recoverysim::cli::render::recovery_phases(&run, f).expect("recovered");
+        let p = recoverysim::report::human::recovery_phases(&run, f).expect("recovered");
         assert!(p.recovery_us() < 2_000_000, "recovery {} µs from {:?}", p.recovery_us(), p.fault_at_us);
     }
 }

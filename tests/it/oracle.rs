@@ -162,7 +162,7 @@ fn a_filter_on_prefix_sums_is_checked_by_searching_the_interleavings() {
     assert!(run.output.bad_results > 0);
     let b = run.output.first_bad_result.as_ref().expect("names the first result no fault-free run commits");
     assert!(b.record.is_some() && !b.possible.is_empty(), "{b:?}");
-    let text = recoverysim::cli::render::human(&run);
+    let text = recoverysim::report(&run);
     assert!(text.contains("with results no fault-free execution commits"), "{text}");
 }
 
@@ -249,10 +249,7 @@ fn a_checkpoint_overtaken_by_a_newer_one_must_not_complete_later() {
     let run = simulate(&sc);
     assert_eq!(run.output.verdict, Verdict::AtLeastOnce, "{:?}", run.output);
     let v = run.outcome.violations.first().expect("the restore of an older checkpoint is a protocol violation");
-    assert!(
-        v.contains("restored checkpoint 26, but checkpoint 28 had completed") && v.contains("trace event #"),
-        "{v}"
-    );
+    assert!(v.contains("restored checkpoint 26, but checkpoint 28 had completed") && v.contains("trace line #"), "{v}");
     // With one checkpoint in flight at a time (the default) the bug cannot show.
     sc.flink.max_concurrent_checkpoints = 1;
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
@@ -293,7 +290,7 @@ fn no_count_depends_on_the_reference_run() {
     assert_eq!((o.expected, o.duplicated, o.lost), (18_000, 0, 18_000 - o.committed), "{o:?}");
     assert_eq!(o.verdict, Verdict::AtMostOnce);
     assert_eq!(o.lost_in_reference_too, o.lost, "the reference lost every one of them too");
-    let text = recoverysim::cli::render::human(&run);
+    let text = recoverysim::report(&run);
     assert!(text.contains("18000 expected") && text.contains("a bug every run shares"), "{text}");
 }
 

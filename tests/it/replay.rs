@@ -146,39 +146,39 @@ fn the_views_at_a_checkpoint_and_during_recovery() {
 #[test]
 fn every_key_does_what_the_help_says() {
     let mut a = app();
-    let total = a.total_steps();
+    let total = a.total_events();
     input(&mut a, KeyCode::Right);
     assert_eq!(a.notes_seen, a.notes().len().min(a.notes_seen), "moved to a note");
-    let first = a.step;
+    let first = a.event;
     assert!(first > 0 && a.notes_seen >= 1);
     key(&mut a, 'l');
-    assert!(a.step > first);
+    assert!(a.event > first);
     key(&mut a, 'h');
-    assert_eq!(a.step, first, "back to the previous note's event");
+    assert_eq!(a.event, first, "back to the previous note's event");
     for (fwd, back) in [(KeyCode::Down, KeyCode::Up), (KeyCode::Char('j'), KeyCode::Char('k'))] {
         input(&mut a, fwd);
-        assert!(a.step > first, "{fwd:?} moves to the next event");
+        assert!(a.event > first, "{fwd:?} moves to the next event");
         input(&mut a, back);
-        assert_eq!(a.step, first, "{back:?} moves back");
+        assert_eq!(a.event, first, "{back:?} moves back");
     }
     input(&mut a, KeyCode::Left);
     input(&mut a, KeyCode::Left);
-    assert_eq!(a.step, 0, "never before the start");
+    assert_eq!(a.event, 0, "never before the start");
     key(&mut a, '.');
-    assert_eq!(a.step, 1, "one engine step");
+    assert_eq!(a.event, 1, "one engine event");
     key(&mut a, '.');
     key(&mut a, ',');
-    assert_eq!(a.step, 1, "one engine step back");
+    assert_eq!(a.event, 1, "one engine event back");
     key(&mut a, 'G');
-    assert_eq!(a.step, total);
+    assert_eq!(a.event, total);
     input(&mut a, KeyCode::Right);
     key(&mut a, '.');
-    assert_eq!(a.step, total, "never past the end");
+    assert_eq!(a.event, total, "never past the end");
     key(&mut a, 'g');
-    assert_eq!(a.step, 0);
+    assert_eq!(a.event, 0);
     input(&mut a, KeyCode::End);
     input(&mut a, KeyCode::Home);
-    assert_eq!(a.step, 0);
+    assert_eq!(a.event, 0);
     let kind = |a: &App| a.current_note().map(|i| format!("{:?}", a.notes()[i].note)).unwrap_or_default();
     // The event a jump lands on wrote the note it looked for (maybe with others).
     let wrote = |a: &App, what: &str| {
@@ -190,16 +190,16 @@ fn every_key_does_what_the_help_says() {
     for (k, back, what) in
         [('n', 'N', "FaultInjected"), ('f', 'F', "FailoverStarted"), ('r', 'R', "Restored"), ('c', 'C', "Checkpoint")]
     {
-        a.seek_step(0);
+        a.seek_event(0);
         key(&mut a, k);
         assert!(wrote(&a, what), "{k}: {}", kind(&a));
-        let first = a.step;
+        let first = a.event;
         key(&mut a, k);
-        let second = a.step;
+        let second = a.event;
         if second != first {
             assert!(wrote(&a, what) && second > first, "{k} twice");
             key(&mut a, back);
-            assert_eq!(a.step, first, "{back} goes back to the previous one");
+            assert_eq!(a.event, first, "{back} goes back to the previous one");
         } else {
             assert!(a.message.as_deref().is_some_and(|m| m.starts_with("no later")), "{:?}", a.message);
         }
@@ -208,23 +208,23 @@ fn every_key_does_what_the_help_says() {
     for (back, what) in [('N', "FaultInjected"), ('F', "FailoverStarted"), ('R', "Restored"), ('C', "Checkpoint")] {
         key(&mut a, 'G');
         key(&mut a, back);
-        assert!(a.step < total && wrote(&a, what), "{back} from the end: {}", kind(&a));
+        assert!(a.event < total && wrote(&a, what), "{back} from the end: {}", kind(&a));
     }
-    // Backward from a step that wrote nothing: the nearest earlier fault, not the one before.
-    a.seek_step(0);
+    // Backward from an event that wrote nothing: the nearest earlier fault, not the one before.
+    a.seek_event(0);
     key(&mut a, 'n');
-    let fault = a.step;
+    let fault = a.event;
     key(&mut a, '.');
-    assert!(!a.is_current(a.notes_seen - 1), "this engine step wrote no note");
+    assert!(!a.is_current(a.notes_seen - 1), "this engine event wrote no note");
     key(&mut a, 'N');
-    assert_eq!(a.step, fault, "N from just after the fault goes back to it");
+    assert_eq!(a.event, fault, "N from just after the fault goes back to it");
     key(&mut a, '.');
     input(&mut a, KeyCode::Left);
-    assert_eq!(a.step, fault, "← from a step that wrote nothing: back to the step of the last note");
+    assert_eq!(a.event, fault, "← from an event that wrote nothing: back to the event of the last note");
     // No violation in a clean run: v says so and stays.
-    let here = a.step;
+    let here = a.event;
     key(&mut a, 'v');
-    assert_eq!(a.step, here);
+    assert_eq!(a.event, here);
     assert_eq!(a.message.as_deref(), Some("no later violation"));
     key(&mut a, 'V');
     assert_eq!(a.message.as_deref(), Some("no earlier violation"));
@@ -257,9 +257,9 @@ fn every_key_does_what_the_help_says() {
         assert!(help.contains(what), "help lists {k}: {help}");
     }
     snapshot("replay-help", &help);
-    let here = a.step;
+    let here = a.event;
     key(&mut a, 'l');
-    assert!(!a.help && !a.quit && a.step == here, "any key closes the help, and only that");
+    assert!(!a.help && !a.quit && a.event == here, "any key closes the help, and only that");
     // q and Esc close the help like any other key; only then do they quit.
     for k in [KeyCode::Char('q'), KeyCode::Esc] {
         key(&mut a, '?');
@@ -282,29 +282,29 @@ fn violations_are_a_jump_away_in_a_broken_run() {
     assert!(!run.outcome.violations.is_empty(), "the planted bug breaks an invariant");
     let mut a = App::new(&run);
     key(&mut a, 'v');
-    assert!(a.step > 0, "{:?}", a.message);
+    assert!(a.event > 0, "{:?}", a.message);
     let cited: usize = run.outcome.violations[0]
-        .split("trace event #")
+        .split("trace line #")
         .nth(1)
         .and_then(|r| r.split(' ').next())
         .and_then(|n| n.parse().ok())
-        .expect("a violation cites its trace event");
+        .expect("a violation cites its trace line");
     assert!(a.is_current(cited - 1), "v lands on the event the violation cites: {}", current(&a));
     // v moves on through every violation, in order, until there is none; V from the end
     // walks them back.
-    let mut marks = vec![a.step];
+    let mut marks = vec![a.event];
     loop {
         key(&mut a, 'v');
         if a.message.as_deref() == Some("no later violation") {
             break;
         }
-        assert!(a.step > *marks.last().expect("not empty"), "v moves forward");
-        marks.push(a.step);
+        assert!(a.event > *marks.last().expect("not empty"), "v moves forward");
+        marks.push(a.event);
     }
     key(&mut a, 'G');
     for &m in marks.iter().rev() {
         key(&mut a, 'V');
-        assert_eq!(a.step, m, "V walks the violations back");
+        assert_eq!(a.event, m, "V walks the violations back");
     }
     key(&mut a, 'V');
     assert_eq!(a.message.as_deref(), Some("no earlier violation"));
@@ -316,7 +316,7 @@ fn go_to_search_and_filter() {
     key(&mut a, ':');
     typed(&mut a, "170");
     assert_eq!(a.notes_seen, 170.max(a.notes_seen), "at or just past note 170");
-    assert!(a.is_current(169), "note #170 was written by this step");
+    assert!(a.is_current(169), "trace line #170 was written by this event");
     key(&mut a, ':');
     typed(&mut a, "#5");
     assert!(a.is_current(4));
@@ -325,10 +325,10 @@ fn go_to_search_and_filter() {
     assert!(a.now_us() <= 12_500_000 && a.now_us() > 12_400_000, "{}", a.now_us());
     key(&mut a, ':');
     typed(&mut a, "@1000");
-    assert_eq!(a.step, 1000);
+    assert_eq!(a.event, 1000);
     key(&mut a, ':');
     typed(&mut a, "soon");
-    assert_eq!(a.step, 1000, "a bad go-to stays");
+    assert_eq!(a.event, 1000, "a bad go-to stays");
     assert!(a.message.as_deref().is_some_and(|m| m.contains("not \"soon\"")), "{:?}", a.message);
     // Esc leaves a prompt; Backspace edits it.
     key(&mut a, ':');
@@ -338,20 +338,20 @@ fn go_to_search_and_filter() {
     input(&mut a, KeyCode::Esc);
     assert!(a.prompt.is_none() && !a.quit, "Esc closes the prompt, not the replay");
     // Search: the next line that mentions it, then the next, then back.
-    a.seek_step(0);
+    a.seek_event(0);
     key(&mut a, '/');
     typed(&mut a, "restores checkpoint");
-    let first = a.step;
+    let first = a.event;
     assert!(first > 0, "{:?}", a.message);
-    let step_wrote = |a: &App, what: &str| {
+    let event_wrote = |a: &App, what: &str| {
         (0..a.notes_seen).rev().take_while(|&i| a.is_current(i)).any(|i| ui::log_line(a, i).contains(what))
     };
-    assert!(step_wrote(&a, "restores checkpoint"), "the search lands on a match: {}", current(&a));
+    assert!(event_wrote(&a, "restores checkpoint"), "the search lands on a match: {}", current(&a));
     key(&mut a, ']');
-    assert!(a.step > first && step_wrote(&a, "restores checkpoint"), "] the next match");
-    let second = a.step;
+    assert!(a.event > first && event_wrote(&a, "restores checkpoint"), "] the next match");
+    let second = a.event;
     key(&mut a, '[');
-    assert!(a.step < second && step_wrote(&a, "restores checkpoint"), "[ the previous match");
+    assert!(a.event < second && event_wrote(&a, "restores checkpoint"), "[ the previous match");
     key(&mut a, ']');
     // Filter: only matching lines in the log.
     key(&mut a, '=');
@@ -386,9 +386,9 @@ fn playing_moves_virtual_time_at_the_chosen_speed() {
     assert_eq!(a.play_us, 300_000, "100 ms more at 2×");
     assert!(a.now_us() <= 300_000 && a.now_us() > t1, "2×: {}", a.now_us());
     key(&mut a, ' ');
-    let paused = a.step;
+    let paused = a.event;
     a.tick(100);
-    assert_eq!(a.step, paused, "paused: a tick does nothing");
+    assert_eq!(a.event, paused, "paused: a tick does nothing");
     // Through a stretch without events (the restart delay after the failover) the clock runs on.
     key(&mut a, 'f');
     let from = a.now_us();
@@ -430,7 +430,7 @@ fn the_mouse_selects_views_subtasks_and_log_lines() {
     // A log line: the cursor moves to that note.
     let _ = terminal(&a, 80, 24);
     let text = screen(&a);
-    // A log line whose time differs from the line above: its note is the first of its step.
+    // A log line whose time differs from the line above: its note is the first of its event.
     let lines: Vec<&str> = text.lines().collect();
     let time = |l: &str| l.split_whitespace().nth(1).map(str::to_string);
     let row = (1..lines.len())
@@ -442,11 +442,11 @@ fn the_mouse_selects_views_subtasks_and_log_lines() {
     click(&mut a, 5, row);
     assert!(a.is_current(n - 1), "clicked #{n}: {}", current(&a));
     // The wheel steps through the log; a press of the left button is a click.
-    let here = a.step;
+    let here = a.event;
     mouse(&mut a, crossterm::event::MouseEventKind::ScrollDown, 0, 0);
-    assert!(a.step > here, "wheel down: the next event");
+    assert!(a.event > here, "wheel down: the next event");
     mouse(&mut a, crossterm::event::MouseEventKind::ScrollUp, 0, 0);
-    assert_eq!(a.step, here, "wheel up: back");
+    assert_eq!(a.event, here, "wheel up: back");
     let _ = terminal(&a, 80, 24);
     mouse(&mut a, crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left), col, 2);
     assert_eq!(a.tab, Tab::Exceptions, "a left press on a tab selects it");
@@ -487,21 +487,21 @@ fn no_color_draws_without_colour() {
 #[test]
 fn time_travel_lands_on_the_same_world_as_stepping_forward() {
     let mut a = app();
-    let total = a.total_steps();
+    let total = a.total_events();
     // Forward event by event to a point, then away and back: the same world.
     let target = total / 3;
-    a.seek_step(target);
+    a.seek_event(target);
     let there = format!("{:?}", a.seen);
-    a.seek_step(total);
-    a.seek_step(10);
-    a.seek_step(target);
+    a.seek_event(total);
+    a.seek_event(10);
+    a.seek_event(target);
     assert_eq!(format!("{:?}", a.seen), there);
     let mut b = app();
-    while b.step < target {
-        let s = b.step;
-        b.seek_step(s + 1 + (s % 7));
+    while b.event < target {
+        let s = b.event;
+        b.seek_event(s + 1 + (s % 7));
     }
-    b.seek_step(target);
+    b.seek_event(target);
     assert_eq!(format!("{:?}", b.seen), there, "stepping forward in small steps arrives at the same world");
 }
 

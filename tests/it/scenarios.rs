@@ -44,7 +44,7 @@ fn the_run_schema_rejects_what_it_does_not_describe() {
         .expect("shipped");
     let mut sc = sc;
     sc.bugs.no_source_rewind = true;
-    let json = recoverysim::cli::render::json(&simulate(&sc));
+    let json = recoverysim::report::json::run(&simulate(&sc));
     assert!(schema.is_valid(&json), "a run with a lost record (first_lost set) is valid");
     let mut extra = json.clone();
     extra["surprise"] = serde_json::json!(1);
@@ -90,8 +90,8 @@ fn every_scenario_meets_its_expectations_deterministically_and_matches_its_snaps
         let sc = load_file(file).unwrap_or_else(|e| panic!("{e}"));
         let first = simulate(&sc);
         let name = file.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_string();
-        // Every trace event kind is documented in docs/trace-format.md.
-        for line in recoverysim::cli::render::trace_jsonl(&first).lines().skip(1) {
+        // Every trace line kind is documented in docs/trace-format.md.
+        for line in recoverysim::report::trace::jsonl(&first).lines().skip(1) {
             let v: serde_json::Value = serde_json::from_str(line).expect("JSON Lines");
             let kind = v["kind"].as_str().expect("every event has a kind").to_string();
             if !trace_doc.contains(&format!("| `{kind}` |")) {
@@ -99,7 +99,7 @@ fn every_scenario_meets_its_expectations_deterministically_and_matches_its_snaps
             }
         }
         // `run --json` of every scenario holds to docs/run.schema.json.
-        let json = recoverysim::cli::render::json(&first);
+        let json = recoverysim::report::json::run(&first);
         for e in schema.errors(&json) {
             failures.push(format!("{}: --json breaks docs/run.schema.json at {e}", file.display()));
         }
@@ -116,7 +116,7 @@ fn every_scenario_meets_its_expectations_deterministically_and_matches_its_snaps
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
         settings.set_prepend_module_to_snapshot(false);
-        settings.bind(|| insta::assert_snapshot!(format!("run-{name}"), recoverysim::cli::render::human(&first)));
+        settings.bind(|| insta::assert_snapshot!(format!("run-{name}"), recoverysim::report(&first)));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

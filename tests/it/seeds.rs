@@ -1,7 +1,7 @@
 //! Seed sweeps (`run FILE --seeds A..B`): what varies with the seed, as a distribution.
 
 use crate::cli::recoverysim;
-use recoverysim::cli::render;
+use recoverysim::report::sweep;
 use recoverysim::run::{SeedSummary, Stats, distribution, seed_summary, simulate};
 use recoverysim::scenario::load_file;
 use std::path::Path;
@@ -27,7 +27,7 @@ fn sweep(file: &str, seeds: std::ops::RangeInclusive<u64>) -> (recoverysim::scen
 fn restart_onto_dead_tm_takes_one_or_two_cycles_depending_on_the_seed() {
     let (sc, summaries) = sweep(DEAD_TM, 0..=199);
     let d = distribution(&summaries);
-    println!("{}", render::sweep(&sc.name, &(0..=199), &d));
+    println!("{}", sweep::distribution(&sc.name, &(0..=199), &d));
     assert_eq!(d.n_seeds, 200);
     let cycles = |n: usize| d.restart_cycles.iter().find(|c| c.key == n).map_or(0, |c| c.n_seeds);
     assert!(cycles(1) >= 1, "no seed recovered in one restart cycle: {:?}", d.restart_cycles);
@@ -117,8 +117,8 @@ fn run_seeds_off_a_terminal_prints_no_progress() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "nothing on standard error");
     let (sc, summaries) = sweep(DEAD_TM, 6..=8);
-    let mut want: String = summaries.iter().map(|s| format!("{}\n", render::seed_line(s))).collect();
+    let mut want: String = summaries.iter().map(|s| format!("{}\n", sweep::seed_line(s))).collect();
     want.push('\n');
-    want.push_str(&render::sweep(&sc.name, &(6..=8), &distribution(&summaries)));
+    want.push_str(&sweep::distribution(&sc.name, &(6..=8), &distribution(&summaries)));
     assert_eq!(String::from_utf8_lossy(&out.stdout), want);
 }

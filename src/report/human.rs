@@ -1,5 +1,6 @@
-//! What people and tools read: the human timeline and summary of a run, its JSON form, and the
-//! pipelined-regions listing. Pure functions from data to strings (snapshot-tested).
+//! `recoverysim run`'s human report: the set-up lines, the timeline (each instant's trace lines
+//! merged, quiet checkpoints collapsed), its legend, and the summary with each recovery's phases.
+//! Also what the replay shows of a run (`job_line`, `summary`, `describe`).
 
 use crate::cluster::config::{CheckpointingMode, FailoverStrategy, HaKind, ResourceManagerKind, RestartStrategy};
 use crate::cluster::jobmanager::FailoverReport;
@@ -7,7 +8,7 @@ use crate::cluster::net::HostId;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::job::graph::{JobGraph, format_subtasks};
-use crate::run::{Count, Distribution, Run, SeedSummary, Stats, TmDisconnect};
+use crate::run::Run;
 use crate::sim::fmt_time;
 use crate::trace::FailureCause;
 use crate::trace::{AbortReason, Detection, Note, TraceEntry};
@@ -28,12 +29,6 @@ pub const LEGEND: &str = "Reading the timeline:
   recovery time      from the fault to every restarted subtask RUNNING again
   event              one engine event: a message delivered or a timer fired (\"N events\")
   trace line #n      line n of the readable trace: `n` in `--trace` output, the replay's log";
-
-/// Version of the `run --json` object (docs/run.schema.json describes it).
-pub const RUN_SCHEMA: &str = "recoverysim-run/1";
-
-/// Version of the `--trace` JSON Lines format (its header line says it).
-pub const TRACE_SCHEMA: &str = "recoverysim-trace/1";
 
 fn bytes_h(b: u64) -> String {
     bytesize::ByteSize(b).display().si().to_string()
@@ -65,38 +60,6 @@ pub fn job_line(graph: &JobGraph) -> String {
         regions.len(),
         if regions.len() == 1 { "" } else { "s" }
     )
-}
-
-/// `recoverysim regions FILE`.
-pub fn regions(graph: &JobGraph) -> String {
-    let (regions, _) = graph.pipelined_regions();
-    let mut out = String::new();
-    let _ = writeln!(out, "job: {}", job_line(graph));
-    for e in &graph.edges {
-        let _ = writeln!(
-            out,
-            "  edge {} -> {}: {} ({})",
-            graph.operator_name(e.from_operator),
-            graph.operator_name(e.to_operator),
-            e.kind.name(),
-            if e.kind.is_pointwise() { "pointwise" } else { "all-to-all" }
-        );
-    }
-    for t in 0..graph.tasks.len() {
-        if graph.tasks[t].operators.len() > 1 {
-            let _ = writeln!(out, "  chained into one task: {}", graph.task_name(crate::job::graph::TaskId(t as u32)));
-        }
-    }
-    let _ = writeln!(out, "{} pipelined region{}:", regions.len(), if regions.len() == 1 { "" } else { "s" });
-    for (i, r) in regions.iter().enumerate() {
-        let _ = writeln!(out, "  region {}: {} subtasks: {}", i + 1, r.len(), format_subtasks(graph, r));
-    }
-    let _ = writeln!(
-        out,
-        "A failure restarts its region (jobmanager.execution.failover-strategy = region) or all {} subtasks (full).",
-        graph.subtask_count()
-    );
-    out
 }
 
 fn setup_lines(run: &Run, out: &mut String) {
@@ -144,8 +107,8 @@ fn setup_lines(run: &Run, out: &mut String) {
     }
 }
 
-/// The human report of `recoverysim run`.
-pub fn human(run: &Run) -> String {
+/// The human report of `recoverysim run` (`recoverysim::report`, what snapshots pin).
+pub fn report(run: &Run) -> String {
     let mut out = String::new();
     let sc = &run.scenario;
     let _ = writeln!(out, "scenario: {} (seed {})", sc.name, sc.seed);
@@ -486,6 +449,8 @@ fn note_subtask(note: &Note) -> Option<crate::job::graph::SubtaskId> {
     }
 }
 
+/// One trace line in words, as the timeline writes a line of its own (and the replay's log
+/// shows it); `None` for notes the timeline leaves out.
 pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
     let g = &run.graph;
     Some(match note {
@@ -766,6 +731,8 @@ pub fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<Phases> {
     })
 }
 
+/// The summary after the timeline: the job's end, each failover with its recovery phases, the
+/// verdict and what the oracle found, zombies, violations, the trace hash.
 pub fn summary(run: &Run, out: &mut String) {
     let o = &run.outcome;
     let r = &run.output;
@@ -957,331 +924,4 @@ pub fn summary(run: &Run, out: &mut String) {
         let _ = writeln!(out, "  INVARIANT VIOLATED: {v}");
     }
     let _ = writeln!(out, "  trace hash {:016x}; {} events, {} trace lines", o.trace_hash, o.events, o.notes.len());
-}
-
-/// `recoverysim run --json`: one object (the contract in README.md).
-pub fn json(run: &Run) -> serde_json::Value {
-    use serde_json::json;
-    let o = &run.outcome;
-    let r = &run.output;
-    let g = &run.graph;
-    let offender = |x: &Option<crate::check::oracle::Offender>| {
-        x.as_ref().map(|x| {
-            json!({
-                "sink": x.sink, "log": x.record.log, "partition": x.record.partition, "offset": x.record.offset,
-                "key": x.key, "appended_at_ms": x.appended_at_us / 1000,
-                "expected_times": x.expected_times, "committed_times": x.committed_times,
-                "fault": x.fault.map(|(i, t)| json!({"index": i, "at_ms": t / 1000})),
-            })
-        })
-    };
-    let names = |sts: &[crate::job::graph::SubtaskId]| -> Vec<String> {
-        let mut v = sts.to_vec();
-        v.sort();
-        v.dedup();
-        v.into_iter().map(|st| g.subtask_name(st)).collect()
-    };
-    let mut completed = Vec::new();
-    let mut aborted = Vec::new();
-    for e in &o.notes {
-        match &e.note {
-            Note::CheckpointCompleted { cp, bytes, duration_us, alignment_us } => completed.push(json!({
-                "id": cp, "completed_at_us": e.at_us, "duration_us": duration_us, "bytes": bytes,
-                "alignment_us": alignment_us,
-            })),
-            Note::CheckpointAborted { cp, reason } => aborted.push(json!({
-                "id": cp, "aborted_at_us": e.at_us,
-                "reason": match reason {
-                    AbortReason::JobFailover => "job-failover",
-                    AbortReason::Expired => "expired",
-                    AbortReason::Subsumed => "subsumed",
-                    AbortReason::TriggerFailed => "trigger-failed",
-                    AbortReason::Declined => "declined",
-                },
-            })),
-            _ => {}
-        }
-    }
-    json!({
-        "schema": RUN_SCHEMA,
-        "scenario": run.scenario.name,
-        "seed": run.scenario.seed,
-        "trace_hash": format!("{:016x}", o.trace_hash),
-        "events": o.events,
-        "subtasks": g.subtask_count(),
-        "virtual_time_ms": o.end_us / 1000,
-        "job_status": o.job_status.name(),
-        "budget_stop": o.budget_stop.map(|b| match b {
-            crate::scenario::budget::BudgetStop::Events { limit } => json!({ "budget": "events", "limit": limit }),
-            crate::scenario::budget::BudgetStop::Memory { footprint, limit } => {
-                json!({ "budget": "memory", "limit": limit, "footprint": footprint })
-            }
-        }),
-        "zombies_fenced": o.store.zombies().iter().map(|z| json!({
-            "subtask": run.graph.subtask_name(z.st),
-            "attempt": z.attempt,
-            "records": z.records,
-        })).collect::<Vec<_>>(),
-        "output": {
-            "not_clean": r.not_clean,
-            "lost_in_reference_too": r.lost_in_reference_too,
-            "by_design": r.by_design,
-            "uncounted_sinks": r.uncounted_sinks,
-            "unverified_sinks": r.unverified_sinks,
-            "verdict": r.verdict.name(),
-            "expected": r.expected,
-            "committed": r.committed,
-            "lost": r.lost,
-            "duplicated": r.duplicated,
-            "pending": r.pending,
-            "first_lost": offender(&r.first_lost),
-            "first_duplicate": offender(&r.first_duplicate),
-            "final_state": {
-                "compared": r.final_state_compared,
-                "keys": r.keys_compared,
-                "keys_below": r.keys_below,
-                "keys_above": r.keys_above,
-                "keys_stale_last": r.keys_stale_last,
-            },
-            "keys_not_producible": r.bad_results,
-            "keys_searched": r.keys_searched,
-            "keys_over_budget": r.keys_over_budget,
-            "first_not_producible": r.first_bad_result.as_ref().map(|b| json!({
-                "sink": b.sink,
-                "key": b.key,
-                "index": b.index,
-                "record": b.record.map(|id| id.to_string()),
-                "value": b.value,
-                "committed_at_ms": b.committed_at_us.map(|t| t as f64 / 1000.0),
-                "possible": b.possible.iter().map(|(id, v)| json!({"record": id.to_string(), "value": v})).collect::<Vec<_>>(),
-            })),
-        },
-        "checkpoints": {
-            "completed": o.checkpoints_completed,
-            "aborted": o.checkpoints_aborted,
-            "completed_list": completed,
-            "aborted_list": aborted,
-        },
-        "timeline": timeline_lines(run).into_iter().map(|l| json!({
-            "from_us": l.from_us, "to_us": l.to_us, "text": l.text,
-        })).collect::<Vec<_>>(),
-        "message_rules": o.rule_hits.iter().map(|&(fault, hits)| json!({
-            "fault": fault,
-            "what": run.scenario.faults[fault].action.describe(&|x| run.graph.subtask_ref_name(x)),
-            "messages": hits,
-        })).collect::<Vec<_>>(),
-        "failovers": o.failovers.iter().map(|f| json!({
-            "at_ms": f.failed_at_us / 1000,
-            "cause": f.cause.tag(),
-            "cause_message": f.cause.describe(),
-            "failed_task": g.subtask_name(f.failed_subtask),
-            "detected_at_ms": f.detected_at_us / 1000,
-            "restarted_tasks": f.restarted.len(),
-            "restarted": names(&f.restarted),
-            "restored_checkpoint": f.restored_checkpoint,
-            "running_again_at_ms": f.running_again_at_us.map(|t| t / 1000),
-            "exhausted": f.exhausted,
-            "phases": recovery_phases(run, f).map(|p| json!({
-                "recovery_time_us": p.recovery_us(),
-                "fault_at_us": p.fault_at_us,
-                "failed_at_us": p.failed_at_us,
-                "detected_at_us": p.detected_at_us,
-                "canceled_at_us": p.canceled_at_us,
-                "restart_at_us": p.restart_at_us,
-                "deploying_at_us": p.deploying_at_us,
-                "initializing_at_us": p.initializing_at_us,
-                "running_at_us": p.running_at_us,
-            })),
-        })).collect::<Vec<_>>(),
-        "violations": o.violations,
-        "consistent_cuts": {
-            "checked": run.cuts_checked,
-            "first_violation": run.cut_violation.as_ref().map(|v| json!({
-                "checkpoint": v.checkpoint, "operator": v.operator, "key": v.key,
-                "in_checkpoint": v.in_checkpoint, "from_offsets": v.from_offsets,
-            })),
-        },
-        "planted_bugs": run.scenario.bugs.enabled(),
-    })
-}
-
-/// `run --trace FILE`: the readable trace as JSON Lines, one note per line, with virtual time in
-/// µs and subtasks by name.
-/// The trace as JSON Lines: a header line (`schema`, scenario, seed, trace hash), then one
-/// object per trace line, numbered by `n` from 1 (docs/trace-format.md lists the kinds).
-pub fn trace_jsonl(run: &Run) -> String {
-    let mut out = Vec::new();
-    // Writing to a vector cannot fail.
-    let _ = write_trace_jsonl(run, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `trace_jsonl`, a line at a time into `w` (`run --trace FILE` streams it into the file).
-pub fn write_trace_jsonl(run: &Run, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    writeln!(w, "{}", trace_header(run))?;
-    for (n, e) in run.outcome.notes.iter().enumerate() {
-        writeln!(w, "{}", trace_entry(&run.graph, e, n as u64 + 1))?;
-    }
-    Ok(())
-}
-
-/// The trace's header line: schema, scenario, seed, trace hash, number of trace lines (`events`,
-/// its name since format version 1), and the
-/// run's verdict and final job status.
-pub fn trace_header(run: &Run) -> serde_json::Value {
-    serde_json::json!({
-        "schema": TRACE_SCHEMA,
-        "scenario": run.scenario.name,
-        "seed": run.scenario.seed,
-        "trace_hash": format!("{:016x}", run.outcome.trace_hash),
-        "events": run.outcome.notes.len(),
-        "verdict": run.output.verdict.name(),
-        "job_status": run.outcome.job_status.name(),
-    })
-}
-
-/// One trace line as a JSON object: its number `n` (from 1), `at_us`, `kind` and fields, with
-/// subtasks and hosts by name.
-pub fn trace_entry(graph: &JobGraph, e: &TraceEntry, n: u64) -> serde_json::Value {
-    let mut v = serde_json::to_value(e).expect("trace notes are plain data: numbers, strings, enums");
-    if let Some(note) = v.as_object_mut() {
-        // The trace line number protocol violations cite ("trace line #n").
-        note.insert("n".into(), serde_json::Value::from(n));
-        // Hosts by name, as scenario files write them.
-        let is_host = matches!(e.note, Note::MessageLost { .. } | Note::HostThawed { .. });
-        for key in ["from", "to", "host"] {
-            if let Some(h) = note.get(key).and_then(|x| x.as_u64()).filter(|_| is_host) {
-                note.insert(key.into(), crate::cluster::net::HostId(h as u16).name().into());
-            }
-        }
-        if let Some(st) = note.get("st").and_then(|x| x.as_u64()) {
-            note.insert(
-                "st".into(),
-                serde_json::Value::String(graph.subtask_name(crate::job::graph::SubtaskId(st as u32))),
-            );
-        }
-    }
-    v
-}
-
-/// Milliseconds with one decimal, whatever the size (seed sweeps compare them side by side).
-fn ms1(us: u64) -> String {
-    format!("{:.1} ms", us as f64 / 1e3)
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// One seed of `run --seeds --verbose`.
-pub fn seed_line(s: &SeedSummary) -> String {
-    let mut parts = vec![plural(s.restart_cycles, "cycle", "cycles")];
-    match (s.all_running_after_fault_us, s.first_fault_us) {
-        (Some(t), _) => parts.push(format!("RUNNING {} after the fault", ms1(t))),
-        (None, None) => parts.push("no fault fired".into()),
-        (None, Some(_)) if s.restart_cycles > 0 => parts.push("not all RUNNING again".into()),
-        (None, Some(_)) => {}
-    }
-    if let Some(d) = &s.first_detection {
-        match d.failure_after_fault_us {
-            Some(t) => parts.push(format!("first detection {} after {}", d.path, ms1(t))),
-            None => parts.push(format!("first detection {}", d.path)),
-        }
-    }
-    match &s.tm_disconnect {
-        Some(TmDisconnect { detection, after_fault_us: Some(t), .. }) => {
-            parts.push(format!("TM disconnected after {} ({})", ms1(*t), detection.describe()))
-        }
-        Some(TmDisconnect { detection, after_fault_us: None, .. }) => {
-            parts.push(format!("TM disconnected ({})", detection.describe()))
-        }
-        None => parts.push("no TM disconnected".into()),
-    }
-    parts.push(s.verdict.into());
-    parts.push(s.job_status.into());
-    format!("seed {}: {}", s.seed, parts.join(", "))
-}
-
-fn min_median_max(s: &Stats) -> String {
-    format!("min {}, median {}, max {}", ms1(s.min), ms1(s.median), ms1(s.max))
-}
-
-/// `N seeds (P%)`.
-fn share(n: usize, of: usize) -> String {
-    format!("{} ({:.1}%)", plural(n, "seed", "seeds"), n as f64 * 100.0 / of.max(1) as f64)
-}
-
-/// How many seeds a figure covers: `M seeds`, or `N of M seeds` when only some have it.
-fn over(s: &Stats, of: usize) -> String {
-    if s.n_values == of { format!("{of} seeds") } else { format!("{} of {of} seeds", s.n_values) }
-}
-
-fn count_list<K: std::fmt::Display>(counts: &[Count<K>], of: usize) -> String {
-    counts.iter().map(|c| format!("{}: {}", c.key, share(c.n_seeds, of))).collect::<Vec<_>>().join("   ")
-}
-
-/// The distribution of `run --seeds`.
-pub fn sweep(scenario: &str, seeds: &std::ops::RangeInclusive<u64>, d: &Distribution) -> String {
-    let n = d.n_seeds;
-    let mut out = String::new();
-    let _ = writeln!(out, "scenario: {scenario}, seeds {}-{} ({} runs)", seeds.start(), seeds.end(), n);
-    let cycles: Vec<String> = d
-        .restart_cycles
-        .iter()
-        .map(|c| format!("{}: {}", plural(c.key, "cycle", "cycles"), share(c.n_seeds, n)))
-        .collect();
-    let _ = writeln!(out, "restart cycles: {}", cycles.join("   "));
-    match &d.all_running_after_fault {
-        Some(s) => {
-            let _ = writeln!(
-                out,
-                "time to all RUNNING after the fault: min {}, median {}, p90 {}, max {} ({})",
-                ms1(s.min),
-                ms1(s.median),
-                ms1(s.p90),
-                ms1(s.max),
-                over(s, n)
-            );
-        }
-        None => {
-            let _ = writeln!(out, "time to all RUNNING after the fault: no seed got there");
-        }
-    }
-    if d.first_detection.is_empty() {
-        let _ = writeln!(out, "first detection: no failover");
-    } else {
-        let _ = writeln!(out, "first detection:");
-    }
-    for p in &d.first_detection {
-        let mut line = format!("  {}: {}", p.path, share(p.n_seeds, n));
-        if let Some(s) = &p.failure_after_fault {
-            let _ = write!(line, "; task failure {} after the fault", min_median_max(s));
-        }
-        if let Some(s) = &p.jobmanager_after_failure {
-            let _ = write!(line, "; JobManager knew {} after the failure", min_median_max(s));
-        }
-        let _ = writeln!(out, "{line}");
-    }
-    match &d.tm_disconnect_after_fault {
-        Some(s) => {
-            let _ = writeln!(
-                out,
-                "JobManager disconnects the TaskManager: {} after the fault ({})",
-                min_median_max(s),
-                over(s, n)
-            );
-        }
-        None if d.tm_disconnect_detection.is_empty() => {
-            let _ = writeln!(out, "JobManager disconnects the TaskManager: in no seed");
-        }
-        None => {
-            let _ = writeln!(out, "JobManager disconnects the TaskManager:");
-        }
-    }
-    for c in &d.tm_disconnect_detection {
-        let _ = writeln!(out, "  {}: {}", c.key, share(c.n_seeds, n));
-    }
-    let _ = writeln!(out, "verdicts: {}", count_list(&d.verdicts, n));
-    let _ = writeln!(out, "job status: {}", count_list(&d.job_status, n));
-    out
 }

@@ -1,0 +1,14 @@
+//! What people and tools read of a run, one file per output: `human` (the timeline, its legend,
+//! the summary with recovery phases), `json` (`run --json`), `trace` (the JSON Lines trace of
+//! `run --trace`), `check` (`check`'s human, JSON, JUnit and GitHub reports), `sweep` (the seed
+//! sweep of `run --seeds`, and the pipelined regions).
+//!
+//! Pure functions from data to strings (or into a caller's `Write`): no file, terminal or clock.
+//! Below both `cli` and `tui`, which import it; it imports neither. The outputs are snapshot-tested,
+//! and `json` and `trace` are contracts with users (ARCHITECTURE.md, "API boundaries").
+
+pub mod check;
+pub mod human;
+pub mod json;
+pub mod sweep;
+pub mod trace;
