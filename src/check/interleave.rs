@@ -197,8 +197,9 @@ pub fn check_with_budget(
         }
         let keys = log.keys.max(1) as usize;
         let reaching = stable_by_key(reaching, keys, |r| r.key);
-        // The sink's committed results by key, in commit order.
-        let committed: Vec<&CommittedRecord> = actual.iter().filter(|c| c.sink == sink).collect();
+        // The sink's committed results by key, in commit order (copies, not references: the
+        // search then reads each key's results in one place rather than all over `actual`).
+        let committed: Vec<CommittedRecord> = actual.iter().filter(|c| c.sink == sink).copied().collect();
         let committed = stable_by_key(committed, keys, |c| c.record.key);
         report.searched.push(sink);
         let may_restart = match restarts {
@@ -217,8 +218,10 @@ pub fn check_with_budget(
                 (None, Some(c)) => c.record.key,
                 (None, None) => break,
             };
-            let r_end = ri + reaching[ri..].partition_point(|r| r.key == key);
-            let c_end = ci + committed[ci..].partition_point(|c| c.record.key == key);
+            // Each key's run is short and read next anyway: a scan, not a binary search over
+            // the whole rest of the list.
+            let r_end = ri + reaching[ri..].iter().position(|r| r.key != key).unwrap_or(reaching.len() - ri);
+            let c_end = ci + committed[ci..].iter().position(|c| c.record.key != key).unwrap_or(committed.len() - ci);
             let records = &reaching[ri..r_end];
             let obs = &committed[ci..c_end];
             (ri, ci) = (r_end, c_end);
@@ -326,7 +329,7 @@ type State = (Vec<u32>, Vec<i64>);
 /// every record emits, so the path is pinned by the origins alone. `true` proves the sequence
 /// producible (the path is a witness); `false` proves nothing (a record the pipeline drops
 /// makes several paths possible), and the general search decides.
-fn follows_directly(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&CommittedRecord], finished: bool) -> bool {
+fn follows_directly(pipeline: &Pipeline, chains: &[&[Record]], obs: &[CommittedRecord], finished: bool) -> bool {
     let mut next = vec![0usize; chains.len()];
     let mut state = vec![0i64; pipeline.keyed];
     for want in obs {
@@ -353,7 +356,7 @@ fn follows_directly(pipeline: &Pipeline, chains: &[&[Record]], obs: &[&Committed
 fn general_search(
     pipeline: &Pipeline,
     chains: &[&[Record]],
-    obs: &[&CommittedRecord],
+    obs: &[CommittedRecord],
     finished: bool,
     budget: usize,
     may_restart: bool,

@@ -58,6 +58,57 @@ pub(super) struct Output {
     waiting: VecDeque<Item>,
 }
 
+/// Most slots (16 bytes each) the subtasks of a keyed operator keep together when each holds its
+/// state in a vector indexed by key: keys × parallelism, 1 MiB. Beyond it, a sparse map each.
+const DENSE_SLOTS: u64 = 1 << 16;
+
+/// A keyed operator's state on one subtask, key → value. Keys are below the logs' key count: a
+/// vector indexed by key (the per-record lookup on the hot path) while keys × parallelism stays
+/// within `DENSE_SLOTS` (every subtask has a slot for every key, its own or not), a map
+/// otherwise. Either way a snapshot holds it as a map in key order.
+#[derive(Clone)]
+enum KeyedState {
+    Dense(Vec<Option<i64>>),
+    Sparse(BTreeMap<u32, i64>),
+}
+
+impl KeyedState {
+    fn new(keys: u32, parallelism: u32) -> KeyedState {
+        if u64::from(keys) * u64::from(parallelism) <= DENSE_SLOTS {
+            KeyedState::Dense(Vec::new())
+        } else {
+            KeyedState::Sparse(BTreeMap::new())
+        }
+    }
+
+    /// The key's value, 0 if it has none yet.
+    fn slot(&mut self, key: u32) -> &mut i64 {
+        match self {
+            KeyedState::Dense(v) => {
+                let k = key as usize;
+                if k >= v.len() {
+                    v.resize(k + 1, None);
+                }
+                v[k].get_or_insert(0)
+            }
+            KeyedState::Sparse(m) => m.entry(key).or_insert(0),
+        }
+    }
+
+    fn to_map(&self) -> BTreeMap<u32, i64> {
+        match self {
+            KeyedState::Dense(v) => v.iter().enumerate().filter_map(|(k, x)| x.map(|x| (k as u32, x))).collect(),
+            KeyedState::Sparse(m) => m.clone(),
+        }
+    }
+
+    fn extend<'a>(&mut self, entries: impl Iterator<Item = (&'a u32, &'a i64)>) {
+        for (&k, &x) in entries {
+            *self.slot(k) = x;
+        }
+    }
+}
+
 #[derive(Clone)]
 struct SourceRt {
     log: usize,
@@ -110,7 +161,7 @@ pub(super) struct Task {
     pub inputs: Vec<Input>,
     pub outputs: Vec<Output>,
     source: Option<SourceRt>,
-    keyed: Option<(OperatorId, BTreeMap<u32, i64>)>,
+    keyed: Option<(OperatorId, KeyedState)>,
     sinks: Vec<SinkRt>,
     rr: Vec<u32>,
     blocked_output: bool,
@@ -171,7 +222,10 @@ impl Task {
                         .collect();
                     source = Some(SourceRt { log: log_index, cursors, rr: 0, end_snapshot_cp: None });
                 }
-                k if k.is_keyed() && here => keyed = Some((OperatorId(i as u32), BTreeMap::new())),
+                k if k.is_keyed() && here => {
+                    let keys = logs.iter().map(|l| l.keys).max().unwrap_or(0);
+                    keyed = Some((OperatorId(i as u32), KeyedState::new(keys, task.parallelism)));
+                }
                 OperatorKind::Sink(semantic) if here => sinks.push(SinkRt {
                     op: OperatorId(i as u32),
                     semantic: *semantic,
@@ -335,7 +389,7 @@ impl Task {
             },
             OperatorKind::KeyedCount | OperatorKind::KeyedSum => {
                 let (_, state) = self.keyed.as_mut().expect("keyed operators have keyed state");
-                let v = state.entry(rec.key).or_insert(0);
+                let v = state.slot(rec.key);
                 *v = apply_keyed(kind, *v, &rec);
                 let out = Record { value: *v, ..rec };
                 self.emit(ctx, op, out)
@@ -569,7 +623,7 @@ impl Task {
             snap.source_at_end = src.cursors.iter().all(|&(p, off)| off >= log.len(p));
         }
         if let Some((op, state)) = &self.keyed {
-            snap.keyed.push((*op, state.clone()));
+            snap.keyed.push((*op, state.to_map()));
         }
         for sink in &self.sinks {
             snap.committables.extend(sink.committables.iter().copied());
