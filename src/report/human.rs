@@ -458,17 +458,24 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
         Note::FaultInjected { text, .. } => format!("FAULT {text}"),
         Note::FailoverStarted { failover } => {
             let f = &run.outcome.failovers[*failover];
-            let strategy = match run.scenario.flink.failover_strategy {
-                FailoverStrategy::Region => "region failover",
-                FailoverStrategy::Full => "full failover",
+            let strategy = match (f.failed_subtask, run.scenario.flink.failover_strategy) {
+                (None, _) => "global failover",
+                (Some(_), FailoverStrategy::Region) => "region failover",
+                (Some(_), FailoverStrategy::Full) => "full failover",
+            };
+            // A task's failure reaches the JobManager some time after it happened; a global
+            // failure is the JobManager's own decision.
+            let failure = match f.failed_subtask {
+                Some(_) => {
+                    format!("{} ({} after it happened)", failure_of(run, f), ms(f.detected_at_us - f.failed_at_us))
+                }
+                None => failure_of(run, f),
             };
             let total = g.subtask_count();
             let n = f.to_restart.len();
             if f.exhausted {
                 return Some(format!(
-                    "JobManager handles the failure of {} ({} after it happened): failover #{} {}",
-                    g.subtask_name(f.failed_subtask),
-                    ms(f.detected_at_us - f.failed_at_us),
+                    "JobManager handles {failure}: failover #{} {}",
                     failover + 1,
                     match run.scenario.flink.restart_strategy {
                         RestartStrategy::None => "does not restart (restart strategy none)",
@@ -481,12 +488,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             } else {
                 format!("{n} of {total} subtasks; the other {} keep running", total - n)
             };
-            format!(
-                "JobManager handles the failure of {} ({} after it happened): failover #{} ({strategy}) restarts {others}",
-                g.subtask_name(f.failed_subtask),
-                ms(f.detected_at_us - f.failed_at_us),
-                failover + 1,
-            )
+            format!("JobManager handles {failure}: failover #{} ({strategy}) restarts {others}", failover + 1,)
         }
         Note::TaskManagerLost { tm, detection } => match detection {
             Detection::HeartbeatRpcFailures(n) => {
@@ -611,16 +613,32 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
     })
 }
 
+/// What a failover handles: the failure of a task, or a global failure no task caused.
+fn failure_of(run: &Run, f: &FailoverReport) -> String {
+    match f.failed_subtask {
+        Some(st) => format!("the failure of {}", run.graph.subtask_name(st)),
+        None => format!("a global failure, no task failed ({})", f.cause.tag()),
+    }
+}
+
 fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     let g = &run.graph;
-    let mut s = format!(
-        "failover #{}: {} failed at {} ({}); JobManager knew {} later",
-        i + 1,
-        g.subtask_name(f.failed_subtask),
-        fmt_time(f.failed_at_us),
-        f.cause.tag(),
-        ms(f.detected_at_us - f.failed_at_us)
-    );
+    let mut s = match f.failed_subtask {
+        Some(st) => format!(
+            "failover #{}: {} failed at {} ({}); JobManager knew {} later",
+            i + 1,
+            g.subtask_name(st),
+            fmt_time(f.failed_at_us),
+            f.cause.tag(),
+            ms(f.detected_at_us - f.failed_at_us)
+        ),
+        None => format!(
+            "failover #{}: a global failure at {} ({}), no task failed: the JobManager restarts the whole job",
+            i + 1,
+            fmt_time(f.failed_at_us),
+            f.cause.tag()
+        ),
+    };
     if f.exhausted {
         s.push_str(match run.scenario.flink.restart_strategy {
             RestartStrategy::None => "; restart strategy none: job fails",

@@ -123,7 +123,7 @@ pub fn run(run: &Run) -> serde_json::Value {
             "at_ms": f.failed_at_us / 1000,
             "cause": f.cause.tag(),
             "cause_message": f.cause.describe(),
-            "failed_task": g.subtask_name(f.failed_subtask),
+            "failed_task": f.failed_subtask.map(|st| g.subtask_name(st)),
             "detected_at_ms": f.detected_at_us / 1000,
             "restarted_tasks": f.restarted.len(),
             "restarted": names(&f.restarted),

@@ -550,7 +550,7 @@ fn draw_exceptions(frame: &mut Frame, app: &App, area: Rect) {
         let Some(f) = app.run.outcome.failovers.get(*failover) else { continue };
         // Where the failed subtask was deployed last before the failure.
         let tm = notes[..i].iter().rev().find_map(|x| match &x.note {
-            Note::Deployed { st, tm } if *st == f.failed_subtask => Some(*tm),
+            Note::Deployed { st, tm } if Some(*st) == f.failed_subtask => Some(*tm),
             _ => None,
         });
         lines.push(Line::from(vec![
@@ -558,7 +558,7 @@ fn draw_exceptions(frame: &mut Frame, app: &App, area: Rect) {
             Span::styled(format!("{:<38}", truncate(&f.cause.describe(), 38)), fg(app, Color::Red)),
             Span::raw(format!(
                 " {:<14} {}",
-                truncate(&app.subtask_name(f.failed_subtask), 14),
+                truncate(&f.failed_subtask.map_or("(global)".into(), |st| app.subtask_name(st)), 14),
                 tm.map_or("-".into(), |t| format!("tm-{t}"))
             )),
         ]));
@@ -742,7 +742,7 @@ pub fn note_text(app: &App, note: &Note) -> String {
             format!(
                 "failover #{}: {} {}, restart {}/{}",
                 failover + 1,
-                run.graph.subtask_name(f.failed_subtask),
+                f.failed_subtask.map_or("global failure:".into(), |st| run.graph.subtask_name(st)),
                 noticed(f.cause),
                 f.to_restart.len(),
                 run.graph.subtask_count()

@@ -619,3 +619,19 @@ delay = "5ms"
     assert_eq!(run.output.lost, 0, "{:?}", run.output.first_lost);
     assert_eq!(run.output.committed, run.output.expected);
 }
+
+/// A checkpoint failure past `tolerable-failed-checkpoints` is a global failure
+/// (`CheckpointFailureManager` → `handleGlobalFailure`): no task is blamed, the whole job
+/// restarts whatever the failover strategy, and the report says so.
+#[test]
+fn a_checkpoint_expiry_is_a_global_failover_with_no_task_blamed() {
+    let run = recoverysim::run_file("scenarios/partition-tm-tm.toml").expect("a valid scenario");
+    let f = &run.outcome.failovers[0];
+    assert_eq!(f.cause.tag(), "checkpoint-expired");
+    assert_eq!(f.failed_subtask, None, "no task failed");
+    assert_eq!(f.to_restart.len(), run.graph.subtask_count(), "the whole job");
+    let json = recoverysim::report::json::run(&run);
+    assert_eq!(json["failovers"][0]["failed_task"], serde_json::Value::Null);
+    let report = recoverysim::report(&run);
+    assert!(report.contains("a global failure, no task failed (checkpoint-expired): failover #1 (global failover)"));
+}

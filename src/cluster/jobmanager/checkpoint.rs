@@ -162,12 +162,13 @@ impl JobManager {
             self.consecutive_failed_checkpoints += 1;
             if self.consecutive_failed_checkpoints > ctx.sc().flink.tolerable_failed_checkpoints {
                 self.consecutive_failed_checkpoints = 0;
-                // CheckpointFailureManager → a global failure: every task is cancelled and
-                // restarted (which aborts the other pending checkpoints too).
+                // CheckpointFailureManager → a global failure (`failJob` → the scheduler's
+                // `handleGlobalFailure`): no task failed, every task is cancelled and restarted
+                // whatever the failover strategy (which aborts the other pending checkpoints too).
                 if matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
                     let all: Vec<SubtaskId> = (0..self.vertices.len() as u32).map(SubtaskId).collect();
                     let now = ctx.now();
-                    self.start_failover(ctx, SubtaskId(0), FailureCause::CheckpointExpired, now, all);
+                    self.start_failover(ctx, None, FailureCause::CheckpointExpired, now, all);
                 }
             }
         }

@@ -34,7 +34,9 @@ pub struct FailoverReport {
     pub failed_at_us: TimeUs,
     /// When the JobManager handled it.
     pub detected_at_us: TimeUs,
-    pub failed_subtask: SubtaskId,
+    /// The task whose failure started it; `None` for a global failure, which no task caused
+    /// (a checkpoint failure past `tolerable-failed-checkpoints`).
+    pub failed_subtask: Option<SubtaskId>,
     pub cause: FailureCause,
     /// What the failover strategy chose to restart when the failure was handled.
     pub to_restart: Vec<SubtaskId>,

@@ -204,13 +204,13 @@ impl JobManager {
             FailoverStrategy::Full => (0..self.vertices.len() as u32).map(SubtaskId).collect(),
             FailoverStrategy::Region => self.regions[self.region_of[st.0 as usize] as usize].clone(),
         };
-        self.start_failover(ctx, st, cause, failed_at_us, to_restart);
+        self.start_failover(ctx, Some(st), cause, failed_at_us, to_restart);
     }
 
     pub(super) fn start_failover(
         &mut self,
         ctx: &mut Ctx,
-        st: SubtaskId,
+        st: Option<SubtaskId>,
         cause: FailureCause,
         failed_at_us: u64,
         to_restart: Vec<SubtaskId>,
