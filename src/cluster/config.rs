@@ -117,6 +117,9 @@ pub struct FlinkConfig {
     pub zk_session_timeout_us: u64,
     /// `high-availability.kubernetes.leader-election.lease-duration` (default 15 s).
     pub k8s_lease_duration_us: u64,
+    /// Flink keys the scenario set that the simulator accepts but does not model: (key, value
+    /// as written), in file order; the report lists them with what they would change.
+    pub not_modelled: Vec<(String, String)>,
 }
 
 impl FlinkConfig {

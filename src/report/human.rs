@@ -116,6 +116,10 @@ pub fn report(run: &Run) -> String {
         let _ = writeln!(out, "          {}", line.trim());
     }
     setup_lines(run, &mut out);
+    for (key, value) in &sc.flink.not_modelled {
+        let why = crate::scenario::load::not_modelled_effect(key).unwrap_or("");
+        let _ = writeln!(out, "NOT MODELLED (accepted, no effect): \"{key}\" = {value}: {why}");
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "timeline (virtual time):");
     timeline(run, &mut out);

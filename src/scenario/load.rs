@@ -25,7 +25,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-pub use flink::FLINK_KEYS;
+pub use flink::{FLINK_KEYS, NOT_MODELLED, not_modelled_effect};
 
 /// A scenario file that cannot be used, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -268,3 +268,30 @@ fn diff_exit_codes_and_the_first_divergence() {
     assert_eq!(out.status.code(), Some(2), "a trace file has its seed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Real Flink keys the simulator does not model are accepted (a scenario written for a real
+/// cluster loads) and listed in the report with what they would change, never silently.
+#[test]
+fn flink_keys_not_modelled_are_accepted_and_listed_with_their_effect() {
+    let mut text = GOOD.replacen(
+        "[flink]\n",
+        "[flink]\n\"state.backend.type\" = \"rocksdb\"\n\"execution.checkpointing.dir\" = \"s3://b/c\"\n",
+        1,
+    );
+    let out = run_text("not-modelled", &text);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("NOT MODELLED (accepted, no effect): \"state.backend.type\" = \"rocksdb\": the state backend"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"execution.checkpointing.dir\" = \"s3://b/c\""), "{stdout}");
+    for (key, _) in recoverysim::scenario::load::NOT_MODELLED {
+        assert!(!recoverysim::scenario::load::FLINK_KEYS.contains(key), "{key} is either modelled or not");
+    }
+    // A key Flink does not have is still refused.
+    text = GOOD.replacen("[flink]\n", "[flink]\n\"state.backend.tpye\" = \"rocksdb\"\n", 1);
+    let out = run_text("unknown-key", &text);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown Flink configuration key"));
+}

@@ -16,7 +16,12 @@ impl Cx<'_> {
         table: &BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     ) -> Res<(FlinkConfig, bool, Option<u32>, u32)> {
         let mut values: BTreeMap<&str, &Spanned<toml::Value>> = BTreeMap::new();
+        let mut not_modelled = Vec::new();
         for (k, v) in table {
+            if not_modelled_effect(k.get_ref()).is_some() {
+                not_modelled.push((k.get_ref().clone(), v.get_ref().to_string()));
+                continue;
+            }
             if !FLINK_KEYS.contains(&k.get_ref().as_str()) {
                 // An unquoted dotted key is a nested table to TOML: rebuild the dotted name.
                 if let toml::Value::Table(t) = v.get_ref() {
@@ -308,6 +313,7 @@ impl Cx<'_> {
             },
             zk_session_timeout_us: positive("high-availability.zookeeper.client.session-timeout", 60_000_000)?,
             k8s_lease_duration_us: positive("high-availability.kubernetes.leader-election.lease-duration", 15_000_000)?,
+            not_modelled,
         };
         let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
         let max_parallelism = match values.get("pipeline.max-parallelism") {
@@ -337,6 +343,46 @@ impl Cx<'_> {
             )
         })
     }
+}
+
+/// Real Flink keys the simulator accepts without modelling them, with what each would change in
+/// Flink. A scenario written for a real cluster loads; the report lists these so nobody takes
+/// their effect for granted.
+pub const NOT_MODELLED: &[(&str, &str)] = &[
+    (
+        "execution.checkpointing.dir",
+        "where checkpoints are written (<dir>/<job-id>/chk-<n>); here they go to the simulated checkpoint-storage host",
+    ),
+    ("execution.checkpointing.savepoint-dir", "where savepoints are written; savepoints are not simulated yet"),
+    (
+        "execution.state-recovery.path",
+        "a savepoint or retained checkpoint to start the job from; here the job starts without state",
+    ),
+    (
+        "state.backend.type",
+        "the state backend (hashmap or rocksdb: snapshot size, incremental uploads, restore time); here a heap backend's full snapshots",
+    ),
+    (
+        "execution.checkpointing.incremental",
+        "incremental checkpoints (rocksdb uploads only new files); here every checkpoint is full",
+    ),
+    (
+        "execution.checkpointing.externalized-checkpoint-retention",
+        "whether checkpoints are kept after a cancel; cancel is not simulated yet",
+    ),
+    (
+        "execution.checkpointing.unaligned.enabled",
+        "unaligned checkpoints (in-flight data in the checkpoint, no alignment stall); here checkpoints are aligned",
+    ),
+    (
+        "execution.checkpointing.aligned-checkpoint-timeout",
+        "switching from aligned to unaligned checkpoints after this long; here checkpoints stay aligned",
+    ),
+];
+
+/// What a Flink key the simulator does not model would change, if it is one.
+pub fn not_modelled_effect(key: &str) -> Option<&'static str> {
+    NOT_MODELLED.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
 }
 
 /// The Flink configuration keys a scenario may set.
