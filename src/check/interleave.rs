@@ -155,6 +155,21 @@ pub fn check_with_budget(
     restarts: Restarts,
     budget: usize,
 ) -> SequenceReport {
+    check_keys(graph, logs, log_of, actual, finished, restarts, budget, true)
+}
+
+/// `check_with_budget`, with or without `direct_pass` first (the tests compare both ways).
+#[allow(clippy::too_many_arguments)]
+fn check_keys(
+    graph: &JobGraph,
+    logs: &[SourceLog],
+    log_of: &[Option<usize>],
+    actual: &[CommittedRecord],
+    finished: bool,
+    restarts: Restarts,
+    budget: usize,
+    direct: bool,
+) -> SequenceReport {
     let ops = &graph.spec.operators;
     let mut report = SequenceReport::default();
     let mut left = RUN_BUDGET;
@@ -180,6 +195,26 @@ pub fn check_with_budget(
             ops: path[k1..path.len() - 1].iter().map(|x| &ops[x.0 as usize].kind).collect(),
             keyed: path[k1..].iter().filter(|x| ops[x.0 as usize].kind.is_keyed()).count(),
         };
+        let may_restart = match restarts {
+            Restarts::None => false,
+            Restarts::FromCheckpoint => matches!(op.kind, OperatorKind::Sink(SinkSemantic::Append)),
+            Restarts::FromStart => true,
+        };
+        // The common case first: every key follows its direct path, checked in one pass.
+        let prefix: Vec<&OperatorKind> = path[1..k1].iter().map(|x| &ops[x.0 as usize].kind).collect();
+        if direct
+            && !may_restart
+            && let Some(d) = direct_pass(&prefix, &pipeline, log, sink, actual, finished, budget.min(left))
+        {
+            report.searched.push(sink);
+            report.keys_checked += d.checked;
+            report.keys_skipped += d.over_budget;
+            report.keys_over_budget += d.over_budget;
+            if d.over_budget > 0 {
+                report.over_budget_sinks.push(sink);
+            }
+            continue;
+        }
         // The records that reach the first keyed operator, grouped by key, then partition, in
         // log order (a stable sort of the log order).
         let mut reaching: Vec<Record> = Vec::new();
@@ -202,11 +237,6 @@ pub fn check_with_budget(
         let committed: Vec<CommittedRecord> = actual.iter().filter(|c| c.sink == sink).copied().collect();
         let committed = stable_by_key(committed, keys, |c| c.record.key);
         report.searched.push(sink);
-        let may_restart = match restarts {
-            Restarts::None => false,
-            Restarts::FromCheckpoint => matches!(op.kind, OperatorKind::Sink(SinkSemantic::Append)),
-            Restarts::FromStart => true,
-        };
         let (mut ri, mut ci) = (0, 0);
         let mut key_chains: Vec<&[Record]> = Vec::new();
         let mut origins: Vec<RecordId> = Vec::new();
@@ -282,6 +312,108 @@ pub fn check_with_budget(
         }
     }
     report
+}
+
+/// Keys counted by `direct_pass`.
+struct DirectKeys {
+    checked: u64,
+    over_budget: u64,
+}
+
+/// Largest keys × partitions table `direct_pass` builds (8 bytes an entry); past it the keys
+/// are grouped and checked one by one.
+const DIRECT_TABLE_LIMIT: usize = 1 << 22;
+
+/// `follows_directly` for every key of one sink at once, without grouping records or results
+/// by key: one pass over the log links each record that reaches the keyed operator to the
+/// previous one of its key in its partition, and one pass over the committed results in commit
+/// order checks that each is the next unconsumed record of its key's chain and carries the
+/// value the pipeline computes. `Some` when every key follows directly (the common case, with
+/// the keys checked and those over `limit` results); `None` when some key does not, and the
+/// caller checks key by key.
+fn direct_pass(
+    prefix: &[&OperatorKind],
+    pipeline: &Pipeline,
+    log: &SourceLog,
+    sink: OperatorId,
+    actual: &[CommittedRecord],
+    finished: bool,
+    limit: usize,
+) -> Option<DirectKeys> {
+    const NONE: u64 = u64::MAX;
+    const DROPPED: u64 = u64::MAX - 1;
+    let keys = log.keys.max(1) as usize;
+    let parts = log.partitions as usize;
+    if keys.saturating_mul(parts.max(pipeline.keyed)) > DIRECT_TABLE_LIMIT {
+        return None;
+    }
+    let reach = |p: u32, o: u64| -> Option<Record> {
+        let mut rec = log.record(p, o);
+        for kind in prefix {
+            rec = apply_stateless(kind, rec)?;
+        }
+        Some(rec)
+    };
+    // Per partition and offset: the previous offset of the same key that reaches the keyed
+    // operator (NONE for a key's first), or DROPPED for a record that does not reach it.
+    let mut prev: Vec<Vec<u64>> = Vec::with_capacity(parts);
+    let mut reaching = vec![0u64; keys];
+    let mut last = vec![NONE; keys];
+    for p in 0..log.partitions {
+        last.fill(NONE);
+        let n = log.len(p);
+        let mut links = Vec::with_capacity(usize::try_from(n).ok()?);
+        for o in 0..n {
+            match reach(p, o) {
+                None => links.push(DROPPED),
+                Some(rec) => {
+                    let k = rec.key as usize;
+                    links.push(last[k]);
+                    last[k] = o;
+                    reaching[k] += 1;
+                }
+            }
+        }
+        prev.push(links);
+    }
+    // Per key and partition, the last offset consumed; per key, the keyed states and results.
+    let mut consumed = vec![NONE; keys * parts];
+    let mut state = vec![0i64; keys * pipeline.keyed];
+    let mut results = vec![0u64; keys];
+    for c in actual.iter().filter(|c| c.sink == sink) {
+        let k = c.record.key as usize;
+        let id = c.record.origin;
+        if k >= keys || id.log != log.log || id.partition >= log.partitions || id.offset >= log.len(id.partition) {
+            return None;
+        }
+        let p = id.partition as usize;
+        let link = prev[p][id.offset as usize];
+        if link == DROPPED || link != consumed[k * parts + p] {
+            return None;
+        }
+        let rec = reach(id.partition, id.offset)?;
+        if rec.key as usize != k
+            || pipeline.step(&mut state[k * pipeline.keyed..(k + 1) * pipeline.keyed], rec) != Some(c.record.value)
+        {
+            return None;
+        }
+        consumed[k * parts + p] = id.offset;
+        results[k] += 1;
+    }
+    // A finished run consumed every record of every key (each one consumed was committed).
+    if finished && results != reaching {
+        return None;
+    }
+    let mut d = DirectKeys { checked: 0, over_budget: 0 };
+    for (&n, &r) in results.iter().zip(&reaching) {
+        if n > 0 || r > 0 {
+            d.checked += 1;
+            if n as usize >= limit {
+                d.over_budget += 1;
+            }
+        }
+    }
+    Some(d)
 }
 
 /// `items` sorted by key, stably: a counting sort when every key is below `keys` (a log's keys
@@ -597,6 +729,58 @@ mod tests {
         assert_eq!((r.bad_keys, r.keys_over_budget), (1, 0), "{r:?}");
         let first = (0..all.len()).filter(|&i| all[i].record.key == key).position(|i| i == a);
         assert_eq!(r.first_bad.map(|b| (b.key, Some(b.index))), Some((key, first)));
+    }
+
+    #[test]
+    fn the_one_pass_direct_check_agrees_with_the_check_key_by_key() {
+        // source (3 partitions) → [filter] → count → sink, and results perturbed every way the
+        // oracle must tell apart: both ways give the same report, field for field.
+        for filtered in [false, true] {
+            let mut sc = keyed_job(3, 1);
+            if filtered {
+                let ops = &mut sc.job.operators;
+                let filter = OperatorKind::Filter { modulo: 2, remainder: 0 };
+                ops.insert(1, crate::job::spec::OperatorSpec { name: "even".into(), kind: filter, ..ops[1].clone() });
+                ops[1].input = Some((OperatorId(0), EdgeKind::Forward));
+                ops[2].input = Some((OperatorId(1), EdgeKind::Hash));
+                ops[3].input = Some((OperatorId(2), EdgeKind::Forward));
+            }
+            let graph = JobGraph::build(&sc.job);
+            let (logs, log_of) = crate::cluster::engine::build_logs(&sc);
+            let all = crate::check::oracle::fault_free_output(&graph, &logs, &log_of);
+            assert!(all.len() > 100, "{}", all.len());
+            let n = all.len();
+            let mut cases: Vec<Vec<CommittedRecord>> = vec![all.clone(), all[..n / 2].to_vec(), Vec::new()];
+            let mut swapped = all.clone();
+            swapped.swap(3, 40);
+            cases.push(swapped);
+            let mut dropped = all.clone();
+            dropped.remove(n / 3);
+            cases.push(dropped);
+            let mut dup = all.clone();
+            dup.insert(n / 2, all[n / 4]);
+            cases.push(dup);
+            let mut wrong = all.clone();
+            wrong[n / 5].record.value += 1;
+            cases.push(wrong);
+            let mut alien = all.clone();
+            alien[7].record.origin.offset = u64::MAX / 2;
+            cases.push(alien);
+            let mut rekeyed = all.clone();
+            rekeyed[9].record.key += 1;
+            cases.push(rekeyed);
+            for (i, actual) in cases.iter().enumerate() {
+                for finished in [false, true] {
+                    for restarts in [Restarts::None, Restarts::FromCheckpoint] {
+                        for budget in [STATE_BUDGET, 3] {
+                            let fast = check_keys(&graph, &logs, &log_of, actual, finished, restarts, budget, true);
+                            let slow = check_keys(&graph, &logs, &log_of, actual, finished, restarts, budget, false);
+                            assert_eq!(fast, slow, "case {i}, filtered {filtered}, finished {finished}, {budget}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -303,6 +303,7 @@ pub fn fault_free_output(graph: &JobGraph, logs: &[SourceLog], log_of: &[Option<
             }
         }
         let partitions = u64::from(log.partitions.max(1));
+        out.reserve(usize::try_from(log.total).unwrap_or(0));
         'records: for slot in 0..log.total {
             // Slot s holds partition s mod partitions at offset s / partitions: append order.
             let (p, o) = ((slot % partitions) as u32, slot / partitions);

@@ -147,10 +147,23 @@ pub fn build_logs(sc: &Scenario) -> (Vec<SourceLog>, Vec<Option<usize>>) {
     (logs, log_of)
 }
 
+/// Most records a run's sink store is given room for up front (48 bytes each): what a
+/// fault-free run commits, so the list of committed records does not grow by copying, up to
+/// this many.
+const COMMITTED_HINT_MAX: u64 = 1 << 20;
+
+/// What a fault-free run of `sc` commits at most: every source record at every sink.
+fn committed_hint(sc: &Scenario, logs: &[SourceLog]) -> usize {
+    let sinks = sc.job.operators.iter().filter(|o| matches!(o.kind, crate::job::spec::OperatorKind::Sink(_))).count();
+    let records: u64 = logs.iter().map(|l| l.total).sum();
+    records.saturating_mul(sinks as u64).min(COMMITTED_HINT_MAX) as usize
+}
+
 impl<'a> World<'a> {
     pub fn new(sc: &'a Scenario, with_faults: bool) -> World<'a> {
         let graph = JobGraph::build(&sc.job);
         let (logs, _) = build_logs(sc);
+        let committed_hint = committed_hint(sc, &logs);
         let faults: &[crate::fault::FaultSpec] = if with_faults { &sc.faults } else { &[] };
         // A planted bug is in the code every run shares: the reference run has it too (most
         // only matter after a failure; those that hurt every run are what the oracle's absolute
@@ -185,7 +198,7 @@ impl<'a> World<'a> {
             host_te: vec![None; n_hosts],
             starting: vec![false; n_hosts],
             storage: CheckpointStorage::default(),
-            store: TxnStore::new(bugs.no_fencing),
+            store: TxnStore::new(bugs.no_fencing, committed_hint),
             ha: HaStore::default(),
             backlog: vec![Vec::new(); n_hosts],
             rolling: None,

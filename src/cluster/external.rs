@@ -69,8 +69,11 @@ pub struct TxnStore {
 }
 
 impl TxnStore {
-    pub fn new(no_fencing: bool) -> TxnStore {
-        TxnStore { no_fencing, ..TxnStore::default() }
+    /// `committed_hint`: about how many records will be committed (room is made for them).
+    pub fn new(no_fencing: bool, committed_hint: usize) -> TxnStore {
+        let mut committed = crate::sim::AppendLog::default();
+        committed.reserve(committed_hint);
+        TxnStore { no_fencing, committed, ..TxnStore::default() }
     }
 
     /// The transactions, by sink subtask and checkpoint, for an observer.

@@ -376,6 +376,13 @@ impl<T: Clone> AppendLog<T> {
         }
     }
 
+    /// Makes room for `n` more items in a plain log (a chunked one grows by chunks anyway).
+    pub fn reserve(&mut self, n: usize) {
+        if !self.chunked {
+            self.tail.reserve(n);
+        }
+    }
+
     pub fn extend(&mut self, items: impl IntoIterator<Item = T>) {
         if !self.chunked {
             self.tail.extend(items);
