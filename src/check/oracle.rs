@@ -985,6 +985,7 @@ mod tests {
                 kind,
                 parallelism: 2,
                 input: Some((OperatorId(i as u32), edge)),
+                state_bytes_per_key: crate::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
             });
         }
         let graph = JobGraph::build(&sc.job);

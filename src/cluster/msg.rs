@@ -64,16 +64,19 @@ pub struct SubtaskSnapshot {
 
 /// Bytes a snapshot takes in storage: fixed metadata plus entries (heap backend, roughly).
 const SNAPSHOT_BASE_BYTES: u64 = 1024;
-const BYTES_PER_KEYED_ENTRY: u64 = 32;
 const BYTES_PER_OFFSET: u64 = 16;
 const BYTES_PER_COMMITTABLE: u64 = 128;
 
-pub fn snapshot_bytes(s: &SubtaskSnapshot) -> u64 {
-    let keyed: u64 = s.keyed.iter().map(|(_, m)| m.len() as u64).sum();
+pub fn snapshot_bytes(s: &SubtaskSnapshot, ops: &[crate::job::spec::OperatorSpec]) -> u64 {
+    let keyed: u64 = s
+        .keyed
+        .iter()
+        .map(|(op, m)| (m.len() as u64).saturating_mul(ops.get(op.0 as usize).map_or(0, |o| o.state_bytes_per_key)))
+        .fold(0, u64::saturating_add);
     SNAPSHOT_BASE_BYTES
-        + keyed * BYTES_PER_KEYED_ENTRY
-        + s.source_positions.len() as u64 * BYTES_PER_OFFSET
-        + s.committables.len() as u64 * BYTES_PER_COMMITTABLE
+        .saturating_add(keyed)
+        .saturating_add(s.source_positions.len() as u64 * BYTES_PER_OFFSET)
+        .saturating_add(s.committables.len() as u64 * BYTES_PER_COMMITTABLE)
 }
 
 /// Where a restarted attempt's state comes from (Flink's JobManagerTaskRestore).

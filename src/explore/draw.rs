@@ -175,7 +175,12 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
             let name = format!("keyed{i}");
             let kind = if chance(r, 0.5) { "keyed-count" } else { "keyed-sum" };
             let par = between(r, 1, 4) as i64;
-            push_op(&mut ops, &name, kind, par, Some((&last, "hash")));
+            let idx = push_op(&mut ops, &name, kind, par, Some((&last, "hash")));
+            // Keyed state sizes from their own stream, so the rest of the draw stays as it was.
+            let mut sizes = Rng::new(seed ^ i, Stream::VaryState);
+            if chance(&mut sizes, 0.3) {
+                ops[idx].insert("state-per-key", pick(&mut sizes, &["1KB", "16KB", "256KB"]).into());
+            }
             last = name;
             last_p = par;
         }

@@ -98,7 +98,17 @@ pub struct OperatorSpec {
     pub parallelism: u32,
     /// The operator this one reads from and how; `None` only for sources.
     pub input: Option<(OperatorId, EdgeKind)>,
+    /// Bytes of keyed state per key in a snapshot (`state-per-key`; keyed operators only).
+    /// Only sizes and transfer times use it: the state itself stays one value per key.
+    pub state_bytes_per_key: u64,
 }
+
+/// A keyed operator's state per key when the scenario does not say (a small value in a heap
+/// backend's snapshot, roughly).
+pub const DEFAULT_STATE_BYTES_PER_KEY: u64 = 32;
+
+/// The most `state-per-key` a scenario may give (1 GiB per key).
+pub const MAX_STATE_BYTES_PER_KEY: u64 = 1 << 30;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSpec {

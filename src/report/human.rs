@@ -101,6 +101,31 @@ fn setup_lines(run: &Run, out: &mut String) {
         ms(f.heartbeat_interval_us),
         ms(f.heartbeat_timeout_us),
     );
+    // Keyed state sizes and local recovery, when the scenario sets either.
+    let sized: Vec<String> = run
+        .graph
+        .spec
+        .operators
+        .iter()
+        .filter(|o| o.kind.is_keyed() && o.state_bytes_per_key != crate::job::spec::DEFAULT_STATE_BYTES_PER_KEY)
+        .map(|o| format!("{} {} per key", o.name, bytes_h(o.state_bytes_per_key)))
+        .collect();
+    if f.local_recovery || !sized.is_empty() {
+        let mut parts = Vec::new();
+        if !sized.is_empty() {
+            parts.push(format!("keyed state {}", sized.join(", ")));
+        }
+        parts.push(if f.local_recovery {
+            format!(
+                "local recovery on: a restore on the TaskManager that took the checkpoint reads its local copy ({}/s), any other downloads ({}/s)",
+                bytes_h(c.local_bytes_per_s),
+                bytes_h(c.storage_bytes_per_s)
+            )
+        } else {
+            format!("local recovery off: every restore downloads from checkpoint storage ({}/s)", bytes_h(c.storage_bytes_per_s))
+        });
+        let _ = writeln!(out, "state:    {}", parts.join("; "));
+    }
     let bugs = sc.bugs.enabled();
     if !bugs.is_empty() {
         let _ = writeln!(out, "PLANTED BUGS: {}", bugs.join(", "));
@@ -196,6 +221,19 @@ pub fn timeline_lines(run: &Run) -> Vec<Line> {
     let out = &mut lines;
     let notes = &run.outcome.notes;
     let mut quiet: Option<Quiet> = None;
+    // Where each subtask's attempts were deployed (time, TaskManager), to say why a restore
+    // with local recovery on downloaded.
+    let mut deploys: Vec<Vec<(u64, u32)>> = Vec::new();
+    if run.scenario.flink.local_recovery {
+        deploys = vec![Vec::new(); run.graph.subtasks.len()];
+        for e in notes {
+            if let Note::Deployed { st, tm } = e.note
+                && let Some(d) = deploys.get_mut(st.0 as usize)
+            {
+                d.push((e.at_us, tm));
+            }
+        }
+    }
     let mut i = 0;
     while i < notes.len() {
         let at = notes[i].at_us;
@@ -252,13 +290,29 @@ pub fn timeline_lines(run: &Run) -> Vec<Line> {
             continue;
         }
         Quiet::flush(&mut quiet, out);
-        render_instant(run, at, block, out);
+        render_instant(run, at, block, &deploys, out);
     }
     Quiet::flush(&mut quiet, out);
     lines
 }
 
-fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>) {
+/// Why a restore with local recovery on read from checkpoint storage: the TaskManagers the
+/// subtask's attempts were deployed to, this one and the one before.
+fn download_reason(deploys: &[Vec<(u64, u32)>], st: crate::job::graph::SubtaskId, at: u64, cp: Option<u64>) -> String {
+    let Some(d) = deploys.get(st.0 as usize) else { return String::new() };
+    let upto = d.partition_point(|x| x.0 <= at);
+    match (upto.checked_sub(1).map(|i| d[i].1), upto.checked_sub(2).map(|i| d[i].1)) {
+        (Some(now), Some(before)) if now != before => {
+            format!("moved from tm-{before} to tm-{now}, its local copy stayed on tm-{before}")
+        }
+        (Some(now), _) => {
+            format!("no local copy of checkpoint {} on tm-{now}", cp.map_or("-".into(), |c| c.to_string()))
+        }
+        _ => String::new(),
+    }
+}
+
+fn render_instant(run: &Run, at: u64, block: &[TraceEntry], deploys: &[Vec<(u64, u32)>], out: &mut Vec<Line>) {
     let g = &run.graph;
     // Lines in the order their first note came; a note joins an earlier line of its kind only
     // if its subtask has nothing on a line after that one, so each subtask's lines keep the
@@ -333,10 +387,22 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], out: &mut Vec<Line>)
                         cp = *c;
                     }
                 }
+                // With local recovery on, each download says why (the reasons, once each).
+                let mut why: Vec<String> = Vec::new();
+                for e in block {
+                    if let Note::Restored { st, cp, local: false, .. } = &e.note {
+                        let r = download_reason(deploys, *st, e.at_us, *cp);
+                        if !r.is_empty() && !why.contains(&r) {
+                            why.push(r);
+                        }
+                    }
+                }
+                let download =
+                    if why.is_empty() { "download".to_string() } else { format!("download: {}", why.join("; ")) };
                 let from = match (local, remote) {
                     (_, 0) => "local copies".to_string(),
-                    (0, _) => "checkpoint storage (download)".to_string(),
-                    (l, r) => format!("local copies ({l}) and checkpoint storage ({r})"),
+                    (0, _) => format!("checkpoint storage ({download})"),
+                    (l, r) => format!("local copies ({l}) and checkpoint storage ({r}, {download})"),
                 };
                 format!(
                     "restore checkpoint {}: {} from {from}, ≤ {}: {}",

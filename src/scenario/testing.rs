@@ -13,6 +13,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
         kind,
         parallelism,
         input: input.map(|(i, e)| (OperatorId(i), e)),
+        state_bytes_per_key: crate::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
     };
     Scenario {
         name: "test".into(),

@@ -165,6 +165,8 @@ pub enum Stream {
     /// `explore`: which drawn faults follow the one before closely, and how message delays
     /// relate to the checkpoint interval (its own stream, like `ExplorePhase`).
     ExploreTiming = 9,
+    /// `explore --vary`: keyed state sizes (their own stream, like `ExplorePhase`).
+    VaryState = 10,
 }
 
 #[derive(Clone)]

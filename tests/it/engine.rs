@@ -225,6 +225,53 @@ fn local_recovery_restores_on_the_same_taskmanager_and_downloads_elsewhere() {
     assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
 }
 
+/// Each restore of a run: (subtask name, local, bytes, duration).
+fn restores_of(run: &recoverysim::run::Run) -> Vec<(String, bool, u64, u64)> {
+    run.outcome
+        .notes
+        .iter()
+        .filter_map(|e| match e.note {
+            Note::Restored { st, local, bytes, duration_us, .. } => {
+                Some((run.graph.subtask_name(st), local, bytes, duration_us))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Regression: a TaskManager kept one local copy per subtask, the newest uploaded, so a
+/// checkpoint still pending at the failure displaced the completed one the restore needs, and
+/// every subtask downloaded. Flink's TaskLocalStateStoreImpl keeps a copy per checkpoint and
+/// discards only on confirmation (older ones) or abort (that one).
+#[test]
+fn a_pending_checkpoint_does_not_displace_the_local_copy_a_restore_needs() {
+    let mut sc = recoverysim::scenario::load_file("scenarios/keyed-tm-kill.toml".as_ref()).expect("shipped scenario");
+    sc.flink.local_recovery = true;
+    let run = simulate(&sc);
+    let mut local: Vec<String> = restores_of(&run).into_iter().filter(|r| r.1).map(|r| r.0).collect();
+    local.sort();
+    // tm-0 ran lane 0 before the kill of tm-1 (load-balance SLOTS) and runs both lanes after it.
+    assert_eq!(local, ["count[0]", "map[0]", "sink[0]", "source[0]"]);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}
+
+/// The question scenarios on local recovery: with it, the count subtask that stays on tm-0
+/// reads 100 MB from local disk in about 0.1 s and the one moved from the killed tm-1 downloads
+/// for about 1 s; without it both download.
+#[test]
+fn local_recovery_scenarios_show_the_local_read_and_the_download() {
+    let count = |file: &str| -> Vec<(String, bool, u64, u64)> {
+        let sc = recoverysim::scenario::load_file(file.as_ref()).expect("shipped scenario");
+        restores_of(&simulate(&sc)).into_iter().filter(|r| r.0.starts_with("count")).collect()
+    };
+    let on = count("scenarios/local-recovery.toml");
+    assert_eq!(on.iter().map(|r| (r.0.as_str(), r.1)).collect::<Vec<_>>(), [("count[0]", true), ("count[1]", false)]);
+    assert!(on.iter().all(|r| r.2 > 90_000_000), "about 100 MB each: {on:?}");
+    assert!(on[0].3 < 150_000 && on[1].3 > 900_000, "local ~0.1 s, download ~1 s: {on:?}");
+    let off = count("scenarios/local-recovery-off.toml");
+    assert!(off.len() == 2 && off.iter().all(|r| !r.1 && r.3 > 900_000), "{off:?}");
+}
+
 /// Regression (found by random exploration): when a TaskManager process dies, records its two
 /// tasks left in the channel between them must not reach the next attempts. The subtasks were
 /// no longer live when cancelled, so their channels were not emptied, and the restarted filter

@@ -18,7 +18,13 @@ fn shipped(file: &str) -> Scenario {
 }
 
 fn op(name: &str, kind: OperatorKind, input: u32, edge: EdgeKind) -> OperatorSpec {
-    OperatorSpec { name: name.into(), kind, parallelism: 2, input: Some((OperatorId(input), edge)) }
+    OperatorSpec {
+        name: name.into(),
+        kind,
+        parallelism: 2,
+        input: Some((OperatorId(input), edge)),
+        state_bytes_per_key: recoverysim::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
+    }
 }
 
 /// source (p=2) → keyed-count → filter (even counts) → sink, or → keyed-sum → keyed-sum → sink;

@@ -88,6 +88,7 @@ fn random_scenario(seed: u64) -> recoverysim::scenario::Scenario {
         kind,
         parallelism,
         input: input.map(|(i, e)| (OperatorId(i), e)),
+        state_bytes_per_key: recoverysim::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
     };
     let sink = || OperatorKind::Sink(SinkSemantic::TwoPhaseCommit);
     sc.job.chaining = rng.below_inclusive(1) == 0;

@@ -5,7 +5,13 @@ use recoverysim::job::graph::{JobGraph, format_subtasks};
 use recoverysim::job::spec::*;
 
 fn op(name: &str, kind: OperatorKind, parallelism: u32, input: Option<(u32, EdgeKind)>) -> OperatorSpec {
-    OperatorSpec { name: name.into(), kind, parallelism, input: input.map(|(i, e)| (OperatorId(i), e)) }
+    OperatorSpec {
+        name: name.into(),
+        kind,
+        parallelism,
+        input: input.map(|(i, e)| (OperatorId(i), e)),
+        state_bytes_per_key: recoverysim::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
+    }
 }
 
 fn source(p: u32) -> OperatorKind {

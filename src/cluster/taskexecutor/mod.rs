@@ -44,8 +44,11 @@ pub struct TaskExecutor {
     by_st: Vec<Option<u32>>,
     /// Partition requests that reached this TaskExecutor before their producer was deployed.
     parked: Vec<(HostId, Msg)>,
-    /// Local recovery copies: subtask → (checkpoint, snapshot).
-    local_copies: BTreeMap<SubtaskId, (u64, SubtaskSnapshot)>,
+    /// Local recovery copies (Flink's TaskLocalStateStoreImpl): per subtask, one per checkpoint
+    /// whose upload finished, oldest first. Confirming checkpoint n (its completion
+    /// notification) discards the copies before n, aborting n discards n's: a newer checkpoint
+    /// still pending does not displace the latest completed one, which a restore needs.
+    local_copies: BTreeMap<SubtaskId, Vec<(u64, SubtaskSnapshot)>>,
     /// updateTaskExecutionState asks for non-terminal states not answered yet.
     pending_updates: Vec<(AttemptId, ExecutionState)>,
 }
@@ -79,7 +82,11 @@ impl TaskExecutor {
             shutting_down: self.shutting_down,
             slots: self.slots,
             tasks: self.tasks.iter().flatten().map(|t| t.inspect()).collect(),
-            local_copies: self.local_copies.iter().map(|(st, (cp, _))| (*st, *cp)).collect(),
+            local_copies: self
+                .local_copies
+                .iter()
+                .flat_map(|(st, copies)| copies.iter().map(|(cp, _)| (*st, *cp)))
+                .collect(),
         }
     }
 

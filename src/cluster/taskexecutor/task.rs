@@ -689,7 +689,7 @@ impl Task {
             sink.next_checkpoint = cp + 1;
         }
         snap.committables = self.sinks.iter().flat_map(|k| k.committables.iter().copied()).collect();
-        snap.bytes = snapshot_bytes(&snap);
+        snap.bytes = snapshot_bytes(&snap, &ctx.graph().spec.operators);
         let bytes = snap.bytes;
         for k in 0..self.outputs.len() {
             self.send_item(ctx, k, Item::Barrier(cp));
@@ -829,7 +829,7 @@ impl Task {
             return;
         }
         let mut last = self.capture_state(ctx);
-        last.bytes = snapshot_bytes(&last);
+        last.bytes = snapshot_bytes(&last, &ctx.graph().spec.operators);
         self.final_state = Some((last.bytes, false));
         ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp: 0, file, snapshot: Box::new(last) });
     }
@@ -1050,12 +1050,22 @@ impl TaskExecutor {
                 }
             }
             Msg::NotifyComplete { id, cp } => {
+                // TaskLocalStateStoreImpl.confirmCheckpoint: older local copies are discarded.
+                if let Some(copies) = self.local_copies.get_mut(&id.st) {
+                    copies.retain(|c| c.0 >= cp);
+                }
                 if let Some(t) = self.task_mut(id) {
                     ctx.probe(Probe::Notified { st: id.st });
                     t.on_notify_complete(ctx, cp);
                 }
             }
             Msg::AbortCheckpoint { jm, cp } => {
+                // TaskLocalStateStoreImpl.abortCheckpoint: the aborted checkpoint's local copies go.
+                for t in self.tasks.iter().flatten().filter(|t| t.id.jm == jm) {
+                    if let Some(copies) = self.local_copies.get_mut(&t.id.st) {
+                        copies.retain(|c| c.0 != cp);
+                    }
+                }
                 for t in self.tasks.iter_mut().flatten() {
                     if t.id.jm == jm {
                         // notifyCheckpointAborted: a trigger or barrier of it that comes later is
@@ -1084,7 +1094,10 @@ impl TaskExecutor {
                 let local = s.local.take();
                 self.maybe_ack(ctx, id);
                 if local_recovery && let Some(snap) = local {
-                    self.local_copies.insert(id.st, (cp, snap));
+                    let copies = self.local_copies.entry(id.st).or_default();
+                    copies.retain(|c| c.0 != cp);
+                    copies.push((cp, snap));
+                    copies.sort_by_key(|c| c.0);
                 }
             }
             Msg::Prepared { id, cp } => {
@@ -1161,7 +1174,10 @@ impl TaskExecutor {
             }
             TeTimer::DeployDone { id } => self.on_deployed(ctx, id),
             TeTimer::RestoredLocally { id } => {
-                let Some((cp, snap)) = self.local_copies.get(&id.st).cloned() else { return };
+                let Some(t) = self.task_mut(id) else { return };
+                let Some(cp) = t.restore.as_ref().map(|r| r.cp) else { return };
+                let copies = self.local_copies.get(&id.st).map(Vec::as_slice).unwrap_or_default();
+                let Some((_, snap)) = copies.iter().find(|c| c.0 == cp).cloned() else { return };
                 let Some(t) = self.task_mut(id) else { return };
                 if t.phase != Phase::Initializing {
                     return;
@@ -1185,7 +1201,8 @@ impl TaskExecutor {
     /// DEPLOYING → INITIALIZING: load state (local copy or download), then the sinks'
     /// initTransactions, then RUNNING.
     fn on_deployed(&mut self, ctx: &mut Ctx, id: AttemptId) {
-        let local_copy = self.local_copies.get(&id.st).map(|c| c.0);
+        let local_copies: Vec<u64> =
+            self.local_copies.get(&id.st).map(|c| c.iter().map(|c| c.0).collect()).unwrap_or_default();
         let Some(t) = self.task_mut(id) else { return };
         if t.phase != Phase::Deploying {
             return;
@@ -1198,7 +1215,7 @@ impl TaskExecutor {
             Some(r) => {
                 t.init_pending = 1;
                 ctx.probe(Probe::Subtask { phase: ProtocolPhase::Restoring, st: id.st, cp: r.cp });
-                if ctx.sc().flink.local_recovery && local_copy == Some(r.cp) {
+                if ctx.sc().flink.local_recovery && local_copies.contains(&r.cp) {
                     let c = &ctx.sc().cluster;
                     let d = r.bytes.saturating_mul(1_000_000) / c.local_bytes_per_s.max(1);
                     ctx.timer(d, Timer::Te(TeTimer::RestoredLocally { id }));

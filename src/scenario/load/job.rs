@@ -5,7 +5,10 @@
 use super::schema::RawJob;
 use super::{Cx, DAY_US, MAX_KEYS, MAX_OPERATORS, MAX_PARALLELISM, MAX_RECORDS, MAX_SUBTASKS, Res};
 use crate::job::graph::SubtaskRef;
-use crate::job::spec::{EdgeKind, JobSpec, OperatorId, OperatorKind, OperatorSpec, SinkSemantic, SourceSpec};
+use crate::job::spec::{
+    DEFAULT_STATE_BYTES_PER_KEY, EdgeKind, JobSpec, MAX_STATE_BYTES_PER_KEY, OperatorId, OperatorKind, OperatorSpec,
+    SinkSemantic, SourceSpec,
+};
 use toml::Spanned;
 
 impl Cx<'_> {
@@ -69,6 +72,20 @@ impl Cx<'_> {
             only(o.multiply.is_some() || o.add.is_some(), "multiply/add", "maps", kind_name == "map")?;
             only(o.modulo.is_some() || o.remainder.is_some(), "modulo/remainder", "filters", kind_name == "filter")?;
             only(o.semantic.is_some(), "semantic", "sinks", kind_name == "sink")?;
+            only(o.state_per_key.is_some(), "state-per-key", "keyed operators", is_keyed)?;
+            let state_bytes_per_key = match &o.state_per_key {
+                None => DEFAULT_STATE_BYTES_PER_KEY,
+                Some(s) => match s.get_ref().trim().parse::<bytesize::ByteSize>() {
+                    Ok(b) if (1..=MAX_STATE_BYTES_PER_KEY).contains(&b.0) => b.0,
+                    _ => {
+                        return self.err_hint(
+                            s.span(),
+                            format!("invalid `state-per-key` {:?}", s.get_ref()),
+                            "a size from 1B to 1GiB per key: \"32B\", \"4KB\", \"1MiB\"",
+                        );
+                    }
+                },
+            };
             let kind = match kind_name {
                 "source" => {
                     let rate = match &o.rate {
@@ -246,7 +263,7 @@ impl Cx<'_> {
                     Some((OperatorId(idx as u32), edge))
                 }
             };
-            operators.push(OperatorSpec { name: name.clone(), kind, parallelism, input });
+            operators.push(OperatorSpec { name: name.clone(), kind, parallelism, input, state_bytes_per_key });
         }
         if subtasks > u64::from(MAX_SUBTASKS) {
             return self.err(raw.span(), format!("the job has {subtasks} subtasks; the limit is {MAX_SUBTASKS}"));

@@ -70,6 +70,7 @@ pub(super) struct RawOperator {
     pub(super) modulo: Option<Spanned<i64>>,
     pub(super) remainder: Option<Spanned<i64>>,
     pub(super) semantic: Option<Spanned<String>>,
+    pub(super) state_per_key: Option<Spanned<String>>,
 }
 
 /// `["jobmanager", "tm-1"]` in a fault.

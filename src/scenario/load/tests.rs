@@ -465,3 +465,23 @@ fn closest_name() {
     assert_eq!(closest("heartbeat.timout", FLINK_KEYS), Some("heartbeat.timeout"));
     assert_eq!(closest("zzz", FLINK_KEYS), None);
 }
+
+#[test]
+fn keyed_state_size_per_key() {
+    let sc = parse_str("m.toml", MINIMAL).expect("valid");
+    assert_eq!(sc.job.operators[1].state_bytes_per_key, crate::job::spec::DEFAULT_STATE_BYTES_PER_KEY);
+    let sized = MINIMAL
+        .replace("input = \"src\", parallelism = 2", "input = \"src\", parallelism = 2, state-per-key = \"4KiB\"");
+    assert_ne!(sized, MINIMAL);
+    assert_eq!(parse_str("m.toml", &sized).expect("valid").job.operators[1].state_bytes_per_key, 4096);
+    let bad = sized.replace("4KiB", "4 parsecs");
+    let e = parse_str("m.toml", &bad).expect_err("not a size");
+    assert_eq!(e.position, Some(position_of(&bad, "state-per-key = \"4 parsecs\"", "\"4 parsecs\"")));
+    assert!(e.hint.as_deref().is_some_and(|h| h.contains("1GiB")), "{e}");
+    let e = parse_str("m.toml", &sized.replace("4KiB", "2GiB")).expect_err("absurd");
+    assert!(e.message.contains("state-per-key"), "{e}");
+    let on_sink = MINIMAL
+        .replace("input = \"count\", parallelism = 2", "input = \"count\", parallelism = 2, state-per-key = \"1KB\"");
+    let e = parse_str("m.toml", &on_sink).expect_err("a sink has no keyed state");
+    assert!(e.message.contains("only for keyed operators"), "{e}");
+}
