@@ -117,6 +117,12 @@ enum Command {
         /// when it differs, so one command can gate a build.
         #[arg(long)]
         check: bool,
+        /// Print the checkpoint history instead of the timeline (as the Web UI's Checkpoints
+        /// tab shows it: status, acknowledgements, sizes, alignment and asynchronous times per
+        /// checkpoint and per subtask) and whether checkpoints blocked processing. `--json`
+        /// always has it (`checkpoint_history`).
+        #[arg(long, conflicts_with_all = ["json", "trace"])]
+        checkpoints: bool,
     },
     /// Run scenario files (default: scenarios/) and compare each with its [expect] table
     /// (without `verdict`: exactly_once; without `job-status`: FINISHED). Exit 1 if one fails,
@@ -288,8 +294,15 @@ fn command(command: Command, out: &mut Out) -> Done {
         Command::Run { file, seeds: Some(seeds), verbose, bugs, .. } => {
             cmd_run_seeds(out, &file, seeds, verbose, &bugs)?
         }
-        Command::Run { file, seed, json, bugs, trace, check, .. } => {
-            cmd_run(out, &file, seed, json, &bugs, trace.as_deref(), check)?
+        Command::Run { file, seed, json, bugs, trace, check, checkpoints, .. } => {
+            let view = if checkpoints {
+                RunView::Checkpoints
+            } else if json {
+                RunView::Json
+            } else {
+                RunView::Timeline
+            };
+            cmd_run(out, &file, seed, view, &bugs, trace.as_deref(), check)?
         }
         Command::Check { paths, format, snapshots, accept } => {
             cmd_check(out, &paths, format, snapshots.as_deref(), accept)?
@@ -400,11 +413,19 @@ fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
     Some(sc)
 }
 
+/// What `run` prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunView {
+    Timeline,
+    Json,
+    Checkpoints,
+}
+
 fn cmd_run(
     out: &mut Out,
     file: &Path,
     seed: Option<u64>,
-    json: bool,
+    view: RunView,
     bugs: &[String],
     trace: Option<&Path>,
     check: bool,
@@ -438,10 +459,16 @@ fn cmd_run(
     }
     if trace_to_stdout {
         // Standard output holds the trace alone; the timeline would break its JSON Lines.
-    } else if json {
-        writeln!(out, "{}", report::json::run(&run))?;
     } else {
-        write!(out, "{}", report::human::report(&run))?;
+        match view {
+            RunView::Json => writeln!(out, "{}", report::json::run(&run))?,
+            RunView::Timeline => write!(out, "{}", report::human::report(&run))?,
+            RunView::Checkpoints => {
+                write!(out, "{}", report::human::header(&run))?;
+                writeln!(out)?;
+                write!(out, "{}", report::checkpoints::report(&run))?;
+            }
+        }
     }
     if check {
         let m = run.mismatches();

@@ -61,6 +61,11 @@ pub struct EngineOutcome {
     pub coverage: Vec<crate::fault::phase::FaultCoverage>,
     /// The budget that ended the run before the job or the time limit did.
     pub budget_stop: Option<BudgetStop>,
+    /// Every JobManager process's checkpoint history, oldest process first (Flink's
+    /// CheckpointStatsTracker; a new JobManager starts an empty one).
+    pub checkpoint_history: Vec<crate::cluster::jobmanager::stats::CheckpointStats>,
+    /// Checkpoints older ones dropped from those histories (they are bounded).
+    pub checkpoint_history_dropped: u64,
 }
 
 /// Slot state of a rolling update (Kubernetes' Deployment controller, maxSurge 1,
@@ -392,7 +397,10 @@ impl<'a> World<'a> {
         };
         let mut failovers = Vec::new();
         let (mut completed, mut aborted) = (0, 0);
+        let (mut checkpoint_history, mut checkpoint_history_dropped) = (Vec::new(), 0);
         for j in self.old_jms.iter().chain(self.jm.iter()) {
+            checkpoint_history.extend(j.checkpoint_stats().history().cloned());
+            checkpoint_history_dropped += j.checkpoint_stats().dropped();
             failovers.extend(j.failovers().iter().cloned());
             completed += j.checkpoints_completed();
             aborted += j.checkpoints_aborted();
@@ -417,6 +425,8 @@ impl<'a> World<'a> {
             rule_hits: self.net.rule_hits(),
             coverage,
             budget_stop: self.budget_stop,
+            checkpoint_history,
+            checkpoint_history_dropped,
         }
     }
 

@@ -79,6 +79,20 @@ pub fn snapshot_bytes(s: &SubtaskSnapshot, ops: &[crate::job::spec::OperatorSpec
         .saturating_add(s.committables.len() as u64 * BYTES_PER_COMMITTABLE)
 }
 
+/// What a task measured of its part of a checkpoint, sent with its acknowledgement (Flink's
+/// CheckpointMetrics, shown per subtask in the Web UI's Checkpoints tab).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointMetrics {
+    /// From the first barrier of the checkpoint to the last (aligned checkpoints): the inputs
+    /// that delivered it are blocked meanwhile. 0 for a source and a one-input task.
+    pub alignment_us: u64,
+    /// From the snapshot to the acknowledgement: the upload of the state (and a sink's
+    /// pre-commit), while the task went on processing.
+    pub async_us: u64,
+    /// Records the task took in meanwhile: what processing did during the asynchronous part.
+    pub processed_during_async: u64,
+}
+
 /// Where a restarted attempt's state comes from (Flink's JobManagerTaskRestore).
 #[derive(Clone, Debug)]
 pub struct RestoreDesc {
@@ -159,7 +173,7 @@ pub enum Msg {
         cp: u64,
         file: FileKey,
         bytes: u64,
-        alignment_us: u64,
+        metrics: CheckpointMetrics,
     },
     /// declineCheckpoint (a tell): the task cannot take part in the checkpoint
     /// (`Task.triggerCheckpointBarrier` on a task no longer running or whose mailbox is closed:

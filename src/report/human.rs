@@ -30,12 +30,23 @@ pub const LEGEND: &str = "Reading the timeline:
   event              one engine event: a message delivered or a timer fired (\"N events\")
   trace line #n      line n of the readable trace: `n` in `--trace` output, the replay's log";
 
-fn bytes_h(b: u64) -> String {
+pub(super) fn bytes_h(b: u64) -> String {
     bytesize::ByteSize(b).display().si().to_string()
 }
 
-fn ms(us: u64) -> String {
+pub(super) fn ms(us: u64) -> String {
     if us < 10_000 { format!("{:.1} ms", us as f64 / 1e3) } else { format!("{} ms", us / 1000) }
+}
+
+/// Why a checkpoint failed, in a word or two (the checkpoint history's status column).
+pub(super) fn abort_reason_short(r: AbortReason) -> &'static str {
+    match r {
+        AbortReason::JobFailover => "job failover",
+        AbortReason::Expired => "expired",
+        AbortReason::Subsumed => "subsumed",
+        AbortReason::TriggerFailed => "trigger failed",
+        AbortReason::Declined => "declined",
+    }
 }
 
 /// One line describing the job graph: tasks in order, each with its parallelism (`×2`) and,
@@ -132,8 +143,8 @@ fn setup_lines(run: &Run, out: &mut String) {
     }
 }
 
-/// The human report of `recoverysim run` (`recoverysim::report`, what snapshots pin).
-pub fn report(run: &Run) -> String {
+/// The report's head: the scenario, its job, cluster and settings.
+pub fn header(run: &Run) -> String {
     let mut out = String::new();
     let sc = &run.scenario;
     let _ = writeln!(out, "scenario: {} (seed {})", sc.name, sc.seed);
@@ -145,6 +156,12 @@ pub fn report(run: &Run) -> String {
         let why = crate::scenario::load::not_modelled_effect(key).unwrap_or("");
         let _ = writeln!(out, "NOT MODELLED (accepted, no effect): \"{key}\" = {value}: {why}");
     }
+    out
+}
+
+/// The human report of `recoverysim run` (`recoverysim::report`, what snapshots pin).
+pub fn report(run: &Run) -> String {
+    let mut out = header(run);
     let _ = writeln!(out);
     let _ = writeln!(out, "timeline (virtual time):");
     timeline(run, &mut out);

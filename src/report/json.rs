@@ -110,6 +110,20 @@ pub fn run(run: &Run) -> serde_json::Value {
             "aborted": o.checkpoints_aborted,
             "completed_list": completed,
             "aborted_list": aborted,
+            "history": o.checkpoint_history.iter().map(|c| json!({
+                "id": c.id, "jobmanager": c.jobmanager, "status": c.status,
+                "failure": c.failure.map(super::human::abort_reason_short),
+                "triggered_at_us": c.triggered_at_us, "ended_at_us": c.ended_at_us,
+                "latest_ack_at_us": c.latest_ack_at_us, "acknowledged": c.acknowledged, "subtasks": c.subtasks,
+                "bytes": c.bytes, "max_alignment_us": c.max_alignment_us, "max_async_us": c.max_async_us,
+                "processed_during_async": c.processed_during_async,
+                "tasks": c.tasks.iter().map(|s| json!({
+                    "subtask": g.subtask_name(s.subtask), "acknowledged_at_us": s.acknowledged_at_us,
+                    "bytes": s.bytes, "alignment_us": s.metrics.alignment_us, "async_us": s.metrics.async_us,
+                    "processed_during_async": s.metrics.processed_during_async,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "history_dropped": o.checkpoint_history_dropped,
         },
         "timeline": timeline_lines(run).into_iter().map(|l| json!({
             "from_us": l.from_us, "to_us": l.to_us, "text": l.text,

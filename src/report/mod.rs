@@ -1,5 +1,6 @@
 //! What people and tools read of a run, one file per output: `human` (the timeline, its legend,
-//! the summary with recovery phases), `json` (`run --json`), `trace` (the JSON Lines trace of
+//! the summary with recovery phases), `checkpoints` (`run --checkpoints`: the checkpoint
+//! history and whether checkpoints blocked processing), `json` (`run --json`), `trace` (the JSON Lines trace of
 //! `run --trace`), `check` (`check`'s human, JSON, JUnit and GitHub reports), `sweep` (the seed
 //! sweep of `run --seeds`, and the pipelined regions).
 //!
@@ -8,6 +9,7 @@
 //! and `json` and `trace` are contracts with users (ARCHITECTURE.md, "API boundaries").
 
 pub mod check;
+pub mod checkpoints;
 pub mod human;
 pub mod json;
 pub mod sweep;

@@ -295,3 +295,18 @@ fn flink_keys_not_modelled_are_accepted_and_listed_with_their_effect() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown Flink configuration key"));
 }
+
+/// `run --checkpoints`: the JobManager's checkpoint history and the answer to "does taking a
+/// checkpoint block processing?" for the question scenario (read and pinned).
+#[test]
+fn the_checkpoint_history_answers_whether_checkpoints_block_processing() {
+    let out = recoverysim(&["run", "scenarios/checkpoint-blocking.toml", "--checkpoints"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("timeline (virtual time)"), "the history replaces the timeline");
+    assert!(text.lines().all(|l| l == l.trim_end()), "no trailing spaces");
+    snapshot("run-checkpoints-checkpoint-blocking", &text);
+    // --checkpoints with --json is refused: the JSON has the history already.
+    let both = recoverysim(&["run", "scenarios/checkpoint-blocking.toml", "--checkpoints", "--json"]);
+    assert_eq!(both.status.code(), Some(2));
+}

@@ -682,3 +682,41 @@ fn a_checkpoint_expiry_is_a_global_failover_with_no_task_blamed() {
     let report = recoverysim::report(&run);
     assert!(report.contains("a global failure, no task failed (checkpoint-expired): failover #1 (global failover)"));
 }
+
+/// The checkpoint history (the JobManager's CheckpointStatsTracker) agrees with the trace, and
+/// shows what the question scenario is about: alignment of about the link's latency (20 ms),
+/// 300 ms more while the link is slow, and uploads of about 0.5 s during which the count
+/// subtasks went on taking in records.
+#[test]
+fn the_checkpoint_history_shows_alignment_and_processing_during_uploads() {
+    use recoverysim::cluster::jobmanager::stats::CheckpointStatus;
+    let sc = recoverysim::scenario::load_file("scenarios/checkpoint-blocking.toml".as_ref()).expect("shipped scenario");
+    let run = simulate(&sc);
+    let h = &run.outcome.checkpoint_history;
+    let completed: Vec<_> = h.iter().filter(|c| c.status == CheckpointStatus::Completed).collect();
+    assert_eq!(completed.len() as u64, run.outcome.checkpoints_completed);
+    let notes: Vec<(u64, u64, u64)> = run
+        .outcome
+        .notes
+        .iter()
+        .filter_map(|e| match e.note {
+            Note::CheckpointCompleted { cp, bytes, alignment_us, .. } => Some((cp, bytes, alignment_us)),
+            _ => None,
+        })
+        .collect();
+    let rows: Vec<(u64, u64, u64)> = completed.iter().map(|c| (c.id, c.bytes, c.max_alignment_us)).collect();
+    assert_eq!(rows, notes, "id, size and alignment as the trace has them");
+    assert!(completed.iter().all(|c| c.acknowledged == c.subtasks && c.ended_at_us.is_some()));
+    // While the link is slow (8 s to 14 s) a barrier waits 300 ms more.
+    let slow = |c: &&&recoverysim::cluster::jobmanager::stats::CheckpointStats| {
+        (8_000_000..14_000_000).contains(&c.triggered_at_us)
+    };
+    assert!(completed.iter().filter(slow).any(|c| c.max_alignment_us >= 300_000), "{rows:?}");
+    assert!(completed.iter().filter(|c| !slow(c)).all(|c| c.max_alignment_us <= 25_000), "{rows:?}");
+    // Uploads of 50 MB per count subtask at 100 MB/s, while records kept coming in.
+    let busy = &completed[completed.len() / 2];
+    assert!(busy.max_async_us >= 500_000, "{:?}", busy.max_async_us);
+    assert!(busy.processed_during_async > 100, "{}", busy.processed_during_async);
+    // Per-subtask details for the latest ten only (web.checkpoints.history).
+    assert_eq!(h.iter().filter(|c| !c.tasks.is_empty()).count(), 10.min(h.len()));
+}

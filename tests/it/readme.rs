@@ -128,6 +128,11 @@ fn the_tour_commands_do_what_their_comments_say() {
                 has("timeline (virtual time):");
             }
             "run" if args.iter().any(|a| a == "--seeds") => has("restart cycles: "),
+            "run" if args.iter().any(|a| a == "--checkpoints") => {
+                has("checkpoint history");
+                has("does a checkpoint block processing?");
+                has("processing went on");
+            }
             "run" if args.iter().any(|a| a == "--bug") => {
                 assert!(!stdout.contains("output: exactly_once"), "a planted bug changes the verdict: {what}");
             }

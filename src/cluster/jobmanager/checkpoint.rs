@@ -4,7 +4,7 @@
 
 use super::{CompletedMeta, JmAsk, JobManager, PendingCheckpoint};
 use crate::cluster::ctx::{Ctx, Timer};
-use crate::cluster::msg::{AttemptId, FileKey, Msg};
+use crate::cluster::msg::{AttemptId, CheckpointMetrics, FileKey, Msg};
 use crate::cluster::net::HostId;
 use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::cluster::timer::JmTimer;
@@ -56,6 +56,7 @@ impl JobManager {
             max_alignment_us: 0,
         });
         ctx.note(Note::CheckpointTriggered { cp: id });
+        self.checkpoint_stats.report_pending(id, self.generation, now, n as u32, n as u32 - missing);
         for i in 0..n {
             let st = SubtaskId(i as u32);
             // CheckpointPlanCalculator: trigger the running tasks whose inputs all come from
@@ -85,7 +86,7 @@ impl JobManager {
         cp: u64,
         file: FileKey,
         bytes: u64,
-        alignment_us: u64,
+        metrics: CheckpointMetrics,
     ) {
         // An acknowledgement for a checkpoint no longer pending (completed, subsumed, expired)
         // comes too late and is ignored, as in CheckpointCoordinator.receiveAcknowledgeMessage.
@@ -96,8 +97,9 @@ impl JobManager {
         }
         p.acked[st.0 as usize] = true;
         p.files[st.0 as usize] = Some((file, bytes));
-        p.max_alignment_us = p.max_alignment_us.max(alignment_us);
+        p.max_alignment_us = p.max_alignment_us.max(metrics.alignment_us);
         p.missing -= 1;
+        self.checkpoint_stats.report_ack(cp, st, ctx.now(), bytes, metrics);
         if p.missing > 0 {
             return;
         }
@@ -127,6 +129,7 @@ impl JobManager {
             }
         }
         self.last_checkpoint_done_us = now;
+        self.checkpoint_stats.report_end(cp, now, Some(total), None);
         ctx.note(Note::CheckpointCompleted {
             cp,
             bytes: total,
@@ -208,6 +211,7 @@ impl JobManager {
 
     fn aborted(&mut self, ctx: &mut Ctx, p: PendingCheckpoint, reason: AbortReason) {
         self.checkpoints_aborted += 1;
+        self.checkpoint_stats.report_end(p.id, ctx.now(), None, Some(reason));
         ctx.note(Note::CheckpointAborted { cp: p.id, reason });
         ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { cp: p.id });
         // notifyCheckpointAborted to every TaskManager running a task of the job.

@@ -13,6 +13,7 @@
 
 mod checkpoint;
 mod scheduler;
+pub mod stats;
 
 use super::config::ResourceManagerKind;
 use super::ctx::{Ctx, Timer};
@@ -140,6 +141,7 @@ pub struct JobManager {
     checkpoints_completed: u64,
     checkpoints_aborted: u64,
     consecutive_failed_checkpoints: u32,
+    checkpoint_stats: stats::CheckpointStatsTracker,
 }
 
 impl JobManager {
@@ -186,6 +188,7 @@ impl JobManager {
             checkpoints_completed: 0,
             checkpoints_aborted: 0,
             consecutive_failed_checkpoints: 0,
+            checkpoint_stats: stats::CheckpointStatsTracker::default(),
         }
     }
 
@@ -223,6 +226,10 @@ impl JobManager {
     }
     pub fn failovers(&self) -> &[FailoverReport] {
         &self.failovers
+    }
+    /// The checkpoint history this JobMaster kept (the Web UI's Checkpoints tab).
+    pub fn checkpoint_stats(&self) -> &stats::CheckpointStatsTracker {
+        &self.checkpoint_stats
     }
     pub fn checkpoints_completed(&self) -> u64 {
         self.checkpoints_completed
@@ -393,9 +400,9 @@ impl JobManager {
                     self.check_job_finished(ctx);
                 }
             }
-            Msg::AckCheckpoint { id, cp, file, bytes, alignment_us } => {
+            Msg::AckCheckpoint { id, cp, file, bytes, metrics } => {
                 if self.current(id) {
-                    self.on_ack(ctx, id.st, cp, file, bytes, alignment_us);
+                    self.on_ack(ctx, id.st, cp, file, bytes, metrics);
                 }
             }
             Msg::DeclineCheckpoint { id, cp } => {

@@ -8,7 +8,8 @@ use super::TaskExecutor;
 use crate::cluster::config::CheckpointingMode;
 use crate::cluster::ctx::{Ctx, Timer};
 use crate::cluster::msg::{
-    AskRef, AttemptId, Deployment, FileKey, Item, Msg, RestoreDesc, SubtaskSnapshot, TxnId, snapshot_bytes,
+    AskRef, AttemptId, CheckpointMetrics, Deployment, FileKey, Item, Msg, RestoreDesc, SubtaskSnapshot, TxnId,
+    snapshot_bytes,
 };
 use crate::cluster::net::HostId;
 use crate::cluster::state::ExecutionState;
@@ -151,6 +152,9 @@ struct PendingSnap {
     prepares: u32,
     bytes: u64,
     alignment_us: u64,
+    /// When the snapshot was taken and how many records the task had taken in by then.
+    taken_at_us: u64,
+    records_in_at: u64,
     local: Option<SubtaskSnapshot>,
 }
 
@@ -176,6 +180,8 @@ pub(super) struct Task {
     deferred_trigger: Option<u64>,
     finishing: bool,
     snaps: Vec<PendingSnap>,
+    /// Records this attempt took in (read from its source, or from its inputs).
+    records_in: u64,
     restore: Option<RestoreDesc>,
     init_pending: u32,
     restore_started_us: u64,
@@ -276,6 +282,7 @@ impl Task {
             deferred_trigger: None,
             finishing: false,
             snaps: Vec::new(),
+            records_in: 0,
             restore: d.restore.clone(),
             init_pending: 0,
             restore_started_us: 0,
@@ -469,6 +476,7 @@ impl Task {
         let src = self.source.as_mut().expect("checked above");
         src.cursors[i].1 = off + 1;
         src.rr = (i + 1) % n;
+        self.records_in += 1;
         ctx.count_read(self.id.st, p, off + 1);
         let head = ctx.graph().task_of(self.id.st).operators[0];
         let index = ctx.graph().subtasks[self.id.st.0 as usize].index;
@@ -541,6 +549,7 @@ impl Task {
         self.next_input = (k + 1) % self.inputs.len();
         match item {
             Item::Record(rec) => {
+                self.records_in += 1;
                 self.announce_credit(ctx, k);
                 let head = ctx.graph().task_of(self.id.st).operators[0];
                 self.process(ctx, head, rec)?;
@@ -697,7 +706,16 @@ impl Task {
         let local = ctx.sc().flink.local_recovery.then(|| snap.clone());
         let file = FileKey { cp, st: id.st };
         ctx.send(HostId::STORAGE, Msg::Upload { id, cp, file, snapshot: Box::new(snap) });
-        self.snaps.push(PendingSnap { cp, upload_done: false, prepares, bytes, alignment_us, local });
+        self.snaps.push(PendingSnap {
+            cp,
+            upload_done: false,
+            prepares,
+            bytes,
+            alignment_us,
+            taken_at_us: ctx.now(),
+            records_in_at: self.records_in,
+            local,
+        });
         ctx.probe(Probe::Subtask { phase: ProtocolPhase::SnapshotTaken, st: id.st, cp });
     }
 
@@ -916,8 +934,8 @@ impl Task {
     }
 }
 
-fn ack(ctx: &mut Ctx, id: AttemptId, cp: u64, file: FileKey, bytes: u64, alignment_us: u64) {
-    ctx.send(HostId::JOBMANAGER, Msg::AckCheckpoint { id, cp, file, bytes, alignment_us });
+fn ack(ctx: &mut Ctx, id: AttemptId, cp: u64, file: FileKey, bytes: u64, metrics: CheckpointMetrics) {
+    ctx.send(HostId::JOBMANAGER, Msg::AckCheckpoint { id, cp, file, bytes, metrics });
 }
 
 impl TaskExecutor {
@@ -1155,7 +1173,12 @@ impl TaskExecutor {
             };
             let s = t.snaps.remove(pos);
             let cp = s.cp;
-            ack(ctx, id, cp, FileKey { cp, st: id.st }, s.bytes, s.alignment_us);
+            let metrics = CheckpointMetrics {
+                alignment_us: s.alignment_us,
+                async_us: ctx.now() - s.taken_at_us,
+                processed_during_async: t.records_in - s.records_in_at,
+            };
+            ack(ctx, id, cp, FileKey { cp, st: id.st }, s.bytes, metrics);
             ctx.probe(Probe::Subtask { phase: ProtocolPhase::Acknowledged, st: id.st, cp });
         }
     }
