@@ -26,6 +26,9 @@ pub enum RestartStrategy {
     None,
     /// `fixed-delay`: at most `attempts` restarts, each after `delay_us`.
     FixedDelay { attempts: u32, delay_us: u64 },
+    /// `failure-rate`: a restart after `delay_us` unless `max_failures` restarts already
+    /// happened within `interval_us` before this failure (FailureRateRestartBackoffTimeStrategy).
+    FailureRate { max_failures: u32, interval_us: u64, delay_us: u64 },
     /// `exponential-delay` (Flink 2.x default when checkpointing is on, FLIP-364).
     ExponentialDelay {
         initial_backoff_us: u64,

@@ -12,6 +12,8 @@ pub struct RestartBackoff {
     /// exponential-delay: the attempt counter n and the time the last restart was scheduled for.
     exp_attempt: u32,
     last_restart_at_us: Option<TimeUs>,
+    /// failure-rate: when the latest restarts (at most `max_failures` of them) were decided.
+    restarts_at_us: std::collections::VecDeque<TimeUs>,
 }
 
 /// What the strategy says about one failure.
@@ -25,7 +27,13 @@ pub enum RestartDecision {
 
 impl RestartBackoff {
     pub fn new(strategy: RestartStrategy) -> Self {
-        RestartBackoff { strategy, failures: 0, exp_attempt: 0, last_restart_at_us: None }
+        RestartBackoff {
+            strategy,
+            failures: 0,
+            exp_attempt: 0,
+            last_restart_at_us: None,
+            restarts_at_us: std::collections::VecDeque::new(),
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -34,11 +42,30 @@ impl RestartBackoff {
             RestartStrategy::FixedDelay { attempts, delay_us } => {
                 format!("fixed-delay (attempts {attempts}, delay {} ms)", delay_us / 1000)
             }
+            RestartStrategy::FailureRate { max_failures, interval_us, delay_us } => format!(
+                "failure-rate (at most {max_failures} per {}, delay {} ms)",
+                crate::sim::fmt_duration(*interval_us),
+                delay_us / 1000
+            ),
             RestartStrategy::ExponentialDelay { initial_backoff_us, max_backoff_us, multiplier, .. } => format!(
                 "exponential-delay (initial {} ms, ×{multiplier}, max {} ms)",
                 initial_backoff_us / 1000,
                 max_backoff_us / 1000
             ),
+        }
+    }
+
+    /// Why the strategy gave up (after `notify_failure` said `Exhausted`), in Flink's terms.
+    pub fn exhausted_reason(&self) -> String {
+        match &self.strategy {
+            RestartStrategy::FailureRate { max_failures, interval_us, .. } => format!(
+                "the failure rate is exceeded: {} restart{} within {} before this failure ({})",
+                max_failures,
+                if *max_failures == 1 { "" } else { "s" },
+                crate::sim::fmt_duration(*interval_us),
+                self.describe()
+            ),
+            _ => format!("restart strategy {} exhausted", self.describe()),
         }
     }
 
@@ -54,6 +81,19 @@ impl RestartBackoff {
                 } else {
                     RestartDecision::Exhausted
                 }
+            }
+            RestartStrategy::FailureRate { max_failures, interval_us, delay_us } => {
+                // canRestart: with `max_failures` restarts on record, the earliest must be more
+                // than the interval ago; the new one then takes the place of the earliest.
+                let full = self.restarts_at_us.len() >= max_failures as usize;
+                if full && self.restarts_at_us.front().is_some_and(|&first| now_us - first <= interval_us) {
+                    return RestartDecision::Exhausted;
+                }
+                if full {
+                    self.restarts_at_us.pop_front();
+                }
+                self.restarts_at_us.push_back(now_us);
+                RestartDecision::Restart { delay_us }
             }
             RestartStrategy::ExponentialDelay {
                 initial_backoff_us,
@@ -110,6 +150,31 @@ mod tests {
         assert_eq!(r.notify_failure(0, &mut rng), RestartDecision::Restart { delay_us: 1_000_000 });
         assert_eq!(r.notify_failure(5, &mut rng), RestartDecision::Restart { delay_us: 1_000_000 });
         assert_eq!(r.notify_failure(9, &mut rng), RestartDecision::Exhausted);
+    }
+
+    /// FailureRateRestartBackoffTimeStrategyTest: `max` failures within the interval restart,
+    /// the next one within it fails the job; failures spread wider than the interval never do.
+    #[test]
+    fn failure_rate_allows_max_failures_per_interval() {
+        let mut rng = Rng::new(1, Stream::Restart);
+        let rate = |max_failures, interval_us| {
+            RestartBackoff::new(RestartStrategy::FailureRate { max_failures, interval_us, delay_us: 0 })
+        };
+        let mut r = rate(3, 10_000_000);
+        for t in [0, 1, 2] {
+            assert_eq!(r.notify_failure(t, &mut rng), RestartDecision::Restart { delay_us: 0 });
+        }
+        assert_eq!(r.notify_failure(3, &mut rng), RestartDecision::Exhausted);
+        let mut r = rate(1, 1_000);
+        for t in [0, 2_000, 4_000, 6_000] {
+            assert_eq!(r.notify_failure(t, &mut rng), RestartDecision::Restart { delay_us: 0 });
+        }
+        // Exactly the interval after the earliest is still within it (`now - earliest > interval`).
+        let mut r = rate(2, 1_000);
+        r.notify_failure(0, &mut rng);
+        r.notify_failure(500, &mut rng);
+        assert_eq!(r.notify_failure(1_000, &mut rng), RestartDecision::Exhausted);
+        assert_eq!(r.notify_failure(1_001, &mut rng), RestartDecision::Restart { delay_us: 0 });
     }
 
     #[test]

@@ -263,6 +263,18 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
             set_flink(doc, "restart-strategy.exponential-delay.max-backoff", "10s");
         }
     }
+    // Sometimes failure-rate instead, from its own stream (the rest of the draw stays as it was).
+    let mut rate = Rng::new(seed, Stream::VaryRestart);
+    if chance(&mut rate, 0.2) {
+        set_flink(doc, "restart-strategy.type", "failure-rate");
+        set_flink(doc, "restart-strategy.failure-rate.max-failures-per-interval", between(&mut rate, 1, 4) as i64);
+        set_flink(
+            doc,
+            "restart-strategy.failure-rate.failure-rate-interval",
+            ms(pick(&mut rate, &[1u64, 10, 60]) * 1_000_000),
+        );
+        set_flink(doc, "restart-strategy.failure-rate.delay", ms(pick(&mut rate, &[100u64, 1_000]) * 1_000));
+    }
     if chance(r, 0.3) {
         set_flink(doc, "jobmanager.execution.failover-strategy", "full");
     }

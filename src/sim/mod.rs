@@ -167,6 +167,8 @@ pub enum Stream {
     ExploreTiming = 9,
     /// `explore --vary`: keyed state sizes (their own stream, like `ExplorePhase`).
     VaryState = 10,
+    /// `explore --vary`: the failure-rate restart strategy (its own stream, like `VaryState`).
+    VaryRestart = 11,
 }
 
 #[derive(Clone)]

@@ -246,7 +246,7 @@ impl JobManager {
                         "restart strategy none (the default without checkpointing) suppresses recovery".to_string()
                     }
                     RestartStrategy::None => "restart strategy none suppresses recovery".to_string(),
-                    _ => format!("restart strategy {} exhausted", self.restart.describe()),
+                    _ => self.restart.exhausted_reason(),
                 };
                 ctx.note(Note::NoRestart { failover: f, reason });
                 self.set_job_status(ctx, JobStatus::Failing);

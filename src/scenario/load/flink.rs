@@ -157,6 +157,8 @@ impl Cx<'_> {
                 "fixeddelay",
                 "exponential-delay",
                 "exponentialdelay",
+                "failure-rate",
+                "failurerate",
             ],
         )?;
         // Relations between keys, not only each key: Flink refuses initial > max at startup.
@@ -183,6 +185,25 @@ impl Cx<'_> {
             "fixed-delay" | "fixeddelay" => RestartStrategy::FixedDelay {
                 attempts: int("restart-strategy.fixed-delay.attempts", 1, 0, i64::from(u32::MAX))? as u32,
                 delay_us: dur("restart-strategy.fixed-delay.delay", 1_000_000)?,
+            },
+            // RestartStrategyOptions: max-failures-per-interval 1, failure-rate-interval 1 min,
+            // delay 1 s.
+            "failure-rate" | "failurerate" => RestartStrategy::FailureRate {
+                max_failures: int("restart-strategy.failure-rate.max-failures-per-interval", 1, 1, i64::from(i32::MAX))?
+                    as u32,
+                interval_us: {
+                    let us = dur("restart-strategy.failure-rate.failure-rate-interval", 60_000_000)?;
+                    if us < 1_000 {
+                        let key = "restart-strategy.failure-rate.failure-rate-interval";
+                        return Err(self.error_at(
+                            span_of(key),
+                            format!("`{key}` must be at least 1 ms"),
+                            Some("Flink refuses it (\"Failures interval must be greater than 0 ms.\")".into()),
+                        ));
+                    }
+                    us
+                },
+                delay_us: dur("restart-strategy.failure-rate.delay", 1_000_000)?,
             },
             "exponential-delay" | "exponentialdelay" => RestartStrategy::ExponentialDelay {
                 initial_backoff_us: exp_initial,
@@ -397,6 +418,9 @@ pub const FLINK_KEYS: &[&str] = &[
     "restart-strategy.type",
     "restart-strategy.fixed-delay.attempts",
     "restart-strategy.fixed-delay.delay",
+    "restart-strategy.failure-rate.max-failures-per-interval",
+    "restart-strategy.failure-rate.failure-rate-interval",
+    "restart-strategy.failure-rate.delay",
     "restart-strategy.exponential-delay.initial-backoff",
     "restart-strategy.exponential-delay.max-backoff",
     "restart-strategy.exponential-delay.backoff-multiplier",

@@ -485,3 +485,25 @@ fn keyed_state_size_per_key() {
     let e = parse_str("m.toml", &on_sink).expect_err("a sink has no keyed state");
     assert!(e.message.contains("only for keyed operators"), "{e}");
 }
+
+#[test]
+fn failure_rate_restart_strategy_with_flinks_defaults() {
+    let f = flink_with("\"restart-strategy.type\" = \"failure-rate\"").expect("valid");
+    assert_eq!(
+        f.restart_strategy,
+        RestartStrategy::FailureRate { max_failures: 1, interval_us: 60_000_000, delay_us: 1_000_000 }
+    );
+    let f = flink_with(
+        "\"restart-strategy.type\" = \"failurerate\"\n\"restart-strategy.failure-rate.max-failures-per-interval\" = 3\n\"restart-strategy.failure-rate.failure-rate-interval\" = \"10 s\"\n\"restart-strategy.failure-rate.delay\" = \"250ms\"",
+    )
+    .expect("valid");
+    assert_eq!(
+        f.restart_strategy,
+        RestartStrategy::FailureRate { max_failures: 3, interval_us: 10_000_000, delay_us: 250_000 }
+    );
+    let e = flink_with(
+        "\"restart-strategy.type\" = \"failure-rate\"\n\"restart-strategy.failure-rate.max-failures-per-interval\" = 0",
+    )
+    .expect_err("at least one");
+    assert!(e.message.contains("max-failures-per-interval"), "{e}");
+}
