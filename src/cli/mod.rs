@@ -102,6 +102,10 @@ enum Command {
         /// With --seeds: also print one line per seed.
         #[arg(long, requires = "seeds")]
         verbose: bool,
+        /// With --seeds: seeds run in parallel (each simulation is single threaded; the output
+        /// is the same for any number). Default: every core.
+        #[arg(long, requires = "seeds", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+        jobs: Option<usize>,
         /// Print one JSON object instead of the timeline.
         #[arg(long)]
         json: bool,
@@ -291,8 +295,9 @@ pub fn main() -> ExitCode {
 
 fn command(command: Command, out: &mut Out) -> Done {
     Ok(match command {
-        Command::Run { file, seeds: Some(seeds), verbose, bugs, .. } => {
-            cmd_run_seeds(out, &file, seeds, verbose, &bugs)?
+        Command::Run { file, seeds: Some(seeds), verbose, bugs, jobs, .. } => {
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            cmd_run_seeds(out, &file, seeds, verbose, &bugs, jobs)?
         }
         Command::Run { file, seed, json, bugs, trace, check, checkpoints, .. } => {
             let view = if checkpoints {
@@ -485,29 +490,60 @@ fn cmd_run(
 
 /// `run --seeds`: the scenario once per seed, one after the other (each run is single
 /// threaded and independent), then the distribution.
-fn cmd_run_seeds(out: &mut Out, file: &Path, seeds: RangeInclusive<u64>, verbose: bool, bugs: &[String]) -> Done {
-    let Some(mut sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
-    let mut summaries = Vec::new();
-    let bar = progress_bar(seeds.end() - seeds.start() + 1, "seeds");
-    for seed in seeds.clone() {
+fn cmd_run_seeds(
+    out: &mut Out,
+    file: &Path,
+    seeds: RangeInclusive<u64>,
+    verbose: bool,
+    bugs: &[String],
+    jobs: usize,
+) -> Done {
+    let Some(sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
+    let all: Vec<u64> = seeds.clone().collect();
+    let bar = progress_bar(all.len() as u64, "seeds");
+    let summaries = in_parallel(&all, jobs, |&seed| {
+        let mut sc = sc.clone();
         sc.seed = seed;
         let s = seed_summary(&simulate(&sc));
-        if verbose {
-            suspended(&bar, || writeln!(out, "{}", report::sweep::seed_line(&s)))?;
-        }
         if let Some(b) = &bar {
             b.inc(1);
         }
-        summaries.push(s);
-    }
+        s
+    });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     if verbose {
+        for s in &summaries {
+            writeln!(out, "{}", report::sweep::seed_line(s))?;
+        }
         writeln!(out)?;
     }
     write!(out, "{}", report::sweep::distribution(&sc.name, &seeds, &distribution(&summaries)))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `f` of every item on up to `jobs` threads (each item's work single threaded), the results in
+/// the items' order, whatever the number of threads.
+pub(crate) fn in_parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<(usize, R)>> = std::sync::Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    done.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Whether to draw a progress bar: only for a person watching, with standard error a terminal

@@ -5,8 +5,6 @@
 use crate::explore::sweep::{Cell, SweepError, case_file_name, plan, render, run_case};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `sweep FILE [--jobs N] [-o DIR]`.
 #[derive(clap::Args)]
@@ -61,24 +59,8 @@ pub fn cmd_sweep(out: &mut super::Out, a: SweepArgs) -> super::Done {
             }
         }
     }
-    let next = AtomicUsize::new(0);
-    let cells: Mutex<Vec<(usize, Cell)>> = Mutex::new(Vec::with_capacity(plan.cases.len()));
     let jobs = a.jobs.max(1).min(plan.cases.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(case) = plan.cases.get(i) else { break };
-                    let cell = run_case(&file, case);
-                    cells.lock().unwrap_or_else(|p| p.into_inner()).push((i, cell));
-                }
-            });
-        }
-    });
-    let mut cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    cells.sort_by_key(|(i, _)| *i);
-    let cells: Vec<Cell> = cells.into_iter().map(|(_, c)| c).collect();
+    let cells: Vec<Cell> = super::in_parallel(&plan.cases, jobs, |case| run_case(&file, case));
     write!(out, "{}", render(&plan, &cells))?;
     if let Some(dir) = &a.out {
         writeln!(

@@ -80,6 +80,20 @@ fn run_seeds_prints_the_distribution() {
     assert!(verbose.contains("seeds 6-7 (2 runs)"), "{verbose}");
 }
 
+/// Seeds run in parallel give exactly the output of seeds run one after another.
+#[test]
+fn run_seeds_on_several_threads_prints_what_one_thread_prints() {
+    let args = |jobs: &'static str| {
+        ["run", "scenarios/restart-onto-dead-tm.toml", "--seeds", "0-11", "--verbose", "--jobs", jobs]
+    };
+    let (code, one, stderr) = code_and_output(&args("1"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, three, stderr) = code_and_output(&args("3"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(one, three);
+    assert!(one.lines().next().is_some_and(|l| l.starts_with("seed 0: ")), "{one}");
+}
+
 #[test]
 fn run_seeds_usage_errors_exit_2() {
     let file = "scenarios/restart-onto-dead-tm.toml";
@@ -93,6 +107,8 @@ fn run_seeds_usage_errors_exit_2() {
         (&["--seeds", "a-3"][..], "not a seed"),
         (&["--seeds", "0..3"][..], "both ends included"),
         (&["--verbose"][..], "--seeds"),
+        (&["--jobs", "2"][..], "--seeds"),
+        (&["--seeds", "0-3", "--jobs", "0"][..], "--jobs"),
     ] {
         let mut all = vec!["run", file];
         all.extend_from_slice(args);
