@@ -60,7 +60,7 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         finished,
         crate::check::interleave::Restarts::of(
             !scenario.faults.is_empty(),
-            scenario.flink.checkpoint_interval_us.is_some(),
+            scenario.flink.checkpoint_interval_us.is_some() && !fresh_submission(scenario),
         ),
     );
     output.sequences(sequences, &graph);
@@ -98,13 +98,25 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         progress: progress(scenario, &outcome, reference.as_ref()),
         budget_stop: outcome.budget_stop,
     });
-    output.explain_by_design(&graph, scenario.flink.checkpointing_mode, outcome.failovers.len());
+    output.explain_by_design(
+        &graph,
+        scenario.flink.checkpointing_mode,
+        outcome.failovers.len(),
+        fresh_submission(scenario),
+    );
     let (cuts_checked, cut_violation) = if scenario.flink.checkpointing_mode == CheckpointingMode::ExactlyOnce {
         crate::check::cut::check(&graph, &logs, &log_of, &outcome.completed)
     } else {
         (0, None)
     };
     Run { scenario: scenario.clone(), graph, outcome, reference, output, cuts_checked, cut_violation }
+}
+
+/// Whether the scenario submits the job again from nothing (`submit-job = "nothing"`): the new
+/// job starts with empty state and reads the sources from the start, as a restart without
+/// checkpoints does.
+fn fresh_submission(scenario: &Scenario) -> bool {
+    scenario.faults.iter().any(|f| f.action == crate::fault::FaultAction::SubmitJob(crate::fault::RestoreFrom::Nothing))
 }
 
 /// The least window over which a job still RUNNING at the time limit must have made progress.

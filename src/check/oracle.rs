@@ -231,12 +231,26 @@ impl OutputReport {
     /// that appends without transactions writes again after a restart what it wrote since the
     /// restored checkpoint, and AT_LEAST_ONCE checkpoints hold records after their barrier that
     /// a restore replays. Without a failover nothing is replayed, so nothing is by design.
-    pub fn explain_by_design(&mut self, graph: &JobGraph, mode: CheckpointingMode, failovers: usize) {
-        if (self.duplicated == 0 && self.keys_above == 0) || failovers == 0 {
+    /// `fresh_submission`: a later submission of the job started from nothing (no savepoint or
+    /// checkpoint), so it read the sources again from the start.
+    pub fn explain_by_design(
+        &mut self,
+        graph: &JobGraph,
+        mode: CheckpointingMode,
+        failovers: usize,
+        fresh_submission: bool,
+    ) {
+        if (self.duplicated == 0 && self.keys_above == 0) || (failovers == 0 && !fresh_submission) {
             return;
         }
         let mut reasons: Vec<String> = Vec::new();
         let mut all_explained = !self.duplicated_sinks.is_empty() || self.keys_above > 0;
+        if fresh_submission {
+            reasons.push(
+                "the job was submitted again without a savepoint or retained checkpoint (`submit-job = \"nothing\"`): the new job started with empty state and its sources read the log again from the beginning, so what the earlier job had committed is committed again"
+                    .to_string(),
+            );
+        }
         for name in &self.duplicated_sinks {
             let semantic = graph.spec.operators.iter().find_map(|o| match o.kind {
                 OperatorKind::Sink(s) if o.name == *name => Some(s),
@@ -246,11 +260,11 @@ impl OutputReport {
                 reasons.push(format!(
                     "`{name}` appends without transactions (semantic = \"append\"), so a restart writes again what it had written since the restored checkpoint (since the start, without one)"
                 ));
-            } else if mode != CheckpointingMode::AtLeastOnce {
+            } else if mode != CheckpointingMode::AtLeastOnce && !fresh_submission {
                 all_explained = false;
             }
         }
-        if self.keys_above > 0 && mode != CheckpointingMode::AtLeastOnce {
+        if self.keys_above > 0 && mode != CheckpointingMode::AtLeastOnce && !fresh_submission {
             all_explained = false;
         }
         if mode == CheckpointingMode::AtLeastOnce {
@@ -1305,9 +1319,9 @@ mod tests {
         assert_eq!((out.keys_below, out.verdict), (1, Verdict::Violated));
         // Flink duplicates here by design: an appending sink after a failover.
         let mut out = compare(&graph, &logs, &expected, &late, true, &[]);
-        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 0);
+        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 0, false);
         assert_eq!(out.by_design, None, "nothing is replayed without a failover");
-        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 1);
+        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 1, false);
         assert!(out.by_design.as_deref().is_some_and(|w| w.contains("appends without transactions")), "{out:?}");
         // A two-phase-commit sink duplicates by design only with AT_LEAST_ONCE checkpoints.
         let (graph, logs) = job_with(vec![
@@ -1317,9 +1331,9 @@ mod tests {
         let r = |o, key, value| rec(&graph, &logs, 0, o, key, value);
         let late = vec![r(0, 1, 1), r(1, 1, 2), r(2, 1, 3), r(1, 1, 2)];
         let mut out = compare(&graph, &logs, &expected, &late, true, &[]);
-        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 1);
+        out.explain_by_design(&graph, CheckpointingMode::ExactlyOnce, 1, false);
         assert_eq!(out.by_design, None);
-        out.explain_by_design(&graph, CheckpointingMode::AtLeastOnce, 1);
+        out.explain_by_design(&graph, CheckpointingMode::AtLeastOnce, 1, false);
         assert!(out.by_design.as_deref().is_some_and(|w| w.contains("AT_LEAST_ONCE")), "{out:?}");
     }
 }

@@ -62,6 +62,29 @@ pub enum HaKind {
     Kubernetes,
 }
 
+/// `execution.checkpointing.externalized-checkpoint-retention` (`CheckpointProperties`): which
+/// ends of a job keep its completed checkpoints. A FINISHED job's are always discarded;
+/// savepoints are the user's and never are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckpointRetention {
+    /// Discarded when the job is FINISHED, CANCELED or FAILED (Flink's default).
+    NoExternalizedCheckpoints,
+    /// Kept when the job FAILED, discarded when it is CANCELED.
+    DeleteOnCancellation,
+    /// Kept when the job is CANCELED or FAILED.
+    RetainOnCancellation,
+}
+
+impl CheckpointRetention {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckpointRetention::NoExternalizedCheckpoints => "NO_EXTERNALIZED_CHECKPOINTS",
+            CheckpointRetention::DeleteOnCancellation => "DELETE_ON_CANCELLATION",
+            CheckpointRetention::RetainOnCancellation => "RETAIN_ON_CANCELLATION",
+        }
+    }
+}
+
 /// `standalone`: a lost TaskManager is back only when the scenario restarts it.
 /// `active` (native Kubernetes, YARN): the ResourceManager starts a replacement worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +143,13 @@ pub struct FlinkConfig {
     pub zk_session_timeout_us: u64,
     /// `high-availability.kubernetes.leader-election.lease-duration` (default 15 s).
     pub k8s_lease_duration_us: u64,
+    /// `execution.checkpointing.externalized-checkpoint-retention` (default
+    /// NO_EXTERNALIZED_CHECKPOINTS): whether a job's checkpoints outlive its end.
+    pub checkpoint_retention: CheckpointRetention,
+    /// `execution.checkpointing.dir` (no default): only shown in paths.
+    pub checkpoint_dir: Option<String>,
+    /// `execution.checkpointing.savepoint-dir` (no default): only shown in paths.
+    pub savepoint_dir: Option<String>,
     /// Flink keys the scenario set that the simulator accepts but does not model: (key, value
     /// as written), in file order; the report lists them with what they would change.
     pub not_modelled: Vec<(String, String)>,

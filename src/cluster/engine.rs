@@ -121,6 +121,9 @@ pub struct World<'a> {
     budget_stop: Option<BudgetStop>,
     jm: Option<JobManager>,
     jm_gen: u32,
+    /// `submit-job` operations not carried out yet: a job that ended before them is not the
+    /// end of the run.
+    submissions_left: u32,
     /// JobManagers that died: kept for their reports (failovers, checkpoint counts).
     old_jms: Vec<JobManager>,
     /// Every TaskExecutor incarnation by ResourceID; `None` once its process is gone.
@@ -198,6 +201,7 @@ impl<'a> World<'a> {
             budget_stop: None,
             jm: None,
             jm_gen: 0,
+            submissions_left: faults.iter().filter(|f| matches!(f.action, FaultAction::SubmitJob(_))).count() as u32,
             old_jms: Vec::new(),
             tes: Vec::new(),
             host_te: vec![None; n_hosts],
@@ -297,7 +301,8 @@ impl<'a> World<'a> {
 
     /// The run is over: the job is globally terminal or the time limit passed.
     pub fn is_over(&self) -> bool {
-        self.stopped || self.jm.as_ref().is_some_and(|j| j.job_status().is_globally_terminal())
+        self.stopped
+            || (self.submissions_left == 0 && self.jm.as_ref().is_some_and(|j| j.job_status().is_globally_terminal()))
     }
 
     /// What an observer sees of the world now (the replay's views). Reads every process;
@@ -399,8 +404,10 @@ impl<'a> World<'a> {
         let (mut completed, mut aborted) = (0, 0);
         let (mut checkpoint_history, mut checkpoint_history_dropped) = (Vec::new(), 0);
         for j in self.old_jms.iter().chain(self.jm.iter()) {
-            checkpoint_history.extend(j.checkpoint_stats().history().cloned());
-            checkpoint_history_dropped += j.checkpoint_stats().dropped();
+            for stats in j.checkpoint_stats() {
+                checkpoint_history.extend(stats.history().cloned());
+                checkpoint_history_dropped += stats.dropped();
+            }
             failovers.extend(j.failovers().iter().cloned());
             completed += j.checkpoints_completed();
             aborted += j.checkpoints_aborted();
@@ -820,6 +827,26 @@ impl<'a> World<'a> {
                 self.rolling = Some(Rolling { fault: index, old, next: 0, interval_us, waiting_for: None });
                 self.rolling_step();
             }
+            FaultAction::CancelJob | FaultAction::StopWithSavepoint | FaultAction::SubmitJob(_) => {
+                if let FaultAction::SubmitJob(_) = action {
+                    self.submissions_left = self.submissions_left.saturating_sub(1);
+                }
+                let inc = self.jm_gen;
+                // The user's REST call reaches the JobManager, if one is there to take it.
+                let Some(jm) = self.jm.as_mut() else {
+                    self.note(Note::Warning { text: "no JobManager to take the operation: it fails".into() });
+                    return;
+                };
+                let notes = self.trace.notes.len();
+                let mut c = ctx!(self, HostId::JOBMANAGER, inc);
+                match action {
+                    FaultAction::CancelJob => jm.cancel_job(&mut c),
+                    FaultAction::StopWithSavepoint => jm.stop_with_savepoint(&mut c),
+                    FaultAction::SubmitJob(from) => jm.submit_new_job(&mut c, from),
+                    _ => {}
+                }
+                self.number_failovers_from(notes);
+            }
             FaultAction::KillJobManager => {
                 if let Some(mut jm) = self.jm.take() {
                     jm.died(now);
@@ -920,7 +947,7 @@ mod tests {
             (tm, HostId::JOBMANAGER, Msg::LeaderChanged { jm: 0 }),
             (HostId::JOBMANAGER, tm, Msg::Register { te: 0, tm: 0, slots: 1 }),
             (tm, HostId::STORAGE, Msg::HaRecover { jm: 0 }),
-            (tm, HostId::STORE, Msg::DiscardCheckpoint { cp: 1 }),
+            (tm, HostId::STORE, Msg::DiscardCheckpoint { job: 0, cp: 1 }),
             (HostId::JOBMANAGER, HostId::HA, Msg::UploadDone { id, cp: 1 }),
         ];
         let hash = w.hash_so_far();

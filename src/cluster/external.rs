@@ -345,6 +345,9 @@ pub struct CompletedCheckpoint {
     pub bytes: u64,
 }
 
+/// A snapshot's `_metadata`: its files, their sizes, whether it is a savepoint.
+type Metadata = (Vec<FileKey>, Vec<u64>, bool);
+
 /// Keyed-state entries kept over all cut samples (about 100 MB).
 const CUT_SAMPLE_ENTRIES: u64 = 2_000_000;
 
@@ -358,6 +361,9 @@ fn keyed_entries(s: &SubtaskSnapshot) -> u64 {
 #[derive(Clone, Default)]
 pub struct CheckpointStorage {
     files: BTreeMap<FileKey, SubtaskSnapshot>,
+    /// The `_metadata` of each completed checkpoint and savepoint, by (job, id): its files and
+    /// their sizes, and whether it is a savepoint.
+    metadata: BTreeMap<(u32, u64), Metadata>,
     cut_samples: Vec<CompletedCheckpoint>,
     cut_sample_entries: u64,
     /// Keyed-state entries in `files` (the memory budget's footprint).
@@ -402,22 +408,30 @@ impl CheckpointStorage {
                 let d = Self::transfer_us(ctx, bytes);
                 ctx.send_in(d, from, Msg::Downloaded { id, snapshots, missing });
             }
-            Msg::FinalizeCheckpoint { .. } if self.no_cut_samples => {}
-            Msg::FinalizeCheckpoint { cp, files, completed_at_us } => {
+            Msg::FinalizeCheckpoint { job, cp, files, bytes, completed_at_us, savepoint } => {
+                self.metadata.insert((job, cp), (files.clone(), bytes, savepoint));
+                if self.no_cut_samples {
+                    return;
+                }
                 let subtasks: Vec<SubtaskSnapshot> =
                     files.iter().map(|f| self.files.get(f).cloned().unwrap_or_default()).collect();
                 let bytes = subtasks.iter().map(|s| s.bytes).sum();
                 self.keep_cut_sample(CompletedCheckpoint { id: cp, completed_at_us, subtasks, bytes });
             }
-            Msg::DiscardCheckpoint { cp } => {
-                let keys: Vec<FileKey> = self.files.keys().filter(|k| k.cp == cp).copied().collect();
+            Msg::ReadMetadata { job, cp } => {
+                let meta = self.metadata.get(&(job, cp)).map(|(f, b, _)| (f.clone(), b.clone()));
+                ctx.send(from, Msg::MetadataRead { job, cp, meta });
+            }
+            Msg::DiscardCheckpoint { job, cp } => {
+                self.metadata.remove(&(job, cp));
+                let keys: Vec<FileKey> = self.files.keys().filter(|k| k.job == job && k.cp == cp).copied().collect();
                 for k in keys {
                     if let Some(old) = self.files.remove(&k) {
                         self.file_entries -= keyed_entries(&old);
                     }
                 }
             }
-            // Only uploads, downloads and the JobManager's _metadata and discards come here.
+            // Only uploads, downloads and the JobManager's _metadata, reads and discards come here.
             other => ctx.unhandled(from, &other),
         }
     }
@@ -463,6 +477,7 @@ impl CheckpointStorage {
 /// the change.
 #[derive(Clone, Default)]
 pub struct HaStore {
+    job: u32,
     latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
     next_cp: u64,
     leaders: BTreeSet<u32>,
@@ -476,10 +491,15 @@ impl HaStore {
                 self.latest = Some((cp, files, bytes));
                 self.next_cp = self.next_cp.max(cp + 1);
             }
+            Msg::HaPutJob { job, latest } => {
+                self.job = job;
+                self.next_cp = latest.as_ref().map_or(1, |l| l.0 + 1);
+                self.latest = latest;
+            }
             Msg::HaRecover { jm } => {
                 self.leaders.insert(jm);
                 let next_cp = self.next_cp.max(1);
-                ctx.send(from, Msg::HaRecovered { jm, latest: self.latest.clone(), next_cp });
+                ctx.send(from, Msg::HaRecovered { jm, job: self.job, latest: self.latest.clone(), next_cp });
                 // Leader retrieval: every TaskManager watching the leader node hears of it.
                 for h in 0..ctx.n_hosts() {
                     let host = HostId(h as u16);

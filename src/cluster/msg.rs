@@ -31,9 +31,12 @@ pub struct AttemptId {
     pub jm: u32,
 }
 
-/// A file in checkpoint storage: `chk-<cp>/<subtask>` (cp 0: a finished task's final state).
+/// A file in checkpoint storage: `<job-id>/chk-<cp>/<subtask>` (cp 0: a finished task's final
+/// state). `job` is the job's submission (0 the first): each submission is a job of its own,
+/// with its own directory, and its checkpoint ids start again unless it restored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileKey {
+    pub job: u32,
     pub cp: u64,
     pub st: SubtaskId,
 }
@@ -107,6 +110,8 @@ pub struct RestoreDesc {
 #[derive(Clone, Debug)]
 pub struct Deployment {
     pub id: AttemptId,
+    /// The job (its submission) the attempt belongs to.
+    pub job: u32,
     /// The TaskExecutor (ResourceID) the slot was offered by.
     pub te: u32,
     pub restore: Option<RestoreDesc>,
@@ -216,6 +221,8 @@ pub enum Msg {
         ask: u64,
         id: AttemptId,
         cp: u64,
+        /// A stop-with-savepoint's synchronous savepoint: a source stops reading after it.
+        stop: bool,
     },
     NotifyComplete {
         id: AttemptId,
@@ -278,12 +285,29 @@ pub enum Msg {
     // ---- JobManager → checkpoint storage ----
     /// The checkpoint's _metadata is written: it is complete.
     FinalizeCheckpoint {
+        job: u32,
         cp: u64,
         files: Vec<FileKey>,
+        bytes: Vec<u64>,
         completed_at_us: u64,
+        /// A savepoint: owned by the user, never discarded by Flink.
+        savepoint: bool,
     },
     DiscardCheckpoint {
+        job: u32,
         cp: u64,
+    },
+    /// A new job reads the `_metadata` of the snapshot it was submitted with
+    /// (`execution.state-recovery.path`).
+    ReadMetadata {
+        job: u32,
+        cp: u64,
+    },
+    /// The `_metadata` read: the snapshot's files and sizes, `None` if it is not there.
+    MetadataRead {
+        job: u32,
+        cp: u64,
+        meta: Option<(Vec<FileKey>, Vec<u64>)>,
     },
 
     // ---- TaskExecutor ↔ the sink's transactional store ----
@@ -364,8 +388,16 @@ pub enum Msg {
     HaRecover {
         jm: u32,
     },
+    /// A job is submitted (ExecutionPlanStore.putExecutionPlan): from now on the pointers and
+    /// the id counter are this job's, starting from the snapshot it restores, if any.
+    HaPutJob {
+        job: u32,
+        latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
+    },
     HaRecovered {
         jm: u32,
+        /// The job the store holds (its submission).
+        job: u32,
         latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
         next_cp: u64,
     },
@@ -463,6 +495,8 @@ impl Msg {
             Msg::Downloaded { .. } => "state downloaded",
             Msg::FinalizeCheckpoint { .. } => "checkpoint _metadata",
             Msg::DiscardCheckpoint { .. } => "discard checkpoint",
+            Msg::ReadMetadata { .. } => "read _metadata",
+            Msg::MetadataRead { .. } => "_metadata",
             Msg::InitSink { .. } => "initTransactions",
             Msg::SinkReady { .. } => "initTransactions answer",
             Msg::Produce { .. } => "produce",
@@ -474,6 +508,7 @@ impl Msg {
             Msg::HaPutCheckpoint { .. } => "HA: add checkpoint",
             Msg::HaCheckpointId { .. } => "HA: checkpoint id counter",
             Msg::HaRecover { .. } => "HA: recover job",
+            Msg::HaPutJob { .. } => "HA: put job",
             Msg::HaRecovered { .. } => "HA: job recovered",
             Msg::LeaderChanged { .. } => "leader changed",
             Msg::WorkerTerminated { .. } => "pod terminated",

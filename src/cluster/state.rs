@@ -58,6 +58,10 @@ pub enum JobStatus {
     Failing,
     Failed,
     Finished,
+    /// The user cancelled the job; its tasks are being cancelled.
+    Cancelling,
+    /// The user cancelled the job and every task is cancelled (globally terminal).
+    Canceled,
     /// HA: the JobManager lost leadership; a new leader will recover the job.
     Suspended,
     /// Not a Flink status: the JobManager died without HA, so nothing knows the job any more.
@@ -65,9 +69,9 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    /// FINISHED or FAILED: the run can stop.
+    /// FINISHED, FAILED or CANCELED: the job is over (a later submission starts a new job).
     pub fn is_globally_terminal(self) -> bool {
-        matches!(self, JobStatus::Finished | JobStatus::Failed)
+        matches!(self, JobStatus::Finished | JobStatus::Failed | JobStatus::Canceled)
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -77,6 +81,8 @@ impl JobStatus {
             JobStatus::Failing => "FAILING",
             JobStatus::Failed => "FAILED",
             JobStatus::Finished => "FINISHED",
+            JobStatus::Cancelling => "CANCELLING",
+            JobStatus::Canceled => "CANCELED",
             JobStatus::Suspended => "SUSPENDED",
             JobStatus::Lost => "LOST",
         }
@@ -89,6 +95,8 @@ impl JobStatus {
             JobStatus::Failing,
             JobStatus::Failed,
             JobStatus::Finished,
+            JobStatus::Cancelling,
+            JobStatus::Canceled,
             JobStatus::Suspended,
             JobStatus::Lost,
         ]

@@ -36,6 +36,8 @@ pub enum JmTimer {
     Leadership,
     /// The user submits the job (generation 0 only).
     Submit,
+    /// A submission that waited for the previous job's end goes ahead.
+    DeferredSubmit,
 }
 
 /// A TaskExecutor's own timers.

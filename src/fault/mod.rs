@@ -151,10 +151,37 @@ pub enum FaultAction {
     RollingUpdate { interval_us: u64 },
     /// The JobManager process dies (kill -9 of its pod/process).
     KillJobManager,
+    /// The user cancels the job (`flink cancel`).
+    CancelJob,
+    /// The user stops the job with a savepoint (`flink stop`).
+    StopWithSavepoint,
+    /// The user submits the job again (`flink run`), once the current one has ended.
+    SubmitJob(RestoreFrom),
     /// The TaskManager process running the subtask's attempt dies (kill -9): the default action
     /// of an `at-phase` fault, resolved when the phase is reached (the attempt that reached it;
     /// for `completed-not-notified`, the subtask's newest attempt).
     KillTaskManagerOf(SubtaskRef),
+}
+
+/// What a new submission of the job restores (`execution.state-recovery.path`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreFrom {
+    /// The savepoint the previous job's stop-with-savepoint took.
+    Savepoint,
+    /// The previous job's latest completed checkpoint (there only if retention kept it).
+    RetainedCheckpoint,
+    /// Nothing: empty state, the sources start from the beginning of the log.
+    Nothing,
+}
+
+impl RestoreFrom {
+    pub fn name(self) -> &'static str {
+        match self {
+            RestoreFrom::Savepoint => "savepoint",
+            RestoreFrom::RetainedCheckpoint => "retained-checkpoint",
+            RestoreFrom::Nothing => "nothing",
+        }
+    }
 }
 
 /// When a fault fires.
@@ -229,6 +256,9 @@ impl FaultAction {
                 format!("rolling-update of every TaskManager, {} apart", crate::sim::fmt_duration(*interval_us))
             }
             FaultAction::KillJobManager => "kill-jobmanager".into(),
+            FaultAction::CancelJob => "cancel-job (flink cancel)".into(),
+            FaultAction::StopWithSavepoint => "stop-with-savepoint (flink stop)".into(),
+            FaultAction::SubmitJob(from) => format!("submit-job from {}", from.name()),
             FaultAction::KillTaskManagerOf(st) => format!("kill-taskmanager running {}", names(*st)),
         }
     }
@@ -246,6 +276,9 @@ impl FaultAction {
             FaultAction::StopTaskManager(_) => "stop-taskmanager",
             FaultAction::RollingUpdate { .. } => "rolling-update",
             FaultAction::KillJobManager => "kill-jobmanager",
+            FaultAction::CancelJob => "cancel-job",
+            FaultAction::StopWithSavepoint => "stop-with-savepoint",
+            FaultAction::SubmitJob(_) => "submit-job",
         }
     }
 }

@@ -46,6 +46,7 @@ pub(super) fn abort_reason_short(r: AbortReason) -> &'static str {
         AbortReason::Subsumed => "subsumed",
         AbortReason::TriggerFailed => "trigger failed",
         AbortReason::Declined => "declined",
+        AbortReason::JobCancelled => "job cancelled",
     }
 }
 
@@ -617,6 +618,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                 AbortReason::TriggerFailed =>
                     "its trigger failed (triggerCheckpoint got no answer or an error; not counted)",
                 AbortReason::Declined => "declined by a task that was finishing (not counted)",
+                AbortReason::JobCancelled => "the job is cancelled",
             }
         ),
         Note::Restored { st, cp, bytes, local, duration_us } => format!(
@@ -697,6 +699,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             checkpoint.map_or("no checkpoint (empty state)".into(), |c| format!("checkpoint {c}"))
         ),
         Note::Warning { text } => text.clone(),
+        Note::JobOperation { text, .. } => text.clone(),
         _ => return None,
     })
 }

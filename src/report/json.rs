@@ -46,6 +46,7 @@ pub fn run(run: &Run) -> serde_json::Value {
                     AbortReason::Subsumed => "subsumed",
                     AbortReason::TriggerFailed => "trigger-failed",
                     AbortReason::Declined => "declined",
+                    AbortReason::JobCancelled => "job-cancelled",
                 },
             })),
             _ => {}

@@ -43,6 +43,9 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             ha: crate::cluster::config::HaKind::None,
             zk_session_timeout_us: 60_000_000,
             k8s_lease_duration_us: 15_000_000,
+            checkpoint_retention: crate::cluster::config::CheckpointRetention::NoExternalizedCheckpoints,
+            checkpoint_dir: None,
+            savepoint_dir: None,
             not_modelled: Vec::new(),
         },
         cluster: ClusterSpec {

@@ -191,6 +191,8 @@ pub enum AbortReason {
     /// A task declined it (CHECKPOINT_DECLINED_TASK_NOT_READY / TASK_CLOSING: it was finishing
     /// when the trigger came; not counted).
     Declined,
+    /// The job was cancelled (CHECKPOINT_COORDINATOR_SHUTDOWN).
+    JobCancelled,
 }
 
 #[derive(Clone, Debug, PartialEq, Hash, Serialize)]
@@ -338,6 +340,12 @@ pub enum Note {
     LeaderElected {
         jm: u32,
         checkpoint: Option<u64>,
+    },
+    /// A user's operation on a job (cancel, stop-with-savepoint, submission) and what the
+    /// JobManager did with it, or what a job's end did to its checkpoints.
+    JobOperation {
+        job: u32,
+        text: String,
     },
     /// Something the user should know that is not a Flink event.
     Warning {

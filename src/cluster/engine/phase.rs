@@ -54,7 +54,12 @@ impl World<'_> {
             FaultAction::LoseMessages(rule) | FaultAction::DelayMessages { rule, .. } => {
                 named_tms(rule.from.iter().chain(&rule.to))
             }
-            FaultAction::FailTask(_) | FaultAction::RollingUpdate { .. } | FaultAction::KillJobManager => Vec::new(),
+            FaultAction::FailTask(_)
+            | FaultAction::RollingUpdate { .. }
+            | FaultAction::KillJobManager
+            | FaultAction::CancelJob
+            | FaultAction::StopWithSavepoint
+            | FaultAction::SubmitJob(_) => Vec::new(),
         };
         let job_wide =
             tms.is_empty() && !matches!(spec.action, FaultAction::FailTask(_) | FaultAction::KillTaskManagerOf(_));

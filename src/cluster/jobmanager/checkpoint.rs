@@ -21,16 +21,27 @@ impl JobManager {
         let Some(interval) = ctx.sc().flink.checkpoint_interval_us else { return };
         ctx.timer(interval, Timer::Jm(JmTimer::CheckpointTick));
         let now = ctx.now();
-        // FLIP-147: finished tasks take no part; every other task must be running.
-        let ready = self.vertices.iter().all(|v| matches!(v.state, ExecutionState::Running | ExecutionState::Finished))
-            && self.vertices.iter().any(|v| v.state == ExecutionState::Running);
+        // A stop-with-savepoint pauses the periodic checkpoints (stopCheckpointScheduler).
         if self.job_status != JobStatus::Running
+            || self.stop_savepoint.is_some()
             || self.pending.len() >= ctx.sc().flink.max_concurrent_checkpoints as usize
-            || !ready
             || (self.checkpoints_completed > 0
                 && now < self.last_checkpoint_done_us + ctx.sc().flink.checkpoint_min_pause_us)
         {
             return;
+        }
+        self.trigger(ctx, false);
+    }
+
+    /// Triggers a checkpoint now, or with `stop` the synchronous savepoint of a
+    /// stop-with-savepoint; `None` if not every task that must take part is running.
+    pub(super) fn trigger(&mut self, ctx: &mut Ctx, stop: bool) -> Option<u64> {
+        let now = ctx.now();
+        // FLIP-147: finished tasks take no part; every other task must be running.
+        let ready = self.vertices.iter().all(|v| matches!(v.state, ExecutionState::Running | ExecutionState::Finished))
+            && self.vertices.iter().any(|v| v.state == ExecutionState::Running);
+        if !ready {
+            return None;
         }
         let id = self.next_checkpoint_id;
         self.next_checkpoint_id += 1;
@@ -70,13 +81,14 @@ impl JobManager {
             {
                 let aid = AttemptId { st, attempt: self.vertices[i].attempt, jm: self.generation };
                 let ask = self.new_ask(ctx, JmAsk::Trigger { cp: id });
-                ctx.send(host, Msg::TriggerCheckpoint { ask, id: aid, cp: id });
+                ctx.send(host, Msg::TriggerCheckpoint { ask, id: aid, cp: id, stop });
             }
         }
         if !self.expiry_check_scheduled {
             self.expiry_check_scheduled = true;
             ctx.timer_at(deadline_us, Timer::Jm(JmTimer::CheckpointExpired));
         }
+        Some(id)
     }
 
     pub(super) fn on_ack(
@@ -108,7 +120,41 @@ impl JobManager {
         let (files, sizes): (Vec<FileKey>, Vec<u64>) =
             p.files.iter().map(|f| f.expect("every subtask acknowledged or had finished")).unzip();
         let total: u64 = sizes.iter().sum();
-        ctx.send(HostId::STORAGE, Msg::FinalizeCheckpoint { cp, files: files.clone(), completed_at_us: now });
+        let savepoint = self.stop_savepoint == Some(cp);
+        ctx.send(
+            HostId::STORAGE,
+            Msg::FinalizeCheckpoint {
+                job: self.job,
+                cp,
+                files: files.clone(),
+                bytes: sizes.clone(),
+                completed_at_us: now,
+                savepoint,
+            },
+        );
+        if savepoint {
+            // A savepoint is the user's: not a checkpoint to recover from, never discarded by
+            // Flink. Its completion lets the stopped tasks commit it and finish.
+            self.stop_savepoint = None;
+            self.completed_savepoint = Some(cp);
+            self.last_checkpoint_done_us = now;
+            self.checkpoints_completed += 1;
+            self.checkpoint_stats.report_end(cp, now, Some(total), None);
+            ctx.note(Note::CheckpointCompleted {
+                cp,
+                bytes: total,
+                duration_us: now - p.triggered_at_us,
+                alignment_us: p.max_alignment_us,
+            });
+            let path = super::operations::snapshot_path(ctx, self.job, cp, true);
+            let text = format!("savepoint {cp} completed ({}): {path}", bytesize::ByteSize(total).display().si());
+            ctx.note(Note::JobOperation { job: self.job, text });
+            while self.pending.first().is_some_and(|o| o.id < cp) {
+                self.abort_oldest(ctx, AbortReason::Subsumed);
+            }
+            self.notify_complete(ctx, cp);
+            return;
+        }
         if ctx.sc().flink.leader_election_us().is_some() {
             ctx.send(
                 HostId::HA,
@@ -118,7 +164,7 @@ impl JobManager {
         self.completed.push_back(CompletedMeta { id: cp, files, bytes: sizes });
         while self.completed.len() > ctx.sc().flink.checkpoints_retained as usize {
             let old = self.completed.pop_front().expect("longer than retained");
-            ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { cp: old.id });
+            ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { job: self.job, cp: old.id });
         }
         self.checkpoints_completed += 1;
         self.consecutive_failed_checkpoints = 0;
@@ -137,6 +183,11 @@ impl JobManager {
             alignment_us: p.max_alignment_us,
         });
         ctx.probe(crate::fault::phase::Probe::Completed { cp });
+        self.notify_complete(ctx, cp);
+    }
+
+    /// notifyCheckpointComplete to every running task.
+    fn notify_complete(&mut self, ctx: &mut Ctx, cp: u64) {
         for i in 0..self.vertices.len() {
             let v = &self.vertices[i];
             if v.state == ExecutionState::Running
@@ -161,7 +212,12 @@ impl JobManager {
             }
             let pos = self.pending.iter().position(|p| p.deadline_us == first).expect("the minimum is in the list");
             let p = self.pending.remove(pos);
+            let savepoint = self.stop_savepoint == Some(p.id);
             self.aborted(ctx, p, AbortReason::Expired);
+            if savepoint {
+                // A savepoint's failure never counts toward tolerable-failed-checkpoints.
+                continue;
+            }
             self.consecutive_failed_checkpoints += 1;
             if self.consecutive_failed_checkpoints > ctx.sc().flink.tolerable_failed_checkpoints {
                 self.consecutive_failed_checkpoints = 0;
@@ -213,7 +269,8 @@ impl JobManager {
         self.checkpoints_aborted += 1;
         self.checkpoint_stats.report_end(p.id, ctx.now(), None, Some(reason));
         ctx.note(Note::CheckpointAborted { cp: p.id, reason });
-        ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { cp: p.id });
+        ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { job: self.job, cp: p.id });
+        self.stop_savepoint_failed(ctx, p.id);
         // notifyCheckpointAborted to every TaskManager running a task of the job.
         let hosts: std::collections::BTreeSet<HostId> =
             (0..self.vertices.len()).filter_map(|i| self.host_of(SubtaskId(i as u32))).collect();

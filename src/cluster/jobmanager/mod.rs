@@ -5,13 +5,15 @@
 //!
 //! Messages it accepts: `Register`, `Unregister`, `HeartbeatAnswer`, `TaskState`,
 //! `TaskFinished`, `AckCheckpoint`, `DeclineCheckpoint`, `AskReply`, `Refused`, `HaRecovered`,
-//! `WorkerTerminated`.
+//! `WorkerTerminated`, `MetadataRead`. The user's operations (cancel, stop-with-savepoint, a new
+//! submission) reach it as calls from the environment, as its REST API would.
 //! Messages it sends: `RegisterReply`, `HeartbeatRequest` (JobMaster and ResourceManager loops),
 //! `SubmitTask`, `CancelTask`, `TriggerCheckpoint`, `NotifyComplete`, `AbortCheckpoint`,
 //! `DisconnectJobManager`, to storage `FinalizeCheckpoint`/`DiscardCheckpoint`, to the HA store
 //! `HaCheckpointId`/`HaPutCheckpoint`/`HaRecover`.
 
 mod checkpoint;
+mod operations;
 mod scheduler;
 pub mod stats;
 
@@ -110,6 +112,20 @@ struct PendingCheckpoint {
 #[derive(Clone)]
 pub struct JobManager {
     generation: u32,
+    /// The job (its submission, 0 the first) this JobMaster runs now.
+    job: u32,
+    /// Jobs that ended, oldest first (the Dispatcher's archive).
+    ended: Vec<operations::EndedJob>,
+    /// The savepoint of a stop-with-savepoint in flight.
+    stop_savepoint: Option<u64>,
+    /// The savepoint a stop-with-savepoint completed for the current job.
+    completed_savepoint: Option<u64>,
+    /// A submission that waits for the current job's end.
+    deferred_submit: Option<crate::fault::RestoreFrom>,
+    /// The snapshot (job, checkpoint, is a savepoint) whose `_metadata` a new job waits for.
+    restore_path: Option<(u32, u64, bool)>,
+    /// The checkpoint histories of earlier jobs of this process.
+    archived_stats: Vec<stats::CheckpointStatsTracker>,
     leader: bool,
     died_at_us: TimeUs,
     rm_started_us: TimeUs,
@@ -160,6 +176,13 @@ impl JobManager {
             .collect();
         JobManager {
             generation,
+            job: 0,
+            ended: Vec::new(),
+            stop_savepoint: None,
+            completed_savepoint: None,
+            deferred_submit: None,
+            restore_path: None,
+            archived_stats: Vec::new(),
             leader: false,
             died_at_us: 0,
             rm_started_us: 0,
@@ -227,9 +250,10 @@ impl JobManager {
     pub fn failovers(&self) -> &[FailoverReport] {
         &self.failovers
     }
-    /// The checkpoint history this JobMaster kept (the Web UI's Checkpoints tab).
-    pub fn checkpoint_stats(&self) -> &stats::CheckpointStatsTracker {
-        &self.checkpoint_stats
+    /// The checkpoint histories this process kept (the Web UI's Checkpoints tab), one per job,
+    /// oldest first.
+    pub fn checkpoint_stats(&self) -> impl Iterator<Item = &stats::CheckpointStatsTracker> {
+        self.archived_stats.iter().chain(std::iter::once(&self.checkpoint_stats))
     }
     pub fn checkpoints_completed(&self) -> u64 {
         self.checkpoints_completed
@@ -410,11 +434,13 @@ impl JobManager {
                     self.on_decline(ctx, cp);
                 }
             }
-            Msg::HaRecovered { jm, latest, next_cp } => {
+            Msg::MetadataRead { job, cp, meta } => self.on_metadata_read(ctx, job, cp, meta),
+            Msg::HaRecovered { jm, job, latest, next_cp } => {
                 if jm != self.generation || self.leader {
                     return;
                 }
                 self.leader = true;
+                self.job = job;
                 self.next_checkpoint_id = next_cp;
                 let latest = latest.map(|(id, files, bytes)| CompletedMeta { id, files, bytes });
                 ctx.note(Note::LeaderElected { jm: self.generation, checkpoint: latest.as_ref().map(|c| c.id) });
@@ -506,6 +532,7 @@ impl JobManager {
                 self.retry_scheduled(ctx);
             }
             JmTimer::Leadership => self.on_leadership(ctx),
+            JmTimer::DeferredSubmit => self.on_deferred_submit(ctx),
             JmTimer::Submit => {
                 if self.job_status == JobStatus::Created {
                     self.submit_job(ctx, None);
@@ -658,6 +685,9 @@ impl JobManager {
         }
         self.job_status = to;
         ctx.note(Note::JobStatus { from, to });
+        if to.is_globally_terminal() {
+            self.on_job_ended(ctx, to);
+        }
     }
 
     fn check_job_finished(&mut self, ctx: &mut Ctx) {

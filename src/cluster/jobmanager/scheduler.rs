@@ -173,7 +173,7 @@ impl JobManager {
         let attempt = self.vertices[st.0 as usize].attempt;
         let id = AttemptId { st, attempt, jm: self.generation };
         let ask = self.new_ask(ctx, JmAsk::Submit { id, te });
-        let deployment = Box::new(Deployment { id, te, restore, inputs });
+        let deployment = Box::new(Deployment { id, job: self.job, te, restore, inputs });
         ctx.send(host, Msg::SubmitTask { ask, jm: self.generation, deployment });
     }
 
@@ -278,7 +278,7 @@ impl JobManager {
 
     /// Cancels the current attempt (Execution.cancel): CANCELING until the TaskExecutor reports
     /// CANCELED, or until three cancelTask asks failed.
-    fn cancel(&mut self, ctx: &mut Ctx, st: SubtaskId) {
+    pub(super) fn cancel(&mut self, ctx: &mut Ctx, st: SubtaskId) {
         let v = &self.vertices[st.0 as usize];
         match v.state {
             ExecutionState::Created | ExecutionState::Scheduled => self.set_state(ctx, st, ExecutionState::Canceled),
@@ -311,6 +311,7 @@ impl JobManager {
 
     pub(super) fn on_terminal(&mut self, ctx: &mut Ctx, st: SubtaskId) {
         self.check_job_failed(ctx);
+        self.check_job_cancelled(ctx);
         for f in 0..self.failover_rt.len() {
             let rt = &self.failover_rt[f];
             if rt.timer_fired && !rt.done && rt.to_restart.iter().any(|&(s, _)| s == st) {

@@ -21,6 +21,9 @@ use crate::trace::{FailureCause, Note};
 use std::collections::BTreeMap;
 use task::{Phase, Task};
 
+/// A local copy of a subtask's state: (job, checkpoint) and the snapshot.
+type LocalCopy = ((u32, u64), SubtaskSnapshot);
+
 #[derive(Clone)]
 pub struct TaskExecutor {
     id: u32,
@@ -48,7 +51,8 @@ pub struct TaskExecutor {
     /// whose upload finished, oldest first. Confirming checkpoint n (its completion
     /// notification) discards the copies before n, aborting n discards n's: a newer checkpoint
     /// still pending does not displace the latest completed one, which a restore needs.
-    local_copies: BTreeMap<SubtaskId, Vec<(u64, SubtaskSnapshot)>>,
+    /// Per subtask, its local copies by (job, checkpoint).
+    local_copies: BTreeMap<SubtaskId, Vec<LocalCopy>>,
     /// updateTaskExecutionState asks for non-terminal states not answered yet.
     pending_updates: Vec<(AttemptId, ExecutionState)>,
 }
@@ -85,7 +89,7 @@ impl TaskExecutor {
             local_copies: self
                 .local_copies
                 .iter()
-                .flat_map(|(st, copies)| copies.iter().map(|(cp, _)| (*st, *cp)))
+                .flat_map(|(st, copies)| copies.iter().map(|((_, cp), _)| (*st, *cp)))
                 .collect(),
         }
     }

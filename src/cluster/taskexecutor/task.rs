@@ -118,6 +118,9 @@ struct SourceRt {
     rr: usize,
     /// Checkpoint taken after the whole log was read; the source finishes when it completes.
     end_snapshot_cp: Option<u64>,
+    /// The synchronous savepoint of a stop-with-savepoint this source stopped reading at: it
+    /// finishes when that completes, and reads on if it is aborted.
+    stopped_at: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -161,6 +164,8 @@ struct PendingSnap {
 #[derive(Clone)]
 pub(super) struct Task {
     pub id: AttemptId,
+    /// The job (its submission) this attempt belongs to: its files are under that job's id.
+    pub job: u32,
     pub phase: Phase,
     pub inputs: Vec<Input>,
     pub outputs: Vec<Output>,
@@ -226,7 +231,7 @@ impl Task {
                         .filter(|p| p % task.parallelism == index)
                         .map(|p| (p, 0))
                         .collect();
-                    source = Some(SourceRt { log: log_index, cursors, rr: 0, end_snapshot_cp: None });
+                    source = Some(SourceRt { log: log_index, cursors, rr: 0, end_snapshot_cp: None, stopped_at: None });
                 }
                 k if k.is_keyed() && here => {
                     let keys = logs.iter().map(|l| l.keys).max().unwrap_or(0);
@@ -290,6 +295,7 @@ impl Task {
             acks_in_flight: 0,
             finish_when_acked: false,
             last_cp: 0,
+            job: d.job,
         }
     }
 
@@ -432,6 +438,10 @@ impl Task {
 
     /// Reads the next record of the source, if one is there and the outputs have credit.
     fn source_emit(&mut self, ctx: &mut Ctx) -> Res {
+        if self.source.as_ref().is_some_and(|s| s.stopped_at.is_some()) {
+            // Stopped by a stop-with-savepoint: nothing more is read.
+            return Ok(());
+        }
         if !self.active() || self.finishing {
             return Ok(());
         }
@@ -704,7 +714,7 @@ impl Task {
             self.send_item(ctx, k, Item::Barrier(cp));
         }
         let local = ctx.sc().flink.local_recovery.then(|| snap.clone());
-        let file = FileKey { cp, st: id.st };
+        let file = FileKey { job: self.job, cp, st: id.st };
         ctx.send(HostId::STORAGE, Msg::Upload { id, cp, file, snapshot: Box::new(snap) });
         self.snaps.push(PendingSnap {
             cp,
@@ -727,7 +737,7 @@ impl Task {
     /// not RUNNING: CHECKPOINT_DECLINED_TASK_NOT_READY). It cannot stand in with its final
     /// state: the tasks it fed got their EndOfPartition before any barrier of this checkpoint
     /// and were not triggered themselves, so they would never acknowledge it.
-    fn on_trigger(&mut self, ctx: &mut Ctx, cp: u64) {
+    fn on_trigger(&mut self, ctx: &mut Ctx, cp: u64, stop: bool) {
         if cp <= self.last_cp {
             return;
         }
@@ -735,6 +745,12 @@ impl Task {
             Phase::Running => {
                 if self.inputs.iter().all(|i| i.ended) {
                     self.snapshot(ctx, cp, 0);
+                    if stop && let Some(src) = self.source.as_mut() {
+                        // Stop-with-savepoint: the source stops after the savepoint's barrier
+                        // and finishes once the savepoint completes (its end, as at end of input).
+                        src.stopped_at = Some(cp);
+                        src.end_snapshot_cp.get_or_insert(cp);
+                    }
                 } else {
                     self.deferred_trigger = Some(cp);
                 }
@@ -840,7 +856,7 @@ impl Task {
             self.send_item(ctx, k, Item::EndOfPartition);
         }
         self.phase = Phase::Finished;
-        let file = FileKey { cp: 0, st: self.id.st };
+        let file = FileKey { job: self.job, cp: 0, st: self.id.st };
         if ctx.sc().flink.checkpoint_interval_us.is_none() {
             self.final_state = Some((0, true));
             ctx.send(HostId::JOBMANAGER, Msg::TaskFinished { id: self.id, file, bytes: 0 });
@@ -1059,18 +1075,19 @@ impl TaskExecutor {
                     t.wake(ctx);
                 }
             }
-            Msg::TriggerCheckpoint { ask, id, cp } => {
+            Msg::TriggerCheckpoint { ask, id, cp, stop } => {
                 // Task.triggerCheckpointBarrier; an unknown attempt answers with an error.
                 let found = self.task_mut(id).is_some();
                 ctx.send(from, Msg::AskReply { ask: AskRef::Jm(ask), ok: found });
                 if let Some(t) = self.task_mut(id) {
-                    t.on_trigger(ctx, cp);
+                    t.on_trigger(ctx, cp, stop);
                 }
             }
             Msg::NotifyComplete { id, cp } => {
                 // TaskLocalStateStoreImpl.confirmCheckpoint: older local copies are discarded.
+                let job = self.task_mut(id).map(|t| t.job);
                 if let Some(copies) = self.local_copies.get_mut(&id.st) {
-                    copies.retain(|c| c.0 >= cp);
+                    copies.retain(|c| Some(c.0.0) != job || c.0.1 >= cp);
                 }
                 if let Some(t) = self.task_mut(id) {
                     ctx.probe(Probe::Notified { st: id.st });
@@ -1081,7 +1098,7 @@ impl TaskExecutor {
                 // TaskLocalStateStoreImpl.abortCheckpoint: the aborted checkpoint's local copies go.
                 for t in self.tasks.iter().flatten().filter(|t| t.id.jm == jm) {
                     if let Some(copies) = self.local_copies.get_mut(&t.id.st) {
-                        copies.retain(|c| c.0 != cp);
+                        copies.retain(|c| c.0 != (t.job, cp));
                     }
                 }
                 for t in self.tasks.iter_mut().flatten() {
@@ -1089,6 +1106,18 @@ impl TaskExecutor {
                         // notifyCheckpointAborted: a trigger or barrier of it that comes later is
                         // not acted on.
                         t.last_cp = t.last_cp.max(cp);
+                    }
+                    if t.id.jm == jm
+                        && let Some(src) = t.source.as_mut()
+                        && src.stopped_at == Some(cp)
+                    {
+                        // The stop-with-savepoint failed: the source reads on.
+                        src.stopped_at = None;
+                        if src.end_snapshot_cp == Some(cp) {
+                            src.end_snapshot_cp = None;
+                        }
+                        let now = ctx.now();
+                        t.schedule_emit(ctx, now);
                     }
                     if t.id.jm == jm && t.align.as_ref().is_some_and(|a| a.cp == cp) {
                         t.align = None;
@@ -1103,18 +1132,21 @@ impl TaskExecutor {
                 if cp == 0 {
                     let bytes = t.final_state.map(|f| f.0).unwrap_or(0);
                     t.final_state = Some((bytes, true));
-                    let file = FileKey { cp: 0, st: id.st };
+                    let file = FileKey { job: t.job, cp: 0, st: id.st };
                     ctx.send(HostId::JOBMANAGER, Msg::TaskFinished { id, file, bytes });
                     return;
                 }
+                let t_job = t.job;
                 let Some(s) = t.snaps.iter_mut().find(|s| s.cp == cp) else { return };
                 s.upload_done = true;
                 let local = s.local.take();
                 self.maybe_ack(ctx, id);
                 if local_recovery && let Some(snap) = local {
+                    let job = t_job;
+                    // Local state is kept per job: another job's copies go.
                     let copies = self.local_copies.entry(id.st).or_default();
-                    copies.retain(|c| c.0 != cp);
-                    copies.push((cp, snap));
+                    copies.retain(|c| c.0.0 == job && c.0.1 != cp);
+                    copies.push(((job, cp), snap));
                     copies.sort_by_key(|c| c.0);
                 }
             }
@@ -1178,7 +1210,7 @@ impl TaskExecutor {
                 async_us: ctx.now() - s.taken_at_us,
                 processed_during_async: t.records_in - s.records_in_at,
             };
-            ack(ctx, id, cp, FileKey { cp, st: id.st }, s.bytes, metrics);
+            ack(ctx, id, cp, FileKey { job: t.job, cp, st: id.st }, s.bytes, metrics);
             ctx.probe(Probe::Subtask { phase: ProtocolPhase::Acknowledged, st: id.st, cp });
         }
     }
@@ -1199,8 +1231,9 @@ impl TaskExecutor {
             TeTimer::RestoredLocally { id } => {
                 let Some(t) = self.task_mut(id) else { return };
                 let Some(cp) = t.restore.as_ref().map(|r| r.cp) else { return };
+                let job = t.job;
                 let copies = self.local_copies.get(&id.st).map(Vec::as_slice).unwrap_or_default();
-                let Some((_, snap)) = copies.iter().find(|c| c.0 == cp).cloned() else { return };
+                let Some((_, snap)) = copies.iter().find(|c| c.0 == (job, cp)).cloned() else { return };
                 let Some(t) = self.task_mut(id) else { return };
                 if t.phase != Phase::Initializing {
                     return;
@@ -1224,7 +1257,7 @@ impl TaskExecutor {
     /// DEPLOYING → INITIALIZING: load state (local copy or download), then the sinks'
     /// initTransactions, then RUNNING.
     fn on_deployed(&mut self, ctx: &mut Ctx, id: AttemptId) {
-        let local_copies: Vec<u64> =
+        let local_copies: Vec<(u32, u64)> =
             self.local_copies.get(&id.st).map(|c| c.iter().map(|c| c.0).collect()).unwrap_or_default();
         let Some(t) = self.task_mut(id) else { return };
         if t.phase != Phase::Deploying {
@@ -1238,7 +1271,8 @@ impl TaskExecutor {
             Some(r) => {
                 t.init_pending = 1;
                 ctx.probe(Probe::Subtask { phase: ProtocolPhase::Restoring, st: id.st, cp: r.cp });
-                if ctx.sc().flink.local_recovery && local_copies.contains(&r.cp) {
+                let own_job = r.files.first().is_some_and(|f| f.job == t.job);
+                if ctx.sc().flink.local_recovery && own_job && local_copies.contains(&(t.job, r.cp)) {
                     let c = &ctx.sc().cluster;
                     let d = r.bytes.saturating_mul(1_000_000) / c.local_bytes_per_s.max(1);
                     ctx.timer(d, Timer::Te(TeTimer::RestoredLocally { id }));

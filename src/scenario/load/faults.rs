@@ -5,7 +5,7 @@
 use super::schema::{HostList, RawFault};
 use super::{Cx, DAY_US, Res, closest};
 use crate::cluster::config::ClusterSpec;
-use crate::fault::{FaultAction, FaultSpec, FaultTrigger, HostRef, MessageKind, MessageRule};
+use crate::fault::{FaultAction, FaultSpec, FaultTrigger, HostRef, MessageKind, MessageRule, RestoreFrom};
 use crate::job::spec::JobSpec;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -15,7 +15,11 @@ use toml::Spanned;
 const FAULT_ACTIONS: &str = "one of kill-taskmanager = N, restart-taskmanager = N, fail-task = \"op[i]\", \
      lose-taskmanager-host = N, freeze-taskmanager = N (with duration = \"70s\"), stop-taskmanager = N, \
      partition = [[\"jobmanager\"], [\"tm-1\"]], lose-messages = \"<message kind>\", \
-     delay-messages = \"<message kind>\" (with delay = \"3s\"), rolling-update = \"10s\", kill-jobmanager = true";
+     delay-messages = \"<message kind>\" (with delay = \"3s\"), rolling-update = \"10s\", kill-jobmanager = true; or an operation: cancel-job = true, \
+     stop-with-savepoint = true, submit-job = \"savepoint\" | \"retained-checkpoint\" | \"nothing\"";
+
+/// The actions that are operations of the user rather than faults: only at a time.
+const OPERATIONS: &[&str] = &["cancel-job", "stop-with-savepoint", "submit-job"];
 
 impl Cx<'_> {
     pub(super) fn fault(
@@ -41,6 +45,9 @@ impl Cx<'_> {
             ("delay-messages", r.delay_messages.as_ref().map(Spanned::span)),
             ("rolling-update", r.rolling_update.as_ref().map(Spanned::span)),
             ("kill-jobmanager", r.kill_jobmanager.as_ref().map(Spanned::span)),
+            ("cancel-job", r.cancel_job.as_ref().map(Spanned::span)),
+            ("stop-with-savepoint", r.stop_with_savepoint.as_ref().map(Spanned::span)),
+            ("submit-job", r.submit_job.as_ref().map(Spanned::span)),
         ]
         .into_iter()
         .filter_map(|(name, span)| Some((name, span?)))
@@ -117,6 +124,13 @@ impl Cx<'_> {
                     return self.err(at.span(), "the fault is after the end of the run (duration + drain)");
                 }
                 FaultTrigger::At { at_us }
+            }
+            (_, _, _, _) if OPERATIONS.contains(&kind) && r.at.is_none() => {
+                return self.err_hint(
+                    f.span(),
+                    format!("`{kind}` is an operation of the user: it happens `at` a time"),
+                    "at = \"30s\"",
+                );
             }
             (None, Some(n), None, None) => {
                 if kind != "fail-task" {
@@ -307,6 +321,25 @@ impl Cx<'_> {
                 );
             }
             FaultAction::KillJobManager
+        } else if let Some(v) = r.cancel_job.as_ref().or(r.stop_with_savepoint.as_ref()) {
+            if !*v.get_ref() {
+                return self.err_hint(v.span(), format!("`{kind}` takes `true`"), "leave the [[fault]] out instead");
+            }
+            if kind == "cancel-job" { FaultAction::CancelJob } else { FaultAction::StopWithSavepoint }
+        } else if let Some(v) = &r.submit_job {
+            let from = match v.get_ref().as_str() {
+                "savepoint" => RestoreFrom::Savepoint,
+                "retained-checkpoint" => RestoreFrom::RetainedCheckpoint,
+                "nothing" => RestoreFrom::Nothing,
+                other => {
+                    return self.err_hint(
+                        v.span(),
+                        format!("unknown snapshot to submit from {other:?}"),
+                        "one of \"savepoint\" (the previous job's stop-with-savepoint), \"retained-checkpoint\" (its latest completed checkpoint, if retained), \"nothing\" (empty state, sources from the start)",
+                    );
+                }
+            };
+            FaultAction::SubmitJob(from)
         } else {
             return self.err_hint(f.span(), "a [[fault]] needs exactly one action", FAULT_ACTIONS);
         };

@@ -4,7 +4,7 @@
 
 use super::{Cx, DAY_US, MAX_PARALLELISM, Res, closest, parse_duration_us};
 use crate::cluster::config::{
-    CheckpointingMode, FailoverStrategy, FlinkConfig, HaKind, LoadBalanceMode, RestartStrategy,
+    CheckpointRetention, CheckpointingMode, FailoverStrategy, FlinkConfig, HaKind, LoadBalanceMode, RestartStrategy,
 };
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -126,6 +126,17 @@ impl Cx<'_> {
                         ),
                     }
                 }
+            }
+        };
+        let text = |key: &str| -> Res<Option<String>> {
+            match values.get(key) {
+                None => Ok(None),
+                Some(v) => match v.get_ref() {
+                    toml::Value::String(s) if !s.trim().is_empty() && s.len() <= 4096 => {
+                        Ok(Some(s.trim().trim_end_matches('/').to_string()))
+                    }
+                    _ => self.err(v.span(), format!("\"{key}\" takes a directory (a non-empty string)")),
+                },
             }
         };
         let checkpoint_interval_us = match values.get("execution.checkpointing.interval") {
@@ -334,6 +345,17 @@ impl Cx<'_> {
             },
             zk_session_timeout_us: positive("high-availability.zookeeper.client.session-timeout", 60_000_000)?,
             k8s_lease_duration_us: positive("high-availability.kubernetes.leader-election.lease-duration", 15_000_000)?,
+            checkpoint_retention: match choice(
+                "execution.checkpointing.externalized-checkpoint-retention",
+                "NO_EXTERNALIZED_CHECKPOINTS",
+                &["NO_EXTERNALIZED_CHECKPOINTS", "DELETE_ON_CANCELLATION", "RETAIN_ON_CANCELLATION"],
+            )? {
+                "DELETE_ON_CANCELLATION" => CheckpointRetention::DeleteOnCancellation,
+                "RETAIN_ON_CANCELLATION" => CheckpointRetention::RetainOnCancellation,
+                _ => CheckpointRetention::NoExternalizedCheckpoints,
+            },
+            checkpoint_dir: text("execution.checkpointing.dir")?,
+            savepoint_dir: text("execution.checkpointing.savepoint-dir")?,
             not_modelled,
         };
         let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
@@ -371,13 +393,8 @@ impl Cx<'_> {
 /// their effect for granted.
 pub const NOT_MODELLED: &[(&str, &str)] = &[
     (
-        "execution.checkpointing.dir",
-        "where checkpoints are written (<dir>/<job-id>/chk-<n>); here they go to the simulated checkpoint-storage host",
-    ),
-    ("execution.checkpointing.savepoint-dir", "where savepoints are written; savepoints are not simulated yet"),
-    (
         "execution.state-recovery.path",
-        "a savepoint or retained checkpoint to start the job from; here the job starts without state",
+        "a savepoint or retained checkpoint to start the job from; here the first job starts without state (a `submit-job` step with `from` restores a later one)",
     ),
     (
         "state.backend.type",
@@ -386,10 +403,6 @@ pub const NOT_MODELLED: &[(&str, &str)] = &[
     (
         "execution.checkpointing.incremental",
         "incremental checkpoints (rocksdb uploads only new files); here every checkpoint is full",
-    ),
-    (
-        "execution.checkpointing.externalized-checkpoint-retention",
-        "whether checkpoints are kept after a cancel; cancel is not simulated yet",
     ),
     (
         "execution.checkpointing.unaligned.enabled",
@@ -413,6 +426,9 @@ pub const FLINK_KEYS: &[&str] = &[
     "execution.checkpointing.timeout",
     "execution.checkpointing.min-pause",
     "execution.checkpointing.num-retained",
+    "execution.checkpointing.externalized-checkpoint-retention",
+    "execution.checkpointing.dir",
+    "execution.checkpointing.savepoint-dir",
     "execution.checkpointing.max-concurrent-checkpoints",
     "jobmanager.execution.failover-strategy",
     "restart-strategy.type",

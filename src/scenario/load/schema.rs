@@ -103,6 +103,13 @@ pub(super) struct RawFault {
     pub(super) delay_messages: Option<Spanned<String>>,
     pub(super) rolling_update: Option<Spanned<String>>,
     pub(super) kill_jobmanager: Option<Spanned<bool>>,
+    /// An operation of the user: `flink cancel`.
+    pub(super) cancel_job: Option<Spanned<bool>>,
+    /// An operation of the user: `flink stop` (stop-with-savepoint).
+    pub(super) stop_with_savepoint: Option<Spanned<bool>>,
+    /// An operation of the user: `flink run` of the same job again, restoring the previous job's
+    /// savepoint, its latest retained checkpoint, or nothing.
+    pub(super) submit_job: Option<Spanned<String>>,
     /// `freeze-taskmanager`: how long the process stays stopped.
     pub(super) duration: Option<Spanned<String>>,
     /// `partition`: cut only messages from the first set of hosts to the second.

@@ -1,7 +1,7 @@
 //! The loader's tests: defaults, values and errors of every table, each error at its position.
 
 use super::*;
-use crate::cluster::config::{FailoverStrategy, FlinkConfig, HaKind, RestartStrategy};
+use crate::cluster::config::{CheckpointRetention, FailoverStrategy, FlinkConfig, HaKind, RestartStrategy};
 use crate::fault::{FaultAction, FaultTrigger, HostRef, MessageKind, MessageRule};
 use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
 
@@ -506,4 +506,38 @@ fn failure_rate_restart_strategy_with_flinks_defaults() {
     )
     .expect_err("at least one");
     assert!(e.message.contains("max-failures-per-interval"), "{e}");
+}
+
+#[test]
+fn operations_and_checkpoint_retention() {
+    let f = flink_with("").expect("valid");
+    assert_eq!(f.checkpoint_retention, CheckpointRetention::NoExternalizedCheckpoints);
+    assert_eq!((f.checkpoint_dir.as_deref(), f.savepoint_dir.as_deref()), (None, None));
+    let f = flink_with(
+        "\"execution.checkpointing.externalized-checkpoint-retention\" = \"RETAIN_ON_CANCELLATION\"\n\"execution.checkpointing.dir\" = \"s3://b/c/\"",
+    )
+    .expect("valid");
+    assert_eq!(f.checkpoint_retention, CheckpointRetention::RetainOnCancellation);
+    assert_eq!(f.checkpoint_dir.as_deref(), Some("s3://b/c"));
+    assert!(flink_with("\"execution.checkpointing.externalized-checkpoint-retention\" = \"KEEP\"").is_err());
+    let sc = parse_str(
+        "m.toml",
+        &three_tms(
+            "[[fault]]\nat = \"5s\"\ncancel-job = true\n[[fault]]\nat = \"6s\"\nstop-with-savepoint = true\n[[fault]]\nat = \"7s\"\nsubmit-job = \"retained-checkpoint\"",
+        ),
+    )
+    .expect("valid");
+    let actions: Vec<FaultAction> = sc.faults.iter().map(|f| f.action.clone()).collect();
+    assert_eq!(
+        actions,
+        [
+            FaultAction::CancelJob,
+            FaultAction::StopWithSavepoint,
+            FaultAction::SubmitJob(crate::fault::RestoreFrom::RetainedCheckpoint)
+        ]
+    );
+    let e = parse_str("m.toml", &three_tms("[[fault]]\nat = \"7s\"\nsubmit-job = \"latest\"")).expect_err("unknown");
+    assert!(e.message.contains("unknown snapshot to submit from \"latest\""), "{e}");
+    let e = parse_str("m.toml", &three_tms("[[fault]]\nat-record = 3\ncancel-job = true")).expect_err("only at a time");
+    assert!(e.message.contains("`cancel-job` is an operation of the user"), "{e}");
 }
