@@ -351,6 +351,12 @@ pub enum Note {
     Warning {
         text: String,
     },
+    /// A new submission of the job starts (a new job id): from the snapshot `restore`, or from
+    /// nothing.
+    JobSubmitted {
+        job: u32,
+        restore: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -158,6 +158,7 @@ impl JobManager {
                 );
                 ctx.note(Note::JobOperation { job, text });
                 self.put_job_in_ha(ctx, None);
+                ctx.note(Note::JobSubmitted { job, restore: None });
                 self.submit_job(ctx, None);
             }
             (_, Some((of, cp, savepoint))) => {
@@ -193,6 +194,7 @@ impl JobManager {
                 let latest = CompletedMeta { id: cp, files, bytes };
                 self.put_job_in_ha(ctx, Some(&latest));
                 self.next_checkpoint_id = cp + 1;
+                ctx.note(Note::JobSubmitted { job: self.job, restore: Some(cp) });
                 self.submit_job(ctx, Some(latest));
             }
             None => {
