@@ -137,15 +137,7 @@ impl JobManager {
             // Flink. Its completion lets the stopped tasks commit it and finish.
             self.stop_savepoint = None;
             self.completed_savepoint = Some(cp);
-            self.last_checkpoint_done_us = now;
-            self.checkpoints_completed += 1;
-            self.checkpoint_stats.report_end(cp, now, Some(total), None);
-            ctx.note(Note::CheckpointCompleted {
-                cp,
-                bytes: total,
-                duration_us: now - p.triggered_at_us,
-                alignment_us: p.max_alignment_us,
-            });
+            self.count_completed(ctx, &p, total);
             let path = super::operations::snapshot_path(ctx, self.job, cp, true);
             let text = format!("savepoint {cp} completed ({}): {path}", bytesize::ByteSize(total).display().si());
             ctx.note(Note::JobOperation { job: self.job, text });
@@ -166,7 +158,6 @@ impl JobManager {
             let old = self.completed.pop_front().expect("longer than retained");
             ctx.send(HostId::STORAGE, Msg::DiscardCheckpoint { job: self.job, cp: old.id });
         }
-        self.checkpoints_completed += 1;
         self.consecutive_failed_checkpoints = 0;
         // dropSubsumedCheckpoints: older checkpoints still in flight can no longer complete.
         if !ctx.bugs().no_subsume_pending {
@@ -174,16 +165,23 @@ impl JobManager {
                 self.abort_oldest(ctx, AbortReason::Subsumed);
             }
         }
+        self.count_completed(ctx, &p, total);
+        ctx.probe(crate::fault::phase::Probe::Completed { cp });
+        self.notify_complete(ctx, cp);
+    }
+
+    /// A checkpoint or savepoint completed: counted, in the history and in the trace.
+    fn count_completed(&mut self, ctx: &mut Ctx, p: &PendingCheckpoint, total: u64) {
+        let now = ctx.now();
+        self.checkpoints_completed += 1;
         self.last_checkpoint_done_us = now;
-        self.checkpoint_stats.report_end(cp, now, Some(total), None);
+        self.checkpoint_stats.report_end(p.id, now, Some(total), None);
         ctx.note(Note::CheckpointCompleted {
-            cp,
+            cp: p.id,
             bytes: total,
             duration_us: now - p.triggered_at_us,
             alignment_us: p.max_alignment_us,
         });
-        ctx.probe(crate::fault::phase::Probe::Completed { cp });
-        self.notify_complete(ctx, cp);
     }
 
     /// notifyCheckpointComplete to every running task.
