@@ -185,6 +185,9 @@ impl OutputReport {
     fn why_unfinished(&self, facts: &RunFacts) -> String {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
         let mut why = match facts.job_status {
+            JobStatus::Failed if facts.restarts_exhausted && facts.last_failure == Some("unrecoverable") => {
+                "the job ended FAILED: a task threw a non-recoverable error (SuppressRestartsException), so no restart was tried".to_string()
+            }
             JobStatus::Failed if facts.restarts_exhausted => format!(
                 "the job ended FAILED: the restart strategy gave up after {} failover{}{}",
                 facts.failovers,

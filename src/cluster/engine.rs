@@ -780,7 +780,12 @@ impl<'a> World<'a> {
                     self.start_taskmanager(host, self.sc.cluster.taskmanager_start_delay_us);
                 }
             }
-            FaultAction::FailTask(r) => {
+            FaultAction::FailTask(r) | FaultAction::FailTaskUnrecoverable(r) => {
+                let cause = if matches!(action, FaultAction::FailTaskUnrecoverable(_)) {
+                    crate::trace::FailureCause::Unrecoverable
+                } else {
+                    crate::trace::FailureCause::TaskException
+                };
                 let st = self.graph.subtask_id(r);
                 // The fault lives in user code: it hits the newest running attempt of the subtask.
                 let victim = (0..self.tes.len())
@@ -791,7 +796,7 @@ impl<'a> World<'a> {
                     let host = te.host();
                     if self.net.condition(host) == HostCondition::Up {
                         let mut c = ctx!(self, host, i as u32);
-                        te.fail_task(&mut c, a, crate::trace::FailureCause::TaskException);
+                        te.fail_task(&mut c, a, cause);
                     }
                 }
             }

@@ -130,6 +130,9 @@ pub enum FaultAction {
     RestartTaskManager(u32),
     /// The subtask's current attempt throws an exception (once).
     FailTask(SubtaskRef),
+    /// The subtask's current attempt throws a `SuppressRestartsException` (a non-recoverable
+    /// error): the job fails at once, whatever the restart strategy.
+    FailTaskUnrecoverable(SubtaskRef),
     /// The TaskManager's host is gone (power loss, kernel panic): nothing is reset, messages to
     /// it vanish; only timeouts notice.
     LoseTaskManagerHost(u32),
@@ -238,6 +241,9 @@ impl FaultAction {
             FaultAction::KillTaskManager(tm) => format!("kill-taskmanager {tm}"),
             FaultAction::RestartTaskManager(tm) => format!("restart-taskmanager {tm}"),
             FaultAction::FailTask(st) => format!("fail-task {}", names(*st)),
+            FaultAction::FailTaskUnrecoverable(st) => {
+                format!("fail-task {} with SuppressRestartsException", names(*st))
+            }
             FaultAction::LoseTaskManagerHost(tm) => format!("lose-taskmanager-host {tm}"),
             FaultAction::FreezeTaskManager { tm, duration_us } => {
                 format!("freeze-taskmanager {tm} for {}", crate::sim::fmt_duration(*duration_us))
@@ -267,7 +273,7 @@ impl FaultAction {
         match self {
             FaultAction::KillTaskManager(_) | FaultAction::KillTaskManagerOf(_) => "kill-taskmanager",
             FaultAction::RestartTaskManager(_) => "restart-taskmanager",
-            FaultAction::FailTask(_) => "fail-task",
+            FaultAction::FailTask(_) | FaultAction::FailTaskUnrecoverable(_) => "fail-task",
             FaultAction::LoseTaskManagerHost(_) => "lose-taskmanager-host",
             FaultAction::FreezeTaskManager { .. } => "freeze-taskmanager",
             FaultAction::Partition { .. } => "partition",

@@ -566,6 +566,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                     "JobManager handles {failure}: failover #{} {}",
                     failover + 1,
                     match run.scenario.flink.restart_strategy {
+                        _ if f.cause == FailureCause::Unrecoverable => "does not restart (an unrecoverable failure)",
                         RestartStrategy::None => "does not restart (restart strategy none)",
                         RestartStrategy::FailureRate { .. } => "does not restart (failure rate exceeded)",
                         _ => "finds no restart left",
@@ -732,6 +733,7 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     };
     if f.exhausted {
         s.push_str(match run.scenario.flink.restart_strategy {
+            _ if f.cause == FailureCause::Unrecoverable => "; unrecoverable, no restart asked for: job fails",
             RestartStrategy::None => "; restart strategy none: job fails",
             RestartStrategy::FailureRate { .. } => "; failure rate exceeded: job fails",
             _ => "; restart strategy exhausted: job fails",

@@ -82,12 +82,18 @@ pub enum FailureCause {
     UnexpectedTransition { from: ExecutionState, to: ExecutionState },
     /// A file of the checkpoint to restore was no longer in storage.
     RestoreFailed,
+    /// The user code threw an error Flink classifies as non-recoverable
+    /// (`SuppressRestartsException`): the job fails without consulting the restart strategy.
+    Unrecoverable,
 }
 
 impl FailureCause {
     pub fn describe(&self) -> String {
         match *self {
             FailureCause::TaskException => "java.lang.RuntimeException: injected failure".into(),
+            FailureCause::Unrecoverable => {
+                "org.apache.flink.runtime.execution.SuppressRestartsException: Unrecoverable failure. This suppresses job restarts.".into()
+            }
             FailureCause::ConnectionLost { remote_tm } => {
                 format!(
                     "RemoteTransportException: Connection unexpectedly closed by remote task manager tm-{remote_tm}"
@@ -152,6 +158,7 @@ impl FailureCause {
     pub fn tag(&self) -> &'static str {
         match self {
             FailureCause::TaskException => "task-exception",
+            FailureCause::Unrecoverable => "unrecoverable",
             FailureCause::ConnectionLost { .. } => "connection-lost",
             FailureCause::TaskManagerLost { detection, .. } => match detection {
                 Detection::HeartbeatRpcFailures(_) => "heartbeat-rpc-failures",

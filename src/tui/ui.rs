@@ -756,6 +756,7 @@ pub fn note_text(app: &App, note: &Note) -> String {
 fn noticed(cause: FailureCause) -> String {
     match cause {
         FailureCause::TaskException => "threw an exception".into(),
+        FailureCause::Unrecoverable => "threw a SuppressRestartsException".into(),
         FailureCause::ConnectionLost { remote_tm } => format!("lost connection to tm-{remote_tm}"),
         FailureCause::TaskManagerLost { tm, detection } => {
             format!("was on tm-{tm}, lost by the JobManager ({})", detection.describe())

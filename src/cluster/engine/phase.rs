@@ -55,16 +55,20 @@ impl World<'_> {
                 named_tms(rule.from.iter().chain(&rule.to))
             }
             FaultAction::FailTask(_)
+            | FaultAction::FailTaskUnrecoverable(_)
             | FaultAction::RollingUpdate { .. }
             | FaultAction::KillJobManager
             | FaultAction::CancelJob
             | FaultAction::StopWithSavepoint
             | FaultAction::SubmitJob(_) => Vec::new(),
         };
-        let job_wide =
-            tms.is_empty() && !matches!(spec.action, FaultAction::FailTask(_) | FaultAction::KillTaskManagerOf(_));
+        let job_wide = tms.is_empty()
+            && !matches!(
+                spec.action,
+                FaultAction::FailTask(_) | FaultAction::FailTaskUnrecoverable(_) | FaultAction::KillTaskManagerOf(_)
+            );
         let mut tasks: Vec<SubtaskId> = Vec::new();
-        if let FaultAction::FailTask(r) = &spec.action {
+        if let FaultAction::FailTask(r) | FaultAction::FailTaskUnrecoverable(r) = &spec.action {
             tasks.push(self.graph.subtask_id(*r));
         }
         for h in &view.hosts {

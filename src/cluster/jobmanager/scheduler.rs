@@ -218,7 +218,13 @@ impl JobManager {
         let f = self.failovers.len();
         let now = ctx.now();
         self.abort_pending(ctx, AbortReason::JobFailover);
-        let decision = self.restart.notify_failure(now, &mut self.rng_restart);
+        // ExecutionFailureHandler: a non-recoverable error (ThrowableClassifier: a
+        // SuppressRestartsException) fails the job without asking the restart strategy.
+        let decision = if cause == FailureCause::Unrecoverable {
+            RestartDecision::Exhausted
+        } else {
+            self.restart.notify_failure(now, &mut self.rng_restart)
+        };
         self.failovers.push(FailoverReport {
             failed_at_us,
             detected_at_us: now,
@@ -242,6 +248,9 @@ impl JobManager {
             RestartDecision::Exhausted => {
                 // ExecutionFailureHandler: "Recovery is suppressed by <strategy>".
                 let reason = match ctx.sc().flink.restart_strategy {
+                    _ if cause == FailureCause::Unrecoverable => {
+                        "the failure is unrecoverable (SuppressRestartsException): Flink fails the job without asking the restart strategy".to_string()
+                    }
                     RestartStrategy::None if ctx.sc().flink.checkpoint_interval_us.is_none() => {
                         "restart strategy none (the default without checkpointing) suppresses recovery".to_string()
                     }

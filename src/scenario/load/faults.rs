@@ -69,7 +69,8 @@ impl Cx<'_> {
         // Options that belong to some actions only.
         // (option, where it is set, the actions it belongs to)
         type Owned<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
-        let options: [Owned; 8] = [
+        let options: [Owned; 9] = [
+            ("suppress-restarts", r.suppress_restarts.as_ref().map(Spanned::span), &["fail-task"]),
             ("duration", r.duration.as_ref().map(Spanned::span), &["freeze-taskmanager"]),
             ("one-way", r.one_way.as_ref().map(Spanned::span), &["partition"]),
             ("heal-at", r.heal_at.as_ref().map(Spanned::span), &["partition"]),
@@ -276,7 +277,19 @@ impl Cx<'_> {
         } else if let Some(v) = &r.restart_taskmanager {
             FaultAction::RestartTaskManager(tm(v)?)
         } else if let Some(v) = &r.fail_task {
-            FaultAction::FailTask(self.subtask_ref(v, job)?)
+            match &r.suppress_restarts {
+                Some(s) if *s.get_ref() => {
+                    if r.at.is_none() {
+                        return self.err_hint(
+                            s.span(),
+                            "`suppress-restarts` goes with a `fail-task` that happens `at` a time",
+                            "at = \"10s\"",
+                        );
+                    }
+                    FaultAction::FailTaskUnrecoverable(self.subtask_ref(v, job)?)
+                }
+                _ => FaultAction::FailTask(self.subtask_ref(v, job)?),
+            }
         } else if let Some(v) = &r.lose_taskmanager_host {
             FaultAction::LoseTaskManagerHost(tm(v)?)
         } else if let Some(v) = &r.freeze_taskmanager {

@@ -82,6 +82,8 @@ pub(super) struct RawFault {
     pub(super) at: Option<Spanned<String>>,
     pub(super) at_record: Option<Spanned<u64>>,
     pub(super) poison: Option<Spanned<bool>>,
+    /// `fail-task`: the exception is a `SuppressRestartsException` (no restart).
+    pub(super) suppress_restarts: Option<Spanned<bool>>,
     /// `at-phase`: the checkpoint-protocol phase of `subtask` that fires the fault, of
     /// `checkpoint` (if set), the first time at or after `after`.
     pub(super) at_phase: Option<Spanned<String>>,

@@ -536,6 +536,13 @@ fn operations_and_checkpoint_retention() {
             FaultAction::SubmitJob(crate::fault::RestoreFrom::RetainedCheckpoint)
         ]
     );
+    let sc =
+        parse_str("m.toml", &three_tms("[[fault]]\nat = \"1s\"\nfail-task = \"count[0]\"\nsuppress-restarts = true"))
+            .expect("valid");
+    assert!(matches!(sc.faults[0].action, FaultAction::FailTaskUnrecoverable(_)));
+    let e = parse_str("m.toml", &three_tms("[[fault]]\nat = \"7s\"\nkill-taskmanager = 1\nsuppress-restarts = true"))
+        .expect_err("fail-task only");
+    assert!(e.message.contains("`suppress-restarts` is only for fail-task"), "{e}");
     let e = parse_str("m.toml", &three_tms("[[fault]]\nat = \"7s\"\nsubmit-job = \"latest\"")).expect_err("unknown");
     assert!(e.message.contains("unknown snapshot to submit from \"latest\""), "{e}");
     let e = parse_str("m.toml", &three_tms("[[fault]]\nat-record = 3\ncancel-job = true")).expect_err("only at a time");
