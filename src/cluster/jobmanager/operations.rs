@@ -40,15 +40,19 @@ pub fn job_id(seed: u64, job: u32) -> String {
     format!("{a:016x}{b:016x}")
 }
 
+/// The directory of `job`'s checkpoints: `<execution.checkpointing.dir>/<job-id>`.
+fn checkpoint_dir(ctx: &Ctx, job: u32) -> String {
+    let dir = ctx.sc().flink.checkpoint_dir.as_deref().unwrap_or("<execution.checkpointing.dir>");
+    format!("{dir}/{}", job_id(ctx.sc().seed, job))
+}
+
 /// Where a snapshot of `job` lives, as a path under the configured directories.
 pub fn snapshot_path(ctx: &Ctx, job: u32, cp: u64, savepoint: bool) -> String {
-    let id = job_id(ctx.sc().seed, job);
     if savepoint {
         let dir = ctx.sc().flink.savepoint_dir.as_deref().unwrap_or("<execution.checkpointing.savepoint-dir>");
-        format!("{dir}/savepoint-{}-{cp:012x}", &id[..6])
+        format!("{dir}/savepoint-{}-{cp:012x}", &job_id(ctx.sc().seed, job)[..6])
     } else {
-        let dir = ctx.sc().flink.checkpoint_dir.as_deref().unwrap_or("<execution.checkpointing.dir>");
-        format!("{dir}/{id}/chk-{cp}")
+        format!("{}/chk-{cp}", checkpoint_dir(ctx, job))
     }
 }
 
@@ -252,8 +256,7 @@ impl JobManager {
         let ids: Vec<u64> = self.completed.iter().map(|c| c.id).collect();
         if !ids.is_empty() {
             let list = ids.iter().map(|c| format!("chk-{c}")).collect::<Vec<_>>().join(", ");
-            let dir = snapshot_path(ctx, self.job, ids[ids.len() - 1], false);
-            let dir = dir.rsplit_once('/').map_or(dir.clone(), |(d, _)| d.to_string());
+            let dir = checkpoint_dir(ctx, self.job);
             let text = if keep {
                 format!(
                     "the job is {}: {list} in {dir} retained (externalized-checkpoint-retention {})",
@@ -272,16 +275,15 @@ impl JobManager {
             };
             ctx.note(Note::JobOperation { job: self.job, text });
         }
-        self.ended.push(super::operations::EndedJob {
+        self.ended.push(EndedJob {
             job: self.job,
             status,
             latest_checkpoint: ids.last().copied(),
             savepoint: self.completed_savepoint,
         });
         self.completed_savepoint = None;
-        if let Some(from) = self.deferred_submit.take() {
+        if self.deferred_submit.is_some() {
             // Not from inside the status change: the submission runs as the next event.
-            self.deferred_submit = Some(from);
             ctx.timer(0, Timer::Jm(JmTimer::DeferredSubmit));
         }
     }
