@@ -195,6 +195,7 @@ impl OutputReport {
                 facts.last_failure.map(|c| format!(" (the last for {c})")).unwrap_or_default()
             ),
             JobStatus::Failed => "the job ended FAILED".to_string(),
+            JobStatus::Canceled => "the user cancelled the job (CANCELED)".to_string(),
             JobStatus::Lost => "the JobManager died without high availability: the job is LOST".to_string(),
             JobStatus::Suspended => "the job was SUSPENDED waiting for a new JobManager leader".to_string(),
             other => match facts.budget_stop {
@@ -222,7 +223,7 @@ impl OutputReport {
                     p.records
                 )
             }
-            Some(true) if !matches!(facts.job_status, JobStatus::Failed | JobStatus::Lost) => {
+            Some(true) if !matches!(facts.job_status, JobStatus::Failed | JobStatus::Lost | JobStatus::Canceled) => {
                 why += "; the fault-free reference simulation finished: the faults and their recovery took longer than the run's time limit"
             }
             _ => {}

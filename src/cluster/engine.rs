@@ -302,7 +302,8 @@ impl<'a> World<'a> {
     /// The run is over: the job is globally terminal or the time limit passed.
     pub fn is_over(&self) -> bool {
         self.stopped
-            || (self.submissions_left == 0 && self.jm.as_ref().is_some_and(|j| j.job_status().is_globally_terminal()))
+            || (self.submissions_left == 0
+                && self.jm.as_ref().is_some_and(|j| j.job_status().is_globally_terminal() && !j.awaits_submission()))
     }
 
     /// What an observer sees of the world now (the replay's views). Reads every process;

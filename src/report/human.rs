@@ -856,7 +856,7 @@ pub fn summary(run: &Run, out: &mut String) {
         fmt_time(o.end_us),
         match o.job_status {
             JobStatus::Finished => "",
-            JobStatus::Failed | JobStatus::Lost => " — the job did not finish",
+            JobStatus::Failed | JobStatus::Lost | JobStatus::Canceled => " — the job did not finish",
             _ if o.budget_stop.is_some() => " — the run stopped at its budget (see below)",
             _ => " — the job did not finish before the run's time limit",
         },
@@ -877,11 +877,11 @@ pub fn summary(run: &Run, out: &mut String) {
         let what = action.describe(&|x| run.graph.subtask_ref_name(x));
         let _ = writeln!(out, "  network: {hits} message{} {verb} by `{what}`", if hits == 1 { "" } else { "s" });
     }
-    // Records not committed when the run ended: a job that ended FAILED or LOST will never
+    // Records not committed when the run ended: a job that ended FAILED, CANCELED or LOST will never
     // commit them; one still running or restarting at the time limit had not yet.
     let uncommitted = match o.job_status {
         JobStatus::Finished => "not committed".to_string(),
-        JobStatus::Failed | JobStatus::Lost => {
+        JobStatus::Failed | JobStatus::Lost | JobStatus::Canceled => {
             format!("never committed (the job is {})", o.job_status.name())
         }
         other => format!("not committed when the run stopped (the job was still {})", other.name()),

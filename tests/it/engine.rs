@@ -720,3 +720,28 @@ fn the_checkpoint_history_shows_alignment_and_processing_during_uploads() {
     // Per-subtask details for the latest ten only (web.checkpoints.history).
     assert_eq!(h.iter().filter(|c| !c.tasks.is_empty()).count(), 10.min(h.len()));
 }
+
+/// A submission while the job still runs waits for its end (one job at a time), and the run
+/// goes on for it: cancelled at 10.5 s, the job submitted at 8 s starts from the retained chk-10.
+#[test]
+fn a_submission_while_the_job_runs_waits_for_its_end() {
+    let text = std::fs::read_to_string("scenarios/resubmit-from-retained-checkpoint.toml")
+        .expect("bundled scenario")
+        .replace("at = \"15s\"", "at = \"8s\"");
+    let sc = recoverysim::scenario::parse_str("deferred.toml", &text).expect("valid scenario");
+    let run = simulate(&sc);
+    let waited = run.outcome.notes.iter().find_map(|e| match &e.note {
+        Note::JobOperation { text, .. } if text.contains("waits until this job has ended") => Some(e.at_us),
+        _ => None,
+    });
+    assert_eq!(waited, Some(8_000_000));
+    let submitted = run.outcome.notes.iter().find_map(|e| match e.note {
+        Note::JobSubmitted { job: 1, restore } => Some((e.at_us, restore)),
+        _ => None,
+    });
+    let (at, restore) = submitted.expect("the waiting submission went ahead");
+    assert!(at >= 10_500_000 && at < 11_000_000, "right after the cancel: {at}");
+    assert_eq!(restore, Some(10));
+    assert_eq!(run.outcome.job_status, JobStatus::Finished);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce);
+}

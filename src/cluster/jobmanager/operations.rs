@@ -288,6 +288,11 @@ impl JobManager {
         }
     }
 
+    /// A submission waits for the current job's end: the run is not over when it ends.
+    pub fn awaits_submission(&self) -> bool {
+        self.deferred_submit.is_some()
+    }
+
     pub(super) fn on_deferred_submit(&mut self, ctx: &mut Ctx) {
         if let Some(from) = self.deferred_submit.take() {
             self.submit_new_job(ctx, from);
