@@ -289,11 +289,51 @@ fn flink_keys_not_modelled_are_accepted_and_listed_with_their_effect() {
     for (key, _) in recoverysim::scenario::load::NOT_MODELLED {
         assert!(!recoverysim::scenario::load::FLINK_KEYS.contains(key), "{key} is either modelled or not");
     }
-    // A key Flink does not have is still refused.
-    text = GOOD.replacen("[flink]\n", "[flink]\n\"state.backend.tpye\" = \"rocksdb\"\n", 1);
-    let out = run_text("unknown-key", &text);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown Flink configuration key"));
+    // The keys of the config.yaml Flink's distribution ships load too, each listed (in their
+    // flat form; `--flink-conf` is what reads the YAML file itself).
+    let shipped = [
+        ("jobmanager.rpc.address", "\"localhost\""),
+        ("jobmanager.rpc.port", "6123"),
+        ("jobmanager.bind-host", "\"localhost\""),
+        ("jobmanager.memory.process.size", "\"1600m\""),
+        ("taskmanager.bind-host", "\"localhost\""),
+        ("taskmanager.host", "\"localhost\""),
+        ("taskmanager.memory.process.size", "\"1728m\""),
+        ("taskmanager.numberOfTaskSlots", "1"),
+        ("rest.address", "\"localhost\""),
+        ("rest.bind-address", "\"localhost\""),
+        ("env.java.opts.all", "\"--add-exports=java.base/sun.net.util=ALL-UNNAMED\""),
+        ("metrics.reporter.prom.factory.class", "\"org.apache.flink.metrics.prometheus.PrometheusReporterFactory\""),
+        ("taskmanager.network.memory.fraction", "0.1"),
+        ("state.backend.rocksdb.localdir", "\"/tmp/rocksdb\""),
+    ];
+    let lines: String = shipped.iter().map(|(k, v)| format!("\"{k}\" = {v}\n")).collect();
+    text = GOOD.replacen("[flink]\n", &format!("[flink]\n{lines}"), 1);
+    let out = run_text("shipped-keys", &text);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for (k, _) in shipped {
+        assert!(stdout.contains(&format!("NOT MODELLED (accepted, no effect): \"{k}\"")), "{k} not listed: {stdout}");
+    }
+    // Deprecated names Flink still reads act like the current ones.
+    text = GOOD.replacen("[flink]\n", "[flink]\n\"state.checkpoints.dir\" = \"s3://bucket/checkpoints\"\n", 1);
+    let out = run_text("deprecated-dir", &text);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("NOT MODELLED"));
+    // A near miss of a key recoverysim reads (or lists) is a typo, and a key Flink does not have
+    // is refused.
+    for (bad, hint) in [
+        ("state.backend.tpye", "did you mean \"state.backend.type\"?"),
+        ("heartbeat.intervall", "did you mean \"heartbeat.interval\"?"),
+        ("foo.bar", "not one of Flink's configuration keys"),
+    ] {
+        text = GOOD.replacen("[flink]\n", &format!("[flink]\n\"{bad}\" = \"1s\"\n"), 1);
+        let out = run_text("unknown-key", &text);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains(&format!("unknown Flink configuration key \"{bad}\"")), "{stderr}");
+        assert!(stderr.contains(hint), "{bad}: {stderr}");
+    }
 }
 
 /// `run --checkpoints`: the JobManager's checkpoint history and the answer to "does taking a

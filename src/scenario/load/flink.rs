@@ -18,44 +18,53 @@ impl Cx<'_> {
         let mut values: BTreeMap<&str, &Spanned<toml::Value>> = BTreeMap::new();
         let mut not_modelled = Vec::new();
         for (k, v) in table {
-            if not_modelled_effect(k.get_ref()).is_some() {
+            let key = k.get_ref().as_str();
+            if FLINK_KEYS.contains(&key) {
+                values.insert(key, v);
+                continue;
+            }
+            // A near miss of a key the simulator reads is a typo, not a key to ignore: Flink
+            // would ignore it silently, and the scenario would not test what its author meant.
+            let known: Vec<&str> = FLINK_KEYS.iter().chain(NOT_MODELLED.iter().map(|(k, _)| k)).copied().collect();
+            let typo = if not_modelled_effect_exact(key).is_some() { None } else { closest(key, &known) };
+            if typo.is_none() && !matches!(v.get_ref(), toml::Value::Table(_)) && not_modelled_effect(key).is_some() {
                 not_modelled.push((k.get_ref().clone(), v.get_ref().to_string()));
                 continue;
             }
-            if !FLINK_KEYS.contains(&k.get_ref().as_str()) {
-                // An unquoted dotted key is a nested table to TOML: rebuild the dotted name.
-                if let toml::Value::Table(t) = v.get_ref() {
-                    let mut path = vec![k.get_ref().clone()];
-                    let mut cur = t;
-                    let mut leaf = None;
-                    while cur.len() == 1 {
-                        // Cannot fail: the loop runs while `cur` holds exactly one entry.
-                        let (name, value) = cur.iter().next().expect("one entry");
-                        path.push(name.clone());
-                        match value {
-                            toml::Value::Table(inner) => cur = inner,
-                            other => {
-                                leaf = Some(other.to_string());
-                                break;
-                            }
+            // An unquoted dotted key is a nested table to TOML: rebuild the dotted name.
+            if let toml::Value::Table(t) = v.get_ref() {
+                let mut path = vec![k.get_ref().clone()];
+                let mut cur = t;
+                let mut leaf = None;
+                while cur.len() == 1 {
+                    // Cannot fail: the loop runs while `cur` holds exactly one entry.
+                    let (name, value) = cur.iter().next().expect("one entry");
+                    path.push(name.clone());
+                    match value {
+                        toml::Value::Table(inner) => cur = inner,
+                        other => {
+                            leaf = Some(other.to_string());
+                            break;
                         }
                     }
-                    let dotted = path.join(".");
-                    if let Some(value) = leaf.filter(|_| FLINK_KEYS.contains(&dotted.as_str()) || path.len() > 1) {
-                        return self.err_hint(
-                            k.span(),
-                            format!("`{dotted}` is read as nested TOML tables, not as the Flink key \"{dotted}\""),
-                            format!("quote the key: \"{dotted}\" = {value}"),
-                        );
-                    }
                 }
-                let hint = match closest(k.get_ref(), FLINK_KEYS) {
-                    Some(c) => format!("did you mean \"{c}\"?"),
-                    None => "recoverysim knows these Flink keys: ".to_string() + &FLINK_KEYS.join(", "),
-                };
-                return self.err_hint(k.span(), format!("unknown Flink configuration key \"{}\"", k.get_ref()), hint);
+                let dotted = path.join(".");
+                if let Some(value) = leaf.filter(|_| FLINK_KEYS.contains(&dotted.as_str()) || path.len() > 1) {
+                    return self.err_hint(
+                        k.span(),
+                        format!("`{dotted}` is read as nested TOML tables, not as the Flink key \"{dotted}\""),
+                        format!("quote the key: \"{dotted}\" = {value}"),
+                    );
+                }
             }
-            values.insert(k.get_ref().as_str(), v);
+            let hint = match typo {
+                Some(c) => format!("did you mean \"{c}\"?"),
+                None => format!(
+                    "not one of Flink's configuration keys; recoverysim models these: {} (and accepts Flink's other keys, listed as not modelled)",
+                    FLINK_KEYS.join(", ")
+                ),
+            };
+            return self.err_hint(k.span(), format!("unknown Flink configuration key \"{key}\""), hint);
         }
         let dur = |key: &str, default: u64| -> Res<u64> {
             match values.get(key) {
@@ -270,17 +279,24 @@ impl Cx<'_> {
             );
         }
         // A deprecated key Flink still reads: the one set, or the current name if neither is.
-        let aliased = |key: &'static str, old: &'static str| -> Res<&'static str> {
-            match (values.get(key), values.get(old)) {
-                (Some(_), Some(v)) => self.err_hint(
-                    v.span(),
-                    format!("\"{old}\" is the deprecated name of \"{key}\"; set only one of them"),
+        let aliased_any = |key: &'static str, olds: &[&'static str]| -> Res<&'static str> {
+            let set: Vec<&'static str> =
+                std::iter::once(key).chain(olds.iter().copied()).filter(|k| values.contains_key(k)).collect();
+            match set.as_slice() {
+                [] => Ok(key),
+                [one] => Ok(one),
+                [first, second, ..] => self.err_hint(
+                    values[second].span(),
+                    if *first == key {
+                        format!("\"{second}\" is the deprecated name of \"{key}\"; set only one of them")
+                    } else {
+                        format!("\"{second}\" and \"{first}\" are deprecated names of \"{key}\"; set only one of them")
+                    },
                     format!("keep \"{key}\""),
                 ),
-                (None, Some(_)) => Ok(old),
-                _ => Ok(key),
             }
         };
+        let aliased = |key: &'static str, old: &'static str| aliased_any(key, &[old]);
         // A duration that must be at least 1ms (a timeout of 0 would fail everything at once).
         let positive = |key: &str, default: u64| -> Res<u64> {
             let us = dur(key, default)?;
@@ -324,7 +340,10 @@ impl Cx<'_> {
             heartbeat_timeout_us,
             heartbeat_rpc_failure_threshold: (threshold > 0).then_some(threshold as u32),
             slot_request_timeout_us,
-            local_recovery: boolean("execution.state-recovery.from-local", false)?,
+            local_recovery: boolean(
+                aliased("execution.state-recovery.from-local", "state.backend.local-recovery")?,
+                false,
+            )?,
             load_balance: match choice("taskmanager.load-balance.mode", "NONE", &["NONE", "SLOTS"])? {
                 "SLOTS" => LoadBalanceMode::Slots,
                 _ => LoadBalanceMode::None,
@@ -354,8 +373,11 @@ impl Cx<'_> {
                 "RETAIN_ON_CANCELLATION" => CheckpointRetention::RetainOnCancellation,
                 _ => CheckpointRetention::NoExternalizedCheckpoints,
             },
-            checkpoint_dir: text("execution.checkpointing.dir")?,
-            savepoint_dir: text("execution.checkpointing.savepoint-dir")?,
+            checkpoint_dir: text(aliased_any(
+                "execution.checkpointing.dir",
+                &["state.checkpoints.dir", "state.backend.fs.checkpointdir"],
+            )?)?,
+            savepoint_dir: text(aliased("execution.checkpointing.savepoint-dir", "state.savepoints.dir")?)?,
             not_modelled,
         };
         let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
@@ -412,10 +434,108 @@ pub const NOT_MODELLED: &[(&str, &str)] = &[
         "execution.checkpointing.aligned-checkpoint-timeout",
         "switching from aligned to unaligned checkpoints after this long; here checkpoints stay aligned",
     ),
+    ("taskmanager.numberOfTaskSlots", "slots per TaskManager; here `[cluster] slots-per-taskmanager`"),
+    ("jobmanager.rpc.address", "where the JobManager listens; here it is the host `jobmanager`"),
+    ("jobmanager.rpc.port", "the JobManager's RPC port; the simulated network has no ports"),
+    ("jobmanager.bind-host", "the JobManager's bind address; the simulated network has no addresses"),
+    ("taskmanager.bind-host", "the TaskManager's bind address; the simulated network has no addresses"),
+    ("taskmanager.host", "the TaskManager's address; the simulated network has no addresses"),
+    ("rest.address", "the REST endpoint's address; nothing in the simulation talks to it"),
+    ("rest.port", "the REST endpoint's port; nothing in the simulation talks to it"),
+    ("rest.bind-address", "the REST endpoint's bind address; nothing in the simulation talks to it"),
+    (
+        "taskmanager.memory.process.size",
+        "the TaskManager process's total memory; here memory is not a resource (only state sizes are modelled)",
+    ),
+    ("jobmanager.memory.process.size", "the JobManager process's total memory; here memory is not a resource"),
+    (
+        "execution.checkpointing.storage",
+        "where checkpoints are stored (jobmanager or filesystem); here always the checkpoint directory's storage service",
+    ),
+    ("state.checkpoint-storage", "deprecated name of execution.checkpointing.storage: not modelled"),
+    ("execution.buffer-timeout.interval", "how often output buffers are flushed; here each record is sent at once"),
+    (
+        "execution.checkpointing.unaligned.max-subtasks-per-channel-state-file",
+        "how unaligned channel state is packed into files; here checkpoints are aligned",
+    ),
+    ("high-availability.storageDir", "where HA metadata is written; here the HA store is a simulated service"),
+    ("high-availability.cluster-id", "the HA namespace of this cluster; one cluster is simulated"),
+    ("high-availability.zookeeper.quorum", "the ZooKeeper servers; here the HA store is a simulated service"),
+    ("jobmanager.scheduler", "the scheduler (default or adaptive); here Flink's default scheduler"),
+    ("env.java.opts.all", "JVM options; no JVM is started"),
+    ("state.backend.incremental", "deprecated name of execution.checkpointing.incremental: not modelled"),
+    ("execution.savepoint.path", "deprecated name of execution.state-recovery.path: not modelled"),
 ];
 
-/// What a Flink key the simulator does not model would change, if it is one.
+/// Families of Flink's keys (by prefix) the simulator does not model, with what they change in
+/// Flink. A key of Flink's that neither `FLINK_KEYS` nor `NOT_MODELLED` names falls into one of
+/// these (Flink's option classes: `TaskManagerOptions`, `NettyShuffleEnvironmentOptions`,
+/// `RocksDBOptions`, `MetricOptions`, `SecurityOptions`, `RestOptions`, …), so a configuration
+/// written for a real cluster loads.
+pub const NOT_MODELLED_FAMILIES: &[(&str, &str)] = &[
+    ("taskmanager.memory.", "TaskManager memory sizes; here memory is not a resource (only state sizes are modelled)"),
+    ("jobmanager.memory.", "JobManager memory sizes; here memory is not a resource"),
+    (
+        "taskmanager.network.",
+        "network buffers and flow-control tuning; here a channel holds `[cluster] channel-capacity` records",
+    ),
+    ("taskmanager.", "a TaskManager setting recoverysim does not model (slots and start-up come from `[cluster]`)"),
+    ("jobmanager.", "a JobManager setting recoverysim does not model"),
+    ("state.backend.rocksdb.", "RocksDB tuning; here state is held as by the heap backend"),
+    ("state.", "a state backend setting recoverysim does not model; here state is held as by the heap backend"),
+    ("execution.checkpointing.", "a checkpointing setting recoverysim does not model"),
+    ("execution.", "an execution setting recoverysim does not model"),
+    ("pipeline.", "a pipeline setting recoverysim does not model (the job comes from `[job]`)"),
+    ("restart-strategy.", "a restart-strategy setting recoverysim does not model"),
+    (
+        "high-availability.",
+        "a high-availability setting recoverysim does not model (only the leader hand-over timing is)",
+    ),
+    ("heartbeat.", "a heartbeat setting recoverysim does not model"),
+    ("cluster.", "cluster-wide tuning (evenly-spread-out slots, thread pools, shutdown) recoverysim does not model"),
+    ("slot.", "a slot setting recoverysim does not model"),
+    ("resourcemanager.", "a ResourceManager setting recoverysim does not model"),
+    ("pekko.", "RPC framework tuning; here RPCs are messages over the simulated network"),
+    ("akka.", "RPC framework tuning (deprecated name); here RPCs are messages over the simulated network"),
+    ("rest.", "the REST endpoint; nothing in the simulation talks to it"),
+    ("web.", "the Web UI; nothing in the simulation uses it"),
+    ("metrics.", "metric reporters; the simulation reports its own figures"),
+    ("security.", "security (Kerberos, SSL); the simulated network has no security layer"),
+    ("kubernetes.", "Kubernetes deployment settings; here TaskManager pods are `[cluster]` hosts"),
+    ("yarn.", "YARN deployment settings; here TaskManagers are `[cluster]` hosts"),
+    ("blob.", "the BLOB server (jars and large RPC payloads); not modelled"),
+    ("io.", "local I/O directories; not modelled"),
+    ("env.", "the start scripts' environment (Java options, log directory); no process is started"),
+    ("classloader.", "user-code class loading; the simulated job has no user code"),
+    ("fs.", "file-system plugins; checkpoint storage is a simulated service"),
+    ("s3.", "S3 file-system settings; checkpoint storage is a simulated service"),
+    ("table.", "Table API / SQL settings; the simulated job is a DataStream job"),
+    ("python.", "PyFlink settings; the simulated job is a DataStream job"),
+    ("historyserver.", "the HistoryServer; not modelled"),
+    ("sql-gateway.", "the SQL Gateway; not modelled"),
+    ("parallelism.", "a parallelism setting recoverysim does not model"),
+    ("scheduler-mode", "the reactive scheduler mode; here the default scheduler"),
+    ("jobstore.", "the Dispatcher's archive of finished jobs; not modelled"),
+    ("historyserver", "the HistoryServer; not modelled"),
+    ("client.", "the command-line client; not modelled"),
+    ("deployment.", "deployment settings; not modelled"),
+    ("queryable-state.", "queryable state; not modelled"),
+    ("process.", "working directories; not modelled"),
+    ("local.", "local execution; not modelled"),
+    ("plugin.", "plugin loading; not modelled"),
+    ("execution.target", "where the job is deployed; here the simulated cluster"),
+];
+
+/// What a Flink key the simulator does not model would change: its own entry in
+/// `NOT_MODELLED`, else its family's in `NOT_MODELLED_FAMILIES`; `None` for a key that is not
+/// one of Flink's.
 pub fn not_modelled_effect(key: &str) -> Option<&'static str> {
+    not_modelled_effect_exact(key)
+        .or_else(|| NOT_MODELLED_FAMILIES.iter().find(|(prefix, _)| key.starts_with(prefix)).map(|(_, why)| *why))
+}
+
+/// The entry of `NOT_MODELLED` for exactly this key.
+fn not_modelled_effect_exact(key: &str) -> Option<&'static str> {
     NOT_MODELLED.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
 }
 
@@ -457,6 +577,10 @@ pub const FLINK_KEYS: &[&str] = &[
     "high-availability.zookeeper.client.session-timeout",
     "high-availability.kubernetes.leader-election.lease-duration",
     "execution.state-recovery.from-local",
+    "state.backend.local-recovery",
+    "state.checkpoints.dir",
+    "state.backend.fs.checkpointdir",
+    "state.savepoints.dir",
     "taskmanager.load-balance.mode",
     "pipeline.operator-chaining.enabled",
     "pipeline.max-parallelism",
