@@ -16,7 +16,7 @@ pub enum Verdict {
     /// Both, or results no exactly-once run can commit (keyed counts out of sequence), or a
     /// protocol invariant broken during the run.
     Violated,
-    /// Nothing lost or duplicated so far, but the job did not finish (FAILED, LOST, still
+    /// Nothing lost or duplicated so far, but the job did not finish (FAILED, NOT_FOUND, still
     /// running or restarting at the time limit): not a clean verdict. (Losses or duplicates
     /// found in a job that did not finish keep their own verdict.)
     Incomplete,

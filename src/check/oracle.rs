@@ -52,7 +52,7 @@ pub struct OutputReport {
     /// Extra commits of records (a record committed 3 times where once was right counts 2).
     pub duplicated: u64,
     /// Records not committed because the run ended first (a job that did not finish: FAILED,
-    /// LOST, or still running or restarting at the time limit).
+    /// NOT_FOUND, or still running or restarting at the time limit).
     pub pending: u64,
     pub first_lost: Option<Offender>,
     pub first_duplicate: Option<Offender>,
@@ -196,7 +196,7 @@ impl OutputReport {
             ),
             JobStatus::Failed => "the job ended FAILED".to_string(),
             JobStatus::Canceled => "the user cancelled the job (CANCELED)".to_string(),
-            JobStatus::Lost => "the JobManager died without high availability: the job is LOST".to_string(),
+            JobStatus::NotFound => "the JobManager died without high availability: no process knows the job any more (NOT_FOUND)".to_string(),
             JobStatus::Suspended => "the job was SUSPENDED waiting for a new JobManager leader".to_string(),
             other => match facts.budget_stop {
                 Some(stop) => format!("{stop}, with the job still {}", other.name()),
@@ -223,7 +223,9 @@ impl OutputReport {
                     p.records
                 )
             }
-            Some(true) if !matches!(facts.job_status, JobStatus::Failed | JobStatus::Lost | JobStatus::Canceled) => {
+            Some(true)
+                if !matches!(facts.job_status, JobStatus::Failed | JobStatus::NotFound | JobStatus::Canceled) =>
+            {
                 why += "; the fault-free reference simulation finished: the faults and their recovery took longer than the run's time limit"
             }
             _ => {}

@@ -399,7 +399,7 @@ impl<'a> World<'a> {
         let job_status = match &self.jm {
             Some(j) => j.job_status(),
             None if self.sc.flink.leader_election_us().is_some() => JobStatus::Suspended,
-            None => JobStatus::Lost,
+            None => JobStatus::NotFound,
         };
         let mut failovers = Vec::new();
         let (mut completed, mut aborted) = (0, 0);
@@ -863,7 +863,7 @@ impl<'a> World<'a> {
                             self.q.schedule_in(self.sc.cluster.jobmanager_restart_delay_us, Event::JobManagerUp { jm: generation });
                         }
                         None => self.note(Note::Warning {
-                            text: "high-availability.type is NONE: the job graph and its checkpoint pointers were only in the JobManager's memory; the job is lost".into(),
+                            text: "high-availability.type is NONE: the job graph and its checkpoint pointers were only in the JobManager's memory: no process knows the job any more (a client asking for it gets FlinkJobNotFoundException: Could not find Flink job)".into(),
                         }),
                     }
                 }

@@ -64,8 +64,10 @@ pub enum JobStatus {
     Canceled,
     /// HA: the JobManager lost leadership; a new leader will recover the job.
     Suspended,
-    /// Not a Flink status: the JobManager died without HA, so nothing knows the job any more.
-    Lost,
+    /// Not a Flink status: the JobManager died without HA, so no process knows the job any more;
+    /// a client asking for it gets Flink's `FlinkJobNotFoundException` ("Could not find Flink
+    /// job"). Called LOST before; scenario files may still say so.
+    NotFound,
 }
 
 impl JobStatus {
@@ -84,7 +86,7 @@ impl JobStatus {
             JobStatus::Cancelling => "CANCELLING",
             JobStatus::Canceled => "CANCELED",
             JobStatus::Suspended => "SUSPENDED",
-            JobStatus::Lost => "LOST",
+            JobStatus::NotFound => "NOT_FOUND",
         }
     }
     pub fn parse(s: &str) -> Option<JobStatus> {
@@ -98,9 +100,10 @@ impl JobStatus {
             JobStatus::Cancelling,
             JobStatus::Canceled,
             JobStatus::Suspended,
-            JobStatus::Lost,
+            JobStatus::NotFound,
         ]
         .into_iter()
         .find(|j| j.name().eq_ignore_ascii_case(s))
+        .or_else(|| s.eq_ignore_ascii_case("LOST").then_some(JobStatus::NotFound))
     }
 }

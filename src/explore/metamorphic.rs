@@ -13,7 +13,7 @@
 //!
 //! What counts as a difference (`compare`), for two runs of the same job:
 //! 1. A run that ended in a way Flink allows a job to end without finishing (the restart
-//!    strategy gave up: FAILED; the JobManager died without HA: LOST) is not compared: the number
+//!    strategy gave up: FAILED; the JobManager died without HA: NOT_FOUND) is not compared: the number
 //!    of failovers a schedule causes depends on the strategy and on timing, and so does whether a
 //!    restart strategy runs out.
 //! 2. Otherwise the job status at the end must be the same.
@@ -184,7 +184,7 @@ impl Facts {
             JobStatus::Failed if run.outcome.failovers.iter().any(|f| f.exhausted) => {
                 Some("the restart strategy gave up (FAILED)")
             }
-            JobStatus::Lost if sc.flink.ha == HaKind::None => Some("the JobManager died without HA (LOST)"),
+            JobStatus::NotFound if sc.flink.ha == HaKind::None => Some("the JobManager died without HA (NOT_FOUND)"),
             _ => None,
         };
         let results = (status == JobStatus::Finished).then(|| final_results(run, promise)).flatten();

@@ -189,7 +189,7 @@ pub fn judge(run: &Run) -> Judgement {
                 why: "the restart strategy gave up and the job FAILED, as Flink does".into(),
             };
         }
-        JobStatus::Lost if sc.flink.ha == crate::cluster::config::HaKind::None => {
+        JobStatus::NotFound if sc.flink.ha == crate::cluster::config::HaKind::None => {
             return Judgement::Expected {
                 why: "the JobManager died without high availability: the job is gone, as in Flink".into(),
             };

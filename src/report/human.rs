@@ -673,7 +673,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
         }
         Note::JobManagerLostByTaskManager { tm, reason } => {
             format!(
-                "tm-{tm} lost its JobManager ({reason}): fails the job's tasks, keeps their slots for taskmanager.slot.timeout"
+                "tm-{tm} closes its JobManager connection ({reason}): fails the job's tasks, keeps their slots for taskmanager.slot.timeout"
             )
         }
         Note::SlotsFreed { tm, slots } => {
@@ -856,7 +856,10 @@ pub fn summary(run: &Run, out: &mut String) {
         fmt_time(o.end_us),
         match o.job_status {
             JobStatus::Finished => "",
-            JobStatus::Failed | JobStatus::Lost | JobStatus::Canceled => " — the job did not finish",
+            JobStatus::NotFound => {
+                " (not a Flink status: its JobManager died without high availability and no process knows the job) — the job did not finish"
+            }
+            JobStatus::Failed | JobStatus::Canceled => " — the job did not finish",
             _ if o.budget_stop.is_some() => " — the run stopped at its budget (see below)",
             _ => " — the job did not finish before the run's time limit",
         },
@@ -877,11 +880,11 @@ pub fn summary(run: &Run, out: &mut String) {
         let what = action.describe(&|x| run.graph.subtask_ref_name(x));
         let _ = writeln!(out, "  network: {hits} message{} {verb} by `{what}`", if hits == 1 { "" } else { "s" });
     }
-    // Records not committed when the run ended: a job that ended FAILED, CANCELED or LOST will never
+    // Records not committed when the run ended: a job that ended FAILED, CANCELED or NOT_FOUND will never
     // commit them; one still running or restarting at the time limit had not yet.
     let uncommitted = match o.job_status {
         JobStatus::Finished => "not committed".to_string(),
-        JobStatus::Failed | JobStatus::Lost | JobStatus::Canceled => {
+        JobStatus::Failed | JobStatus::NotFound | JobStatus::Canceled => {
             format!("never committed (the job is {})", o.job_status.name())
         }
         other => format!("not committed when the run stopped (the job was still {})", other.name()),

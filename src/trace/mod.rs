@@ -120,7 +120,7 @@ impl FailureCause {
                 format!("FlinkException: The TaskExecutor is shutting down (tm-{tm})")
             }
             FailureCause::JobManagerLost { tm } => {
-                format!("FlinkException: tm-{tm} lost its JobManager and failed the job's tasks")
+                format!("FlinkException: Disconnect from JobManager responsible for the job (tm-{tm})")
             }
             FailureCause::PartitionConnection { remote_tm } => {
                 format!("PartitionConnectionException: Connecting to remote task manager tm-{remote_tm} has failed")

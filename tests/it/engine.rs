@@ -611,7 +611,7 @@ restart-taskmanager = 1
 
 /// A JobManager killed at 0 s is killed: the cluster's processes start before the faults of the
 /// first instant (it used to be skipped, the process not having started yet, and the job ran to
-/// FINISHED). Without high availability the job is LOST, which explore judges as Flink's own
+/// FINISHED). Without high availability the job is NOT_FOUND, which explore judges as Flink's own
 /// behaviour; with it a new leader recovers the job.
 #[test]
 fn a_jobmanager_killed_at_zero_is_killed_and_without_ha_the_job_is_lost() {
@@ -620,7 +620,7 @@ fn a_jobmanager_killed_at_zero_is_killed_and_without_ha_the_job_is_lost() {
     let mut sc = keyed_job(2, 2);
     sc.faults.push(kill_jm.clone());
     let run = simulate(&sc);
-    assert_eq!(run.outcome.job_status, JobStatus::Lost);
+    assert_eq!(run.outcome.job_status, JobStatus::NotFound);
     let j = recoverysim::explore::judge(&run);
     assert!(matches!(j, recoverysim::explore::Judgement::Expected { .. }), "{j:?}");
     let mut sc = keyed_job(2, 2);

@@ -154,7 +154,7 @@ fn a_graceful_stop_is_noticed_in_milliseconds() {
 #[test]
 fn a_jobmanager_crash_loses_the_job_without_ha_and_is_recovered_with_ha() {
     let run = simulate(&scenario("jm-kill-no-ha.toml"));
-    assert_eq!(run.outcome.job_status, JobStatus::Lost);
+    assert_eq!(run.outcome.job_status, JobStatus::NotFound);
     assert!(run.output.pending > 0, "what was not committed stays uncommitted");
     let sc = scenario("jm-kill-ha.toml");
     let run = simulate(&sc);

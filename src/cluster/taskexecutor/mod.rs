@@ -236,7 +236,10 @@ impl TaskExecutor {
                 }
                 let due = self.jm_last_heartbeat_us + ctx.sc().flink.heartbeat_timeout_us;
                 if ctx.now() >= due {
-                    self.lose_jobmanager(ctx, "heartbeat of the JobManager timed out");
+                    self.lose_jobmanager(
+                        ctx,
+                        "TimeoutException: The heartbeat of JobManager with id jobmanager timed out.",
+                    );
                     self.reconnect(ctx);
                 } else {
                     self.jm_check_scheduled = true;
