@@ -314,6 +314,14 @@ pub fn fault_free_output(graph: &JobGraph, logs: &[SourceLog], log_of: &[Option<
         }
         let path = sink_path(graph, sink);
         let Some(log) = log_of[path[0].0 as usize].map(|l| &logs[l]) else { continue };
+        // A broadcast edge hands each record to every consumer subtask: the sink commits it
+        // once per copy (the loader keeps keyed operators out from behind a broadcast).
+        let copies: usize = path[1..]
+            .iter()
+            .map(|x| &ops[x.0 as usize])
+            .filter(|o| matches!(o.input, Some((_, EdgeKind::Broadcast))))
+            .map(|o| o.parallelism.max(1) as usize)
+            .product();
         // Keyed state per position on the path, indexed by key (a source draws keys below
         // `log.keys`, at most `MAX_KEYS`, and no operator changes a key).
         let mut state: Vec<Vec<i64>> = vec![Vec::new(); path.len()];
@@ -343,7 +351,8 @@ pub fn fault_free_output(graph: &JobGraph, logs: &[SourceLog], log_of: &[Option<
                     }
                 }
             }
-            out.push(CommittedRecord { sink, record: rec, committed_at_us: log.append_time_us(p, o) });
+            let c = CommittedRecord { sink, record: rec, committed_at_us: log.append_time_us(p, o) };
+            out.extend(std::iter::repeat_n(c, copies));
         }
     }
     out
@@ -357,8 +366,9 @@ pub fn fault_free_output(graph: &JobGraph, logs: &[SourceLog], log_of: &[Option<
 /// is not committed yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lanes {
-    /// A rebalance edge on the path: which sink subtask a record reaches depends on round-robin
-    /// counters at run time. No lane is known: before the job finishes nothing counts as lost.
+    /// A rebalance or rescale edge on the path: which sink subtask a record reaches depends on
+    /// round-robin counters at run time (a broadcast edge: it reaches all of them). No lane is
+    /// known: before the job finishes nothing counts as lost.
     Unknown,
     /// At most one hash edge: all records of a partition that reach one sink subtask come over
     /// one channel. Lane: (sink subtask, partition).
@@ -372,7 +382,7 @@ enum Lanes {
 fn lanes_of(graph: &JobGraph, path: &[OperatorId]) -> Lanes {
     let ops = &graph.spec.operators;
     let edges: Vec<EdgeKind> = path[1..].iter().filter_map(|x| ops[x.0 as usize].input.map(|(_, e)| e)).collect();
-    if edges.contains(&EdgeKind::Rebalance) {
+    if edges.iter().any(|e| matches!(e, EdgeKind::Rebalance | EdgeKind::Rescale | EdgeKind::Broadcast)) {
         Lanes::Unknown
     } else if edges.iter().filter(|&&e| e == EdgeKind::Hash).count() <= 1 {
         Lanes::SubtaskPartition

@@ -147,6 +147,17 @@ pub fn strip(doc: &mut DocumentMut) {
 pub fn vary(doc: &mut DocumentMut, seed: u64) {
     let mut rng = Rng::new(seed, Stream::Vary);
     let r = &mut rng;
+    // Which exchange a non-forward edge is, from its own stream (the rest of the draw stays as it
+    // was): rebalance, rescale, or — where no keyed operator follows — broadcast.
+    let mut edges = Rng::new(seed, Stream::VaryEdges);
+    let mut exchange = move |keyed_may_follow: bool| -> &'static str {
+        match edges.below_inclusive(9) {
+            0..=4 => "rebalance",
+            5..=7 => "rescale",
+            _ if keyed_may_follow => "rescale",
+            _ => "broadcast",
+        }
+    };
     doc.remove("flink");
     doc.remove("cluster");
     doc["duration"] = toml_edit::value(ms(between(r, 3, 20) * 1_000_000));
@@ -163,7 +174,7 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
     // Stateless steps before the keyBy.
     for i in 0..between(r, 0, 2) {
         let name = format!("pre{i}");
-        let (edge, par) = if chance(r, 0.7) { ("forward", last_p) } else { ("rebalance", between(r, 1, 4) as i64) };
+        let (edge, par) = if chance(r, 0.7) { ("forward", last_p) } else { (exchange(true), between(r, 1, 4) as i64) };
         let kind = if chance(r, 0.5) { "map" } else { "filter" };
         push_op(&mut ops, &name, kind, par, Some((&last, edge)));
         last = name;
@@ -197,7 +208,8 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
         let name = if i == 0 { "sink".to_string() } else { format!("sink{i}") };
         let append = chance(r, 0.2);
         any_append |= append;
-        let (edge, par) = if chance(r, 0.85) { ("forward", last_p) } else { ("rebalance", between(r, 1, 4) as i64) };
+        let (edge, par) =
+            if chance(r, 0.85) { ("forward", last_p) } else { (exchange(false), between(r, 1, 4) as i64) };
         let idx = push_op(&mut ops, &name, "sink", par, Some((&last, edge)));
         ops[idx].insert("semantic", if append { "append" } else { "two-phase-commit" }.into());
     }

@@ -150,7 +150,8 @@ impl JobGraph {
                 let (tu, td) = (&tasks[operator_task[op].0 as usize], &tasks[operator_task[c].0 as usize]);
                 let mut per_producer = Vec::with_capacity(pu as usize);
                 for i in 0..pu {
-                    let targets: Vec<u32> = if kind.is_pointwise() { vec![i] } else { (0..pd).collect() };
+                    let targets: Vec<u32> =
+                        if kind.is_pointwise() { pointwise_targets(i, pu, pd) } else { (0..pd).collect() };
                     let mut list = Vec::with_capacity(targets.len());
                     for j in targets {
                         let id = ChannelId(channels.len() as u32);
@@ -276,6 +277,21 @@ impl JobGraph {
     pub fn operator_refs(&self, st: SubtaskId) -> impl Iterator<Item = SubtaskRef> + '_ {
         let s = &self.subtasks[st.0 as usize];
         self.tasks[s.task.0 as usize].operators.iter().map(move |&operator| SubtaskRef { operator, index: s.index })
+    }
+}
+
+/// The consumers producer `i` of `pu` feeds over a pointwise edge into `pd` consumers, as
+/// Flink's `EdgeManagerBuildUtil.connectPointwise` connects them: i → i with equal parallelism;
+/// with more producers, consumer c reads producers `c·pu/pd .. (c+1)·pu/pd`; with more
+/// consumers, producer i feeds consumers `⌈i·pd/pu⌉ .. ⌈(i+1)·pd/pu⌉`.
+pub fn pointwise_targets(i: u32, pu: u32, pd: u32) -> Vec<u32> {
+    let (i, pu, pd) = (u64::from(i), u64::from(pu.max(1)), u64::from(pd.max(1)));
+    if pu == pd {
+        vec![i as u32]
+    } else if pu > pd {
+        (0..pd).filter(|&c| c * pu / pd <= i && i < (c + 1) * pu / pd).map(|c| c as u32).collect()
+    } else {
+        ((i * pd).div_ceil(pu)..((i + 1) * pd).div_ceil(pu)).map(|c| c as u32).collect()
     }
 }
 

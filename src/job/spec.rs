@@ -14,6 +14,12 @@ pub enum EdgeKind {
     Hash,
     /// Round robin over all consumers (RebalancePartitioner). All-to-all.
     Rebalance,
+    /// Round robin over the consumers a producer is connected to pointwise (RescalePartitioner):
+    /// with equal parallelism i → i, otherwise each producer feeds a contiguous range of
+    /// consumers or several producers feed one (`EdgeManagerBuildUtil.connectPointwise`).
+    Rescale,
+    /// Every record to every consumer (BroadcastPartitioner). All-to-all.
+    Broadcast,
 }
 
 impl EdgeKind {
@@ -22,11 +28,14 @@ impl EdgeKind {
             EdgeKind::Forward => "forward",
             EdgeKind::Hash => "hash",
             EdgeKind::Rebalance => "rebalance",
+            EdgeKind::Rescale => "rescale",
+            EdgeKind::Broadcast => "broadcast",
         }
     }
-    /// Pointwise edges connect only matching subtasks; all others connect every pair.
+    /// Pointwise edges (Flink's `DistributionPattern.POINTWISE`) connect only matching subtasks;
+    /// all others connect every pair.
     pub fn is_pointwise(self) -> bool {
-        matches!(self, EdgeKind::Forward)
+        matches!(self, EdgeKind::Forward | EdgeKind::Rescale)
     }
 }
 

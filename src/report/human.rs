@@ -17,7 +17,8 @@ use std::fmt::Write;
 /// How to read the timeline: `run --help` prints it, and the README carries the same table.
 pub const LEGEND: &str = "Reading the timeline:
   source ×2          an operator (or chain of operators) with parallelism 2: two subtasks
-  =hash=>            a network exchange and its partitioner: forward, hash (keyBy), rebalance
+  =hash=>            a network exchange and its partitioner: forward, hash (keyBy), rebalance,
+                     rescale, broadcast
   (count+sink)       operators chained into one task (Flink names it \"count -> sink\")
   count[1]           subtask 1 of count; subtask indices start at 0
   source[0-1]        subtasks 0 to 1. Every range a-b includes both ends: subtasks, checkpoints

@@ -169,6 +169,9 @@ pub enum Stream {
     VaryState = 10,
     /// `explore --vary`: the failure-rate restart strategy (its own stream, like `VaryState`).
     VaryRestart = 11,
+    /// `explore --vary`: which all-to-all or pointwise exchange a non-forward edge is (rebalance,
+    /// rescale, broadcast; its own stream, like `VaryState`).
+    VaryEdges = 12,
 }
 
 #[derive(Clone)]

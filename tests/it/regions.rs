@@ -140,3 +140,90 @@ fn fan_out_of_a_forward_lane_stays_in_the_lane() {
     );
     assert_eq!(r, vec!["source[0], left[0], right[0]", "source[1], left[1], right[1]"]);
 }
+
+/// Rescale is pointwise (Flink's `DistributionPattern.POINTWISE`): 4 sources into 2 maps wire
+/// source[0-1] → map[0] and source[2-3] → map[1] (`EdgeManagerBuildUtil.connectPointwise`), two
+/// regions; the reverse, 2 into 4, wires source[0] → map[0-1] and source[1] → map[2-3].
+#[test]
+fn rescale_joins_only_the_subtasks_it_wires_together() {
+    let down = regions(
+        vec![
+            op("source", source(4), 4, None),
+            op("map", map(), 2, Some((0, EdgeKind::Rescale))),
+            op("sink", sink(), 2, Some((1, EdgeKind::Forward))),
+        ],
+        false,
+    );
+    assert_eq!(down, vec!["source[0-1], map[0], sink[0]", "source[2-3], map[1], sink[1]"]);
+    let up = regions(
+        vec![
+            op("source", source(2), 2, None),
+            op("map", map(), 4, Some((0, EdgeKind::Rescale))),
+            op("sink", sink(), 4, Some((1, EdgeKind::Forward))),
+        ],
+        false,
+    );
+    assert_eq!(up, vec!["source[0], map[0-1], sink[0-1]", "source[1], map[2-3], sink[2-3]"]);
+    // Uneven: 3 → 2 gives consumer 0 producer 0 and consumer 1 producers 1-2; 2 → 3 gives
+    // producer 0 consumers 0-1 and producer 1 consumer 2 (worked by hand from Flink's formulas).
+    let three_two =
+        regions(vec![op("source", source(3), 3, None), op("sink", sink(), 2, Some((0, EdgeKind::Rescale)))], false);
+    assert_eq!(three_two, vec!["source[0], sink[0]", "source[1-2], sink[1]"]);
+    let two_three =
+        regions(vec![op("source", source(2), 2, None), op("sink", sink(), 3, Some((0, EdgeKind::Rescale)))], false);
+    assert_eq!(two_three, vec!["source[0], sink[0-1]", "source[1], sink[2]"]);
+    // Equal parallelism: i → i, one region per lane (but no chaining: the partitioner is not
+    // forward, `StreamingJobGraphGenerator.isChainable`).
+    let ops = vec![op("source", source(3), 3, None), op("sink", sink(), 3, Some((0, EdgeKind::Rescale)))];
+    let g = JobGraph::build(&JobSpec { operators: ops.clone(), max_parallelism: None, chaining: true });
+    assert_eq!(g.tasks.len(), 2, "a rescale edge does not chain");
+    assert_eq!(regions(ops, true).len(), 3);
+}
+
+/// The properties Flink's `PointwisePatternTest` checks, for every pair of parallelisms up to
+/// 12: every subtask on both sides is connected, each consumer reads a contiguous range of
+/// producers, and the fan-in (fan-out) of consumers (producers) differs by at most one.
+#[test]
+fn pointwise_wiring_has_the_properties_flinks_pointwise_pattern_test_checks() {
+    use recoverysim::job::graph::pointwise_targets;
+    for pu in 1..=12u32 {
+        for pd in 1..=12u32 {
+            let mut fan_in = vec![Vec::new(); pd as usize];
+            let mut fan_out = Vec::new();
+            for i in 0..pu {
+                let t = pointwise_targets(i, pu, pd);
+                assert!(!t.is_empty(), "{pu}→{pd}: producer {i} feeds nobody");
+                assert!(t.windows(2).all(|w| w[1] == w[0] + 1), "{pu}→{pd}: {t:?} not contiguous");
+                fan_out.push(t.len());
+                for c in t {
+                    fan_in[c as usize].push(i);
+                }
+            }
+            for (c, f) in fan_in.iter().enumerate() {
+                assert!(!f.is_empty(), "{pu}→{pd}: consumer {c} reads nobody");
+                assert!(f.windows(2).all(|w| w[1] == w[0] + 1), "{pu}→{pd}: {f:?} not contiguous");
+            }
+            if pu >= pd {
+                assert!(fan_out.iter().all(|&n| n == 1), "{pu}→{pd}: a producer feeds one consumer");
+                let (lo, hi) = (fan_in.iter().map(Vec::len).min(), fan_in.iter().map(Vec::len).max());
+                assert!(hi.unwrap_or(0) - lo.unwrap_or(0) <= 1, "{pu}→{pd}: fan-in {fan_in:?}");
+            } else {
+                assert!(fan_in.iter().all(|f| f.len() == 1), "{pu}→{pd}: a consumer reads one producer");
+                let (lo, hi) = (fan_out.iter().min(), fan_out.iter().max());
+                assert!(hi.unwrap_or(&0) - lo.unwrap_or(&0) <= 1, "{pu}→{pd}: fan-out {fan_out:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn broadcast_is_all_to_all() {
+    let ops = vec![
+        op("source", source(2), 2, None),
+        op("map", map(), 2, Some((0, EdgeKind::Forward))),
+        op("sink", sink(), 3, Some((1, EdgeKind::Broadcast))),
+    ];
+    let g = JobGraph::build(&JobSpec { operators: ops.clone(), max_parallelism: None, chaining: false });
+    assert_eq!(g.channels.len(), 2 + 6, "2 forward channels, then 2 producers × 3 consumers");
+    assert_eq!(regions(ops, false), vec!["source[0-1], map[0-1], sink[0-2]"]);
+}

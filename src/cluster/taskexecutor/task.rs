@@ -374,11 +374,18 @@ impl Task {
                     let pd = targets.len() as u32;
                     targets[subtask_for_key(rec.key, graph.max_parallelism[edge.to_operator.0 as usize], pd) as usize]
                 }
-                EdgeKind::Rebalance => {
+                EdgeKind::Rebalance | EdgeKind::Rescale => {
                     let rr = &mut self.rr[e as usize];
                     let ch = targets[*rr as usize % targets.len()];
                     *rr = rr.wrapping_add(1);
                     ch
+                }
+                EdgeKind::Broadcast => {
+                    for &ch in targets {
+                        let k = graph.output_index[ch.0 as usize] as usize;
+                        self.send_item(ctx, k, Item::Record(rec));
+                    }
+                    continue;
                 }
             };
             let k = graph.output_index[ch.0 as usize] as usize;

@@ -239,7 +239,15 @@ impl Cx<'_> {
                             "forward" => EdgeKind::Forward,
                             "hash" => EdgeKind::Hash,
                             "rebalance" => EdgeKind::Rebalance,
-                            _ => return self.err_hint(e.span(), "invalid `edge`", "one of forward, hash, rebalance"),
+                            "rescale" => EdgeKind::Rescale,
+                            "broadcast" => EdgeKind::Broadcast,
+                            _ => {
+                                return self.err_hint(
+                                    e.span(),
+                                    "invalid `edge`",
+                                    "one of forward, hash, rebalance, rescale, broadcast",
+                                );
+                            }
                         },
                     };
                     let edge_span = o.edge.as_ref().map_or(sop.span(), |e| e.span());
@@ -249,6 +257,20 @@ impl Cx<'_> {
                             "keyed state needs a keyBy: the edge into a keyed operator must be \"hash\"",
                             "edge = \"hash\"",
                         );
+                    }
+                    // Every record of a broadcast edge reaches every consumer: keyed state
+                    // downstream would count each record once per consumer, which the oracle does
+                    // not model yet (a broadcast feeds stateless operators and sinks).
+                    let mut up = Some((idx, edge));
+                    while let Some((at, e)) = up {
+                        if is_keyed && e == EdgeKind::Broadcast {
+                            return self.err_hint(
+                                edge_span,
+                                format!("keyed operator `{name}` downstream of a broadcast edge"),
+                                "not modelled yet: a broadcast edge may feed only maps, filters and sinks",
+                            );
+                        }
+                        up = operators[at].input.map(|(i, e)| (i.0 as usize, e));
                     }
                     if edge == EdgeKind::Forward && operators[idx].parallelism != parallelism {
                         return self.err_hint(

@@ -548,3 +548,25 @@ fn operations_and_checkpoint_retention() {
     let e = parse_str("m.toml", &three_tms("[[fault]]\nat-record = 3\ncancel-job = true")).expect_err("only at a time");
     assert!(e.message.contains("`cancel-job` is an operation of the user"), "{e}");
 }
+
+#[test]
+fn rescale_and_broadcast_edges_load_and_keyed_state_behind_a_broadcast_is_refused() {
+    let text = MINIMAL.replace(
+        r#"{ name = "out", kind = "sink", input = "count", parallelism = 2 },"#,
+        r#"{ name = "out", kind = "sink", input = "count", edge = "broadcast", parallelism = 3 },
+  { name = "less", kind = "sink", input = "count", edge = "rescale", parallelism = 1 },"#,
+    );
+    let sc = parse_str("m.toml", &text).expect("rescale and broadcast edges load");
+    assert_eq!(sc.job.operators[2].input, Some((OperatorId(1), EdgeKind::Broadcast)));
+    assert_eq!(sc.job.operators[3].input, Some((OperatorId(1), EdgeKind::Rescale)));
+    let text = MINIMAL.replace(
+        r#"{ name = "count", kind = "keyed-count", input = "src", parallelism = 2 },"#,
+        r#"{ name = "wide", kind = "map", input = "src", edge = "broadcast", parallelism = 2 },
+  { name = "count", kind = "keyed-count", input = "wide", parallelism = 2 },"#,
+    );
+    let e = parse_str("m.toml", &text).expect_err("keyed behind a broadcast");
+    assert!(e.message.contains("keyed operator `count` downstream of a broadcast edge"), "{e}");
+    let e = parse_str("m.toml", &MINIMAL.replace(r#"input = "count","#, r#"input = "count", edge = "shuffle","#))
+        .expect_err("unknown edge");
+    assert_eq!(e.hint.as_deref(), Some("one of forward, hash, rebalance, rescale, broadcast"));
+}
