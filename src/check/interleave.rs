@@ -16,7 +16,7 @@
 use crate::cluster::external::CommittedRecord;
 use crate::job::graph::JobGraph;
 use crate::job::record::{Record, RecordId, SourceLog, apply_keyed, apply_stateless};
-use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
+use crate::job::spec::{OperatorId, OperatorKind, SinkSemantic};
 use crate::sim::TimeUs;
 use std::collections::BTreeSet;
 
@@ -186,8 +186,9 @@ fn check_keys(
         }
         path.reverse();
         let Some(k1) = path.iter().position(|x| ops[x.0 as usize].kind.is_keyed()) else { continue };
-        // Every edge must be a FIFO channel for one key: no rebalance anywhere on the path.
-        if path[1..].iter().any(|x| matches!(ops[x.0 as usize].input, Some((_, EdgeKind::Rebalance)))) {
+        // Every edge must be a FIFO channel for one key: no rebalance or rescale anywhere on the
+        // path (they spread a key's records over channels), no broadcast (it copies them).
+        if path[1..].iter().any(|x| ops[x.0 as usize].input.is_some_and(|(_, e)| !e.keeps_key_order())) {
             continue;
         }
         let Some(log) = log_of[path[0].0 as usize].map(|l| &logs[l]) else { continue };

@@ -32,6 +32,11 @@ impl EdgeKind {
             EdgeKind::Broadcast => "broadcast",
         }
     }
+    /// Whether each key's records reach one consumer subtask over one FIFO channel, once:
+    /// forward and hash. Rebalance and rescale spread them over channels; broadcast copies them.
+    pub fn keeps_key_order(self) -> bool {
+        matches!(self, EdgeKind::Forward | EdgeKind::Hash)
+    }
     /// Pointwise edges (Flink's `DistributionPattern.POINTWISE`) connect only matching subtasks;
     /// all others connect every pair.
     pub fn is_pointwise(self) -> bool {
