@@ -615,6 +615,7 @@ fn general_search(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::spec::EdgeKind;
     use crate::scenario::testing::keyed_job;
     use std::collections::BTreeMap;
 
