@@ -150,6 +150,9 @@ pub struct FlinkConfig {
     pub checkpoint_dir: Option<String>,
     /// `execution.checkpointing.savepoint-dir` (no default): only shown in paths.
     pub savepoint_dir: Option<String>,
+    /// `high-availability.storageDir`: where the HA services write what ZooKeeper or a ConfigMap
+    /// only points to (job graphs, completed-checkpoint handles). Shown in paths.
+    pub ha_storage_dir: Option<String>,
     /// Flink keys the scenario set that the simulator accepts but does not model: (key, value
     /// as written), in file order; the report lists them with what they would change.
     pub not_modelled: Vec<(String, String)>,

@@ -696,10 +696,22 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             "sink store refuses {} attempt #{attempt}: a zombie writer (producer epoch {epoch} < {newest}, fenced)",
             g.subtask_name(*st)
         ),
-        Note::LeaderElected { jm, checkpoint } => format!(
-            "new JobManager leader #{jm} recovers the job from the HA store: restarts every task from {}",
-            checkpoint.map_or("no checkpoint (empty state)".into(), |c| format!("checkpoint {c}"))
-        ),
+        Note::LeaderElected { jm, checkpoint } => {
+            let store = match run.scenario.flink.ha {
+                HaKind::Zookeeper => "ZooKeeper",
+                _ => "a Kubernetes ConfigMap",
+            };
+            let ha_dir = run.scenario.flink.ha_storage_dir.as_deref().unwrap_or("<high-availability.storageDir>");
+            match checkpoint {
+                Some(c) => format!(
+                    "new JobManager leader #{jm} recovers the job from the HA store: the job graph, and checkpoint {c} ({store} points to a completedCheckpoint file in {ha_dir}, which points to {}): restarts every task from it",
+                    checkpoint_home(run, *c)
+                ),
+                None => format!(
+                    "new JobManager leader #{jm} recovers the job graph from the HA store ({store}, files in {ha_dir}); no checkpoint completed: restarts every task from empty state"
+                ),
+            }
+        }
         Note::Warning { text } => text.clone(),
         Note::JobOperation { text, .. } => text.clone(),
         _ => return None,
@@ -711,6 +723,18 @@ fn failure_of(run: &Run, f: &FailoverReport) -> String {
     match f.failed_subtask {
         Some(st) => format!("the failure of {}", run.graph.subtask_name(st)),
         None => format!("a global failure, no task failed ({})", f.cause.tag()),
+    }
+}
+
+/// Where checkpoint `cp`'s metadata and state files live: `<execution.checkpointing.dir>/<job-id>/chk-<cp>`
+/// of the scenario's first job (a run with `submit-job` steps names no single job).
+fn checkpoint_home(run: &Run, cp: u64) -> String {
+    let resubmits = run.scenario.faults.iter().any(|f| matches!(f.action, crate::fault::FaultAction::SubmitJob(_)));
+    if resubmits {
+        let dir = run.scenario.flink.checkpoint_dir.as_deref().unwrap_or("<execution.checkpointing.dir>");
+        format!("{dir}/<job-id>/chk-{cp}")
+    } else {
+        crate::cluster::jobmanager::snapshot_path_of(&run.scenario, 0, cp, false)
     }
 }
 
@@ -743,7 +767,11 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     }
     let _ = write!(s, "; restarted {}/{} subtasks", f.restarted.len(), g.subtask_count());
     if let Some(cp) = f.restored_checkpoint {
-        let _ = write!(s, " from checkpoint {cp}");
+        let _ = write!(
+            s,
+            " from checkpoint {cp} (the JobManager's completed-checkpoint store holds it in memory; its metadata and state files: {})",
+            checkpoint_home(run, cp)
+        );
     } else if f.restart_at_us.is_some() {
         s.push_str(" from empty state (no checkpoint completed)");
     }

@@ -46,6 +46,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             checkpoint_retention: crate::cluster::config::CheckpointRetention::NoExternalizedCheckpoints,
             checkpoint_dir: None,
             savepoint_dir: None,
+            ha_storage_dir: None,
             not_modelled: Vec::new(),
         },
         cluster: ClusterSpec {

@@ -15,6 +15,7 @@
 mod checkpoint;
 mod operations;
 mod scheduler;
+pub use operations::snapshot_path_of;
 pub mod stats;
 
 use super::config::ResourceManagerKind;

@@ -20,6 +20,7 @@ use crate::cluster::state::{ExecutionState, JobStatus};
 use crate::cluster::timer::JmTimer;
 use crate::fault::RestoreFrom;
 use crate::job::graph::SubtaskId;
+use crate::scenario::Scenario;
 use crate::trace::{AbortReason, Note};
 
 /// A job that reached a globally terminal state, as the Dispatcher keeps it.
@@ -41,18 +42,23 @@ pub fn job_id(seed: u64, job: u32) -> String {
 }
 
 /// The directory of `job`'s checkpoints: `<execution.checkpointing.dir>/<job-id>`.
-fn checkpoint_dir(ctx: &Ctx, job: u32) -> String {
-    let dir = ctx.sc().flink.checkpoint_dir.as_deref().unwrap_or("<execution.checkpointing.dir>");
-    format!("{dir}/{}", job_id(ctx.sc().seed, job))
+fn checkpoint_dir(sc: &Scenario, job: u32) -> String {
+    let dir = sc.flink.checkpoint_dir.as_deref().unwrap_or("<execution.checkpointing.dir>");
+    format!("{dir}/{}", job_id(sc.seed, job))
 }
 
 /// Where a snapshot of `job` lives, as a path under the configured directories.
 pub fn snapshot_path(ctx: &Ctx, job: u32, cp: u64, savepoint: bool) -> String {
+    snapshot_path_of(ctx.sc(), job, cp, savepoint)
+}
+
+/// `snapshot_path` for readers of a finished run (the report).
+pub fn snapshot_path_of(sc: &Scenario, job: u32, cp: u64, savepoint: bool) -> String {
     if savepoint {
-        let dir = ctx.sc().flink.savepoint_dir.as_deref().unwrap_or("<execution.checkpointing.savepoint-dir>");
-        format!("{dir}/savepoint-{}-{cp:012x}", &job_id(ctx.sc().seed, job)[..6])
+        let dir = sc.flink.savepoint_dir.as_deref().unwrap_or("<execution.checkpointing.savepoint-dir>");
+        format!("{dir}/savepoint-{}-{cp:012x}", &job_id(sc.seed, job)[..6])
     } else {
-        format!("{}/chk-{cp}", checkpoint_dir(ctx, job))
+        format!("{}/chk-{cp}", checkpoint_dir(sc, job))
     }
 }
 
@@ -256,7 +262,7 @@ impl JobManager {
         let ids: Vec<u64> = self.completed.iter().map(|c| c.id).collect();
         if !ids.is_empty() {
             let list = ids.iter().map(|c| format!("chk-{c}")).collect::<Vec<_>>().join(", ");
-            let dir = checkpoint_dir(ctx, self.job);
+            let dir = checkpoint_dir(ctx.sc(), self.job);
             let text = if keep {
                 format!(
                     "the job is {}: {list} in {dir} retained (externalized-checkpoint-retention {})",

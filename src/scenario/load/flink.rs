@@ -378,6 +378,7 @@ impl Cx<'_> {
                 &["state.checkpoints.dir", "state.backend.fs.checkpointdir"],
             )?)?,
             savepoint_dir: text(aliased("execution.checkpointing.savepoint-dir", "state.savepoints.dir")?)?,
+            ha_storage_dir: text(aliased("high-availability.storageDir", "high-availability.zookeeper.storageDir")?)?,
             not_modelled,
         };
         let chaining = boolean("pipeline.operator-chaining.enabled", true)?;
@@ -458,7 +459,6 @@ pub const NOT_MODELLED: &[(&str, &str)] = &[
         "execution.checkpointing.unaligned.max-subtasks-per-channel-state-file",
         "how unaligned channel state is packed into files; here checkpoints are aligned",
     ),
-    ("high-availability.storageDir", "where HA metadata is written; here the HA store is a simulated service"),
     ("high-availability.cluster-id", "the HA namespace of this cluster; one cluster is simulated"),
     ("high-availability.zookeeper.quorum", "the ZooKeeper servers; here the HA store is a simulated service"),
     ("jobmanager.scheduler", "the scheduler (default or adaptive); here Flink's default scheduler"),
@@ -581,6 +581,8 @@ pub const FLINK_KEYS: &[&str] = &[
     "state.checkpoints.dir",
     "state.backend.fs.checkpointdir",
     "state.savepoints.dir",
+    "high-availability.storageDir",
+    "high-availability.zookeeper.storageDir",
     "taskmanager.load-balance.mode",
     "pipeline.operator-chaining.enabled",
     "pipeline.max-parallelism",
