@@ -1016,6 +1016,7 @@ mod tests {
                 parallelism: 2,
                 input: Some((OperatorId(i as u32), edge)),
                 state_bytes_per_key: crate::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
+                slot_sharing_group: None,
             });
         }
         let graph = JobGraph::build(&sc.job);

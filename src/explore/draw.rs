@@ -363,7 +363,8 @@ struct Cluster {
 
 impl Cluster {
     fn of(sc: &Scenario) -> Cluster {
-        let needed = sc.job.operators.iter().map(|o| o.parallelism).max().unwrap_or(1);
+        // Slots the job needs: one per execution slot sharing group.
+        let needed = crate::job::graph::JobGraph::build(&sc.job).slot_groups.max(1);
         let records: u64 = sc
             .job
             .operators

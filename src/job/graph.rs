@@ -85,6 +85,12 @@ pub struct JobGraph {
     pub out_channels: Vec<Vec<ChannelId>>,
     /// Position of each channel among its producer's `out_channels`.
     pub output_index: Vec<u32>,
+    /// The execution slot sharing group of each subtask: subtask i of every task in one slot
+    /// sharing group shares group `base(group) + i`, which occupies one slot
+    /// (`SlotSharingExecutionSlotAllocator`, `LocalInputPreferredSlotSharingStrategy`).
+    pub slot_group: Vec<u32>,
+    /// How many execution slot sharing groups (slots) the job needs.
+    pub slot_groups: u32,
 }
 
 impl JobGraph {
@@ -94,11 +100,13 @@ impl JobGraph {
         let ops = &spec.operators;
         let n = ops.len();
         // Flink's StreamingJobGraphGenerator.isChainable, for single-input operators: forward
-        // partitioner, equal parallelism, chaining enabled (slot sharing groups are all default).
+        // partitioner, equal parallelism, the same slot sharing group, chaining enabled.
         let chained_to_input = |op: usize| -> bool {
             match ops[op].input {
                 Some((input, EdgeKind::Forward)) => {
-                    spec.chaining && ops[input.0 as usize].parallelism == ops[op].parallelism
+                    spec.chaining
+                        && ops[input.0 as usize].parallelism == ops[op].parallelism
+                        && ops[input.0 as usize].slot_sharing_group == ops[op].slot_sharing_group
                 }
                 _ => false,
             }
@@ -190,6 +198,26 @@ impl JobGraph {
             output_index[i] = outs.len() as u32;
             outs.push(ChannelId(i as u32));
         }
+        // Slot sharing groups in order of first appearance; each needs as many slots as its
+        // widest task.
+        let mut names: Vec<Option<String>> = Vec::new();
+        let mut width: Vec<u32> = Vec::new();
+        let group_of_task: Vec<usize> = tasks
+            .iter()
+            .map(|t| {
+                let name = &ops[t.operators[0].0 as usize].slot_sharing_group;
+                let g = names.iter().position(|n| n == name).unwrap_or_else(|| {
+                    names.push(name.clone());
+                    width.push(0);
+                    names.len() - 1
+                });
+                width[g] = width[g].max(t.parallelism);
+                g
+            })
+            .collect();
+        let base: Vec<u32> = width.iter().scan(0u32, |acc, w| Some(std::mem::replace(acc, *acc + w))).collect();
+        let slot_group: Vec<u32> = subtasks.iter().map(|s| base[group_of_task[s.task.0 as usize]] + s.index).collect();
+        let slot_groups = width.iter().sum();
         JobGraph {
             spec: spec.clone(),
             max_parallelism,
@@ -201,6 +229,8 @@ impl JobGraph {
             subtasks,
             out_channels,
             output_index,
+            slot_group,
+            slot_groups,
         }
     }
 

@@ -115,6 +115,9 @@ pub struct OperatorSpec {
     /// Bytes of keyed state per key in a snapshot (`state-per-key`; keyed operators only).
     /// Only sizes and transfer times use it: the state itself stays one value per key.
     pub state_bytes_per_key: u64,
+    /// `slotSharingGroup(name)`: subtasks of operators in one group share slots (subtask i of
+    /// each task of the group in one slot); `None` is Flink's group "default".
+    pub slot_sharing_group: Option<String>,
 }
 
 /// A keyed operator's state per key when the scenario does not say (a small value in a heap

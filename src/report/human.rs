@@ -769,7 +769,7 @@ fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     if let Some(cp) = f.restored_checkpoint {
         let _ = write!(
             s,
-            " from checkpoint {cp} (the JobManager's completed-checkpoint store holds it in memory; its metadata and state files: {})",
+            " from checkpoint {cp} (from the JobManager's in-memory completed-checkpoint store; files in {})",
             checkpoint_home(run, cp)
         );
     } else if f.restart_at_us.is_some() {
@@ -830,6 +830,77 @@ impl Phases {
 
 /// Where the time of a completed recovery went, from the trace: the fault, detection at the
 /// task and at the JobManager, cancellation, the restart delay, deployment, state restore.
+/// What the restarted attempts held when they went, from their TaskManagers' notes: records
+/// dropped from input queues, records sources had read past the checkpoint (read again after
+/// the restore), records in open transactions (aborted, written again), and subtasks that died
+/// with their TaskManager's process (nothing could tell what they held).
+fn in_flight_line(run: &Run, f: &FailoverReport) -> Option<String> {
+    let (restart_at, cp) = (f.restart_at_us?, f.restored_checkpoint);
+    let notes = &run.outcome.notes;
+    let set = |st: &crate::job::graph::SubtaskId| f.restarted.contains(st);
+    let mut buffered = 0u64;
+    let mut read: std::collections::BTreeMap<(u32, u32), u64> = std::collections::BTreeMap::new();
+    let mut seen: Vec<crate::job::graph::SubtaskId> = Vec::new();
+    for e in notes.iter().filter(|e| e.at_us >= f.failed_at_us && e.at_us <= restart_at) {
+        if let Note::AttemptDiscarded { st, buffered: b, read: r } = &e.note
+            && set(st)
+            && !seen.contains(st)
+        {
+            seen.push(*st);
+            buffered += b;
+            for &(p, off) in r {
+                read.insert((st.0, p), off);
+            }
+        }
+    }
+    let (mut reread, mut aborted) = (0u64, 0u64);
+    let mut rewound: Vec<crate::job::graph::SubtaskId> = Vec::new();
+    let until = f.running_again_at_us.unwrap_or(u64::MAX);
+    for e in notes.iter().filter(|e| e.at_us >= restart_at && e.at_us <= until) {
+        match &e.note {
+            Note::SourceRewound { st, positions } if set(st) && !rewound.contains(st) => {
+                rewound.push(*st);
+                for &(p, from) in positions {
+                    let had = read.iter().filter(|((_, q), _)| *q == p).map(|(_, &o)| o).max().unwrap_or(from);
+                    reread += had.saturating_sub(from);
+                }
+            }
+            Note::SinkAborted { st, records, .. } if set(st) => aborted += records,
+            _ => {}
+        }
+    }
+    // A source always notes what it had read when its TaskManager tears it down: one without a
+    // note died with its TaskManager's process.
+    let is_source = |st: &crate::job::graph::SubtaskId| {
+        let op = run.graph.task_of(*st).operators[0];
+        matches!(run.graph.spec.operators[op.0 as usize].kind, crate::job::spec::OperatorKind::Source(_))
+    };
+    let died = f.restarted.iter().filter(|st| is_source(st) && !seen.contains(st)).count();
+    let since = cp.map_or("the start".to_string(), |c| format!("checkpoint {c}"));
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    if buffered > 0 {
+        parts.push(format!("{buffered} queued record{} dropped", plural(buffered)));
+    }
+    if reread > 0 {
+        parts.push(format!("{reread} record{} read again by the sources", plural(reread)));
+    }
+    if aborted > 0 {
+        parts.push(format!("{aborted} record{} in open transactions aborted and written again", plural(aborted)));
+    }
+    if died > 0 {
+        let n = died as u64;
+        parts.push(format!(
+            "{died} source subtask{} died with {} TaskManager ({} reads since then are redone too)",
+            plural(n),
+            if died == 1 { "its" } else { "their" },
+            if died == 1 { "its" } else { "their" }
+        ));
+    }
+    let what = if parts.is_empty() { String::new() } else { format!(": {}", parts.join(", ")) };
+    Some(format!("in flight: nothing saved at the failure, back to {since}{what}"))
+}
+
 pub fn recovery_phases(run: &Run, f: &FailoverReport) -> Option<Phases> {
     let (restart_at, running_at) = (f.restart_at_us?, f.running_again_at_us?);
     let notes = &run.outcome.notes;
@@ -901,6 +972,9 @@ pub fn summary(run: &Run, out: &mut String) {
         let _ = writeln!(out, "  {}", failover_line(run, i, f));
         if let Some(p) = recovery_phases(run, f) {
             let _ = writeln!(out, "      {}", p.describe());
+        }
+        if let Some(line) = in_flight_line(run, f) {
+            let _ = writeln!(out, "      {line}");
         }
     }
     for &(fault, hits) in &o.rule_hits {

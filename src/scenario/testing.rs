@@ -14,6 +14,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
         parallelism,
         input: input.map(|(i, e)| (OperatorId(i), e)),
         state_bytes_per_key: crate::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
+        slot_sharing_group: None,
     };
     Scenario {
         name: "test".into(),

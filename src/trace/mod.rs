@@ -364,6 +364,16 @@ pub enum Note {
         job: u32,
         restore: Option<u64>,
     },
+    /// A RUNNING attempt is torn down by its TaskManager (failed or cancelled): the `buffered`
+    /// records waiting in its input queues are dropped, and a source had read its partitions up
+    /// to `read` (partition, next offset). Noted for every source and for other tasks that held
+    /// records. Nothing is snapshotted at that moment: what it had done
+    /// since the last checkpoint is redone from it.
+    AttemptDiscarded {
+        st: SubtaskId,
+        buffered: u64,
+        read: Vec<(u32, u64)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -737,6 +737,11 @@ pub fn note_text(app: &App, note: &Note) -> String {
             let p: Vec<String> = positions.iter().map(|(p, o)| format!("p{p}@{o}")).collect();
             format!("{} rewinds to {}", run.graph.subtask_name(*st), p.join(" "))
         }
+        Note::AttemptDiscarded { st, buffered, read } => {
+            let p: Vec<String> = read.iter().map(|(p, o)| format!("p{p}@{o}")).collect();
+            let read = if p.is_empty() { String::new() } else { format!(", had read {}", p.join(" ")) };
+            format!("{} torn down: {buffered} queued records dropped{read}", run.graph.subtask_name(*st))
+        }
         Note::FailoverStarted { failover } => {
             let f = &run.outcome.failovers[*failover];
             format!(

@@ -244,7 +244,7 @@ fn diff_exit_codes_and_the_first_divergence() {
     let out = recoverysim(&["diff", &trace, "scenarios/keyed-tm-kill.toml@7"]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("identical: the readable traces are equal (717 lines)"), "{stdout}");
+    assert!(stdout.contains("identical: the readable traces are equal (719 lines)"), "{stdout}");
     let out = recoverysim(&["diff", "scenarios/keyed-tm-kill.toml", "--seeds", "7,8", "--context", "1"]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{stdout}");

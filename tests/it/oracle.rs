@@ -24,6 +24,7 @@ fn op(name: &str, kind: OperatorKind, input: u32, edge: EdgeKind) -> OperatorSpe
         parallelism: 2,
         input: Some((OperatorId(input), edge)),
         state_bytes_per_key: recoverysim::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
+        slot_sharing_group: None,
     }
 }
 

@@ -89,6 +89,7 @@ fn random_scenario(seed: u64) -> recoverysim::scenario::Scenario {
         parallelism,
         input: input.map(|(i, e)| (OperatorId(i), e)),
         state_bytes_per_key: recoverysim::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
+        slot_sharing_group: None,
     };
     let sink = || OperatorKind::Sink(SinkSemantic::TwoPhaseCommit);
     sc.job.chaining = rng.below_inclusive(1) == 0;

@@ -11,6 +11,7 @@ fn op(name: &str, kind: OperatorKind, parallelism: u32, input: Option<(u32, Edge
         parallelism,
         input: input.map(|(i, e)| (OperatorId(i), e)),
         state_bytes_per_key: recoverysim::job::spec::DEFAULT_STATE_BYTES_PER_KEY,
+        slot_sharing_group: None,
     }
 }
 
@@ -226,4 +227,31 @@ fn broadcast_is_all_to_all() {
     let g = JobGraph::build(&JobSpec { operators: ops.clone(), max_parallelism: None, chaining: false });
     assert_eq!(g.channels.len(), 2 + 6, "2 forward channels, then 2 producers × 3 consumers");
     assert_eq!(regions(ops, false), vec!["source[0-1], map[0-1], sink[0-2]"]);
+}
+
+/// Slot sharing groups: subtask i of each task of one group shares a slot; the job needs, per
+/// group, its widest task's parallelism (summed); operators of different groups do not chain.
+#[test]
+fn slot_sharing_groups_add_slots_and_break_chains() {
+    let mut ops = vec![
+        op("source", source(2), 2, None),
+        op("map", map(), 2, Some((0, EdgeKind::Forward))),
+        op("count", OperatorKind::KeyedCount, 3, Some((1, EdgeKind::Hash))),
+        op("sink", sink(), 3, Some((2, EdgeKind::Forward))),
+    ];
+    let g = JobGraph::build(&JobSpec { operators: ops.clone(), max_parallelism: None, chaining: true });
+    assert_eq!(g.slot_groups, 3, "one default group: the widest task's parallelism");
+    assert_eq!(g.tasks.len(), 2, "(source+map), (count+sink)");
+    ops[1].slot_sharing_group = Some("maps".into());
+    ops[3].slot_sharing_group = Some("sinks".into());
+    let g = JobGraph::build(&JobSpec { operators: ops, max_parallelism: None, chaining: true });
+    assert_eq!(g.tasks.len(), 4, "a change of group breaks both chains");
+    assert_eq!(g.slot_groups, 3 + 2 + 3, "default (source 2, count 3) + maps 2 + sinks 3");
+    let group = |name: &str, i: u32| {
+        let t = g.tasks.iter().position(|t| g.operator_name(t.operators[0]) == name).expect("task");
+        g.slot_group[(g.tasks[t].first_subtask + i) as usize]
+    };
+    assert_eq!(group("source", 1), group("count", 1), "same group, same index: one slot");
+    assert_ne!(group("source", 1), group("map", 1));
+    assert_ne!(group("count", 2), group("sink", 2));
 }

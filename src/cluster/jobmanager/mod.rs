@@ -164,7 +164,7 @@ pub struct JobManager {
 impl JobManager {
     pub fn new(sc: &Scenario, graph: &JobGraph, generation: u32) -> JobManager {
         let n = graph.subtask_count();
-        let groups = graph.tasks.iter().map(|t| t.parallelism).max().unwrap_or(1) as usize;
+        let groups = graph.slot_groups.max(1) as usize;
         let (regions, region_of) = graph.pipelined_regions();
         let vertices = (0..n)
             .map(|_| Vertex {

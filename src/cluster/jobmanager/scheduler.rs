@@ -13,8 +13,8 @@ use crate::job::graph::SubtaskId;
 use crate::trace::{AbortReason, FailureCause, Note};
 
 impl JobManager {
-    /// Slot sharing: subtask i of every task goes into execution slot sharing group i, which
-    /// occupies one slot. A group keeps its slot while that TaskManager is registered.
+    /// Slot sharing: subtask i of every task of a slot sharing group goes into one execution
+    /// slot sharing group (`JobGraph::slot_group`), which occupies one slot. A group keeps its slot while that TaskManager is registered.
     fn slot_for_group(&mut self, ctx: &Ctx, group: u32) -> Option<(u32, u32)> {
         if let Some((te, s)) = self.group_slot[group as usize] {
             if self.tms.contains_key(&te) {
@@ -66,7 +66,7 @@ impl JobManager {
         for (_, members) in regions {
             let mut lacking: Vec<u32> = Vec::new();
             for &st in &members {
-                let group = ctx.graph().subtasks[st.0 as usize].index;
+                let group = ctx.graph().slot_group[st.0 as usize];
                 if self.slot_for_group(ctx, group).is_none() && !lacking.contains(&group) {
                     lacking.push(group);
                 }
@@ -118,7 +118,7 @@ impl JobManager {
         let groups: Vec<u32> = std::mem::take(&mut self.slot_waiters).into_iter().collect();
         let now = ctx.now();
         for i in 0..self.vertices.len() {
-            let group = ctx.graph().subtasks[i].index;
+            let group = ctx.graph().slot_group[i];
             if groups.contains(&group) && self.vertices[i].state == ExecutionState::Scheduled {
                 let attempt = self.vertices[i].attempt;
                 self.on_failure(ctx, SubtaskId(i as u32), attempt, cause, now);
@@ -133,7 +133,7 @@ impl JobManager {
         self.slot_waiters.remove(&group);
         let now = ctx.now();
         for i in 0..self.vertices.len() {
-            if ctx.graph().subtasks[i].index == group && self.vertices[i].state == ExecutionState::Scheduled {
+            if ctx.graph().slot_group[i] == group && self.vertices[i].state == ExecutionState::Scheduled {
                 let attempt = self.vertices[i].attempt;
                 self.on_failure(ctx, SubtaskId(i as u32), attempt, FailureCause::NoResourceAvailable, now);
             }
@@ -143,7 +143,7 @@ impl JobManager {
     /// submitTask: the deployment descriptor names the slot's TaskExecutor, the state to restore
     /// and where each input's producer runs.
     fn deploy(&mut self, ctx: &mut Ctx, st: SubtaskId) {
-        let group = ctx.graph().subtasks[st.0 as usize].index;
+        let group = ctx.graph().slot_group[st.0 as usize];
         let (te, _) = self.group_slot[group as usize].expect("every group of the region got a slot");
         let host = self.tms[&te].host;
         let tm = self.tms[&te].tm;
@@ -156,7 +156,7 @@ impl JobManager {
             .iter()
             .map(|ch| {
                 let p = graph.channels[ch.0 as usize].from;
-                let pg = graph.subtasks[p.0 as usize].index;
+                let pg = graph.slot_group[p.0 as usize];
                 let ph =
                     self.group_slot[pg as usize].and_then(|(t, _)| self.tms.get(&t)).map(|r| r.host).unwrap_or(host);
                 (ph, self.vertices[p.0 as usize].attempt)

@@ -1010,6 +1010,20 @@ impl TaskExecutor {
 
     pub(super) fn remove_task(&mut self, ctx: &mut Ctx, id: AttemptId) {
         if let Some(i) = self.find(id) {
+            if let Some(t) = self.tasks[i].as_ref()
+                && t.phase == Phase::Running
+            {
+                let buffered = t
+                    .inputs
+                    .iter()
+                    .map(|i| i.queue.iter().filter(|x| matches!(x, Item::Record(_))).count() as u64)
+                    .sum();
+                let read = t.source.as_ref().map(|s| s.cursors.clone()).unwrap_or_default();
+                // Sources always (what they had read); other tasks when they held records.
+                if buffered > 0 || t.source.is_some() {
+                    ctx.note(Note::AttemptDiscarded { st: id.st, buffered, read });
+                }
+            }
             if let Some(t) = self.tasks[i].as_mut()
                 && matches!(t.phase, Phase::Running | Phase::Finished)
             {

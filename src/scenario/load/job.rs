@@ -285,7 +285,23 @@ impl Cx<'_> {
                     Some((OperatorId(idx as u32), edge))
                 }
             };
-            operators.push(OperatorSpec { name: name.clone(), kind, parallelism, input, state_bytes_per_key });
+            let slot_sharing_group = match &o.slot_sharing_group {
+                None => None,
+                Some(g) if g.get_ref().trim().is_empty() || g.get_ref().len() > 64 => {
+                    return self.err(g.span(), "`slot-sharing-group` takes a name (1 to 64 characters)");
+                }
+                // Flink's own default group is the same as none.
+                Some(g) if g.get_ref() == "default" => None,
+                Some(g) => Some(g.get_ref().clone()),
+            };
+            operators.push(OperatorSpec {
+                name: name.clone(),
+                kind,
+                parallelism,
+                input,
+                state_bytes_per_key,
+                slot_sharing_group,
+            });
         }
         if subtasks > u64::from(MAX_SUBTASKS) {
             return self.err(raw.span(), format!("the job has {subtasks} subtasks; the limit is {MAX_SUBTASKS}"));

@@ -71,6 +71,7 @@ pub(super) struct RawOperator {
     pub(super) remainder: Option<Spanned<i64>>,
     pub(super) semantic: Option<Spanned<String>>,
     pub(super) state_per_key: Option<Spanned<String>>,
+    pub(super) slot_sharing_group: Option<Spanned<String>>,
 }
 
 /// `["jobmanager", "tm-1"]` in a fault.
