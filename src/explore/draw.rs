@@ -230,6 +230,26 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
             _ => {}
         }
     }
+    // Sometimes operators in slot sharing groups of their own (their own stream): the job then
+    // needs, per group, its widest operator's parallelism in slots.
+    let mut slot_rng = Rng::new(seed, Stream::VarySlots);
+    let mut extra_slots = 0u64;
+    if chance(&mut slot_rng, 0.2) {
+        let mut widest: Vec<(&str, u64)> = vec![("default", 0)];
+        for t in ops.iter_mut() {
+            let group = pick(&mut slot_rng, &["default", "default", "a", "b"]);
+            if group != "default" {
+                t.insert("slot-sharing-group", group.into());
+            }
+            let p = t.get("parallelism").and_then(Value::as_integer).unwrap_or(1).max(1) as u64;
+            match widest.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, w)) => *w = (*w).max(p),
+                None => widest.push((group, p)),
+            }
+        }
+        let needed: u64 = widest.iter().map(|(_, w)| w).sum();
+        extra_slots = needed.saturating_sub(4);
+    }
     let mut arr = Array::new();
     for t in ops {
         arr.push(Value::InlineTable(t));
@@ -318,7 +338,7 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
     }
     // The cluster: slots enough for the widest operator (slot sharing), sometimes a spare TaskManager.
     let slots = between(r, 1, 4);
-    let tms = max_p.div_ceil(slots) + between(r, 0, 2);
+    let tms = max_p.div_ceil(slots) + between(r, 0, 2) + extra_slots.div_ceil(slots);
     set_cluster(doc, "taskmanagers", tms as i64);
     set_cluster(doc, "slots-per-taskmanager", slots as i64);
     if chance(r, 0.5) {

@@ -172,6 +172,8 @@ pub enum Stream {
     /// `explore --vary`: which all-to-all or pointwise exchange a non-forward edge is (rebalance,
     /// rescale, broadcast; its own stream, like `VaryState`).
     VaryEdges = 12,
+    /// `explore --vary`: slot sharing groups (their own stream, like `VaryState`).
+    VarySlots = 13,
 }
 
 #[derive(Clone)]
