@@ -127,6 +127,12 @@ enum Command {
         /// always has it (`checkpoint_history`).
         #[arg(long, conflicts_with_all = ["json", "trace"])]
         checkpoints: bool,
+        /// Print the exception history instead of the timeline (as the Web UI's Exceptions tab
+        /// shows it: each failure the JobManager handled, its task and TaskManager, the failover
+        /// it started, and the task failures that came with it). `--json` always has it
+        /// (`exception_history`).
+        #[arg(long, conflicts_with_all = ["json", "trace", "checkpoints"])]
+        exceptions: bool,
     },
     /// Run scenario files (default: scenarios/) and compare each with its [expect] table
     /// (without `verdict`: exactly_once; without `job-status`: FINISHED). Exit 1 if one fails,
@@ -299,9 +305,11 @@ fn command(command: Command, out: &mut Out) -> Done {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             cmd_run_seeds(out, &file, seeds, verbose, &bugs, jobs)?
         }
-        Command::Run { file, seed, json, bugs, trace, check, checkpoints, .. } => {
+        Command::Run { file, seed, json, bugs, trace, check, checkpoints, exceptions, .. } => {
             let view = if checkpoints {
                 RunView::Checkpoints
+            } else if exceptions {
+                RunView::Exceptions
             } else if json {
                 RunView::Json
             } else {
@@ -424,6 +432,7 @@ enum RunView {
     Timeline,
     Json,
     Checkpoints,
+    Exceptions,
 }
 
 fn cmd_run(
@@ -472,6 +481,11 @@ fn cmd_run(
                 write!(out, "{}", report::human::header(&run))?;
                 writeln!(out)?;
                 write!(out, "{}", report::checkpoints::report(&run))?;
+            }
+            RunView::Exceptions => {
+                write!(out, "{}", report::human::header(&run))?;
+                writeln!(out)?;
+                write!(out, "{}", report::exceptions::report(&run))?;
             }
         }
     }

@@ -126,6 +126,7 @@ pub fn run(run: &Run) -> serde_json::Value {
             })).collect::<Vec<_>>(),
             "history_dropped": o.checkpoint_history_dropped,
         },
+        "exception_history": super::exceptions::history(run),
         "timeline": timeline_lines(run).into_iter().map(|l| json!({
             "from_us": l.from_us, "to_us": l.to_us, "text": l.text,
         })).collect::<Vec<_>>(),

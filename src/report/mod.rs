@@ -1,6 +1,7 @@
 //! What people and tools read of a run, one file per output: `human` (the timeline, its legend,
 //! the summary with recovery phases), `checkpoints` (`run --checkpoints`: the checkpoint
-//! history and whether checkpoints blocked processing), `json` (`run --json`), `trace` (the JSON Lines trace of
+//! history and whether checkpoints blocked processing), `exceptions` (`run --exceptions`: the
+//! exception history), `json` (`run --json`), `trace` (the JSON Lines trace of
 //! `run --trace`), `check` (`check`'s human, JSON, JUnit and GitHub reports), `sweep` (the seed
 //! sweep of `run --seeds`, and the pipelined regions).
 //!
@@ -10,6 +11,7 @@
 
 pub mod check;
 pub mod checkpoints;
+pub mod exceptions;
 pub mod human;
 pub mod json;
 pub mod sweep;

@@ -350,3 +350,36 @@ fn the_checkpoint_history_answers_whether_checkpoints_block_processing() {
     let both = recoverysim(&["run", "scenarios/checkpoint-blocking.toml", "--checkpoints", "--json"]);
     assert_eq!(both.status.code(), Some(2));
 }
+
+/// `run --exceptions`: the exception history as the Web UI's Exceptions tab, newest first, each
+/// root exception with its failover and the task failures handled with it (read and pinned);
+/// `--json` has the same entries, oldest first.
+#[test]
+fn the_exception_history_lists_each_failure_with_its_failover_and_concurrent_failures() {
+    let out = recoverysim(&["run", "scenarios/rolling-update.toml", "--exceptions"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("timeline (virtual time)"), "the history replaces the timeline");
+    assert!(text.lines().all(|l| l == l.trim_end()), "no trailing spaces");
+    let second = text.find("35.009s").expect("the second pod's failure");
+    let first = text.find("20.016s").expect("the first pod's failure");
+    assert!(second < first, "newest first");
+    assert!(text.contains("#1: 4 subtasks from chk-20"), "{text}");
+    snapshot("run-exceptions-rolling-update", &text);
+    let json = recoverysim(&["run", "scenarios/rolling-update.toml", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON object");
+    let h = v["exception_history"].as_array().expect("an array");
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0]["task"], "source[0]");
+    assert_eq!(h[0]["location"], "tm-0");
+    assert_eq!(h[0]["restored_checkpoint"], 20);
+    assert_eq!(h[0]["concurrent"][0]["task"], "(count+sink)[0]");
+    // A global failure names no task.
+    let json = recoverysim(&["run", "scenarios/partition-tm-tm.toml", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON object");
+    assert!(v["exception_history"][0]["task"].is_null());
+    assert!(v["exception_history"][0]["exception"].as_str().is_some_and(|e| e.contains("tolerable failure threshold")));
+    // Without failures: says so.
+    let out = recoverysim(&["run", "scenarios/baseline.toml", "--exceptions"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("none: no failure reached the JobManager"));
+}

@@ -133,6 +133,11 @@ fn the_tour_commands_do_what_their_comments_say() {
                 has("does a checkpoint block processing?");
                 has("processing went on");
             }
+            "run" if args.iter().any(|a| a == "--exceptions") => {
+                has("exception history");
+                has("concurrent: FlinkException: The TaskExecutor is shutting down (tm-0)");
+                assert!(!stdout.contains("timeline (virtual time)"), "{what}");
+            }
             "run" if args.iter().any(|a| a == "--bug") => {
                 assert!(!stdout.contains("output: exactly_once"), "a planted bug changes the verdict: {what}");
             }
