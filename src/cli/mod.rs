@@ -193,8 +193,14 @@ enum Command {
     /// change"); `--seeds S1,S2` compares two seeds of one scenario. Exit 0 when the traces are
     /// identical, 1 when they differ, 2 on bad input.
     Diff(diff::DiffArgs),
-    /// Print the pipelined regions of a scenario's job.
-    Regions { file: PathBuf },
+    /// Print the pipelined regions of a scenario's job; `--format dot` draws them for Graphviz
+    /// (`| dot -Tsvg > regions.svg`), with what the first failover restarts in red when the
+    /// scenario has a failure.
+    Regions {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = RegionsFormat::Text)]
+        format: RegionsFormat,
+    },
     /// Measure simulation speed (use a release build); with --seek, the replay's time travel.
     Bench {
         file: PathBuf,
@@ -326,9 +332,25 @@ fn command(command: Command, out: &mut Out) -> Done {
         Command::Explore { merge: None, args } => explore::cmd_explore(out, args)?,
         Command::Sweep(args) => sweep::cmd_sweep(out, args)?,
         Command::Diff(args) => diff::cmd_diff(out, args)?,
-        Command::Regions { file } => {
+        Command::Regions { file, format } => {
             let Some(sc) = load(&file) else { return Ok(ExitCode::from(2)) };
-            write!(out, "{}", report::sweep::regions(&crate::job::graph::JobGraph::build(&sc.job)))?;
+            let graph = crate::job::graph::JobGraph::build(&sc.job);
+            match format {
+                RegionsFormat::Text => write!(out, "{}", report::sweep::regions(&graph))?,
+                RegionsFormat::Dot => {
+                    // With faults, run the scenario to show what its first failover restarted.
+                    let run = (!sc.faults.is_empty()).then(|| simulate(&sc));
+                    let failed = run.as_ref().and_then(|r| r.outcome.failovers.first()).map(|f| {
+                        let what = match f.failed_subtask {
+                            Some(st) => format!("the first failover restarted ({} failed)", graph.subtask_name(st)),
+                            None => "the first failover restarted (a global failure)".to_string(),
+                        };
+                        (f.to_restart.clone(), what)
+                    });
+                    let failed = failed.as_ref().map(|(s, w)| (s.as_slice(), w.as_str()));
+                    write!(out, "{}", report::dot::regions_dot(&graph, failed))?;
+                }
+            }
             ExitCode::SUCCESS
         }
         Command::Bench { file, seek: Some(n), .. } => cmd_bench_seek(out, &file, n)?,
@@ -424,6 +446,15 @@ fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
         }
     }
     Some(sc)
+}
+
+/// What `regions` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegionsFormat {
+    /// The regions in words.
+    Text,
+    /// A Graphviz digraph (`dot -Tsvg`).
+    Dot,
 }
 
 /// What `run` prints.

@@ -255,3 +255,36 @@ fn slot_sharing_groups_add_slots_and_break_chains() {
     assert_ne!(group("source", 1), group("map", 1));
     assert_ne!(group("count", 2), group("sink", 2));
 }
+
+/// `regions --format dot`: a Graphviz digraph with one node per subtask inside its region's
+/// cluster, one arrow per channel between declared nodes, and the first failover's restarted
+/// subtasks filled (read and pinned).
+#[test]
+fn regions_as_dot_draw_every_subtask_channel_and_region_and_the_failed_region() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recoverysim"))
+        .args(["regions", "scenarios/rescale-task-failure.toml", "--format", "dot"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dot = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(dot.starts_with("digraph job {\n") && dot.ends_with("}\n"));
+    assert_eq!(dot.matches('{').count(), dot.matches('}').count(), "balanced braces");
+    let sc =
+        recoverysim::scenario::load_file(std::path::Path::new("scenarios/rescale-task-failure.toml")).expect("loads");
+    let g = JobGraph::build(&sc.job);
+    let declared: Vec<&str> =
+        dot.lines().filter(|l| l.trim_start().starts_with("st") && l.contains("[label=")).collect();
+    assert_eq!(declared.len(), g.subtask_count(), "one node per subtask");
+    let arrows: Vec<&str> = dot.lines().filter(|l| l.contains(" -> ")).collect();
+    assert_eq!(arrows.len(), g.channels.len(), "one arrow per channel");
+    for a in &arrows {
+        let ends: Vec<&str> = a.trim().split(" -> ").collect();
+        let to = ends[1].split_whitespace().next().unwrap_or("");
+        for end in [ends[0], to] {
+            assert!(dot.contains(&format!("    {end} [label=")), "{end} is declared: {a}");
+        }
+    }
+    assert_eq!(dot.matches("subgraph cluster_region_").count(), g.pipelined_regions().0.len());
+    assert_eq!(dot.matches("fillcolor=\"#f4b6b6\"").count(), 3, "source[2-3] and (map+sink)[1] restarted");
+    crate::snapshot("regions-dot-rescale-task-failure", &dot);
+}
