@@ -45,6 +45,37 @@ struct Cli {
     /// before it runs, and a run whose modelled footprint gets there stops and says so.
     #[arg(long, global = true, value_name = "SIZE", default_value = "1GiB", value_parser = crate::scenario::budget::parse_memory)]
     max_memory: u64,
+    /// Colours in `replay`: auto uses them unless NO_COLOR is set (clap's own help follows NO_COLOR).
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+    /// No progress bars or progress lines on standard error (results and errors still print).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--color` and `--quiet` as the command line set them.
+static UI: std::sync::OnceLock<(ColorWhen, bool)> = std::sync::OnceLock::new();
+
+/// Whether `--quiet` was given.
+pub(crate) fn quiet() -> bool {
+    UI.get().is_some_and(|u| u.1)
+}
+
+/// Whether to colour, from `--color` and NO_COLOR (any non-empty value turns auto off).
+pub(crate) fn color_wanted(when: ColorWhen, no_color: Option<&std::ffi::OsStr>) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => no_color.is_none_or(|v| v.is_empty()),
+    }
 }
 
 /// The budget the command line set (`--max-events`, `--max-memory`), for every scenario a
@@ -193,6 +224,14 @@ enum Command {
     /// change"); `--seeds S1,S2` compares two seeds of one scenario. Exit 0 when the traces are
     /// identical, 1 when they differ, 2 on bad input.
     Diff(diff::DiffArgs),
+    /// Print a shell completion script (`recoverysim completions bash > /etc/bash_completion.d/recoverysim`;
+    /// zsh: into a directory on $fpath as `_recoverysim`; fish: ~/.config/fish/completions/).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `recoverysim man > recoverysim.1; man ./recoverysim.1`.
+    Man,
     /// Print the pipelined regions of a scenario's job; `--format dot` draws them for Graphviz
     /// (`| dot -Tsvg > regions.svg`), with what the first failover restarts in red when the
     /// scenario has a failure.
@@ -296,6 +335,7 @@ pub fn main() -> ExitCode {
         }
     };
     let _ = BUDGET.set(Budget { max_events: cli.max_events, max_memory: cli.max_memory });
+    let _ = UI.set((cli.color, cli.quiet));
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     let mut out = Out(&mut lock);
@@ -332,6 +372,26 @@ fn command(command: Command, out: &mut Out) -> Done {
         Command::Explore { merge: None, args } => explore::cmd_explore(out, args)?,
         Command::Sweep(args) => sweep::cmd_sweep(out, args)?,
         Command::Diff(args) => diff::cmd_diff(out, args)?,
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "recoverysim", &mut buf);
+            write!(out, "{}", String::from_utf8_lossy(&buf))?;
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            // Rendering into memory: a Vec<u8> never fails to take bytes.
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf) {
+                Ok(()) => {
+                    write!(out, "{}", String::from_utf8_lossy(&buf))?;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    errln!("error: the man page: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Regions { file, format } => {
             let Some(sc) = load(&file) else { return Ok(ExitCode::from(2)) };
             let graph = crate::job::graph::JobGraph::build(&sc.job);
@@ -374,10 +434,13 @@ fn cmd_replay(file: &Path, seed: Option<u64>, bugs: &[String]) -> ExitCode {
     if let Some(s) = seed {
         sc.seed = s;
     }
-    errln!("simulating {} (the run, its fault-free reference, then its snapshots)…", sc.name);
+    if !quiet() {
+        errln!("simulating {} (the run, its fault-free reference, then its snapshots)…", sc.name);
+    }
     let run = simulate(&sc);
     let mut app = crate::tui::app::App::new(&run);
-    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let when = UI.get().map_or(ColorWhen::Auto, |u| u.0);
+    app.color = color_wanted(when, std::env::var_os("NO_COLOR").as_deref());
     match crate::tui::replay(&mut app) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -594,7 +657,7 @@ pub(crate) fn in_parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn
 /// Whether to draw a progress bar: only for a person watching, with standard error a terminal
 /// and `CI` unset (a CI log would keep every redraw). Elsewhere nothing extra is written.
 pub(crate) fn progress_wanted(stderr_is_terminal: bool, ci: Option<&std::ffi::OsStr>) -> bool {
-    stderr_is_terminal && ci.is_none_or(|v| v.is_empty())
+    stderr_is_terminal && ci.is_none_or(|v| v.is_empty()) && !quiet()
 }
 
 /// A progress bar on standard error over `total` `unit`s (`run --seeds`, `check`), or none: not
@@ -852,8 +915,17 @@ fn cmd_bench(out: &mut Out, file: &Path, runs: u32) -> Done {
 
 #[cfg(test)]
 mod tests {
-    use super::progress_wanted;
+    use super::{ColorWhen, color_wanted, progress_wanted};
     use std::ffi::OsStr;
+
+    #[test]
+    fn color_follows_the_flag_and_no_color() {
+        assert!(color_wanted(ColorWhen::Auto, None));
+        assert!(color_wanted(ColorWhen::Auto, Some(OsStr::new(""))), "an empty NO_COLOR is unset");
+        assert!(!color_wanted(ColorWhen::Auto, Some(OsStr::new("1"))));
+        assert!(color_wanted(ColorWhen::Always, Some(OsStr::new("1"))), "--color always wins");
+        assert!(!color_wanted(ColorWhen::Never, None));
+    }
 
     #[test]
     fn a_progress_bar_only_on_a_terminal_outside_ci() {

@@ -383,3 +383,53 @@ fn the_exception_history_lists_each_failure_with_its_failover_and_concurrent_fai
     let out = recoverysim(&["run", "scenarios/baseline.toml", "--exceptions"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("none: no failure reached the JobManager"));
 }
+
+/// `completions SHELL` and `man` come from the clap definitions: the bash script parses, each
+/// shell's script names the subcommands, the man page is roff with every global option; and
+/// `--quiet` leaves standard error without progress lines.
+#[test]
+fn completions_man_page_and_quiet() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = recoverysim(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+        let script = String::from_utf8_lossy(&out.stdout).to_string();
+        for sub in ["run", "check", "explore", "replay", "regions", "completions"] {
+            assert!(script.contains(sub), "{shell} completes {sub}");
+        }
+        if shell == "bash" {
+            let dir = std::env::temp_dir().join(format!("recoverysim-completions-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let file = dir.join("recoverysim.bash");
+            std::fs::write(&file, &script).expect("written");
+            let check = std::process::Command::new("bash").arg("-n").arg(&file).output().expect("bash runs");
+            assert!(check.status.success(), "bash -n: {}", String::from_utf8_lossy(&check.stderr));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    assert_eq!(recoverysim(&["completions", "tcsh"]).status.code(), Some(2), "an unknown shell is a usage error");
+    let man = recoverysim(&["man"]);
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH recoverysim 1"), "{page}");
+    for opt in ["max\\-events", "max\\-memory", "color", "quiet"] {
+        assert!(page.contains(opt), "the man page has --{opt}");
+    }
+    // explore prints a progress line every tenth of its seeds when standard error is no terminal.
+    let dir = std::env::temp_dir().join(format!("recoverysim-quiet-{}", std::process::id()));
+    let out_dir = dir.display().to_string();
+    let args = ["explore", "scenarios/baseline.toml", "--seeds", "0-9", "--jobs", "1", "--out", &out_dir];
+    let loud = recoverysim(&args);
+    assert!(String::from_utf8_lossy(&loud.stderr).contains("explored "), "{}", String::from_utf8_lossy(&loud.stderr));
+    let mut quiet_args = args.to_vec();
+    quiet_args.push("--quiet");
+    let quiet = recoverysim(&quiet_args);
+    assert_eq!(quiet.status.code(), loud.status.code());
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("explored "),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    // The results still print (only the wall-time line differs between two runs).
+    assert!(String::from_utf8_lossy(&quiet.stdout).contains("10 runs"), "{}", String::from_utf8_lossy(&quiet.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}

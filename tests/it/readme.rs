@@ -98,6 +98,8 @@ fn the_tour_commands_do_what_their_comments_say() {
         let has = |s: &str| assert!(stdout.contains(s), "{what}\nmissing: {s}");
         match args[0].as_str() {
             "regions" => has("pipelined regions"),
+            "completions" => has("_recoverysim()"),
+            "man" => has(".TH recoverysim 1"),
             "sweep" if comment.contains("exactly-once at every phase") => {
                 has("44 of 44 cases reached their phase; 0 failed");
                 assert!(!stdout.contains("ALO+") && !stdout.contains("not reached"), "{what}");
