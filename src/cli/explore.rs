@@ -252,13 +252,8 @@ pub fn cmd_explore(out: &mut Out, a: ExploreArgs) -> Done {
                     if let Some(b) = &bar {
                         b.set_message(format!("{nf} failures"));
                         b.inc(1);
-                    } else if nd.is_multiple_of(step) || nd == total {
-                        if !super::quiet() {
-                            errln!(
-                                "explored {nd}/{total} seeds, {nf} failures, {:.0} s",
-                                started.elapsed().as_secs_f64()
-                            );
-                        }
+                    } else if (nd.is_multiple_of(step) || nd == total) && !super::quiet() {
+                        errln!("explored {nd}/{total} seeds, {nf} failures, {:.0} s", started.elapsed().as_secs_f64());
                     }
                     results.lock().unwrap_or_else(|p| p.into_inner()).push((r, text));
                 }
