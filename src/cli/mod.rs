@@ -164,6 +164,11 @@ enum Command {
         /// (`exception_history`).
         #[arg(long, conflicts_with_all = ["json", "trace", "checkpoints"])]
         exceptions: bool,
+        /// Also draw the run as an SVG timeline chart into this file (one lane per subtask
+        /// coloured by ExecutionState, checkpoints, faults, failovers, the verdict): for a CI
+        /// artifact or a README.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
     },
     /// Run scenario files (default: scenarios/) and compare each with its [expect] table
     /// (without `verdict`: exactly_once; without `job-status`: FINISHED). Exit 1 if one fails,
@@ -351,7 +356,7 @@ fn command(command: Command, out: &mut Out) -> Done {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             cmd_run_seeds(out, &file, seeds, verbose, &bugs, jobs)?
         }
-        Command::Run { file, seed, json, bugs, trace, check, checkpoints, exceptions, .. } => {
+        Command::Run { file, seed, json, bugs, trace, check, checkpoints, exceptions, svg, .. } => {
             let view = if checkpoints {
                 RunView::Checkpoints
             } else if exceptions {
@@ -361,7 +366,7 @@ fn command(command: Command, out: &mut Out) -> Done {
             } else {
                 RunView::Timeline
             };
-            cmd_run(out, &file, seed, view, &bugs, trace.as_deref(), check)?
+            cmd_run(out, &file, seed, view, &bugs, trace.as_deref(), svg.as_deref(), check)?
         }
         Command::Check { paths, format, snapshots, accept } => {
             cmd_check(out, &paths, format, snapshots.as_deref(), accept)?
@@ -536,6 +541,7 @@ fn cmd_run(
     view: RunView,
     bugs: &[String],
     trace: Option<&Path>,
+    svg: Option<&Path>,
     check: bool,
 ) -> Done {
     let Some(mut sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
@@ -556,7 +562,19 @@ fn cmd_run(
         errln!("error: the trace: {e}{hint}");
         return Ok(ExitCode::from(2));
     }
+    if let Some(path) = svg
+        && let Err(e) = files::check_output(path, &inputs, true)
+    {
+        errln!("error: the chart: {e}");
+        return Ok(ExitCode::from(2));
+    }
     let run = simulate(&sc);
+    if let Some(path) = svg
+        && let Err(e) = files::write_streamed(path, &inputs, true, |w| w.write_all(report::chart::svg(&run).as_bytes()))
+    {
+        errln!("error: the chart: {e}");
+        return Ok(ExitCode::from(2));
+    }
     if let Some(path) = trace {
         if trace_to_stdout {
             write!(out, "{}", report::trace::jsonl(&run))?;

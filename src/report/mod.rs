@@ -1,7 +1,7 @@
 //! What people and tools read of a run, one file per output: `human` (the timeline, its legend,
 //! the summary with recovery phases), `checkpoints` (`run --checkpoints`: the checkpoint
 //! history and whether checkpoints blocked processing), `exceptions` (`run --exceptions`: the
-//! exception history), `dot` (`regions --format dot`: the execution graph for Graphviz), `json` (`run --json`), `trace` (the JSON Lines trace of
+//! exception history), `chart` (`run --svg`: the timeline chart), `dot` (`regions --format dot`: the execution graph for Graphviz), `json` (`run --json`), `trace` (the JSON Lines trace of
 //! `run --trace`), `check` (`check`'s human, JSON, JUnit and GitHub reports), `sweep` (the seed
 //! sweep of `run --seeds`, and the pipelined regions).
 //!
@@ -9,6 +9,7 @@
 //! Below both `cli` and `tui`, which import it; it imports neither. The outputs are snapshot-tested,
 //! and `json` and `trace` are contracts with users (ARCHITECTURE.md, "API boundaries").
 
+pub mod chart;
 pub mod check;
 pub mod checkpoints;
 pub mod dot;

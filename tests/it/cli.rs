@@ -433,3 +433,50 @@ fn completions_man_page_and_quiet() {
     assert!(String::from_utf8_lossy(&quiet.stdout).contains("10 runs"), "{}", String::from_utf8_lossy(&quiet.stdout));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `run --svg FILE`: the timeline chart is an SVG document (well-formed XML in SVG's namespace) with
+/// a lane per subtask, a mark per fault and failover, a tick per ended checkpoint (pinned); the
+/// chart the README embeds is what the tool draws today.
+#[test]
+fn the_svg_chart_has_a_lane_per_subtask_and_the_readme_chart_is_current() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-svg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("chart.svg");
+    let out = recoverysim(&["run", "scenarios/keyed-tm-kill.toml", "--svg", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("timeline (virtual time):"), "the timeline still prints");
+    let chart = std::fs::read_to_string(&file).expect("written");
+    let doc = roxmltree::Document::parse(&chart).expect("well-formed XML");
+    let mut tags = std::collections::BTreeMap::<String, usize>::new();
+    for n in doc.descendants().filter(|n| n.is_element()) {
+        *tags.entry(n.tag_name().name().to_string()).or_insert(0) += 1;
+    }
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert_eq!(doc.root_element().tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+    let run = recoverysim::run_file("scenarios/keyed-tm-kill.toml").expect("runs");
+    let lanes = chart.matches("</title>\n</rect>").count();
+    assert!(lanes >= run.graph.subtask_count(), "at least a span per subtask: {lanes}");
+    for st in 0..run.graph.subtask_count() {
+        let name = run.graph.subtask_name(recoverysim::job::graph::SubtaskId(st as u32));
+        assert!(chart.contains(&format!(">\n{name}\n</text>")), "a lane for {name}");
+    }
+    assert!(chart.contains("F1  12.990s  FAULT kill-taskmanager 1"), "the fault is listed");
+    assert!(chart.contains("failover #1: restarts 8 subtasks from checkpoint 64"));
+    let ticks = chart.matches("<title>checkpoint ").count();
+    assert_eq!(ticks, run.outcome.checkpoint_history.iter().filter(|c| c.ended_at_us.is_some()).count());
+    assert!(tags["svg"] == 1 && tags["g"] >= 5 && tags["rect"] > 10 && tags["line"] > 10, "{tags:?}");
+    crate::snapshot("run-svg-keyed-tm-kill", &chart);
+    // The README's chart.
+    let readme = std::fs::read_to_string("README.md").expect("README");
+    assert!(readme.contains("![a run's timeline chart](docs/rolling-update-during-checkpoint.svg)"));
+    let file = dir.join("readme.svg");
+    let out =
+        recoverysim(&["run", "scenarios/rolling-update-during-checkpoint.toml", "--svg", &file.display().to_string()]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("written"),
+        std::fs::read_to_string("docs/rolling-update-during-checkpoint.svg").expect("committed"),
+        "docs/rolling-update-during-checkpoint.svg is stale: run the README's command again"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -48,7 +48,7 @@ fn the_tour_commands_do_what_their_comments_say() {
             redirect = args.get(i + 1).cloned();
             args.truncate(i);
         }
-        if let Some(i) = args.iter().position(|a| a == "--trace") {
+        if let Some(i) = args.iter().position(|a| a == "--trace" || a == "--svg") {
             args[i + 1] = dir.join(&args[i + 1]).display().to_string();
         }
         if args[0] == "bench" && !args.iter().any(|a| a == "--seek") {
@@ -122,6 +122,12 @@ fn the_tour_commands_do_what_their_comments_say() {
                 let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
                 assert_eq!(v["schema"], "recoverysim-run/1");
                 assert!(v["timeline"].as_array().is_some_and(|t| !t.is_empty()), "{what}");
+            }
+            "run" if args.iter().any(|a| a == "--svg") => {
+                let i = args.iter().position(|a| a == "--svg").expect("found") + 1;
+                let chart = std::fs::read_to_string(&args[i]).expect("the chart was written");
+                assert!(chart.starts_with("<svg ") && chart.contains("</svg>"), "{what}");
+                has("timeline (virtual time):");
             }
             "run" if args.iter().any(|a| a == "--trace") => {
                 let i = args.iter().position(|a| a == "--trace").expect("found") + 1;
@@ -294,7 +300,7 @@ fn the_files_the_readme_commands_write_are_git_ignored() {
     for line in text.lines().filter(|l| l.starts_with("cargo run")) {
         let words: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
         for w in words.windows(2) {
-            if (w[0] == "--trace" || w[0] == ">") && w[1] != "-" {
+            if (w[0] == "--trace" || w[0] == "--svg" || w[0] == ">") && w[1] != "-" {
                 written.push(w[1].to_string());
             }
         }
