@@ -366,7 +366,8 @@ fn command(command: Command, out: &mut Out) -> Done {
             } else {
                 RunView::Timeline
             };
-            cmd_run(out, &file, seed, view, &bugs, trace.as_deref(), svg.as_deref(), check)?
+            let files_out = RunFiles { trace: trace.as_deref(), svg: svg.as_deref() };
+            cmd_run(out, &file, seed, view, &bugs, files_out, check)?
         }
         Command::Check { paths, format, snapshots, accept } => {
             cmd_check(out, &paths, format, snapshots.as_deref(), accept)?
@@ -525,6 +526,12 @@ pub enum RegionsFormat {
     Dot,
 }
 
+/// The files `run` writes besides what it prints: `--trace`, `--svg`.
+struct RunFiles<'a> {
+    trace: Option<&'a Path>,
+    svg: Option<&'a Path>,
+}
+
 /// What `run` prints.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RunView {
@@ -540,10 +547,10 @@ fn cmd_run(
     seed: Option<u64>,
     view: RunView,
     bugs: &[String],
-    trace: Option<&Path>,
-    svg: Option<&Path>,
+    files_out: RunFiles<'_>,
     check: bool,
 ) -> Done {
+    let RunFiles { trace, svg } = files_out;
     let Some(mut sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
     if let Some(s) = seed {
         sc.seed = s;
