@@ -148,6 +148,10 @@ enum Command {
         /// this file as JSON Lines (`-`: standard output, instead of the timeline).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// The trace's format: `jsonl` (docs/trace-format.md) or `perfetto` (the Trace Event
+        /// Format: open the file in ui.perfetto.dev or chrome://tracing).
+        #[arg(long, value_enum, default_value_t = TraceFormat::Jsonl, requires = "trace")]
+        trace_format: TraceFormat,
         /// Also compare the run with the scenario's [expect] table (as `check` does) and exit 1
         /// when it differs, so one command can gate a build.
         #[arg(long)]
@@ -356,7 +360,7 @@ fn command(command: Command, out: &mut Out) -> Done {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             cmd_run_seeds(out, &file, seeds, verbose, &bugs, jobs)?
         }
-        Command::Run { file, seed, json, bugs, trace, check, checkpoints, exceptions, svg, .. } => {
+        Command::Run { file, seed, json, bugs, trace, trace_format, check, checkpoints, exceptions, svg, .. } => {
             let view = if checkpoints {
                 RunView::Checkpoints
             } else if exceptions {
@@ -366,7 +370,7 @@ fn command(command: Command, out: &mut Out) -> Done {
             } else {
                 RunView::Timeline
             };
-            let files_out = RunFiles { trace: trace.as_deref(), svg: svg.as_deref() };
+            let files_out = RunFiles { trace: trace.as_deref(), trace_format, svg: svg.as_deref() };
             cmd_run(out, &file, seed, view, &bugs, files_out, check)?
         }
         Command::Check { paths, format, snapshots, accept } => {
@@ -517,6 +521,16 @@ fn load_with_bugs(file: &Path, bugs: &[String]) -> Option<Scenario> {
     Some(sc)
 }
 
+/// `run --trace-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    /// One JSON object per trace line (docs/trace-format.md).
+    Jsonl,
+    /// Perfetto / Chrome trace viewer JSON: tracks per TaskManager and subtask, checkpoints,
+    /// failovers, faults, sink transactions.
+    Perfetto,
+}
+
 /// What `regions` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum RegionsFormat {
@@ -529,6 +543,7 @@ pub enum RegionsFormat {
 /// The files `run` writes besides what it prints: `--trace`, `--svg`.
 struct RunFiles<'a> {
     trace: Option<&'a Path>,
+    trace_format: TraceFormat,
     svg: Option<&'a Path>,
 }
 
@@ -550,7 +565,7 @@ fn cmd_run(
     files_out: RunFiles<'_>,
     check: bool,
 ) -> Done {
-    let RunFiles { trace, svg } = files_out;
+    let RunFiles { trace, trace_format, svg } = files_out;
     let Some(mut sc) = load_with_bugs(file, bugs) else { return Ok(ExitCode::from(2)) };
     if let Some(s) = seed {
         sc.seed = s;
@@ -582,10 +597,17 @@ fn cmd_run(
         errln!("error: the chart: {e}");
         return Ok(ExitCode::from(2));
     }
+    let write_trace = |w: &mut dyn std::io::Write| match trace_format {
+        TraceFormat::Jsonl => report::trace::write_jsonl(&run, w),
+        TraceFormat::Perfetto => writeln!(w, "{}", report::perfetto::trace(&run)),
+    };
     if let Some(path) = trace {
         if trace_to_stdout {
-            write!(out, "{}", report::trace::jsonl(&run))?;
-        } else if let Err(e) = files::write_streamed(path, &inputs, true, |w| report::trace::write_jsonl(&run, w)) {
+            match trace_format {
+                TraceFormat::Jsonl => write!(out, "{}", report::trace::jsonl(&run))?,
+                TraceFormat::Perfetto => writeln!(out, "{}", report::perfetto::trace(&run))?,
+            }
+        } else if let Err(e) = files::write_streamed(path, &inputs, true, write_trace) {
             errln!("error: the trace: {e}");
             return Ok(ExitCode::from(2));
         }

@@ -480,3 +480,77 @@ fn the_svg_chart_has_a_lane_per_subtask_and_the_readme_chart_is_current() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `run --trace F --trace-format perfetto`: the Trace Event Format as Perfetto's and Chrome's
+/// JSON importers read it — known phases with their fields, complete events nested per thread,
+/// async begin/end paired by id, names for every process and thread that has events — with a
+/// track per TaskManager and subtask, checkpoints, the failover, the fault and the transactions.
+#[test]
+fn the_perfetto_trace_is_well_formed_trace_event_json() {
+    let dir = std::env::temp_dir().join(format!("recoverysim-perfetto-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("p.json");
+    let out = recoverysim(&[
+        "run",
+        "scenarios/keyed-tm-kill.toml",
+        "--trace",
+        &file.display().to_string(),
+        "--trace-format",
+        "perfetto",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");
+    let events = v["traceEvents"].as_array().expect("traceEvents");
+    let mut spans: std::collections::BTreeMap<(u64, u64), Vec<(u64, u64)>> = Default::default();
+    let mut open: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    let mut named: std::collections::BTreeSet<(u64, u64)> = Default::default();
+    let mut used: std::collections::BTreeSet<(u64, u64)> = Default::default();
+    let mut cats: std::collections::BTreeSet<String> = Default::default();
+    for e in events {
+        let ph = e["ph"].as_str().expect("ph");
+        let (pid, tid) = (e["pid"].as_u64().expect("pid"), e["tid"].as_u64().expect("tid"));
+        assert!(e["name"].is_string(), "{e}");
+        if let Some(c) = e["cat"].as_str() {
+            cats.insert(c.to_string());
+        }
+        match ph {
+            "M" => {
+                assert!(matches!(e["name"].as_str(), Some("process_name" | "thread_name")), "{e}");
+                assert!(e["args"]["name"].is_string(), "{e}");
+                named.insert((pid, if e["name"] == "process_name" { u64::MAX } else { tid }));
+            }
+            "X" => {
+                let (ts, dur) = (e["ts"].as_u64().expect("ts"), e["dur"].as_u64().expect("dur"));
+                spans.entry((pid, tid)).or_default().push((ts, ts + dur));
+                used.insert((pid, tid));
+            }
+            "i" => {
+                assert!(e["ts"].is_u64() && e["s"].is_string(), "{e}");
+            }
+            "b" => {
+                let key = (e["cat"].as_str().expect("cat").to_string(), e["id"].as_str().expect("id").to_string());
+                assert!(open.insert(key, e["ts"].as_u64().expect("ts")).is_none(), "an id begins once: {e}");
+            }
+            "e" => {
+                let key = (e["cat"].as_str().expect("cat").to_string(), e["id"].as_str().expect("id").to_string());
+                let began = open.remove(&key).expect("an end has its begin");
+                assert!(e["ts"].as_u64().expect("ts") >= began, "{e}");
+            }
+            other => panic!("unexpected phase {other}: {e}"),
+        }
+    }
+    assert!(open.is_empty(), "every async span ends: {open:?}");
+    for ((pid, tid), mut s) in spans {
+        assert!(named.contains(&(pid, u64::MAX)), "process {pid} is named");
+        assert!(named.contains(&(pid, tid)), "thread {pid}/{tid} is named");
+        s.sort();
+        for w in s.windows(2) {
+            assert!(w[1].0 >= w[0].1 || w[1].1 <= w[0].1, "spans on {pid}/{tid} nest: {w:?}");
+        }
+    }
+    assert!(used.iter().any(|(pid, _)| *pid == 100) && used.iter().any(|(pid, _)| *pid == 101), "both TaskManagers");
+    for c in ["execution-state", "job-status", "checkpoint", "failover", "fault", "transaction"] {
+        assert!(cats.contains(c), "{c} events: {cats:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -129,6 +129,13 @@ fn the_tour_commands_do_what_their_comments_say() {
                 assert!(chart.starts_with("<svg ") && chart.contains("</svg>"), "{what}");
                 has("timeline (virtual time):");
             }
+            "run" if args.iter().any(|a| a == "perfetto") => {
+                let i = args.iter().position(|a| a == "--trace").expect("found") + 1;
+                let trace = std::fs::read_to_string(&args[i]).expect("the trace was written");
+                let v: serde_json::Value = serde_json::from_str(&trace).expect("one JSON object");
+                assert!(v["traceEvents"].as_array().is_some_and(|e| e.len() > 100), "{what}");
+                has("timeline (virtual time):");
+            }
             "run" if args.iter().any(|a| a == "--trace") => {
                 let i = args.iter().position(|a| a == "--trace").expect("found") + 1;
                 let trace = std::fs::read_to_string(&args[i]).expect("the trace was written");
