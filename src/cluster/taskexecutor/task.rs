@@ -19,6 +19,7 @@ use crate::job::graph::{ChannelId, JobGraph};
 use crate::job::keygroup::subtask_for_key;
 use crate::job::record::{Record, SourceLog, apply_keyed, apply_stateless};
 use crate::job::spec::{EdgeKind, OperatorId, OperatorKind, SinkSemantic};
+use crate::sim::TimeUs;
 use crate::trace::{FailureCause, Note};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -110,11 +111,25 @@ impl KeyedState {
     }
 }
 
+impl SourceRt {
+    /// When the record at cursor `i` is appended, or `u64::MAX` at the partition's end.
+    fn append_at(log: &SourceLog, (p, off): (u32, u64)) -> TimeUs {
+        if off < log.len(p) { log.append_time_us(p, off) } else { TimeUs::MAX }
+    }
+
+    fn refresh_all(&mut self, log: &SourceLog) {
+        self.next_at = self.cursors.iter().map(|&c| Self::append_at(log, c)).collect();
+    }
+}
+
 #[derive(Clone)]
 struct SourceRt {
     log: usize,
     /// (partition, next offset to read).
     cursors: Vec<(u32, u64)>,
+    /// Per cursor, when the record at it is appended (`u64::MAX`: the partition is read to its
+    /// end): kept with the cursor, so choosing the next read divides nothing.
+    next_at: Vec<TimeUs>,
     rr: usize,
     /// Checkpoint taken after the whole log was read; the source finishes when it completes.
     end_snapshot_cp: Option<u64>,
@@ -231,7 +246,16 @@ impl Task {
                         .filter(|p| p % task.parallelism == index)
                         .map(|p| (p, 0))
                         .collect();
-                    source = Some(SourceRt { log: log_index, cursors, rr: 0, end_snapshot_cp: None, stopped_at: None });
+                    let mut src = SourceRt {
+                        log: log_index,
+                        cursors,
+                        next_at: Vec::new(),
+                        rr: 0,
+                        end_snapshot_cp: None,
+                        stopped_at: None,
+                    };
+                    src.refresh_all(&logs[log_index]);
+                    source = Some(src);
                 }
                 k if k.is_keyed() && here => {
                     let keys = logs.iter().map(|l| l.keys).max().unwrap_or(0);
@@ -466,11 +490,10 @@ impl Task {
         let mut next_append = u64::MAX;
         for k in 0..n {
             let i = (src.rr + k) % n;
-            let (p, off) = src.cursors[i];
-            if off >= log.len(p) {
+            let t = src.next_at[i];
+            if t == TimeUs::MAX {
                 continue;
             }
-            let t = log.append_time_us(p, off);
             if t <= now {
                 pick = Some(i);
                 break;
@@ -492,6 +515,7 @@ impl Task {
         let rec = log.record(p, off);
         let src = self.source.as_mut().expect("checked above");
         src.cursors[i].1 = off + 1;
+        src.next_at[i] = SourceRt::append_at(log, src.cursors[i]);
         src.rr = (i + 1) % n;
         self.records_in += 1;
         ctx.count_read(self.id.st, p, off + 1);
@@ -507,9 +531,7 @@ impl Task {
             _ => 1,
         };
         let src = self.source.as_ref().expect("checked above");
-        let log = &logs[src.log];
-        let next =
-            src.cursors.iter().filter(|&&(p, off)| off < log.len(p)).map(|&(p, off)| log.append_time_us(p, off)).min();
+        let next = src.next_at.iter().copied().filter(|&t| t != TimeUs::MAX).min();
         match next {
             Some(t) => self.schedule_emit(ctx, t.max(now + catch_up)),
             None if ctx.sc().flink.checkpoint_interval_us.is_none() => self.end_input_without_checkpoints(ctx),
@@ -947,6 +969,8 @@ impl Task {
                     c.1 = off;
                 }
             }
+            let log = &ctx.logs()[src.log];
+            src.refresh_all(log);
         }
         if let Some(own) = own {
             for sink in &mut self.sinks {
