@@ -31,6 +31,11 @@ pub struct ExploreArgs {
     /// restart and failover strategies, heartbeats, HA, cluster size and network.
     #[arg(long)]
     pub vary: bool,
+    /// Also draw a user's operation in half the seeds: stop-with-savepoint then a submission
+    /// from the savepoint, cancel then a submission from the retained checkpoint or from nothing,
+    /// or a task failure that suppresses restarts.
+    #[arg(long)]
+    pub operations: bool,
     /// Only these fault kinds (comma-separated; default every kind): kill-taskmanager,
     /// stop-taskmanager, lose-taskmanager-host, freeze-taskmanager, partition, lose-messages,
     /// delay-messages, rolling-update, kill-jobmanager, fail-task.
@@ -171,7 +176,13 @@ pub fn cmd_explore(out: &mut Out, a: ExploreArgs) -> Done {
         return Ok(ExitCode::from(2));
     }
     let file = path.display().to_string();
-    let opts = draw::DrawOptions { kinds: kinds.clone(), max_faults: a.max_faults, vary: a.vary, recoverable: true };
+    let opts = draw::DrawOptions {
+        kinds: kinds.clone(),
+        max_faults: a.max_faults,
+        vary: a.vary,
+        recoverable: true,
+        operations: a.operations,
+    };
     let mut base = match Base::new(&file, &text, opts, a.bugs.clone()) {
         Ok(b) => b,
         Err(BaseError::Scenario(e)) => {
@@ -272,6 +283,7 @@ pub fn cmd_explore(out: &mut Out, a: ExploreArgs) -> Done {
         first_seed: *seed_range.start(),
         last_seed: *seed_range.end(),
         vary: a.vary,
+        operations: a.operations,
         kinds: kinds.iter().map(|k| k.name().to_string()).collect(),
         max_faults: a.max_faults,
         bugs: a.bugs.clone(),

@@ -72,11 +72,15 @@ pub struct DrawOptions {
     /// restarted, partitions heal, message rules end, the JobManager is killed only with HA,
     /// a host is lost only while the others have slots enough, no poison records.
     pub recoverable: bool,
+    /// Also draw a user's operation per seed, half the time (`--operations`): stop with a
+    /// savepoint and submit from it, cancel and submit from the retained checkpoint or from
+    /// nothing, or a task failure that suppresses restarts.
+    pub operations: bool,
 }
 
 impl Default for DrawOptions {
     fn default() -> Self {
-        DrawOptions { kinds: Kind::ALL.to_vec(), max_faults: 4, vary: false, recoverable: true }
+        DrawOptions { kinds: Kind::ALL.to_vec(), max_faults: 4, vary: false, recoverable: true, operations: false }
     }
 }
 
@@ -132,6 +136,53 @@ fn phase_targets(sc: &Scenario) -> Vec<(crate::fault::phase::ProtocolPhase, Stri
         }
     }
     out
+}
+
+/// `--operations`: half the seeds get one of a user's operations, from their own stream (the
+/// fault schedule stays as drawn): stop-with-savepoint then a submission from the savepoint;
+/// cancel then a submission from the retained checkpoint (retention set to
+/// RETAIN_ON_CANCELLATION) or from nothing; or a task failure that suppresses restarts.
+fn operations(doc: &mut DocumentMut, sc: &Scenario, seed: u64, out: &mut ArrayOfTables) -> u32 {
+    let mut r = Rng::new(seed, Stream::ExploreOps);
+    if !chance(&mut r, 0.5) {
+        return 0;
+    }
+    let end_ms = (sc.duration_us / 1_000).max(2_000);
+    let at = between(&mut r, end_ms / 5, end_ms * 3 / 5) * 1_000;
+    let later = at + between(&mut r, 500, 5_000) * 1_000;
+    let step = |key: &str, value: Value, when: u64| {
+        let mut t = Table::new();
+        t["at"] = toml_edit::value(ms(when));
+        t[key] = toml_edit::Item::Value(value);
+        t
+    };
+    let checkpointing = sc.flink.checkpoint_interval_us.is_some();
+    match between(&mut r, 0, 3) {
+        0 if checkpointing => {
+            out.push(step("stop-with-savepoint", true.into(), at));
+            out.push(step("submit-job", "savepoint".into(), later));
+            2
+        }
+        1 if checkpointing => {
+            set_flink(doc, "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
+            out.push(step("cancel-job", true.into(), at));
+            out.push(step("submit-job", "retained-checkpoint".into(), later));
+            2
+        }
+        2 => {
+            out.push(step("cancel-job", true.into(), at));
+            out.push(step("submit-job", "nothing".into(), later));
+            2
+        }
+        _ => {
+            let graph = crate::job::graph::JobGraph::build(&sc.job);
+            let st = crate::job::graph::SubtaskId(r.below_inclusive(graph.subtask_count() as u64 - 1) as u32);
+            let mut t = step("fail-task", crate::explore::sweep::subtask_ref(&graph, st).into(), at);
+            t["suppress-restarts"] = toml_edit::value(true);
+            out.push(t);
+            1
+        }
+    }
 }
 
 /// The document with its faults and `[expect]` table removed: what a seed's schedule is added to.
@@ -699,6 +750,9 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
     }
     if ha_needed {
         set_flink(doc, "high-availability.type", "zookeeper");
+    }
+    if opts.operations {
+        drawn += operations(doc, sc, seed, &mut out);
     }
     if !out.is_empty() {
         doc["fault"] = Item::ArrayOfTables(out);

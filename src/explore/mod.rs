@@ -165,6 +165,14 @@ pub fn judge(run: &Run) -> Judgement {
     }
     let append = sc.job.operators.iter().any(|o| matches!(o.kind, OperatorKind::Sink(SinkSemantic::Append)));
     let flink_duplicates = append || at_least_once_mode || sc.flink.checkpoint_interval_us.is_none();
+    // The oracle explained every duplicate as Flink's own (a resubmission without a savepoint).
+    if out.duplicated > 0
+        && out.lost == 0
+        && status == JobStatus::Finished
+        && let Some(why) = &out.by_design
+    {
+        return Judgement::Expected { why: why.clone() };
+    }
     if out.duplicated > 0 && !flink_duplicates {
         let d = out.first_duplicate.as_ref().map_or(String::new(), |o| {
             format!("; first: {} (key {}) committed {}× to {}", o.record, o.key, o.committed_times, o.sink)
@@ -184,6 +192,25 @@ pub fn judge(run: &Run) -> Judgement {
         JobStatus::Finished => {}
         // A job that stopped for good leaves records uncommitted wherever they were in flight:
         // that is not loss by Flink's recovery (nothing recovers), only the end of the job.
+        JobStatus::Failed
+            if run.outcome.failovers.iter().any(|f| f.cause == crate::trace::FailureCause::Unrecoverable) =>
+        {
+            return Judgement::Expected {
+                why: "a task threw an error that suppresses restarts and the job FAILED, as Flink does".into(),
+            };
+        }
+        // A submission from a snapshot that is not there (no savepoint taken, or the checkpoint
+        // discarded at the previous job's end) fails at once, as `flink run -s` does.
+        JobStatus::Failed
+            if run.outcome.notes.iter().any(|e| {
+                matches!(&e.note, crate::trace::Note::JobOperation { text, .. }
+                    if text.contains("cannot be submitted from a snapshot") || text.contains("cannot find checkpoint or savepoint"))
+            }) =>
+        {
+            return Judgement::Expected {
+                why: "a submission from a snapshot that does not exist failed at once, as Flink's does".into(),
+            };
+        }
         JobStatus::Failed if exhausted => {
             return Judgement::Expected {
                 why: "the restart strategy gave up and the job FAILED, as Flink does".into(),

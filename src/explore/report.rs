@@ -17,6 +17,9 @@ pub struct Results {
     pub first_seed: u64,
     pub last_seed: u64,
     pub vary: bool,
+    /// `--operations` (false in older files).
+    #[serde(default)]
+    pub operations: bool,
     pub kinds: Vec<String>,
     pub max_faults: u32,
     pub bugs: Vec<String>,
@@ -89,12 +92,12 @@ pub fn merge(parts: Vec<Results>) -> Result<Results, MergeError> {
         same(
             "options",
             format!(
-                "vary {} kinds {:?} max-faults {} bugs {:?} metamorphic {}",
-                all.vary, all.kinds, all.max_faults, all.bugs, all.metamorphic
+                "vary {} operations {} kinds {:?} max-faults {} bugs {:?} metamorphic {}",
+                all.vary, all.operations, all.kinds, all.max_faults, all.bugs, all.metamorphic
             ),
             format!(
-                "vary {} kinds {:?} max-faults {} bugs {:?} metamorphic {}",
-                p.vary, p.kinds, p.max_faults, p.bugs, p.metamorphic
+                "vary {} operations {} kinds {:?} max-faults {} bugs {:?} metamorphic {}",
+                p.vary, p.operations, p.kinds, p.max_faults, p.bugs, p.metamorphic
             ),
         )?;
         same(
@@ -277,6 +280,7 @@ mod tests {
             first_seed: 3,
             last_seed: 3,
             vary: false,
+            operations: false,
             kinds: vec![],
             max_faults: 1,
             bugs: vec![],

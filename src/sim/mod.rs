@@ -174,6 +174,8 @@ pub enum Stream {
     VaryEdges = 12,
     /// `explore --vary`: slot sharing groups (their own stream, like `VaryState`).
     VarySlots = 13,
+    /// `explore --operations`: the user's operations drawn for a seed (their own stream).
+    ExploreOps = 14,
 }
 
 #[derive(Clone)]

@@ -135,6 +135,7 @@ fn results_of(b: &Base, seeds: impl Iterator<Item = u64>, shard: Option<[u64; 2]
         first_seed: 0,
         last_seed: 23,
         vary: false,
+        operations: false,
         kinds: Kind::ALL.iter().map(|k| k.name().to_string()).collect(),
         max_faults: 4,
         bugs: vec![],
@@ -324,7 +325,8 @@ fn seeds_explore_found_are_judged_as_flink_behaves() {
 /// drawn run (or are not compared, when a restart strategy gave up).
 #[test]
 fn metamorphic_variants_agree_on_a_few_seeds() {
-    let opts = DrawOptions { kinds: Kind::ALL.to_vec(), max_faults: 4, vary: false, recoverable: true };
+    let opts =
+        DrawOptions { kinds: Kind::ALL.to_vec(), max_faults: 4, vary: false, recoverable: true, operations: false };
     let mut b = base("scenarios/keyed-tm-kill.toml", opts, &[]);
     b.metamorphic = true;
     for seed in 0..3 {
@@ -425,4 +427,31 @@ fn write_all_writes_every_seeds_drawn_scenario_with_its_judgement() {
         .expect("runs");
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("at most 1000 seeds"));
+}
+
+/// `--operations` adds a user's operation (from its own stream) to about half the seeds and
+/// leaves the fault schedule of every seed as it was.
+#[test]
+fn operations_are_drawn_in_half_the_seeds_without_moving_the_faults() {
+    let plain = base("scenarios/keyed-tm-kill.toml", DrawOptions::default(), &[]);
+    let ops = base("scenarios/keyed-tm-kill.toml", DrawOptions { operations: true, ..DrawOptions::default() }, &[]);
+    let mut with = 0;
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        let (a, sa) = plain.draw(seed).expect("valid");
+        let (b, sc) = ops.draw(seed).expect("valid");
+        if a != b {
+            with += 1;
+            let kept: Vec<String> = sa.faults.iter().map(|f| format!("{f:?}")).collect();
+            let now: Vec<String> = sc.faults.iter().take(kept.len()).map(|f| format!("{f:?}")).collect();
+            assert_eq!(kept, now, "seed {seed}: the drawn faults come first, unchanged");
+        }
+        for f in &sc.faults {
+            kinds.insert(f.action.describe(&|_| String::new()).split_whitespace().next().unwrap_or("").to_string());
+        }
+    }
+    assert!((60..=140).contains(&with), "{with} of 200 seeds got an operation");
+    for k in ["cancel-job", "stop-with-savepoint", "submit-job", "fail-task"] {
+        assert!(kinds.iter().any(|d| d.starts_with(k)), "{k} drawn: {kinds:?}");
+    }
 }
