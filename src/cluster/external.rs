@@ -25,6 +25,8 @@ pub struct Txn {
     pub dropped: u64,
     /// The producer epoch that committed it (0 while not committed).
     pub committed_epoch: u64,
+    /// The job (submission) whose producer committed it.
+    pub committed_job: u32,
 }
 
 /// A record as a reader of the sink's store sees it, once committed.
@@ -66,6 +68,9 @@ pub struct TxnStore {
     /// Per sink subtask, the newest attempt (JobManager generation, attempt) that initialized
     /// its producer.
     newest_init: BTreeMap<(OperatorId, u32), (u32, u32)>,
+    /// Per sink subtask, the job (submission) of the producer that initialized last: a later
+    /// submission of the job starts its checkpoint ids again and reuses the transactional ids.
+    job_of: BTreeMap<(OperatorId, u32), u32>,
 }
 
 impl TxnStore {
@@ -177,8 +182,13 @@ impl TxnStore {
             committed: 0,
             dropped: 0,
             committed_epoch: 0,
+            committed_job: 0,
         });
-        if t.state == TxnState::Committed && !records.is_empty() && !(fresh && epoch > t.committed_epoch) {
+        // Another job's committed transaction under this id: the new job's producer (a newer
+        // epoch) starts a new transaction under the reused transactional id, as Kafka allows.
+        let other_job = self.job_of.get(&(txn.sink, txn.index)).is_some_and(|&j| j != t.committed_job);
+        if t.state == TxnState::Committed && !records.is_empty() && !((fresh || other_job) && epoch > t.committed_epoch)
+        {
             // A committed transaction is final: the same producer writing under its id again,
             // or a restored one whose checkpoint is older than that commit, means the protocol
             // lost track of what was committed (the oracle's invariants report it).
@@ -191,6 +201,7 @@ impl TxnStore {
             t.committed = 0;
             t.dropped = 0;
             t.committed_epoch = 0;
+            t.committed_job = 0;
         }
         t.records.extend(records);
     }
@@ -209,6 +220,7 @@ impl TxnStore {
             TxnState::Open | TxnState::Prepared => {
                 t.state = TxnState::Committed;
                 t.committed_epoch = epoch;
+                t.committed_job = self.job_of.get(&(txn.sink, txn.index)).copied().unwrap_or(0);
                 let n = t.records.len() as u64;
                 t.committed = n;
                 let sink = txn.sink;
@@ -228,7 +240,7 @@ impl TxnStore {
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         let now = ctx.now();
         match msg {
-            Msg::InitSink { id, sink, index, recommit, restored_cp, abort_lingering } => {
+            Msg::InitSink { id, job, sink, index, recommit, restored_cp, abort_lingering } => {
                 let me = (id.jm, id.attempt);
                 if self.newest_init.get(&(sink, index)).is_some_and(|&newest| me < newest) {
                     // A late initTransactions of an attempt older than one that already
@@ -240,6 +252,7 @@ impl TxnStore {
                     return;
                 }
                 self.newest_init.insert((sink, index), me);
+                self.job_of.insert((sink, index), job);
                 // initTransactions: a new epoch fences every older producer of this subtask.
                 let e = self.epochs.entry((sink, index)).or_insert(0);
                 *e += 1;

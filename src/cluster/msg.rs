@@ -315,6 +315,8 @@ pub enum Msg {
     /// commit the restored committables, abort every other open transaction.
     InitSink {
         id: AttemptId,
+        /// The job (submission) the producer writes for.
+        job: u32,
         sink: OperatorId,
         index: u32,
         recommit: Vec<TxnId>,

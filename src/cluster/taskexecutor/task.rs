@@ -1350,7 +1350,8 @@ impl TaskExecutor {
                 if s.semantic == SinkSemantic::TwoPhaseCommit {
                     let recommit = if ctx.bugs().no_recommit { Vec::new() } else { s.committables.clone() };
                     let abort_lingering = !ctx.bugs().no_abort_lingering;
-                    let init = Msg::InitSink { id, sink: s.op, index, recommit, restored_cp, abort_lingering };
+                    let job = t.job;
+                    let init = Msg::InitSink { id, job, sink: s.op, index, recommit, restored_cp, abort_lingering };
                     ctx.send(HostId::STORE, init);
                     n += 1;
                 }
