@@ -541,6 +541,9 @@ fn draw_exceptions(frame: &mut Frame, app: &App, area: Rect) {
         format!("{:>9}  {:<38} {:<14} {}", "Time", "Exception", "Task", "TaskManager"),
         Style::new().add_modifier(Modifier::UNDERLINED),
     )];
+    // The task failures handled with each failover (Flink's concurrent exceptions), as
+    // `run --exceptions` lists them; only those that happened by the cursor.
+    let history = crate::report::exceptions::history(app.run);
     let mut n = 0;
     for (i, e) in notes.iter().enumerate().rev() {
         if n == EXCEPTION_HISTORY {
@@ -571,12 +574,24 @@ fn draw_exceptions(frame: &mut Frame, app: &App, area: Rect) {
                 .filter(|_| f.restart_at_us.is_some_and(|t| t <= app.now_us()))
                 .map_or(String::new(), |c| format!(", restored chk-{c}"))
         )));
+        let concurrent = history.get(*failover).map(|h| h.concurrent.as_slice()).unwrap_or_default();
+        for c in concurrent.iter().filter(|c| c.at_us <= app.now_us()) {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{:>9}  ", fmt_time(c.at_us))),
+                Span::styled(format!("{:<38}", truncate(&format!("+ {}", c.exception), 38)), fg(app, Color::Red)),
+                Span::raw(format!(
+                    " {:<14} {}",
+                    truncate(c.task.as_deref().unwrap_or("-"), 14),
+                    c.location.as_deref().unwrap_or("-")
+                )),
+            ]));
+        }
         n += 1;
     }
     if n == 0 {
         lines.push(Line::raw("no failure so far"));
     }
-    frame.render_widget(pane(lines, area, "exception history (root causes, newest first)"), area);
+    frame.render_widget(pane(lines, area, "exception history (root causes newest first, + concurrent failures)"), area);
 }
 
 fn truncate(s: &str, w: usize) -> String {
