@@ -14,6 +14,7 @@ pub mod check;
 pub mod checkpoints;
 pub mod dot;
 pub mod exceptions;
+pub mod failover;
 pub mod human;
 pub mod json;
 pub mod perfetto;
