@@ -48,7 +48,9 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
     let outcome = World::new(scenario, true).run();
     let graph = JobGraph::build(&scenario.job);
     let (logs, log_of) = build_logs(scenario);
-    let finished = outcome.job_status == JobStatus::Finished;
+    // A job the user stopped with a savepoint FINISHED without reading the whole log: what it
+    // did not read is not lost, only not read yet (as for a job that is still running).
+    let finished = outcome.job_status == JobStatus::Finished && !outcome.stopped_with_savepoint;
     let expected = crate::check::oracle::fault_free_output(&graph, &logs, &log_of);
     let mut output = compare(&graph, &logs, &expected, &outcome.committed, finished, &outcome.fault_times);
     drop(expected);
@@ -97,6 +99,7 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         reference_finished,
         progress: progress(scenario, &outcome, reference.as_ref()),
         budget_stop: outcome.budget_stop,
+        stopped_with_savepoint: outcome.stopped_with_savepoint,
     });
     output.explain_by_design(
         &graph,

@@ -131,6 +131,9 @@ pub struct RunFacts {
     pub progress: Option<Progress>,
     /// The run stopped at its budget (`--max-events`, `--max-memory`), not at the time limit.
     pub budget_stop: Option<crate::scenario::budget::BudgetStop>,
+    /// The job is FINISHED by the user's stop-with-savepoint: its sources stopped at the
+    /// savepoint, so it did not read the whole log.
+    pub stopped_with_savepoint: bool,
 }
 
 impl OutputReport {
@@ -161,7 +164,8 @@ impl OutputReport {
     /// records stay what they are: a hole or an extra commit is final).
     pub fn judge(&mut self, facts: &RunFacts) {
         self.progress = facts.progress;
-        let unfinished = (facts.job_status != JobStatus::Finished).then(|| self.why_unfinished(facts));
+        let unfinished = (facts.job_status != JobStatus::Finished || facts.stopped_with_savepoint)
+            .then(|| self.why_unfinished(facts));
         if self.verdict != Verdict::ExactlyOnce {
             self.not_clean = unfinished;
             return;
@@ -196,6 +200,7 @@ impl OutputReport {
             ),
             JobStatus::Failed => "the job ended FAILED".to_string(),
             JobStatus::Canceled => "the user cancelled the job (CANCELED)".to_string(),
+            JobStatus::Finished if facts.stopped_with_savepoint => "the user stopped the job with a savepoint (flink stop): its sources stopped there, and no later job read on from it".to_string(),
             JobStatus::NotFound => "the JobManager died without high availability: no process knows the job any more (NOT_FOUND)".to_string(),
             JobStatus::Suspended => "the job was SUSPENDED waiting for a new JobManager leader".to_string(),
             other => match facts.budget_stop {
@@ -224,7 +229,10 @@ impl OutputReport {
                 )
             }
             Some(true)
-                if !matches!(facts.job_status, JobStatus::Failed | JobStatus::NotFound | JobStatus::Canceled) =>
+                if !matches!(
+                    facts.job_status,
+                    JobStatus::Failed | JobStatus::NotFound | JobStatus::Canceled | JobStatus::Finished
+                ) =>
             {
                 why += "; the fault-free reference simulation finished: the faults and their recovery took longer than the run's time limit"
             }
@@ -886,6 +894,7 @@ mod tests {
             reference_finished: None,
             progress: None,
             budget_stop: None,
+            stopped_with_savepoint: false,
         }
     }
 

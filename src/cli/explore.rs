@@ -156,7 +156,7 @@ pub fn cmd_explore(out: &mut Out, a: ExploreArgs) -> Done {
         return Ok(ExitCode::from(2));
     };
     let kinds = if a.kinds.is_empty() { draw::Kind::ALL.to_vec() } else { a.kinds.clone() };
-    let text = match crate::scenario::read_text(&path) {
+    let text = match super::scenario_text(&path) {
         Ok(t) => t,
         Err(e) => {
             errln!("{e}");

@@ -51,6 +51,10 @@ struct Cli {
     /// No progress bars or progress lines on standard error (results and errors still print).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// A Flink 2.x `config.yaml` (nested or flat keys) merged into every scenario's `[flink]`
+    /// table; the scenario's own keys win. The report lists what it ignored.
+    #[arg(long, global = true, value_name = "PATH")]
+    flink_conf: Option<PathBuf>,
 }
 
 /// `--color`.
@@ -345,6 +349,17 @@ pub fn main() -> ExitCode {
     };
     let _ = BUDGET.set(Budget { max_events: cli.max_events, max_memory: cli.max_memory });
     let _ = UI.set((cli.color, cli.quiet));
+    if let Some(path) = &cli.flink_conf {
+        match crate::scenario::conf::read(path) {
+            Ok(conf) => {
+                let _ = FLINK_CONF.set(conf);
+            }
+            Err(e) => {
+                errln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     let mut out = Out(&mut lock);
@@ -460,8 +475,32 @@ fn cmd_replay(file: &Path, seed: Option<u64>, bugs: &[String]) -> ExitCode {
     }
 }
 
+/// The `--flink-conf` file, read once.
+static FLINK_CONF: std::sync::OnceLock<crate::scenario::conf::FlinkConf> = std::sync::OnceLock::new();
+
+/// Loads a scenario file with `--flink-conf` merged into its `[flink]` table; an error is shown
+/// where its cause is (in the YAML file for a key that came from there).
+pub(crate) fn load_scenario(file: &Path) -> Result<Scenario, crate::scenario::ScenarioError> {
+    let Some(conf) = FLINK_CONF.get() else { return load_file(file) };
+    let text = crate::scenario::read_text(file)?;
+    let merged = crate::scenario::conf::merge(&text, conf);
+    let mut sc =
+        crate::scenario::parse_str(&file.display().to_string(), &merged.text).map_err(|e| merged.remap(e, conf))?;
+    sc.flink_conf = Some(merged.report);
+    Ok(sc)
+}
+
+/// A scenario file's text with `--flink-conf` merged in (what `explore` and `sweep` draw from,
+/// so the files they write hold the conf's keys), once it is known to load.
+pub(crate) fn scenario_text(file: &Path) -> Result<String, crate::scenario::ScenarioError> {
+    let text = crate::scenario::read_text(file)?;
+    let Some(conf) = FLINK_CONF.get() else { return Ok(text) };
+    load_scenario(file)?;
+    Ok(crate::scenario::conf::merge(&text, conf).text)
+}
+
 fn load(file: &Path) -> Option<Scenario> {
-    match load_file(file) {
+    match load_scenario(file) {
         Ok(sc) => Some(sc),
         Err(e) => {
             errln!("{e}");
@@ -472,7 +511,7 @@ fn load(file: &Path) -> Option<Scenario> {
 
 /// `load`, then the budget: a scenario to simulate.
 fn load_admitted(file: &Path) -> Option<Scenario> {
-    match load_file(file).and_then(|sc| admit(file, sc)) {
+    match load_scenario(file).and_then(|sc| admit(file, sc)) {
         Ok(sc) => Some(sc),
         Err(e) => {
             errln!("{e}");
@@ -780,7 +819,7 @@ fn cmd_check(out: &mut Out, paths: &[PathBuf], format: Format, snapshots: Option
     let bar = progress_bar(files.len() as u64, "scenarios");
     for f in &files {
         let started = std::time::Instant::now();
-        let checked = match load_file(f).and_then(|sc| admit(f, sc)) {
+        let checked = match load_scenario(f).and_then(|sc| admit(f, sc)) {
             Err(e) => Checked::Error(e),
             Ok(sc) => {
                 let run = simulate(&sc);

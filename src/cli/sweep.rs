@@ -29,7 +29,7 @@ pub struct SweepArgs {
 // what the user asks for.
 #[allow(clippy::disallowed_methods)]
 pub fn cmd_sweep(out: &mut super::Out, a: SweepArgs) -> super::Done {
-    let text = match crate::scenario::read_text(&a.file) {
+    let text = match super::scenario_text(&a.file) {
         Ok(t) => t,
         Err(e) => {
             errln!("{e}");

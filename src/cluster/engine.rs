@@ -61,6 +61,9 @@ pub struct EngineOutcome {
     pub coverage: Vec<crate::fault::phase::FaultCoverage>,
     /// The budget that ended the run before the job or the time limit did.
     pub budget_stop: Option<BudgetStop>,
+    /// The job is FINISHED because the user stopped it with a savepoint (`flink stop`): its
+    /// sources stopped at the savepoint, so what the log holds after it was never read.
+    pub stopped_with_savepoint: bool,
     /// Every JobManager process's checkpoint history, oldest process first (Flink's
     /// CheckpointStatsTracker; a new JobManager starts an empty one).
     pub checkpoint_history: Vec<crate::cluster::jobmanager::stats::CheckpointStats>,
@@ -433,6 +436,7 @@ impl<'a> World<'a> {
             rule_hits: self.net.rule_hits(),
             coverage,
             budget_stop: self.budget_stop,
+            stopped_with_savepoint: self.jm.as_ref().is_some_and(|j| j.stopped_with_savepoint()),
             checkpoint_history,
             checkpoint_history_dropped,
         }

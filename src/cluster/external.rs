@@ -5,7 +5,7 @@
 
 use super::ctx::Ctx;
 pub use super::inspect::TxnState;
-use super::msg::{AttemptId, FileKey, Msg, SubtaskSnapshot, TxnId};
+use super::msg::{AttemptId, EndedJob, FileKey, Msg, SubtaskSnapshot, TxnId};
 use super::net::HostId;
 use crate::job::graph::SubtaskId;
 use crate::job::record::Record;
@@ -494,6 +494,8 @@ pub struct HaStore {
     latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
     next_cp: u64,
     leaders: BTreeSet<u32>,
+    /// The JobResultStore's entry for the job, once it ended.
+    ended: Option<EndedJob>,
 }
 
 impl HaStore {
@@ -506,13 +508,21 @@ impl HaStore {
             }
             Msg::HaPutJob { job, latest } => {
                 self.job = job;
+                self.ended = None;
                 self.next_cp = latest.as_ref().map_or(1, |l| l.0 + 1);
                 self.latest = latest;
+            }
+            Msg::HaJobEnded { ended } => {
+                if ended.job == self.job {
+                    self.ended = Some(ended);
+                    self.latest = None;
+                }
             }
             Msg::HaRecover { jm } => {
                 self.leaders.insert(jm);
                 let next_cp = self.next_cp.max(1);
-                ctx.send(from, Msg::HaRecovered { jm, job: self.job, latest: self.latest.clone(), next_cp });
+                let (job, latest, ended) = (self.job, self.latest.clone(), self.ended);
+                ctx.send(from, Msg::HaRecovered { jm, job, latest, next_cp, ended });
                 // Leader retrieval: every TaskManager watching the leader node hears of it.
                 for h in 0..ctx.n_hosts() {
                     let host = HostId(h as u16);

@@ -5,13 +5,25 @@
 //! a process boundary.
 
 use super::net::HostId;
-use super::state::ExecutionState;
+use super::state::{ExecutionState, JobStatus};
 use crate::fault::MessageKind;
 use crate::job::graph::{ChannelId, SubtaskId};
 use crate::job::record::Record;
 use crate::job::spec::OperatorId;
 use crate::trace::FailureCause;
 use std::collections::BTreeMap;
+
+/// A job that reached a globally terminal state, as the Dispatcher archives it and as the
+/// JobResultStore (with HA) keeps it for a later leader.
+#[derive(Clone, Copy, Debug)]
+pub struct EndedJob {
+    pub job: u32,
+    pub status: JobStatus,
+    /// Its latest completed checkpoint (what its Checkpoints tab shows as the latest).
+    pub latest_checkpoint: Option<u64>,
+    /// The savepoint a stop-with-savepoint took, if one completed.
+    pub savepoint: Option<u64>,
+}
 
 /// What travels in a data channel.
 #[derive(Clone, Copy, Debug)]
@@ -396,12 +408,20 @@ pub enum Msg {
         job: u32,
         latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
     },
+    /// The job reached a globally terminal state: the Dispatcher writes its JobResult to the
+    /// JobResultStore and removes its job graph and checkpoint pointer from the HA store
+    /// (`Dispatcher.jobReachedTerminalState`, `CompletedCheckpointStore.shutdown`).
+    HaJobEnded {
+        ended: EndedJob,
+    },
     HaRecovered {
         jm: u32,
         /// The job the store holds (its submission).
         job: u32,
         latest: Option<(u64, Vec<FileKey>, Vec<u64>)>,
         next_cp: u64,
+        /// The job's JobResult if it already ended: a new leader does not recover it.
+        ended: Option<EndedJob>,
     },
     /// Leader retrieval: a new JobManager leader (generation `jm`).
     LeaderChanged {
@@ -511,6 +531,7 @@ impl Msg {
             Msg::HaCheckpointId { .. } => "HA: checkpoint id counter",
             Msg::HaRecover { .. } => "HA: recover job",
             Msg::HaPutJob { .. } => "HA: put job",
+            Msg::HaJobEnded { .. } => "HA: job result",
             Msg::HaRecovered { .. } => "HA: job recovered",
             Msg::LeaderChanged { .. } => "leader changed",
             Msg::WorkerTerminated { .. } => "pod terminated",

@@ -215,6 +215,15 @@ pub fn judge(run: &Run) -> Judgement {
                 why: "the restart strategy gave up and the job FAILED, as Flink does".into(),
             };
         }
+        // The user cancelled the job and no submission followed that a JobManager leader took
+        // (none asked for, or the REST call found no leader): the job stays CANCELED.
+        JobStatus::Canceled if user_cancel_stands(run) => {
+            return Judgement::Expected {
+                why: "the user cancelled the job and no later submission reached a JobManager leader: CANCELED, \
+                      as in Flink"
+                    .into(),
+            };
+        }
         JobStatus::NotFound if sc.flink.ha == crate::cluster::config::HaKind::None => {
             return Judgement::Expected {
                 why: "the JobManager died without high availability: the job is gone, as in Flink".into(),
@@ -230,6 +239,14 @@ pub fn judge(run: &Run) -> Judgement {
         return fail("records lost", format!("{} lost{d}", out.lost));
     }
     match status {
+        // `flink stop` ends the job at its savepoint; no later job read on from it.
+        JobStatus::Finished if run.outcome.stopped_with_savepoint && out.verdict == Verdict::Incomplete => {
+            return Judgement::Expected {
+                why: "the user stopped the job with a savepoint and no later job read on from it: the rest of the \
+                      log stays unread, as in Flink"
+                    .into(),
+            };
+        }
         JobStatus::Finished => {}
         // The job does not finish without faults either (a drawn configuration too slow for its
         // run: checkpoints that always expire, say): not something a fault or its recovery did.
@@ -395,4 +412,25 @@ impl Base {
 /// `s mod n + 1`, so shards are disjoint, cover the range and balance whatever its bounds.
 pub fn in_shard(seed: u64, k: u64, n: u64) -> bool {
     seed % n == k - 1
+}
+
+/// Whether the run's end is the user's cancel: the job was cancelled, and every submission of
+/// the schedule failed for want of a JobManager leader (or there was none).
+fn user_cancel_stands(run: &Run) -> bool {
+    use crate::trace::Note;
+    let notes = &run.outcome.notes;
+    let cancelled = notes
+        .iter()
+        .any(|e| matches!(&e.note, Note::JobOperation { text, .. } if text.starts_with("the user cancels the job")));
+    let submissions =
+        run.scenario.faults.iter().filter(|f| matches!(f.action, crate::fault::FaultAction::SubmitJob(_))).count();
+    let refused = notes
+        .iter()
+        .filter(|e| match &e.note {
+            Note::Warning { text } => text.starts_with("no JobManager to take the operation"),
+            Note::JobOperation { text, .. } => text.starts_with("submission refused: no JobManager leader"),
+            _ => false,
+        })
+        .count();
+    cancelled && refused >= submissions
 }

@@ -157,6 +157,22 @@ pub fn header(run: &Run) -> String {
         let _ = writeln!(out, "          {}", line.trim());
     }
     setup_lines(run, &mut out);
+    if let Some(c) = &sc.flink_conf {
+        let _ = writeln!(
+            out,
+            "flink-conf {}: {} keys merged into [flink], {} set by the scenario itself, {} ignored",
+            c.file,
+            c.merged.len(),
+            c.overridden.len(),
+            c.ignored.len()
+        );
+        for key in &c.overridden {
+            let _ = writeln!(out, "OVERRIDDEN by the scenario's [flink]: \"{key}\"");
+        }
+        for (key, why) in &c.ignored {
+            let _ = writeln!(out, "IGNORED ({why}): \"{key}\"");
+        }
+    }
     for (key, value) in &sc.flink.not_modelled {
         let why = crate::scenario::load::not_modelled_effect(key).unwrap_or("");
         let _ = writeln!(out, "NOT MODELLED (accepted, no effect): \"{key}\" = {value}: {why}");
@@ -715,6 +731,11 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                 ),
             }
         }
+        Note::JobResultFound { jm, job, status } => format!(
+            "new JobManager leader #{jm} finds job {} in the JobResultStore ({}): a job that reached a globally terminal state is not recovered (its job graph and checkpoint pointer left the HA store when it ended)",
+            crate::cluster::jobmanager::job_id(run.scenario.seed, *job),
+            status.name()
+        ),
         Note::Warning { text } => text.clone(),
         Note::JobOperation { text, .. } => text.clone(),
         _ => return None,

@@ -25,7 +25,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-pub use flink::{FLINK_KEYS, NOT_MODELLED, not_modelled_effect};
+pub use flink::{FLINK_KEYS, KeyClass, NOT_MODELLED, canonical_key, classify_key, not_modelled_effect};
 
 /// A scenario file that cannot be used, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -355,6 +355,7 @@ impl Cx<'_> {
             bugs,
             expect,
             budget: Default::default(),
+            flink_conf: None,
         })
     }
 }

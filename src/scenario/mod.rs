@@ -1,6 +1,7 @@
 //! Scenario files: TOML in, a validated `Scenario` out, or an error with file:line:column.
 
 pub mod budget;
+pub mod conf;
 pub mod load;
 pub mod model;
 pub mod testing;

@@ -27,6 +27,8 @@ pub struct Scenario {
     /// The limits a simulation of it stops at (the command line's `--max-events`,
     /// `--max-memory`); not part of the file.
     pub budget: crate::scenario::budget::Budget,
+    /// What `--flink-conf` did with its keys; not part of the file.
+    pub flink_conf: Option<crate::scenario::conf::ConfReport>,
 }
 
 /// The `[expect]` table: every field that is set must match the run. Without `verdict` the run

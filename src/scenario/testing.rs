@@ -89,5 +89,6 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
         bugs: PlantedBugs::default(),
         expect: Expect::default(),
         budget: Default::default(),
+        flink_conf: None,
     }
 }

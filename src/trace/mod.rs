@@ -374,6 +374,13 @@ pub enum Note {
         buffered: u64,
         read: Vec<(u32, u64)>,
     },
+    /// A new JobManager leader found the job's JobResult in the JobResultStore: the job ended
+    /// (`status`) before, so it is not recovered.
+    JobResultFound {
+        jm: u32,
+        job: u32,
+        status: JobStatus,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

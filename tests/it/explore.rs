@@ -42,6 +42,18 @@ fn random_fault_schedules_on_the_shipped_jobs_give_no_failure() {
     assert!(faults > 100, "the schedules inject faults ({faults})");
 }
 
+/// `--operations` (a user's cancel, stop-with-savepoint, resubmission or restart-suppressing
+/// failure in half the seeds) on drawn jobs: what Flink does there is judged as Flink's own.
+#[test]
+fn random_operations_on_drawn_jobs_give_no_failure() {
+    let opts = DrawOptions { vary: true, operations: true, ..DrawOptions::default() };
+    let b = base("scenarios/keyed-tm-kill.toml", opts, &[]);
+    for seed in 0..seeds(25) * 2 {
+        let (r, _) = run_seed(&b, seed);
+        assert!(!r.judgement.is_fail(), "explore --vary --operations seed {seed}: {:?}", r.judgement);
+    }
+}
+
 #[test]
 fn the_same_seed_draws_the_same_scenario_and_the_same_run() {
     let b = base("scenarios/keyed-tm-kill.toml", DrawOptions { vary: true, ..DrawOptions::default() }, &[]);
@@ -311,6 +323,8 @@ fn seeds_explore_found_are_judged_as_flink_behaves() {
         "scenarios/append-store-partitioned.toml",
         "scenarios/final-commit-delayed.toml",
         "scenarios/append-restart-reorders.toml",
+        "scenarios/resubmit-while-storage-unreachable.toml",
+        "scenarios/jobmanager-dies-after-the-job-finished.toml",
     ] {
         let run = recoverysim::run_file(std::path::Path::new(file)).expect("a shipped scenario");
         let j = recoverysim::explore::judge(&run);

@@ -10,6 +10,7 @@ mod cli;
 mod engine;
 mod explore;
 mod files;
+mod flinkconf;
 mod hostile;
 mod network;
 mod oracle;

@@ -156,6 +156,14 @@ fn the_tour_commands_do_what_their_comments_say() {
             "run" if args.iter().any(|a| a == "--bug") => {
                 assert!(!stdout.contains("output: exactly_once"), "a planted bug changes the verdict: {what}");
             }
+            "run" if args.iter().any(|a| a == "--flink-conf") => {
+                has("flink-conf docs/flink-conf/production.yaml: ");
+                has("checkpoints every 200 ms");
+                has("IGNORED (not a Flink key): \"acme.team.owner\"");
+                has("OVERRIDDEN by the scenario's [flink]: \"execution.checkpointing.interval\"");
+                has("NOT MODELLED (accepted, no effect): \"state.backend.type\" = \"rocksdb\"");
+                has("output: exactly_once");
+            }
             "run" if args[1].contains("explore-out") => has("INCONSISTENT CUT"),
             "run" => {
                 has("timeline (virtual time):");

@@ -15,7 +15,7 @@
 mod checkpoint;
 mod operations;
 mod scheduler;
-pub use operations::snapshot_path_of;
+pub use operations::{job_id, snapshot_path_of};
 pub mod stats;
 
 use super::config::ResourceManagerKind;
@@ -116,7 +116,7 @@ pub struct JobManager {
     /// The job (its submission, 0 the first) this JobMaster runs now.
     job: u32,
     /// Jobs that ended, oldest first (the Dispatcher's archive).
-    ended: Vec<operations::EndedJob>,
+    ended: Vec<crate::cluster::msg::EndedJob>,
     /// The savepoint of a stop-with-savepoint in flight.
     stop_savepoint: Option<u64>,
     /// The savepoint a stop-with-savepoint completed for the current job.
@@ -247,6 +247,14 @@ impl JobManager {
 
     pub fn job_status(&self) -> JobStatus {
         self.job_status
+    }
+    /// The current job ended FINISHED by the user's stop-with-savepoint (its savepoint completed).
+    pub fn stopped_with_savepoint(&self) -> bool {
+        self.job_status == JobStatus::Finished
+            && self
+                .ended
+                .last()
+                .is_some_and(|e| e.job == self.job && e.status == JobStatus::Finished && e.savepoint.is_some())
     }
     pub fn failovers(&self) -> &[FailoverReport] {
         &self.failovers
@@ -436,12 +444,21 @@ impl JobManager {
                 }
             }
             Msg::MetadataRead { job, cp, meta } => self.on_metadata_read(ctx, job, cp, meta),
-            Msg::HaRecovered { jm, job, latest, next_cp } => {
+            Msg::HaRecovered { jm, job, latest, next_cp, ended } => {
                 if jm != self.generation || self.leader {
                     return;
                 }
                 self.leader = true;
                 self.job = job;
+                if let Some(e) = ended {
+                    // A globally terminal job is not recovered (the Dispatcher skips a job with
+                    // a JobResult in the JobResultStore); a later submission may name its
+                    // snapshots, as the user holds their paths.
+                    self.job_status = e.status;
+                    self.ended.push(e);
+                    ctx.note(Note::JobResultFound { jm: self.generation, job, status: e.status });
+                    return;
+                }
                 self.next_checkpoint_id = next_cp;
                 let latest = latest.map(|(id, files, bytes)| CompletedMeta { id, files, bytes });
                 ctx.note(Note::LeaderElected { jm: self.generation, checkpoint: latest.as_ref().map(|c| c.id) });
@@ -535,7 +552,9 @@ impl JobManager {
             JmTimer::Leadership => self.on_leadership(ctx),
             JmTimer::DeferredSubmit => self.on_deferred_submit(ctx),
             JmTimer::Submit => {
-                if self.job_status == JobStatus::Created {
+                // Only the cluster's first job: a later submission in CREATED waits for its
+                // snapshot's metadata, not for TaskManagers.
+                if self.job == 0 && self.job_status == JobStatus::Created {
                     self.submit_job(ctx, None);
                 }
             }
@@ -573,7 +592,7 @@ impl JobManager {
         }
         ctx.send(from, Msg::RegisterReply { te, jm: self.generation });
         if self.job_status == JobStatus::Created {
-            if self.generation == 0 && self.tms.len() >= ctx.sc().cluster.taskmanagers as usize {
+            if self.generation == 0 && self.job == 0 && self.tms.len() >= ctx.sc().cluster.taskmanagers as usize {
                 self.submit_job(ctx, None);
             }
             return;

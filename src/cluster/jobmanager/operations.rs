@@ -13,7 +13,7 @@
 use super::{CompletedMeta, JobManager};
 use crate::cluster::config::CheckpointRetention;
 use crate::cluster::ctx::{Ctx, Timer};
-use crate::cluster::msg::{FileKey, Msg};
+use crate::cluster::msg::{EndedJob, FileKey, Msg};
 use crate::cluster::net::HostId;
 use crate::cluster::restart::RestartBackoff;
 use crate::cluster::state::{ExecutionState, JobStatus};
@@ -22,17 +22,6 @@ use crate::fault::RestoreFrom;
 use crate::job::graph::SubtaskId;
 use crate::scenario::Scenario;
 use crate::trace::{AbortReason, Note};
-
-/// A job that reached a globally terminal state, as the Dispatcher keeps it.
-#[derive(Clone, Debug)]
-pub(super) struct EndedJob {
-    pub job: u32,
-    pub status: JobStatus,
-    /// Its latest completed checkpoint (what its Checkpoints tab shows as the latest).
-    pub latest_checkpoint: Option<u64>,
-    /// The savepoint a stop-with-savepoint took, if one completed.
-    pub savepoint: Option<u64>,
-}
 
 /// The job id Flink would show: 32 hex digits, fixed by the scenario's seed and the submission.
 pub fn job_id(seed: u64, job: u32) -> String {
@@ -281,12 +270,16 @@ impl JobManager {
             };
             ctx.note(Note::JobOperation { job: self.job, text });
         }
-        self.ended.push(EndedJob {
+        let ended = EndedJob {
             job: self.job,
             status,
             latest_checkpoint: ids.last().copied(),
             savepoint: self.completed_savepoint,
-        });
+        };
+        self.ended.push(ended);
+        if ctx.sc().flink.leader_election_us().is_some() {
+            ctx.send(HostId::HA, Msg::HaJobEnded { ended });
+        }
         self.completed_savepoint = None;
         if self.deferred_submit.is_some() {
             // Not from inside the status change: the submission runs as the next event.

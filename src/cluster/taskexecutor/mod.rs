@@ -265,8 +265,10 @@ impl TaskExecutor {
     /// fails, the job's slots become inactive and are freed after `taskmanager.slot.timeout`.
     fn lose_jobmanager(&mut self, ctx: &mut Ctx, why: &str) {
         ctx.note(Note::JobManagerLostByTaskManager { tm: self.tm, reason: why.into() });
+        // A task that finished and reported FINISHED has left the slot table (its thread
+        // ended): nothing of it is failed.
         let ids: Vec<AttemptId> =
-            self.tasks.iter().flatten().filter(|t| t.phase != Phase::Done).map(|t| t.id).collect();
+            self.tasks.iter().flatten().filter(|t| t.reported_as_deployed()).map(|t| t.id).collect();
         for id in ids {
             self.fail_task(ctx, id, FailureCause::JobManagerLost { tm: self.tm });
         }
@@ -282,7 +284,7 @@ impl TaskExecutor {
     pub fn shutdown(&mut self, ctx: &mut Ctx) {
         self.shutting_down = true;
         let ids: Vec<AttemptId> =
-            self.tasks.iter().flatten().filter(|t| t.phase != Phase::Done).map(|t| t.id).collect();
+            self.tasks.iter().flatten().filter(|t| t.reported_as_deployed()).map(|t| t.id).collect();
         for id in ids {
             self.fail_task(ctx, id, FailureCause::TaskExecutorShuttingDown { tm: self.tm });
         }

@@ -19,18 +19,18 @@ impl Cx<'_> {
         let mut not_modelled = Vec::new();
         for (k, v) in table {
             let key = k.get_ref().as_str();
-            if FLINK_KEYS.contains(&key) {
-                values.insert(key, v);
-                continue;
-            }
-            // A near miss of a key the simulator reads is a typo, not a key to ignore: Flink
-            // would ignore it silently, and the scenario would not test what its author meant.
-            let known: Vec<&str> = FLINK_KEYS.iter().chain(NOT_MODELLED.iter().map(|(k, _)| k)).copied().collect();
-            let typo = if not_modelled_effect_exact(key).is_some() { None } else { closest(key, &known) };
-            if typo.is_none() && !matches!(v.get_ref(), toml::Value::Table(_)) && not_modelled_effect(key).is_some() {
-                not_modelled.push((k.get_ref().clone(), v.get_ref().to_string()));
-                continue;
-            }
+            let typo = match classify_key(key) {
+                KeyClass::Read => {
+                    values.insert(key, v);
+                    continue;
+                }
+                KeyClass::NotModelled if !matches!(v.get_ref(), toml::Value::Table(_)) => {
+                    not_modelled.push((k.get_ref().clone(), v.get_ref().to_string()));
+                    continue;
+                }
+                KeyClass::Typo(c) => Some(c),
+                KeyClass::NotModelled | KeyClass::Unknown => None,
+            };
             // An unquoted dotted key is a nested table to TOML: rebuild the dotted name.
             if let toml::Value::Table(t) = v.get_ref() {
                 let mut path = vec![k.get_ref().clone()];
@@ -527,6 +527,50 @@ pub const NOT_MODELLED_FAMILIES: &[(&str, &str)] = &[
 ];
 
 /// What a Flink key the simulator does not model would change: its own entry in
+/// What the loader makes of a key in `[flink]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyClass {
+    /// A key the simulator reads (`FLINK_KEYS`).
+    Read,
+    /// One of Flink's keys the simulator accepts and lists as not modelled.
+    NotModelled,
+    /// A near miss of a key the simulator reads or lists: a typo, refused with "did you mean".
+    /// Flink would ignore it silently, and the scenario would not test what its author meant.
+    Typo(&'static str),
+    /// Not one of Flink's keys.
+    Unknown,
+}
+
+pub fn classify_key(key: &str) -> KeyClass {
+    if FLINK_KEYS.contains(&key) {
+        return KeyClass::Read;
+    }
+    if not_modelled_effect_exact(key).is_none() {
+        let known: Vec<&'static str> = FLINK_KEYS.iter().chain(NOT_MODELLED.iter().map(|(k, _)| k)).copied().collect();
+        if let Some(c) = closest(key, &known) {
+            return KeyClass::Typo(c);
+        }
+    }
+    if not_modelled_effect(key).is_some() { KeyClass::NotModelled } else { KeyClass::Unknown }
+}
+
+/// Deprecated names Flink still reads, each with its current key (`withDeprecatedKeys` in
+/// Flink's option classes).
+pub const DEPRECATED_KEYS: &[(&str, &str)] = &[
+    ("akka.ask.timeout", "pekko.ask.timeout"),
+    ("high-availability", "high-availability.type"),
+    ("state.backend.local-recovery", "execution.state-recovery.from-local"),
+    ("state.checkpoints.dir", "execution.checkpointing.dir"),
+    ("state.backend.fs.checkpointdir", "execution.checkpointing.dir"),
+    ("state.savepoints.dir", "execution.checkpointing.savepoint-dir"),
+    ("high-availability.zookeeper.storageDir", "high-availability.storageDir"),
+];
+
+/// The current name of `key` if it is a deprecated one, else `key` itself.
+pub fn canonical_key(key: &str) -> &str {
+    DEPRECATED_KEYS.iter().find(|(old, _)| *old == key).map_or(key, |(_, new)| new)
+}
+
 /// `NOT_MODELLED`, else its family's in `NOT_MODELLED_FAMILIES`; `None` for a key that is not
 /// one of Flink's.
 pub fn not_modelled_effect(key: &str) -> Option<&'static str> {
