@@ -55,6 +55,11 @@ struct Cli {
     /// table; the scenario's own keys win. The report lists what it ignored.
     #[arg(long, global = true, value_name = "PATH")]
     flink_conf: Option<PathBuf>,
+    /// A job graph from Flink's execution plan JSON (`getExecutionPlan()` or the REST API's
+    /// `/jobs/<id>/plan`) in place of every scenario's `[job]`; the report lists what it
+    /// approximated.
+    #[arg(long, global = true, value_name = "PATH")]
+    flink_plan: Option<PathBuf>,
 }
 
 /// `--color`.
@@ -360,6 +365,17 @@ pub fn main() -> ExitCode {
             }
         }
     }
+    if let Some(path) = &cli.flink_plan {
+        match crate::scenario::plan::read(path) {
+            Ok(plan) => {
+                let _ = FLINK_PLAN.set(plan);
+            }
+            Err(e) => {
+                errln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     let mut out = Out(&mut lock);
@@ -477,26 +493,56 @@ fn cmd_replay(file: &Path, seed: Option<u64>, bugs: &[String]) -> ExitCode {
 
 /// The `--flink-conf` file, read once.
 static FLINK_CONF: std::sync::OnceLock<crate::scenario::conf::FlinkConf> = std::sync::OnceLock::new();
+/// The `--flink-plan` file, read once.
+static FLINK_PLAN: std::sync::OnceLock<crate::scenario::plan::FlinkPlan> = std::sync::OnceLock::new();
 
-/// Loads a scenario file with `--flink-conf` merged into its `[flink]` table; an error is shown
+/// A scenario file's text with `--flink-plan` (its `[job]`) and `--flink-conf` (its `[flink]`)
+/// merged in, and what each did.
+fn merged_text(
+    file: &Path,
+) -> Result<
+    (String, Option<crate::scenario::conf::Merged>, Option<crate::scenario::plan::PlanReport>),
+    crate::scenario::ScenarioError,
+> {
+    let mut text = crate::scenario::read_text(file)?;
+    let mut plan = None;
+    if let Some(p) = FLINK_PLAN.get() {
+        let m = crate::scenario::plan::merge(&text, p);
+        text = m.text;
+        plan = Some(m.report);
+    }
+    let conf = FLINK_CONF.get().map(|c| crate::scenario::conf::merge(&text, c));
+    if let Some(m) = &conf {
+        text = m.text.clone();
+    }
+    Ok((text, conf, plan))
+}
+
+/// Loads a scenario file with `--flink-plan` and `--flink-conf` merged in; an error is shown
 /// where its cause is (in the YAML file for a key that came from there).
 pub(crate) fn load_scenario(file: &Path) -> Result<Scenario, crate::scenario::ScenarioError> {
-    let Some(conf) = FLINK_CONF.get() else { return load_file(file) };
-    let text = crate::scenario::read_text(file)?;
-    let merged = crate::scenario::conf::merge(&text, conf);
-    let mut sc =
-        crate::scenario::parse_str(&file.display().to_string(), &merged.text).map_err(|e| merged.remap(e, conf))?;
-    sc.flink_conf = Some(merged.report);
+    if FLINK_CONF.get().is_none() && FLINK_PLAN.get().is_none() {
+        return load_file(file);
+    }
+    let (text, conf, plan) = merged_text(file)?;
+    let name = file.display().to_string();
+    let mut sc = crate::scenario::parse_str(&name, &text).map_err(|e| match (&conf, FLINK_CONF.get()) {
+        (Some(m), Some(c)) => m.remap(e, c),
+        _ => e,
+    })?;
+    sc.flink_conf = conf.map(|m| m.report);
+    sc.flink_plan = plan;
     Ok(sc)
 }
 
-/// A scenario file's text with `--flink-conf` merged in (what `explore` and `sweep` draw from,
-/// so the files they write hold the conf's keys), once it is known to load.
+/// A scenario file's text with `--flink-plan` and `--flink-conf` merged in (what `explore` and
+/// `sweep` draw from, so the files they write hold them), once it is known to load.
 pub(crate) fn scenario_text(file: &Path) -> Result<String, crate::scenario::ScenarioError> {
-    let text = crate::scenario::read_text(file)?;
-    let Some(conf) = FLINK_CONF.get() else { return Ok(text) };
+    if FLINK_CONF.get().is_none() && FLINK_PLAN.get().is_none() {
+        return crate::scenario::read_text(file);
+    }
     load_scenario(file)?;
-    Ok(crate::scenario::conf::merge(&text, conf).text)
+    Ok(merged_text(file)?.0)
 }
 
 fn load(file: &Path) -> Option<Scenario> {

@@ -55,13 +55,24 @@ pub(super) fn abort_reason_short(r: AbortReason) -> &'static str {
 }
 
 /// One line describing the job graph: tasks in order, each with its parallelism (`×2`) and,
-/// after the first, the kind of exchange it reads from: `source ×2 =hash=> (count+sink) ×2`.
+/// after the first, the kind of exchange it reads from: `source ×2 =hash=> (count+sink) ×2`. A
+/// task that does not read from the task before it starts a new segment after ` | `, naming
+/// its producer: `… | map ×2 =forward=> sink1 ×2`.
 pub fn job_line(graph: &JobGraph) -> String {
     let mut line = String::new();
+    let task_of = |op: crate::job::spec::OperatorId| graph.tasks.iter().position(|t| t.operators.contains(&op));
     for t in 0..graph.tasks.len() {
         let task = &graph.tasks[t];
-        if let Some((_, edge)) = task.operators.first().and_then(|&o| graph.spec.operators[o.0 as usize].input) {
-            let _ = write!(line, " ={}=> ", edge.name());
+        if let Some((from, edge)) = task.operators.first().and_then(|&o| graph.spec.operators[o.0 as usize].input) {
+            match task_of(from) {
+                Some(p) if p + 1 != t => {
+                    let name = graph.task_name(crate::job::graph::TaskId(p as u32));
+                    let _ = write!(line, " | {name} ={}=> ", edge.name());
+                }
+                _ => {
+                    let _ = write!(line, " ={}=> ", edge.name());
+                }
+            }
         } else if t > 0 {
             line.push_str(" | ");
         }
@@ -157,6 +168,13 @@ pub fn header(run: &Run) -> String {
         let _ = writeln!(out, "          {}", line.trim());
     }
     setup_lines(run, &mut out);
+    if let Some(p) = &sc.flink_plan {
+        let ops: Vec<String> = p.operators.iter().map(|(name, label)| format!("{name} ({label})")).collect();
+        let _ = writeln!(out, "flink-plan {}: {} nodes → operators {}", p.file, p.nodes, ops.join(", "));
+        for a in &p.approximated {
+            let _ = writeln!(out, "APPROXIMATED: {a}");
+        }
+    }
     if let Some(c) = &sc.flink_conf {
         let _ = writeln!(
             out,

@@ -356,6 +356,7 @@ impl Cx<'_> {
             expect,
             budget: Default::default(),
             flink_conf: None,
+            flink_plan: None,
         })
     }
 }

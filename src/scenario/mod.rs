@@ -4,6 +4,7 @@ pub mod budget;
 pub mod conf;
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod testing;
 
 pub use load::{ScenarioError, load_file, parse_str, read_text};

@@ -29,6 +29,8 @@ pub struct Scenario {
     pub budget: crate::scenario::budget::Budget,
     /// What `--flink-conf` did with its keys; not part of the file.
     pub flink_conf: Option<crate::scenario::conf::ConfReport>,
+    /// What `--flink-plan` made of the plan's nodes; not part of the file.
+    pub flink_plan: Option<crate::scenario::plan::PlanReport>,
 }
 
 /// The `[expect]` table: every field that is set must match the run. Without `verdict` the run

@@ -90,5 +90,6 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
         expect: Expect::default(),
         budget: Default::default(),
         flink_conf: None,
+        flink_plan: None,
     }
 }

@@ -11,6 +11,7 @@ mod engine;
 mod explore;
 mod files;
 mod flinkconf;
+mod flinkplan;
 mod hostile;
 mod network;
 mod oracle;

@@ -156,6 +156,11 @@ fn the_tour_commands_do_what_their_comments_say() {
             "run" if args.iter().any(|a| a == "--bug") => {
                 assert!(!stdout.contains("output: exactly_once"), "a planted bug changes the verdict: {what}");
             }
+            "run" if args.iter().any(|a| a == "--flink-plan") => {
+                has("flink-plan tests/plans/wordcount.json: 4 nodes → operators");
+                has("APPROXIMATED: \"counter\" (keyed) is a keyed count");
+                has("output: exactly_once");
+            }
             "run" if args.iter().any(|a| a == "--flink-conf") => {
                 has("flink-conf docs/flink-conf/production.yaml: ");
                 has("checkpoints every 200 ms");

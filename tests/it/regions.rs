@@ -287,4 +287,19 @@ fn regions_as_dot_draw_every_subtask_channel_and_region_and_the_failed_region() 
     assert_eq!(dot.matches("subgraph cluster_region_").count(), g.pipelined_regions().0.len());
     assert_eq!(dot.matches("fillcolor=\"#f4b6b6\"").count(), 3, "source[2-3] and (map+sink)[1] restarted");
     crate::snapshot("regions-dot-rescale-task-failure", &dot);
+    // Where Graphviz is installed, `dot -Tsvg` draws it (it refuses DOT it cannot parse).
+    if let Ok(mut child) = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write as _;
+        child.stdin.take().expect("piped").write_all(dot.as_bytes()).expect("dot reads its input");
+        let drawn = child.wait_with_output().expect("dot runs");
+        assert!(drawn.status.success(), "dot -Tsvg: {}", String::from_utf8_lossy(&drawn.stderr));
+        let svg = String::from_utf8_lossy(&drawn.stdout);
+        assert!(svg.contains("<svg") && svg.contains("region 2"), "{svg}");
+    }
 }
