@@ -7,7 +7,10 @@
 //! pre-commit — and committed when the checkpoint's completion reached the sink). Times are
 //! virtual microseconds, the format's unit. States and the job status are complete events
 //! (`X`, nested per thread); checkpoints, failovers and transactions, which may overlap, are
-//! async events (`b`/`e` by id).
+//! async events (`b`/`e` by id). Inside a subtask's RUNNING span, each checkpoint's phases on
+//! it: the barrier alignment (its blocked inputs) and the asynchronous part (the upload, while
+//! processing goes on), up to its acknowledgement — for the checkpoints whose per-subtask
+//! figures the JobManager's history keeps (the latest ten, as the Web UI's).
 
 use crate::cluster::jobmanager::stats::CheckpointStatus;
 use crate::cluster::state::ExecutionState;
@@ -68,6 +71,8 @@ pub fn trace(run: &Run) -> Value {
     let mut host: Vec<Option<u32>> = vec![None; n];
     let mut state: Vec<(ExecutionState, TimeUs, u32)> = vec![(ExecutionState::Created, 0, 0); n];
     let mut tms: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    // Per subtask: (since, TaskManager) of each deployment, for the checkpoint phases.
+    let mut deployed_on: Vec<Vec<(TimeUs, u32)>> = vec![Vec::new(); n];
     let mut job_status = (crate::cluster::state::JobStatus::Created, 0u64);
     let checkpoint_trigger: BTreeMap<u64, TimeUs> =
         o.checkpoint_history.iter().map(|c| (c.id, c.triggered_at_us)).collect();
@@ -87,6 +92,7 @@ pub fn trace(run: &Run) -> Value {
             Note::Deployed { st, tm } => {
                 let i = st.0 as usize;
                 host[i] = Some(*tm);
+                deployed_on[i].push((t, *tm));
                 let known = tms.entry(*tm).or_default();
                 if !known.contains(&i) {
                     known.push(i);
@@ -156,6 +162,39 @@ pub fn trace(run: &Run) -> Value {
             (c.triggered_at_us, to),
             args,
         );
+    }
+    // Alignment and asynchronous phase of each acknowledgement, on the subtask's thread where
+    // it ran then: [ack - async - alignment, ack - async] and [ack - async, ack].
+    for c in &o.checkpoint_history {
+        for t in &c.tasks {
+            let i = t.subtask.0 as usize;
+            let Some(&(_, tm)) =
+                deployed_on.get(i).and_then(|d| d.iter().rev().find(|(since, _)| *since <= t.acknowledged_at_us))
+            else {
+                continue;
+            };
+            let (pid, tid) = (TM_PID + tm, i as u32 + 1);
+            let async_from = t.acknowledged_at_us.saturating_sub(t.metrics.async_us);
+            if t.metrics.alignment_us > 0 {
+                let from = async_from.saturating_sub(t.metrics.alignment_us);
+                let args = json!({"checkpoint": c.id, "alignment_us": t.metrics.alignment_us});
+                events.push(span(
+                    &format!("chk-{} alignment", c.id),
+                    "checkpoint-phase",
+                    pid,
+                    tid,
+                    from,
+                    async_from,
+                    args,
+                ));
+            }
+            if t.metrics.async_us > 0 {
+                let args = json!({"checkpoint": c.id, "async_us": t.metrics.async_us, "bytes": t.bytes,
+                    "processed_during_async": t.metrics.processed_during_async});
+                let name = format!("chk-{} async", c.id);
+                events.push(span(&name, "checkpoint-phase", pid, tid, async_from, t.acknowledged_at_us, args));
+            }
+        }
     }
     for (i, f) in o.failovers.iter().enumerate() {
         let to = f.running_again_at_us.or(f.restart_at_us).unwrap_or(f.detected_at_us);

@@ -549,7 +549,7 @@ fn the_perfetto_trace_is_well_formed_trace_event_json() {
         }
     }
     assert!(used.iter().any(|(pid, _)| *pid == 100) && used.iter().any(|(pid, _)| *pid == 101), "both TaskManagers");
-    for c in ["execution-state", "job-status", "checkpoint", "failover", "fault", "transaction"] {
+    for c in ["execution-state", "job-status", "checkpoint", "checkpoint-phase", "failover", "fault", "transaction"] {
         assert!(cats.contains(c), "{c} events: {cats:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
