@@ -16,7 +16,7 @@
 use crate::cluster::external::CommittedRecord;
 use crate::job::graph::JobGraph;
 use crate::job::record::{Record, RecordId, SourceLog, apply_keyed, apply_stateless};
-use crate::job::spec::{OperatorId, OperatorKind, SinkSemantic};
+use crate::job::spec::{OperatorId, OperatorKind};
 use crate::sim::TimeUs;
 use std::collections::BTreeSet;
 
@@ -198,7 +198,7 @@ fn check_keys(
         };
         let may_restart = match restarts {
             Restarts::None => false,
-            Restarts::FromCheckpoint => matches!(op.kind, OperatorKind::Sink(SinkSemantic::Append)),
+            Restarts::FromCheckpoint => matches!(op.kind, OperatorKind::Sink(s) if s.writes_at_once()),
             Restarts::FromStart => true,
         };
         // The common case first: every key follows its direct path, checked in one pass.

@@ -70,6 +70,9 @@ pub struct OutputReport {
     /// result per key sees the older one.
     pub keys_stale_last: u64,
     pub first_state_diff: Option<StateDiff>,
+    /// Per upsert sink: its writes, judged by the table they leave (last write per key), not
+    /// by record identities.
+    pub upserts: Vec<UpsertReport>,
     /// Keys whose committed results no fault-free execution produces (`check::interleave`:
     /// state lost, counted twice, a record skipped or a wrong value).
     pub bad_results: u64,
@@ -291,6 +294,22 @@ impl OutputReport {
             self.by_design = Some(format!("Flink itself duplicates here: {}", reasons.join("; ")));
         }
     }
+}
+
+/// What an upsert sink wrote: rows are overwritten by key, so a result written again after a
+/// failover is not a duplicate in the table — only the last write per key stays.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct UpsertReport {
+    pub sink: String,
+    /// Writes made (each result, and every result written again).
+    pub writes: u64,
+    /// Results a fault-free execution writes.
+    pub results: u64,
+    /// Writes beyond those (a replay after a failover writing rows again).
+    pub rewritten: u64,
+    /// Keys whose row went back to an earlier value at some point (a replay from a checkpoint
+    /// rewriting older results): what a reader could see meanwhile.
+    pub keys_went_back: u64,
 }
 
 /// The operators from a sink's source to the sink, source first.
@@ -542,7 +561,8 @@ pub fn compare(
     let lane_of = |sink: OperatorId, id: RecordId, key: u32| -> Option<(u32, u32)> {
         lanes.get(&sink).and_then(|(path, l)| lane(graph, path, *l, id.partition, key))
     };
-    let by_identity = |c: &&CommittedRecord| det[c.sink.0 as usize].identities;
+    let upsert = |op: OperatorId| matches!(ops[op.0 as usize].kind, OperatorKind::Sink(SinkSemantic::Upsert));
+    let by_identity = |c: &&CommittedRecord| det[c.sink.0 as usize].identities && !upsert(c.sink);
     // Highest committed offset + 1 per (sink, lane) in this run: a missing record below it is a
     // hole (lost), above it progress not made yet (pending).
     let mut high: BTreeMap<(OperatorId, (u32, u32)), u64> = BTreeMap::new();
@@ -560,7 +580,8 @@ pub fn compare(
     let mut first_lost: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
     let mut first_dup: Option<(TimeUs, (OperatorId, RecordId), u32, u32)> = None;
     let appended = |id: RecordId| logs[id.log as usize].append_time_us(id.partition, id.offset);
-    let identity_sinks: Vec<OperatorId> = sinks.iter().copied().filter(|s| det[s.0 as usize].identities).collect();
+    let identity_sinks: Vec<OperatorId> =
+        sinks.iter().copied().filter(|s| det[s.0 as usize].identities && !upsert(*s)).collect();
     for (k, want, got) in identity_differences(logs, &identity_sinks, expected, actual, DENSE_LIMIT) {
         if got < want {
             let (sink, id) = k;
@@ -611,7 +632,7 @@ pub fn compare(
     // multiset of values or as a number of records. Compare that instead.
     for &sink in &sinks {
         let d = det[sink.0 as usize];
-        if d.identities {
+        if d.identities || upsert(sink) {
             continue;
         }
         if !d.value_multiset && !d.per_key_count {
@@ -704,6 +725,8 @@ pub fn compare(
             // last. The duplicate is counted already; the aggregate is right if it was committed
             // at all. (A two-phase-commit sink fences older attempts: its last result is the
             // newest attempt's.)
+            // An upsert sink's table holds the last write, whoever made it: a zombie's late
+            // write of an older result stays in the table.
             let replayed = append_sinks.contains(&sink) && {
                 origins.clear();
                 origins.extend(results.iter().map(|r| r.record.origin));
@@ -731,8 +754,37 @@ pub fn compare(
             }
         }
     }
-    let counted = |s: &OperatorId| det[s.0 as usize].per_key_count;
-    let uncounted_sinks = sinks.iter().filter(|s| !counted(s)).map(|&s| graph.operator_name(s).to_string()).collect();
+    let mut upserts = Vec::new();
+    for &sink in sinks.iter().filter(|s| upsert(**s)) {
+        let writes = actual.iter().filter(|c| c.sink == sink).count() as u64;
+        let results = expected.iter().filter(|c| c.sink == sink).count() as u64;
+        // A key's row went back when a write's result is older than one written before it: a
+        // keyed aggregate's results grow along the key's records, so the record's place in its
+        // partition orders them.
+        let mut newest: BTreeMap<u32, RecordId> = BTreeMap::new();
+        let mut back: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+        for c in actual.iter().filter(|c| c.sink == sink) {
+            let o = c.record.origin;
+            match newest.get(&c.record.key) {
+                Some(n) if (n.log, n.partition) == (o.log, o.partition) && o.offset < n.offset => {
+                    back.insert(c.record.key);
+                }
+                _ => {
+                    newest.insert(c.record.key, o);
+                }
+            }
+        }
+        upserts.push(UpsertReport {
+            sink: graph.operator_name(sink).to_string(),
+            writes,
+            results,
+            rewritten: writes.saturating_sub(results),
+            keys_went_back: back.len() as u64,
+        });
+    }
+    let counted = |s: &OperatorId| det[s.0 as usize].per_key_count && !upsert(*s);
+    let uncounted_sinks =
+        sinks.iter().filter(|s| !counted(s) && !upsert(**s)).map(|&s| graph.operator_name(s).to_string()).collect();
     dup_at.sort_unstable();
     dup_at.dedup();
     OutputReport {
@@ -749,7 +801,7 @@ pub fn compare(
         progress: None,
         verdict: Verdict::from_counts(lost + below, dup + above),
         expected: expected.iter().filter(|c| counted(&c.sink)).count() as u64,
-        committed: actual.len() as u64,
+        committed: actual.iter().filter(|c| !upsert(c.sink)).count() as u64,
         lost,
         duplicated: dup,
         pending,
@@ -763,6 +815,7 @@ pub fn compare(
         keys_above: above,
         keys_stale_last: stale,
         first_state_diff,
+        upserts,
     }
 }
 

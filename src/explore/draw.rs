@@ -262,7 +262,21 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
         let (edge, par) =
             if chance(r, 0.85) { ("forward", last_p) } else { (exchange(false), between(r, 1, 4) as i64) };
         let idx = push_op(&mut ops, &name, "sink", par, Some((&last, edge)));
-        ops[idx].insert("semantic", if append { "append" } else { "two-phase-commit" }.into());
+        // Behind a keyed aggregation (through forward maps), a transactional sink may be an
+        // upsert sink instead, drawn from its own stream so the rest of the draw stays.
+        let mut sink_rng = Rng::new(seed ^ (i as u64), Stream::VarySinks);
+        let upsert = !append && chance(&mut sink_rng, 0.25) && fed_by_keyed(&ops, idx);
+        ops[idx].insert(
+            "semantic",
+            if upsert {
+                "upsert"
+            } else if append {
+                "append"
+            } else {
+                "two-phase-commit"
+            }
+            .into(),
+        );
     }
     ops[src].insert("partitions", partitions.into());
     ops[src].insert("rate", format!("{rate}/s").into());
@@ -406,6 +420,25 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
     if chance(r, 0.2) {
         set_cluster(doc, "storage-bandwidth", pick(r, &["1MB/s", "100MB/s"]));
     }
+}
+
+/// Whether `ops[at]` reads from a keyed aggregation through forward edges and maps only.
+fn fed_by_keyed(ops: &[InlineTable], at: usize) -> bool {
+    let text = |t: &InlineTable, k: &str| t.get(k).and_then(Value::as_str).map(str::to_string);
+    let mut cur = at;
+    for _ in 0..ops.len() {
+        if text(&ops[cur], "edge").as_deref() != Some("forward") {
+            return false;
+        }
+        let Some(input) = text(&ops[cur], "input") else { return false };
+        let Some(i) = ops.iter().position(|t| text(t, "name").as_deref() == Some(input.as_str())) else { return false };
+        match text(&ops[i], "kind").as_deref() {
+            Some("keyed-count" | "keyed-sum") => return true,
+            Some("map") => cur = i,
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn push_op(ops: &mut Vec<InlineTable>, name: &str, kind: &str, parallelism: i64, input: Option<(&str, &str)>) -> usize {

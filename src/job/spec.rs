@@ -52,6 +52,18 @@ pub enum SinkSemantic {
     TwoPhaseCommit,
     /// Every write is visible at once (at-least-once: duplicates after a failover).
     Append,
+    /// Every result is written at once as the row of its key (an idempotent upsert, e.g. a JDBC
+    /// or Elasticsearch sink with a primary key): a replay after a failover writes the same rows
+    /// again, so the table ends as without the failure — exactly-once in effect, though readers
+    /// may see a row go back to an earlier value until the replay catches up.
+    Upsert,
+}
+
+impl SinkSemantic {
+    /// Writes go to the external system as they are made, with no transaction.
+    pub fn writes_at_once(self) -> bool {
+        matches!(self, SinkSemantic::Append | SinkSemantic::Upsert)
+    }
 }
 
 /// A replayable partitioned log (Kafka-like) that a source reads.

@@ -817,16 +817,40 @@ pub fn summary(run: &Run, out: &mut String) {
         }
         other => format!("not committed when the run stopped (the job was still {})", other.name()),
     };
-    let _ = writeln!(
-        out,
-        "  output: {} — {} committed of {} expected; {} lost, {} duplicated, {} {uncommitted}",
-        r.verdict.name(),
-        r.committed,
-        r.expected,
-        r.lost,
-        r.duplicated,
-        r.pending
-    );
+    if !r.upserts.is_empty() && r.upserts.len() == r.sinks {
+        let _ = writeln!(
+            out,
+            "  output: {} — every sink upserts by key: judged by the table each leaves (its last write per key), not by counting records",
+            r.verdict.name()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  output: {} — {} committed of {} expected; {} lost, {} duplicated, {} {uncommitted}",
+            r.verdict.name(),
+            r.committed,
+            r.expected,
+            r.lost,
+            r.duplicated,
+            r.pending
+        );
+    }
+    for u in &r.upserts {
+        let back = if u.keys_went_back > 0 {
+            format!(
+                "; meanwhile {} key{} went back to an earlier value (a reader saw the row roll back until the replay caught up)",
+                u.keys_went_back,
+                if u.keys_went_back == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  upsert sink `{}`: {} writes for {} results, {} written again after restarts (idempotent: a row is overwritten by key, so the table is judged by each key's last write, under final state){back}",
+            u.sink, u.writes, u.results, u.rewritten
+        );
+    }
     if !r.unverified_sinks.is_empty() {
         let _ = writeln!(
             out,

@@ -93,6 +93,7 @@ pub fn run(run: &Run) -> serde_json::Value {
                 "keys_above": r.keys_above,
                 "keys_stale_last": r.keys_stale_last,
             },
+            "upserts": r.upserts,
             "keys_not_producible": r.bad_results,
             "keys_searched": r.keys_searched,
             "keys_over_budget": r.keys_over_budget,

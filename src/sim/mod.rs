@@ -176,6 +176,9 @@ pub enum Stream {
     VarySlots = 13,
     /// `explore --operations`: the user's operations drawn for a seed (their own stream).
     ExploreOps = 14,
+    /// `explore --vary`: which two-phase-commit sinks behind a keyed aggregation are upsert
+    /// sinks instead (their own stream, like `VaryState`).
+    VarySinks = 15,
 }
 
 #[derive(Clone)]

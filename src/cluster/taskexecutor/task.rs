@@ -334,7 +334,7 @@ impl Task {
                 continue;
             }
             match sink.semantic {
-                SinkSemantic::Append => {
+                SinkSemantic::Append | SinkSemantic::Upsert => {
                     ctx.send(HostId::STORE, Msg::Append { sink: sink.op, records, ack: None, cp: 0 })
                 }
                 SinkSemantic::TwoPhaseCommit => {
@@ -451,11 +451,11 @@ impl Task {
         let sink = self.sinks.iter_mut().find(|k| k.op == op).expect("sink operator has a sink runtime");
         sink.buffer.push(rec);
         sink.open_has_records = true;
-        let batch = if sink.semantic == SinkSemantic::Append { APPEND_BATCH } else { SINK_BATCH };
+        let batch = if sink.semantic.writes_at_once() { APPEND_BATCH } else { SINK_BATCH };
         if sink.buffer.len() >= batch {
             let records = std::mem::replace(&mut sink.buffer, Vec::with_capacity(batch));
             match sink.semantic {
-                SinkSemantic::Append => {
+                SinkSemantic::Append | SinkSemantic::Upsert => {
                     sink.unconfirmed = true;
                     ctx.send(HostId::STORE, Msg::Append { sink: op, records, ack: None, cp: 0 });
                 }
@@ -703,7 +703,7 @@ impl Task {
         for sink in &mut self.sinks {
             let records = std::mem::take(&mut sink.buffer);
             match sink.semantic {
-                SinkSemantic::Append => {
+                SinkSemantic::Append | SinkSemantic::Upsert => {
                     // SinkWriterOperator.prepareSnapshotPreBarrier → flush(false): an
                     // at-least-once writer's flush waits until the store has every record sent
                     // so far (KafkaWriter: producer.flush()), so the checkpoint is acknowledged
@@ -831,7 +831,7 @@ impl Task {
         for sink in &mut self.sinks {
             let records = std::mem::take(&mut sink.buffer);
             match sink.semantic {
-                SinkSemantic::Append => {
+                SinkSemantic::Append | SinkSemantic::Upsert => {
                     // The flush also waits for the batches already sent (the link to the store
                     // is in order, so its answer comes after theirs were written): a batch still
                     // on the wire when the task reported FINISHED would be lost to the job.
@@ -1340,7 +1340,7 @@ impl TaskExecutor {
         if t.init_pending > 0 {
             return;
         }
-        let state_loaded = t.sinks.iter().all(|s| s.initialized || s.semantic == SinkSemantic::Append);
+        let state_loaded = t.sinks.iter().all(|s| s.initialized || s.semantic.writes_at_once());
         if !state_loaded {
             // Sink writer/committer recovery: fence older writers, commit the checkpoint's
             // committables again (idempotent), abort transactions opened after it.

@@ -183,9 +183,14 @@ impl Cx<'_> {
                 "sink" => OperatorKind::Sink(match o.semantic.as_ref().map(|s| s.get_ref().as_str()) {
                     None | Some("two-phase-commit") => SinkSemantic::TwoPhaseCommit,
                     Some("append") => SinkSemantic::Append,
+                    Some("upsert") => SinkSemantic::Upsert,
                     Some(_) => {
                         let span = o.semantic.as_ref().map_or(sop.span(), |s| s.span());
-                        return self.err_hint(span, "invalid sink `semantic`", "\"two-phase-commit\" or \"append\"");
+                        return self.err_hint(
+                            span,
+                            "invalid sink `semantic`",
+                            "\"two-phase-commit\", \"append\" or \"upsert\"",
+                        );
                     }
                 }),
                 _ => {
@@ -294,6 +299,29 @@ impl Cx<'_> {
                 Some(g) if g.get_ref() == "default" => None,
                 Some(g) => Some(g.get_ref().clone()),
             };
+            // An upsert sink writes one row per key: the key's running aggregate, which reaches
+            // it in order only from a keyed aggregation through forward maps.
+            if matches!(kind, OperatorKind::Sink(SinkSemantic::Upsert)) {
+                let mut at = input;
+                let keyed = loop {
+                    match at {
+                        Some((i, EdgeKind::Forward)) => match operators[i.0 as usize].kind {
+                            OperatorKind::KeyedCount | OperatorKind::KeyedSum => break true,
+                            OperatorKind::Map { .. } => at = operators[i.0 as usize].input,
+                            _ => break false,
+                        },
+                        _ => break false,
+                    }
+                };
+                if !keyed {
+                    let span = o.semantic.as_ref().map_or(sop.span(), |s| s.span());
+                    return self.err_hint(
+                        span,
+                        format!("upsert sink `{name}` is not fed by a keyed aggregation"),
+                        "an upsert sink writes one row per key: put it after a keyed-count or keyed-sum, through forward edges and maps only",
+                    );
+                }
+            }
             operators.push(OperatorSpec {
                 name: name.clone(),
                 kind,

@@ -570,3 +570,19 @@ fn rescale_and_broadcast_edges_load_and_keyed_state_behind_a_broadcast_is_refuse
         .expect_err("unknown edge");
     assert_eq!(e.hint.as_deref(), Some("one of forward, hash, rebalance, rescale, broadcast"));
 }
+
+#[test]
+fn an_upsert_sink_follows_a_keyed_aggregation() {
+    let ok = MINIMAL
+        .replace(r#"input = "count", parallelism = 2 }"#, r#"input = "count", parallelism = 2, semantic = "upsert" }"#);
+    let sc = parse_str("m.toml", &ok).expect("after a keyed count through a forward edge");
+    assert_eq!(sc.job.operators[2].kind, OperatorKind::Sink(SinkSemantic::Upsert));
+    let bad =
+        ok.replace(r#"input = "count", parallelism = 2, semantic"#, r#"input = "src", parallelism = 2, semantic"#);
+    let e = parse_str("m.toml", &bad).expect_err("straight after the source");
+    assert!(e.message.contains("upsert sink `out` is not fed by a keyed aggregation"), "{e}");
+    assert_eq!(e.position.map(|p| p.0), Some(8), "{e}");
+    let bad = ok.replace(r#"semantic = "upsert""#, r#"semantic = "upsrt""#);
+    let e = parse_str("m.toml", &bad).expect_err("a misspelt semantic");
+    assert!(e.hint.as_deref().is_some_and(|h| h.contains("\"upsert\"")), "{e}");
+}
