@@ -354,27 +354,13 @@ pub fn main() -> ExitCode {
     };
     let _ = BUDGET.set(Budget { max_events: cli.max_events, max_memory: cli.max_memory });
     let _ = UI.set((cli.color, cli.quiet));
-    if let Some(path) = &cli.flink_conf {
-        match crate::scenario::conf::read(path) {
-            Ok(conf) => {
-                let _ = FLINK_CONF.set(conf);
-            }
-            Err(e) => {
-                errln!("{e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    if let Some(path) = &cli.flink_plan {
-        match crate::scenario::plan::read(path) {
-            Ok(plan) => {
-                let _ = FLINK_PLAN.set(plan);
-            }
-            Err(e) => {
-                errln!("{e}");
-                return ExitCode::from(2);
-            }
-        }
+    let read = [
+        read_once(&FLINK_CONF, cli.flink_conf.as_deref(), crate::scenario::conf::read),
+        read_once(&FLINK_PLAN, cli.flink_plan.as_deref(), crate::scenario::plan::read),
+    ];
+    if let Some(Err(e)) = read.into_iter().find(Result::is_err) {
+        errln!("{e}");
+        return ExitCode::from(2);
     }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
@@ -489,6 +475,18 @@ fn cmd_replay(file: &Path, seed: Option<u64>, bugs: &[String]) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Reads the file a flag names into its cell (nothing without the flag).
+fn read_once<T>(
+    cell: &std::sync::OnceLock<T>,
+    path: Option<&Path>,
+    read: fn(&Path) -> Result<T, crate::scenario::ScenarioError>,
+) -> Result<(), crate::scenario::ScenarioError> {
+    if let Some(p) = path {
+        let _ = cell.set(read(p)?);
+    }
+    Ok(())
 }
 
 /// The `--flink-conf` file, read once.
