@@ -837,6 +837,9 @@ impl<'a> World<'a> {
                 self.rolling = Some(Rolling { fault: index, old, next: 0, interval_us, waiting_for: None });
                 self.rolling_step();
             }
+            FaultAction::StorageOutage { duration_us } => {
+                self.storage.outage_until_us = self.now() + duration_us;
+            }
             FaultAction::CancelJob | FaultAction::StopWithSavepoint | FaultAction::SubmitJob(_) => {
                 if let FaultAction::SubmitJob(_) = action {
                     self.submissions_left = self.submissions_left.saturating_sub(1);

@@ -383,6 +383,8 @@ pub struct CheckpointStorage {
     file_entries: u64,
     /// Keep no cut samples (a world that is only looked at, not judged).
     no_cut_samples: bool,
+    /// Until when the service fails every upload and read (`storage-outage`).
+    pub outage_until_us: TimeUs,
 }
 
 impl CheckpointStorage {
@@ -393,6 +395,20 @@ impl CheckpointStorage {
 
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
         match msg {
+            // A task's final state (cp 0) is not failed: it is uploaded again until it lands,
+            // which this model shortens to landing.
+            Msg::Upload { id, cp, .. } if cp > 0 && ctx.now() < self.outage_until_us => {
+                let latency = ctx.sc().cluster.storage_latency_us;
+                ctx.send_in(latency, from, Msg::UploadFailed { id, cp });
+            }
+            Msg::Download { id, .. } if ctx.now() < self.outage_until_us => {
+                let latency = ctx.sc().cluster.storage_latency_us;
+                ctx.send_in(
+                    latency,
+                    from,
+                    Msg::Downloaded { id, snapshots: Vec::new(), missing: 0, unavailable: true },
+                );
+            }
             Msg::Upload { id, cp, file, snapshot } => {
                 let d = Self::transfer_us(ctx, snapshot.bytes);
                 self.file_entries += keyed_entries(&snapshot);
@@ -419,7 +435,7 @@ impl CheckpointStorage {
                     }
                 }
                 let d = Self::transfer_us(ctx, bytes);
-                ctx.send_in(d, from, Msg::Downloaded { id, snapshots, missing });
+                ctx.send_in(d, from, Msg::Downloaded { id, snapshots, missing, unavailable: false });
             }
             Msg::FinalizeCheckpoint { job, cp, files, bytes, completed_at_us, savepoint } => {
                 self.metadata.insert((job, cp), (files.clone(), bytes, savepoint));

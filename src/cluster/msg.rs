@@ -198,6 +198,9 @@ pub enum Msg {
     DeclineCheckpoint {
         id: AttemptId,
         cp: u64,
+        /// The asynchronous part failed (CHECKPOINT_ASYNC_EXCEPTION, counted), rather than the
+        /// task not being ready (not counted).
+        async_failed: bool,
     },
     /// disconnectTaskManager: a TaskExecutor that shuts down says goodbye.
     Unregister {
@@ -284,6 +287,11 @@ pub enum Msg {
         id: AttemptId,
         cp: u64,
     },
+    /// The upload failed (storage unavailable): the checkpoint's asynchronous part fails.
+    UploadFailed {
+        id: AttemptId,
+        cp: u64,
+    },
     Download {
         id: AttemptId,
         files: Vec<FileKey>,
@@ -293,6 +301,8 @@ pub enum Msg {
         snapshots: Vec<SubtaskSnapshot>,
         /// Files asked for that are not in storage (discarded since): FileNotFoundException.
         missing: u32,
+        /// Storage could not be read at all (an outage): IOException.
+        unavailable: bool,
     },
     // ---- JobManager → checkpoint storage ----
     /// The checkpoint's _metadata is written: it is complete.
@@ -515,6 +525,7 @@ impl Msg {
             Msg::UploadDone { .. } => "upload done",
             Msg::Download { .. } => "state download",
             Msg::Downloaded { .. } => "state downloaded",
+            Msg::UploadFailed { .. } => "upload failed",
             Msg::FinalizeCheckpoint { .. } => "checkpoint _metadata",
             Msg::DiscardCheckpoint { .. } => "discard checkpoint",
             Msg::ReadMetadata { .. } => "read _metadata",

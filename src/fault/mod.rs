@@ -160,6 +160,10 @@ pub enum FaultAction {
     StopWithSavepoint,
     /// The user submits the job again (`flink run`), once the current one has ended.
     SubmitJob(RestoreFrom),
+    /// Checkpoint storage (S3, HDFS) fails every state upload and read for `duration_us`: a
+    /// checkpoint's asynchronous part fails (the task declines it, which counts toward
+    /// `tolerable-failed-checkpoints`), a restore cannot read its state (the task fails).
+    StorageOutage { duration_us: u64 },
     /// The TaskManager process running the subtask's attempt dies (kill -9): the default action
     /// of an `at-phase` fault, resolved when the phase is reached (the attempt that reached it;
     /// for `completed-not-notified`, the subtask's newest attempt).
@@ -265,6 +269,12 @@ impl FaultAction {
             FaultAction::CancelJob => "cancel-job (flink cancel)".into(),
             FaultAction::StopWithSavepoint => "stop-with-savepoint (flink stop)".into(),
             FaultAction::SubmitJob(from) => format!("submit-job from {}", from.name()),
+            FaultAction::StorageOutage { duration_us } => {
+                format!(
+                    "storage-outage: checkpoint storage fails uploads and reads for {}",
+                    crate::sim::fmt_duration(*duration_us)
+                )
+            }
             FaultAction::KillTaskManagerOf(st) => format!("kill-taskmanager running {}", names(*st)),
         }
     }
@@ -285,6 +295,7 @@ impl FaultAction {
             FaultAction::CancelJob => "cancel-job",
             FaultAction::StopWithSavepoint => "stop-with-savepoint",
             FaultAction::SubmitJob(_) => "submit-job",
+            FaultAction::StorageOutage { .. } => "storage-outage",
         }
     }
 }

@@ -51,6 +51,7 @@ pub(super) fn abort_reason_short(r: AbortReason) -> &'static str {
         AbortReason::TriggerFailed => "trigger failed",
         AbortReason::Declined => "declined",
         AbortReason::JobCancelled => "job cancelled",
+        AbortReason::AsyncFailed => "upload failed",
     }
 }
 
@@ -658,6 +659,8 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                     "its trigger failed (triggerCheckpoint got no answer or an error; not counted)",
                 AbortReason::Declined => "declined by a task that was finishing (not counted)",
                 AbortReason::JobCancelled => "the job is cancelled",
+                AbortReason::AsyncFailed =>
+                    "a task's asynchronous part failed (its upload to checkpoint storage); counted toward tolerable-failed-checkpoints",
             }
         ),
         Note::Restored { st, cp, bytes, local, duration_us } => format!(

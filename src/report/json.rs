@@ -47,6 +47,7 @@ pub fn run(run: &Run) -> serde_json::Value {
                     AbortReason::TriggerFailed => "trigger-failed",
                     AbortReason::Declined => "declined",
                     AbortReason::JobCancelled => "job-cancelled",
+                    AbortReason::AsyncFailed => "async-failed",
                 },
             })),
             _ => {}

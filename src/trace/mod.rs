@@ -85,6 +85,11 @@ pub enum FailureCause {
     /// The user code threw an error Flink classifies as non-recoverable
     /// (`SuppressRestartsException`): the job fails without consulting the restart strategy.
     Unrecoverable,
+    /// Checkpoint storage could not be read while restoring (an outage of the storage service).
+    StorageUnavailable,
+    /// Checkpoints failed beyond `tolerable-failed-checkpoints`, the last one because a task's
+    /// asynchronous part (its upload) failed.
+    CheckpointUploadsFailed,
 }
 
 impl FailureCause {
@@ -125,7 +130,7 @@ impl FailureCause {
             FailureCause::PartitionConnection { remote_tm } => {
                 format!("PartitionConnectionException: Connecting to remote task manager tm-{remote_tm} has failed")
             }
-            FailureCause::CheckpointExpired => {
+            FailureCause::CheckpointExpired | FailureCause::CheckpointUploadsFailed => {
                 "FlinkRuntimeException: Exceeded checkpoint tolerable failure threshold".into()
             }
             FailureCause::StateUpdateFailed { tm } => {
@@ -151,6 +156,9 @@ impl FailureCause {
             }
             FailureCause::NoResourceAvailable => {
                 "NoResourceAvailableException: slot request timed out (slot.request.timeout)".into()
+            }
+            FailureCause::StorageUnavailable => {
+                "IOException: checkpoint storage unavailable: the state to restore could not be read".into()
             }
         }
     }
@@ -181,6 +189,8 @@ impl FailureCause {
             FailureCause::NotRunningOnTaskExecutor { .. } => "not-running-on-taskexecutor",
             FailureCause::UnexpectedTransition { .. } => "unexpected-state-transition",
             FailureCause::RestoreFailed => "restore-failed",
+            FailureCause::StorageUnavailable => "storage-unavailable",
+            FailureCause::CheckpointUploadsFailed => "checkpoint-uploads-failed",
         }
     }
 }
@@ -200,6 +210,9 @@ pub enum AbortReason {
     Declined,
     /// The job was cancelled (CHECKPOINT_COORDINATOR_SHUTDOWN).
     JobCancelled,
+    /// A task's asynchronous part failed: its upload to checkpoint storage
+    /// (CHECKPOINT_ASYNC_EXCEPTION; counted toward tolerable-failed-checkpoints).
+    AsyncFailed,
 }
 
 #[derive(Clone, Debug, PartialEq, Hash, Serialize)]

@@ -787,12 +787,15 @@ fn noticed(cause: FailureCause) -> String {
         FailureCause::TaskExecutorShuttingDown { tm } => format!("was failed by tm-{tm} shutting down"),
         FailureCause::JobManagerLost { tm } => format!("was failed by tm-{tm}, which lost its JobManager"),
         FailureCause::PartitionConnection { remote_tm } => format!("could not connect to tm-{remote_tm}"),
-        FailureCause::CheckpointExpired => "hit the tolerable checkpoint failures".into(),
+        FailureCause::CheckpointExpired | FailureCause::CheckpointUploadsFailed => {
+            "hit the tolerable checkpoint failures".into()
+        }
         FailureCause::ProducerFenced => "was fenced by a newer producer at commit".into(),
         FailureCause::StateUpdateFailed { tm } => format!("could not report its state from tm-{tm}"),
         FailureCause::NotRunningOnTaskExecutor { tm } => format!("was no longer reported by tm-{tm}"),
         FailureCause::UnexpectedTransition { .. } => "reported its states out of order".into(),
         FailureCause::RestoreFailed => "found a state file gone".into(),
+        FailureCause::StorageUnavailable => "could not read its state from checkpoint storage".into(),
     }
 }
 

@@ -60,7 +60,8 @@ impl World<'_> {
             | FaultAction::KillJobManager
             | FaultAction::CancelJob
             | FaultAction::StopWithSavepoint
-            | FaultAction::SubmitJob(_) => Vec::new(),
+            | FaultAction::SubmitJob(_)
+            | FaultAction::StorageOutage { .. } => Vec::new(),
         };
         let job_wide = tms.is_empty()
             && !matches!(

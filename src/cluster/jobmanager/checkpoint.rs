@@ -216,17 +216,24 @@ impl JobManager {
                 // A savepoint's failure never counts toward tolerable-failed-checkpoints.
                 continue;
             }
-            self.consecutive_failed_checkpoints += 1;
-            if self.consecutive_failed_checkpoints > ctx.sc().flink.tolerable_failed_checkpoints {
-                self.consecutive_failed_checkpoints = 0;
-                // CheckpointFailureManager → a global failure (`failJob` → the scheduler's
-                // `handleGlobalFailure`): no task failed, every task is cancelled and restarted
-                // whatever the failover strategy (which aborts the other pending checkpoints too).
-                if matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
-                    let all: Vec<SubtaskId> = (0..self.vertices.len() as u32).map(SubtaskId).collect();
-                    let now = ctx.now();
-                    self.start_failover(ctx, None, FailureCause::CheckpointExpired, now, all);
-                }
+            self.count_failed_checkpoint(ctx, FailureCause::CheckpointExpired);
+        }
+    }
+
+    /// A checkpoint failed for a reason CheckpointFailureManager counts (expired, an
+    /// asynchronous part that failed): past `tolerable-failed-checkpoints` in a row, the job
+    /// fails over.
+    fn count_failed_checkpoint(&mut self, ctx: &mut Ctx, cause: FailureCause) {
+        self.consecutive_failed_checkpoints += 1;
+        if self.consecutive_failed_checkpoints > ctx.sc().flink.tolerable_failed_checkpoints {
+            self.consecutive_failed_checkpoints = 0;
+            // CheckpointFailureManager → a global failure (`failJob` → the scheduler's
+            // `handleGlobalFailure`): no task failed, every task is cancelled and restarted
+            // whatever the failover strategy (which aborts the other pending checkpoints too).
+            if matches!(self.job_status, JobStatus::Running | JobStatus::Restarting) {
+                let all: Vec<SubtaskId> = (0..self.vertices.len() as u32).map(SubtaskId).collect();
+                let now = ctx.now();
+                self.start_failover(ctx, None, cause, now, all);
             }
         }
     }
@@ -244,10 +251,14 @@ impl JobManager {
     /// A task declined the checkpoint (CheckpointCoordinator.receiveDeclineMessage): it is
     /// aborted; CheckpointFailureManager does not count CHECKPOINT_DECLINED_TASK_NOT_READY or
     /// TASK_CLOSING toward `tolerable-failed-checkpoints`.
-    pub(super) fn on_decline(&mut self, ctx: &mut Ctx, cp: u64) {
+    pub(super) fn on_decline(&mut self, ctx: &mut Ctx, cp: u64, async_failed: bool) {
         if let Some(pos) = self.pending.iter().position(|p| p.id == cp) {
             let p = self.pending.remove(pos);
-            self.aborted(ctx, p, AbortReason::Declined);
+            let savepoint = self.stop_savepoint == Some(p.id);
+            self.aborted(ctx, p, if async_failed { AbortReason::AsyncFailed } else { AbortReason::Declined });
+            if async_failed && !savepoint {
+                self.count_failed_checkpoint(ctx, FailureCause::CheckpointUploadsFailed);
+            }
         }
     }
 

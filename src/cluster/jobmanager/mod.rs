@@ -438,9 +438,9 @@ impl JobManager {
                     self.on_ack(ctx, id.st, cp, file, bytes, metrics);
                 }
             }
-            Msg::DeclineCheckpoint { id, cp } => {
+            Msg::DeclineCheckpoint { id, cp, async_failed } => {
                 if id.jm == self.generation {
-                    self.on_decline(ctx, cp);
+                    self.on_decline(ctx, cp, async_failed);
                 }
             }
             Msg::MetadataRead { job, cp, meta } => self.on_metadata_read(ctx, job, cp, meta),

@@ -785,7 +785,7 @@ impl Task {
                 }
             }
             Phase::Deploying | Phase::Initializing | Phase::Finished | Phase::Done => {
-                ctx.send(HostId::JOBMANAGER, Msg::DeclineCheckpoint { id: self.id, cp });
+                ctx.send(HostId::JOBMANAGER, Msg::DeclineCheckpoint { id: self.id, cp, async_failed: false });
             }
         }
     }
@@ -1171,6 +1171,15 @@ impl TaskExecutor {
                     }
                 }
             }
+            Msg::UploadFailed { id, cp } => {
+                // The asynchronous part failed: the task declines the checkpoint and drops its
+                // snapshot (AsyncCheckpointRunnable → declineCheckpoint with
+                // CHECKPOINT_ASYNC_EXCEPTION); a sink's pre-committed transaction stays, for the
+                // next checkpoint to commit.
+                let Some(t) = self.task_mut(id) else { return };
+                t.snaps.retain(|s| s.cp != cp);
+                ctx.send(HostId::JOBMANAGER, Msg::DeclineCheckpoint { id, cp, async_failed: true });
+            }
             Msg::UploadDone { id, cp } => {
                 let local_recovery = ctx.sc().flink.local_recovery;
                 let Some(t) = self.task_mut(id) else { return };
@@ -1203,9 +1212,13 @@ impl TaskExecutor {
                 }
                 self.maybe_ack(ctx, id);
             }
-            Msg::Downloaded { id, snapshots, missing } => {
+            Msg::Downloaded { id, snapshots, missing, unavailable } => {
                 let Some(t) = self.task_mut(id) else { return };
                 if t.phase != Phase::Initializing {
+                    return;
+                }
+                if unavailable {
+                    self.fail_task(ctx, id, FailureCause::StorageUnavailable);
                     return;
                 }
                 if missing > 0 {

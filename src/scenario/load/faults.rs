@@ -48,6 +48,7 @@ impl Cx<'_> {
             ("cancel-job", r.cancel_job.as_ref().map(Spanned::span)),
             ("stop-with-savepoint", r.stop_with_savepoint.as_ref().map(Spanned::span)),
             ("submit-job", r.submit_job.as_ref().map(Spanned::span)),
+            ("storage-outage", r.storage_outage.as_ref().map(Spanned::span)),
         ]
         .into_iter()
         .filter_map(|(name, span)| Some((name, span?)))
@@ -353,6 +354,8 @@ impl Cx<'_> {
                 }
             };
             FaultAction::SubmitJob(from)
+        } else if let Some(v) = &r.storage_outage {
+            FaultAction::StorageOutage { duration_us: length(v, "storage-outage", 1)? }
         } else {
             return self.err_hint(f.span(), "a [[fault]] needs exactly one action", FAULT_ACTIONS);
         };

@@ -113,6 +113,8 @@ pub(super) struct RawFault {
     /// An operation of the user: `flink run` of the same job again, restoring the previous job's
     /// savepoint, its latest retained checkpoint, or nothing.
     pub(super) submit_job: Option<Spanned<String>>,
+    /// Checkpoint storage fails every upload and read for this long.
+    pub(super) storage_outage: Option<Spanned<String>>,
     /// `freeze-taskmanager`: how long the process stays stopped.
     pub(super) duration: Option<Spanned<String>>,
     /// `partition`: cut only messages from the first set of hosts to the second.

@@ -586,3 +586,13 @@ fn an_upsert_sink_follows_a_keyed_aggregation() {
     let e = parse_str("m.toml", &bad).expect_err("a misspelt semantic");
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("\"upsert\"")), "{e}");
 }
+
+#[test]
+fn a_storage_outage_has_a_duration() {
+    let ok = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nstorage-outage = \"8s\"\n");
+    let sc = parse_str("m.toml", &ok).expect("valid");
+    assert_eq!(sc.faults[0].action, FaultAction::StorageOutage { duration_us: 8_000_000 });
+    let bad = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nstorage-outage = \"soon\"\n");
+    let e = parse_str("m.toml", &bad).expect_err("not a duration");
+    assert!(e.message.contains("storage-outage"), "{e}");
+}
