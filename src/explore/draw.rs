@@ -24,10 +24,12 @@ pub enum Kind {
     RollingUpdate,
     KillJobManager,
     FailTask,
+    /// Checkpoint storage down for a while: drawn from its own stream, in a sixth of the seeds.
+    StorageOutage,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::KillTaskManager,
         Kind::StopTaskManager,
         Kind::LoseTaskManagerHost,
@@ -38,6 +40,7 @@ impl Kind {
         Kind::RollingUpdate,
         Kind::KillJobManager,
         Kind::FailTask,
+        Kind::StorageOutage,
     ];
     /// The scenario file's name of the fault.
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Kind {
             Kind::RollingUpdate => "rolling-update",
             Kind::KillJobManager => "kill-jobmanager",
             Kind::FailTask => "fail-task",
+            Kind::StorageOutage => "storage-outage",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -533,19 +537,23 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
     let r = &mut rng;
     let c = Cluster::of(sc);
     // Swarm: each kind is on with probability 1/2 (at least one), with a weight of its own.
+    // A storage outage is drawn from its own stream (below), so the swarm's draws are what they
+    // were before it existed.
+    let swarm: Vec<Kind> = opts.kinds.iter().copied().filter(|k| *k != Kind::StorageOutage).collect();
     let mut enabled: Vec<(Kind, u64)> = Vec::new();
-    for &k in &opts.kinds {
+    for &k in &swarm {
         if chance(r, 0.5) {
             enabled.push((k, between(r, 1, 4)));
         }
     }
-    if enabled.is_empty() && !opts.kinds.is_empty() {
-        enabled.push((pick(r, &opts.kinds), 1));
+    if enabled.is_empty() && !swarm.is_empty() {
+        enabled.push((pick(r, &swarm), 1));
     }
-    if enabled.is_empty() {
+    let storage = opts.kinds.contains(&Kind::StorageOutage);
+    if enabled.is_empty() && !storage {
         return 0;
     }
-    let total: u64 = enabled.iter().map(|(_, w)| w).sum();
+    let total: u64 = enabled.iter().map(|(_, w)| w).sum::<u64>().max(1);
     let n = between(r, 1, u64::from(opts.max_faults.max(1)));
     let end = sc.duration_us.max(2_000);
     let mut times: Vec<u64> = (0..n).map(|_| between(r, 100, end / 1_000 - 1) * 1_000).collect();
@@ -599,7 +607,7 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
     // their position in the file: a later failure may fire when one of their messages arrives.
     let mut late_sources: Vec<usize> = Vec::new();
     let mut drawn = 0;
-    for at in times {
+    for at in times.into_iter().filter(|_| !enabled.is_empty()) {
         let mut w = r.below_inclusive(total - 1);
         let mut kind = enabled[0].0;
         for &(k, wk) in &enabled {
@@ -620,6 +628,8 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
         };
         let hosts = host_names(&c, c.ha || ha_needed);
         let ok = match kind {
+            // Drawn from its own stream after the loop, never by the swarm.
+            Kind::StorageOutage => false,
             Kind::KillTaskManager | Kind::StopTaskManager | Kind::LoseTaskManagerHost => {
                 if up.is_empty() {
                     false
@@ -783,6 +793,15 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
     }
     if ha_needed {
         set_flink(doc, "high-availability.type", "zookeeper");
+    }
+    // Checkpoint storage down for 1-15 s in a sixth of the seeds (its own stream).
+    let mut st = Rng::new(seed, Stream::ExploreStorage);
+    if storage && chance(&mut st, 1.0 / 6.0) {
+        let mut t = Table::new();
+        t["at"] = toml_edit::value(ms(between(&mut st, 100, end / 1_000 - 1) * 1_000));
+        t["storage-outage"] = toml_edit::value(ms(between(&mut st, 1, 15) * 1_000_000));
+        out.push(t);
+        drawn += 1;
     }
     if opts.operations {
         drawn += operations(doc, sc, seed, &mut out);

@@ -179,6 +179,8 @@ pub enum Stream {
     /// `explore --vary`: which two-phase-commit sinks behind a keyed aggregation are upsert
     /// sinks instead (their own stream, like `VaryState`).
     VarySinks = 15,
+    /// `explore`: a checkpoint-storage outage (its own stream, like `ExploreOps`).
+    ExploreStorage = 16,
 }
 
 #[derive(Clone)]
