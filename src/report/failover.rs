@@ -162,7 +162,20 @@ pub(super) fn in_flight_line(run: &Run, f: &FailoverReport) -> Option<String> {
         let op = run.graph.task_of(*st).operators[0];
         matches!(run.graph.spec.operators[op.0 as usize].kind, crate::job::spec::OperatorKind::Source(_))
     };
-    let died = f.restarted.iter().filter(|st| is_source(st) && !seen.contains(st)).count();
+    // Only an attempt that was RUNNING had read anything: one that failed or was cancelled
+    // while deploying or restoring held nothing.
+    let running_at_failure = |st: &crate::job::graph::SubtaskId| {
+        notes
+            .iter()
+            .take_while(|e| e.at_us < f.failed_at_us)
+            .filter_map(|e| match &e.note {
+                Note::TaskState { st: s, to, .. } if s == st => Some(*to),
+                _ => None,
+            })
+            .last()
+            .is_some_and(|to| to == crate::cluster::state::ExecutionState::Running)
+    };
+    let died = f.restarted.iter().filter(|st| is_source(st) && !seen.contains(st) && running_at_failure(st)).count();
     let since = cp.map_or("the start".to_string(), |c| format!("checkpoint {c}"));
     let plural = |n: u64| if n == 1 { "" } else { "s" };
     let mut parts = Vec::new();
