@@ -19,14 +19,17 @@ macro_rules! errln {
 pub mod diff;
 pub mod explore;
 pub mod files;
+mod flagfiles;
 pub mod sweep;
 
 use crate::cluster::engine::World;
 use crate::report::{self, check, check::Checked};
 use crate::run::{distribution, seed_summary, simulate};
+use crate::scenario::Scenario;
 use crate::scenario::budget::{Budget, DEFAULT_MAX_EVENTS};
-use crate::scenario::{Scenario, load_file};
 use clap::{Parser, Subcommand};
+pub(crate) use flagfiles::scenario_text;
+use flagfiles::{FLINK_CONF, FLINK_PLAN, load_scenario, read_once};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -475,72 +478,6 @@ fn cmd_replay(file: &Path, seed: Option<u64>, bugs: &[String]) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Reads the file a flag names into its cell (nothing without the flag).
-fn read_once<T>(
-    cell: &std::sync::OnceLock<T>,
-    path: Option<&Path>,
-    read: fn(&Path) -> Result<T, crate::scenario::ScenarioError>,
-) -> Result<(), crate::scenario::ScenarioError> {
-    if let Some(p) = path {
-        let _ = cell.set(read(p)?);
-    }
-    Ok(())
-}
-
-/// The `--flink-conf` file, read once.
-static FLINK_CONF: std::sync::OnceLock<crate::scenario::conf::FlinkConf> = std::sync::OnceLock::new();
-/// The `--flink-plan` file, read once.
-static FLINK_PLAN: std::sync::OnceLock<crate::scenario::plan::FlinkPlan> = std::sync::OnceLock::new();
-
-/// A scenario file's text with `--flink-plan` (its `[job]`) and `--flink-conf` (its `[flink]`)
-/// merged in, and what each did.
-fn merged_text(
-    file: &Path,
-) -> Result<
-    (String, Option<crate::scenario::conf::Merged>, Option<crate::scenario::plan::PlanReport>),
-    crate::scenario::ScenarioError,
-> {
-    let mut text = crate::scenario::read_text(file)?;
-    let mut plan = None;
-    if let Some(p) = FLINK_PLAN.get() {
-        let m = crate::scenario::plan::merge(&text, p);
-        text = m.text;
-        plan = Some(m.report);
-    }
-    let conf = FLINK_CONF.get().map(|c| crate::scenario::conf::merge(&text, c));
-    if let Some(m) = &conf {
-        text = m.text.clone();
-    }
-    Ok((text, conf, plan))
-}
-
-/// Loads a scenario file with `--flink-plan` and `--flink-conf` merged in; an error is shown
-/// where its cause is (in the YAML file for a key that came from there).
-pub(crate) fn load_scenario(file: &Path) -> Result<Scenario, crate::scenario::ScenarioError> {
-    if FLINK_CONF.get().is_none() && FLINK_PLAN.get().is_none() {
-        return load_file(file);
-    }
-    let (text, conf, plan) = merged_text(file)?;
-    let name = file.display().to_string();
-    let mut sc = crate::scenario::parse_str(&name, &text).map_err(|e| match (&conf, FLINK_CONF.get()) {
-        (Some(m), Some(c)) => m.remap(e, c),
-        _ => e,
-    })?;
-    sc.flink_conf = conf.map(|m| m.report);
-    sc.flink_plan = plan;
-    Ok(sc)
-}
-
-/// A scenario file's text with `--flink-plan` and `--flink-conf` merged in (what `explore` and
-/// `sweep` draw from, so the files they write hold them), once it is known to load.
-pub(crate) fn scenario_text(file: &Path) -> Result<String, crate::scenario::ScenarioError> {
-    if FLINK_CONF.get().is_none() && FLINK_PLAN.get().is_none() {
-        return crate::scenario::read_text(file);
-    }
-    load_scenario(file)?;
-    Ok(merged_text(file)?.0)
 }
 
 fn load(file: &Path) -> Option<Scenario> {
