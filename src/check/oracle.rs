@@ -310,6 +310,9 @@ pub struct UpsertReport {
     /// Keys whose row went back to an earlier value at some point (a replay from a checkpoint
     /// rewriting older results): what a reader could see meanwhile.
     pub keys_went_back: u64,
+    /// Keys whose last write is older than a result written before it: the table keeps a
+    /// zombie's late write (what fencing would have refused).
+    pub keys_left_older: u64,
 }
 
 /// The operators from a sink's source to the sink, source first.
@@ -759,20 +762,31 @@ pub fn compare(
         let writes = actual.iter().filter(|c| c.sink == sink).count() as u64;
         let results = expected.iter().filter(|c| c.sink == sink).count() as u64;
         // A key's row went back when a write's result is older than one written before it: a
-        // keyed aggregate's results grow along the key's records, so the record's place in its
-        // partition orders them.
-        let mut newest: BTreeMap<u32, RecordId> = BTreeMap::new();
+        // result's age is its place in the key's fault-free sequence of results (a keyed
+        // aggregate's results follow the key's records).
+        let mut age: BTreeMap<RecordId, u32> = BTreeMap::new();
+        let mut per_key: BTreeMap<u32, u32> = BTreeMap::new();
+        for c in expected.iter().filter(|c| c.sink == sink) {
+            let n = per_key.entry(c.record.key).or_insert(0);
+            age.insert(c.record.origin, *n);
+            *n += 1;
+        }
+        let mut newest: BTreeMap<u32, u32> = BTreeMap::new();
         let mut back: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+        // Per key, whether its last write went back: the row ends older than a result written
+        // before it — a write no replay followed, an older attempt's (a zombie's; nothing fences
+        // an upsert sink).
+        let mut ends_back: BTreeMap<u32, bool> = BTreeMap::new();
         for c in actual.iter().filter(|c| c.sink == sink) {
-            let o = c.record.origin;
-            match newest.get(&c.record.key) {
-                Some(n) if (n.log, n.partition) == (o.log, o.partition) && o.offset < n.offset => {
-                    back.insert(c.record.key);
-                }
-                _ => {
-                    newest.insert(c.record.key, o);
-                }
+            let Some(&a) = age.get(&c.record.origin) else { continue };
+            let n = newest.entry(c.record.key).or_insert(a);
+            let went_back = a < *n;
+            if went_back {
+                back.insert(c.record.key);
+            } else {
+                *n = a;
             }
+            ends_back.insert(c.record.key, went_back);
         }
         upserts.push(UpsertReport {
             sink: graph.operator_name(sink).to_string(),
@@ -780,6 +794,7 @@ pub fn compare(
             results,
             rewritten: writes.saturating_sub(results),
             keys_went_back: back.len() as u64,
+            keys_left_older: ends_back.values().filter(|b| **b).count() as u64,
         });
     }
     let counted = |s: &OperatorId| det[s.0 as usize].per_key_count && !upsert(*s);

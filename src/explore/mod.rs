@@ -276,6 +276,14 @@ pub fn judge(run: &Run) -> Judgement {
             return fail(cls, format!("job {} at {}", s.name(), crate::sim::fmt_time(run.outcome.end_us)));
         }
     }
+    // Every key whose row is wrong ends with an older result written after a newer one: a
+    // zombie's write to an upsert sink, which nothing fences in Flink either.
+    let left_older: u64 = out.upserts.iter().map(|u| u.keys_left_older).sum();
+    if left_older > 0 && out.keys_below + out.keys_above == left_older && out.lost == 0 && out.duplicated == 0 {
+        return Judgement::Expected {
+            why: "an upsert sink has no fencing: an older attempt's late write left an older row in the table".into(),
+        };
+    }
     match out.verdict {
         Verdict::ExactlyOnce => Judgement::Pass,
         Verdict::AtLeastOnce if flink_duplicates => Judgement::Expected {

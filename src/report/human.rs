@@ -853,6 +853,15 @@ pub fn summary(run: &Run, out: &mut String) {
             "  upsert sink `{}`: {} writes for {} results, {} written again after restarts (idempotent: a row is overwritten by key, so the table is judged by each key's last write, under final state){back}",
             u.sink, u.writes, u.results, u.rewritten
         );
+        if u.keys_left_older > 0 {
+            let _ = writeln!(
+                out,
+                "  why: {} key{} of `{}` end with an older result written after a newer one: an older attempt (a zombie, e.g. on a frozen TaskManager) wrote after the restarted one, and nothing fences an upsert sink's writes (a transactional sink would have refused them)",
+                u.keys_left_older,
+                if u.keys_left_older == 1 { "" } else { "s" },
+                u.sink
+            );
+        }
     }
     if !r.unverified_sinks.is_empty() {
         let _ = writeln!(
