@@ -9,6 +9,7 @@ use crate::cluster::state::JobStatus;
 use crate::job::graph::{JobGraph, SubtaskId};
 use crate::sim::fmt_time;
 use crate::trace::{Note, TraceEntry};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many violation lines from the trace.
 const MAX_LINES: usize = 20;
@@ -23,56 +24,63 @@ pub fn check(
     checkpointing: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let mut completed = 0u64;
-    let mut completed_ids = std::collections::BTreeSet::new();
+    // Per job (submission), its completed checkpoints: the latest and every id. Each job counts
+    // its checkpoints from 1 again (or from the snapshot it restored), and a TaskManager that
+    // froze may still commit or restore for an earlier job after a later one was submitted.
+    let mut completed: BTreeMap<u32, (u64, BTreeSet<u64>)> = BTreeMap::new();
+    // The job the JobManager runs now: checkpoints complete and attempts deploy for it.
+    let mut current = 0u32;
     // Per subtask, the latest completed checkpoint when one of its attempts was deployed: the
     // checkpoint the JobMaster put into that deployment. An attempt whose host froze during its
     // restore finishes it later, after newer checkpoints completed: still the right one.
-    let mut deployed_with: std::collections::BTreeSet<(SubtaskId, u64)> = std::collections::BTreeSet::new();
+    let mut deployed_with: BTreeSet<(u32, SubtaskId, u64)> = BTreeSet::new();
     let mut last_fault: Option<(u64, String)> = None;
     for (i, e) in notes.iter().enumerate() {
         let after = |last_fault: &Option<(u64, String)>| match last_fault {
             Some((t, f)) => format!("; last fault before it: {f} at {}", fmt_time(*t)),
             None => String::new(),
         };
+        let latest = |completed: &BTreeMap<u32, (u64, BTreeSet<u64>)>, job: u32| completed.get(&job).map_or(0, |c| c.0);
         // Cited as in `--trace`: the n-th line, counted from 1.
         let line = format!("trace line #{} at {}", i + 1, fmt_time(e.at_us));
         match &e.note {
             Note::FaultInjected { text, .. } => last_fault = Some((e.at_us, text.clone())),
             Note::CheckpointCompleted { cp, .. } => {
-                completed = completed.max(*cp);
-                completed_ids.insert(*cp);
+                let c = completed.entry(current).or_default();
+                c.0 = c.0.max(*cp);
+                c.1.insert(*cp);
             }
             // A new job: its checkpoints start again from the snapshot it restores.
-            Note::JobSubmitted { restore, .. } => {
-                completed = restore.unwrap_or(0);
-                completed_ids = restore.iter().copied().collect();
-                deployed_with.clear();
+            Note::JobSubmitted { job, restore } => {
+                current = *job;
+                completed.insert(*job, (restore.unwrap_or(0), restore.iter().copied().collect()));
             }
             Note::TaskState { st, to: crate::cluster::state::ExecutionState::Deploying, .. } => {
-                deployed_with.insert((*st, completed));
+                deployed_with.insert((current, *st, latest(&completed, current)));
             }
-            Note::SinkCommitted { st, checkpoint, records, .. }
-                if checkpointing && *checkpoint > completed && out.len() < MAX_LINES =>
+            Note::SinkCommitted { st, checkpoint, records, job, .. }
+                if checkpointing && *checkpoint > latest(&completed, *job) && out.len() < MAX_LINES =>
             {
                 out.push(format!(
-                    "{line}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {completed}){}",
+                    "{line}: {} committed the transaction of checkpoint {checkpoint} ({records} records) before that checkpoint completed (latest completed: {}){}",
                     graph.subtask_name(*st),
+                    latest(&completed, *job),
                     after(&last_fault),
                 ));
             }
             // CheckpointCoordinator.restoreLatestCheckpointedState: a restart restores the latest
             // completed checkpoint; an older one replays output a newer one already committed,
             // and one that never completed is not a consistent cut at all.
-            Note::Restored { st, cp: Some(cp), .. }
-                if *cp != completed && !deployed_with.contains(&(*st, *cp)) && out.len() < MAX_LINES =>
+            Note::Restored { st, cp: Some(cp), job, .. }
+                if *cp != latest(&completed, *job)
+                    && !deployed_with.contains(&(*job, *st, *cp))
+                    && out.len() < MAX_LINES =>
             {
-                let why = if completed_ids.contains(cp) {
-                    format!(
-                        "but checkpoint {completed} had completed: a restore must use the latest completed checkpoint"
-                    )
+                let newest = latest(&completed, *job);
+                let why = if completed.get(job).is_some_and(|c| c.1.contains(cp)) {
+                    format!("but checkpoint {newest} had completed: a restore must use the latest completed checkpoint")
                 } else {
-                    format!("which never completed (latest completed: {completed})")
+                    format!("which never completed (latest completed: {newest})")
                 };
                 out.push(format!(
                     "{line}: {} restored checkpoint {cp}, {why}{}",
@@ -130,9 +138,9 @@ mod tests {
         let at = |at_us, note| TraceEntry { at_us, note };
         let notes = vec![
             at(1, Note::CheckpointCompleted { cp: 1, bytes: 0, duration_us: 0, alignment_us: 0 }),
-            at(2, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 1, records: 5, recovered: false }),
+            at(2, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 1, records: 5, recovered: false, job: 0 }),
             at(3, Note::FaultInjected { fault: 0, text: "kill-taskmanager 0".into() }),
-            at(4, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 2, records: 7, recovered: false }),
+            at(4, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 2, records: 7, recovered: false, job: 0 }),
         ];
         let store = TxnStore::default();
         let v = check(&graph, &notes, &store, JobStatus::Finished, true);
@@ -140,8 +148,14 @@ mod tests {
         assert!(v[0].contains("checkpoint 2 (7 records)") && v[0].contains("kill-taskmanager 0"), "{v:?}");
         assert!(check(&graph, &notes, &store, JobStatus::Finished, false).is_empty(), "no checkpoints: no rule");
         // Restores: the latest completed checkpoint only; the n-th note is trace line #n.
-        let restored =
-            |_t: u64, cp| Note::Restored { st: SubtaskId(0), cp: Some(cp), bytes: 0, local: false, duration_us: 0 };
+        let restored = |_t: u64, cp| Note::Restored {
+            st: SubtaskId(0),
+            cp: Some(cp),
+            bytes: 0,
+            local: false,
+            duration_us: 0,
+            job: 0,
+        };
         let notes = vec![
             at(1, Note::CheckpointCompleted { cp: 1, bytes: 0, duration_us: 0, alignment_us: 0 }),
             at(2, Note::CheckpointCompleted { cp: 2, bytes: 0, duration_us: 0, alignment_us: 0 }),
@@ -159,8 +173,36 @@ mod tests {
         assert!(v[2].starts_with("trace line #6 at") && v[2].contains("had aborted"), "{v:?}");
         // Reports are capped at 20 lines.
         let many: Vec<TraceEntry> = (0..30)
-            .map(|i| at(i, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 9, records: 1, recovered: false }))
+            .map(|i| {
+                at(i, Note::SinkCommitted { st: SubtaskId(2), checkpoint: 9, records: 1, recovered: false, job: 0 })
+            })
             .collect();
         assert_eq!(check(&graph, &many, &store, JobStatus::Finished, true).len(), 20);
+    }
+
+    #[test]
+    fn an_earlier_jobs_commit_is_judged_by_that_jobs_checkpoints() {
+        // A TaskManager frozen across a cancel and a submission from nothing wakes and its
+        // earlier job's committer commits that job's completed checkpoint 3 (explore seed 2769).
+        let sc = keyed_job(1, 1);
+        let graph = JobGraph::build(&sc.job);
+        let at = |at_us, note| TraceEntry { at_us, note };
+        let commit =
+            |job, checkpoint| Note::SinkCommitted { st: SubtaskId(2), checkpoint, records: 1, recovered: false, job };
+        let completed = |cp| Note::CheckpointCompleted { cp, bytes: 0, duration_us: 0, alignment_us: 0 };
+        let notes = vec![
+            at(1, Note::JobSubmitted { job: 0, restore: None }),
+            at(2, completed(3)),
+            at(3, Note::JobSubmitted { job: 1, restore: None }),
+            at(4, commit(0, 3)),
+            at(5, commit(1, 1)),
+            at(6, completed(1)),
+            at(7, commit(1, 1)),
+            at(8, commit(0, 4)),
+        ];
+        let v = check(&graph, &notes, &TxnStore::default(), JobStatus::Finished, true);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].starts_with("trace line #5") && v[0].contains("latest completed: 0"), "{v:?}");
+        assert!(v[1].starts_with("trace line #8") && v[1].contains("latest completed: 3"), "{v:?}");
     }
 }

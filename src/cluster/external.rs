@@ -267,6 +267,7 @@ impl TxnStore {
                                 checkpoint: txn.checkpoint,
                                 records,
                                 recovered: true,
+                                job,
                             });
                         }
                     }
@@ -324,7 +325,10 @@ impl TxnStore {
                 }
                 let records = self.commit(ctx, id.st, txn, epoch);
                 if records > 0 {
-                    ctx.note(Note::SinkCommitted { st: id.st, checkpoint: txn.checkpoint, records, recovered });
+                    // Not fenced: the producer is the newest to initialize, of the job noted there.
+                    let job = self.job_of.get(&(txn.sink, txn.index)).copied().unwrap_or(0);
+                    let (st, checkpoint) = (id.st, txn.checkpoint);
+                    ctx.note(Note::SinkCommitted { st, checkpoint, records, recovered, job });
                 }
                 if ack {
                     ctx.send(from, Msg::SinkAck { id, sink: txn.sink, ok: true });

@@ -432,7 +432,7 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], deploys: &[Vec<(u64,
             LineKey::Restored => {
                 let (mut sts, mut bytes, mut local, mut remote, mut dur, mut cp) = (Vec::new(), 0, 0, 0, 0, None);
                 for e in block {
-                    if let Note::Restored { st, cp: c, bytes: b, local: l, duration_us } = &e.note {
+                    if let Note::Restored { st, cp: c, bytes: b, local: l, duration_us, .. } = &e.note {
                         sts.push(*st);
                         bytes += b;
                         if *l {
@@ -499,7 +499,7 @@ fn render_instant(run: &Run, at: u64, block: &[TraceEntry], deploys: &[Vec<(u64,
                 let recovered = key == LineKey::Recommitted;
                 let (mut sts, mut recs, mut cps) = (Vec::new(), 0, Vec::new());
                 for e in block {
-                    if let Note::SinkCommitted { st, checkpoint, records, recovered: r } = &e.note
+                    if let Note::SinkCommitted { st, checkpoint, records, recovered: r, .. } = &e.note
                         && *r == recovered
                     {
                         sts.push(*st);
@@ -663,7 +663,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
                     "a task's asynchronous part failed (its upload to checkpoint storage); counted toward tolerable-failed-checkpoints",
             }
         ),
-        Note::Restored { st, cp, bytes, local, duration_us } => format!(
+        Note::Restored { st, cp, bytes, local, duration_us, .. } => format!(
             "{} restores checkpoint {} ({} from {}, {})",
             g.subtask_name(*st),
             cp.map_or("-".into(), |c| c.to_string()),
@@ -675,7 +675,7 @@ pub(crate) fn describe(run: &Run, note: &Note) -> Option<String> {
             let p: Vec<String> = positions.iter().map(|(p, o)| format!("p{p}@{o}")).collect();
             format!("{} rewinds to {}", g.subtask_name(*st), p.join(", "))
         }
-        Note::SinkCommitted { st, checkpoint, records, recovered: true } => format!(
+        Note::SinkCommitted { st, checkpoint, records, recovered: true, .. } => format!(
             "{} commits recovered transaction of checkpoint {checkpoint} ({records} records)",
             g.subtask_name(*st)
         ),

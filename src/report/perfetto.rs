@@ -116,7 +116,7 @@ pub fn trace(run: &Run) -> Value {
                 events.push(json!({"name": format!("FAULT {text}"), "cat": "fault", "ph": "i", "s": "g",
                     "ts": t, "pid": JM_PID, "tid": FAULTS}));
             }
-            Note::SinkCommitted { st, checkpoint, records, recovered } => {
+            Note::SinkCommitted { st, checkpoint, records, recovered, .. } => {
                 let i = st.0;
                 let opened = checkpoint.checked_sub(1).and_then(|p| checkpoint_trigger.get(&p)).copied().unwrap_or(0);
                 let name = format!("{} txn chk-{checkpoint}", g.subtask_name(*st));

@@ -287,6 +287,9 @@ pub enum Note {
         bytes: u64,
         local: bool,
         duration_us: u64,
+        /// The job (submission, 0 the first) whose attempt restored: a TaskManager that froze
+        /// may finish an earlier job's restore after a later job was submitted.
+        job: u32,
     },
     /// A restarted source subtask's read positions (partition, next offset).
     SourceRewound {
@@ -298,6 +301,9 @@ pub enum Note {
         checkpoint: u64,
         records: u64,
         recovered: bool,
+        /// The job (submission, 0 the first) whose producer committed: an earlier job's
+        /// committer on a TaskManager that froze may commit after a later job was submitted.
+        job: u32,
     },
     SinkAborted {
         st: SubtaskId,

@@ -739,7 +739,7 @@ pub fn note_text(app: &App, note: &Note) -> String {
             format!("{} #{attempt} FAILED on its TaskManager: {}", run.graph.subtask_name(*st), cause.describe())
         }
         Note::CheckpointTriggered { cp } => format!("checkpoint {cp} triggered"),
-        Note::SinkCommitted { st, checkpoint, records, recovered } => format!(
+        Note::SinkCommitted { st, checkpoint, records, recovered, .. } => format!(
             "{} commits the transaction of checkpoint {checkpoint} ({records} records){}",
             run.graph.subtask_name(*st),
             if *recovered { " again, on restore" } else { "" }

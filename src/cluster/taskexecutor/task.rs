@@ -1228,7 +1228,8 @@ impl TaskExecutor {
                 let r = t.restore.clone().expect("a download is for a restore");
                 t.install(ctx, r.cp, &snapshots);
                 let duration_us = ctx.now() - t.restore_started_us;
-                ctx.note(Note::Restored { st: id.st, cp: Some(r.cp), bytes: r.bytes, local: false, duration_us });
+                let job = t.job;
+                ctx.note(Note::Restored { st: id.st, cp: Some(r.cp), bytes: r.bytes, local: false, duration_us, job });
                 self.init_step_done(ctx, id);
             }
             Msg::SinkAck { id, ok, .. } => self.with_task(ctx, id, |t, ctx| t.on_sink_ack(ctx, ok)),
@@ -1299,7 +1300,7 @@ impl TaskExecutor {
                 t.install(ctx, cp, std::slice::from_ref(&snap));
                 let bytes = t.restore.as_ref().map(|r| r.bytes).unwrap_or(0);
                 let duration_us = ctx.now() - t.restore_started_us;
-                ctx.note(Note::Restored { st: id.st, cp: Some(cp), bytes, local: true, duration_us });
+                ctx.note(Note::Restored { st: id.st, cp: Some(cp), bytes, local: true, duration_us, job });
                 self.init_step_done(ctx, id);
             }
             // `TaskExecutor::on_timer` handles these itself and passes only the task timers here.
