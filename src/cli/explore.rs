@@ -38,7 +38,7 @@ pub struct ExploreArgs {
     pub operations: bool,
     /// Only these fault kinds (comma-separated; default every kind): kill-taskmanager,
     /// stop-taskmanager, lose-taskmanager-host, freeze-taskmanager, partition, lose-messages,
-    /// delay-messages, rolling-update, kill-jobmanager, fail-task, storage-outage.
+    /// delay-messages, rolling-update, kill-jobmanager, fail-task, storage-outage, storage-slow.
     #[arg(long, value_delimiter = ',', value_parser = super::parse_kind)]
     pub kinds: Vec<draw::Kind>,
     /// Most faults drawn per seed.

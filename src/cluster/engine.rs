@@ -840,6 +840,9 @@ impl<'a> World<'a> {
             FaultAction::StorageOutage { duration_us } => {
                 self.storage.outage_until_us = self.now() + duration_us;
             }
+            FaultAction::StorageSlow { duration_us, factor } => {
+                self.storage.slow = Some((self.now() + duration_us, factor));
+            }
             FaultAction::CancelJob | FaultAction::StopWithSavepoint | FaultAction::SubmitJob(_) => {
                 if let FaultAction::SubmitJob(_) = action {
                     self.submissions_left = self.submissions_left.saturating_sub(1);

@@ -389,12 +389,20 @@ pub struct CheckpointStorage {
     no_cut_samples: bool,
     /// Until when the service fails every upload and read (`storage-outage`).
     pub outage_until_us: TimeUs,
+    /// Until when, and how many times as long, every transfer that starts takes (`storage-slow`).
+    pub slow: Option<(TimeUs, u32)>,
 }
 
 impl CheckpointStorage {
-    fn transfer_us(ctx: &Ctx, bytes: u64) -> u64 {
+    /// How long a transfer of `bytes` that starts now takes: latency plus size over bandwidth,
+    /// times the slowdown while storage is slow.
+    fn transfer_us(&self, ctx: &Ctx, bytes: u64) -> u64 {
         let c = &ctx.sc().cluster;
-        c.storage_latency_us + bytes.saturating_mul(1_000_000) / c.storage_bytes_per_s.max(1)
+        let us = c.storage_latency_us + bytes.saturating_mul(1_000_000) / c.storage_bytes_per_s.max(1);
+        match self.slow {
+            Some((until, factor)) if ctx.now() < until => us.saturating_mul(u64::from(factor)),
+            _ => us,
+        }
     }
 
     pub fn handle(&mut self, ctx: &mut Ctx, from: HostId, msg: Msg) {
@@ -414,7 +422,7 @@ impl CheckpointStorage {
                 );
             }
             Msg::Upload { id, cp, file, snapshot } => {
-                let d = Self::transfer_us(ctx, snapshot.bytes);
+                let d = self.transfer_us(ctx, snapshot.bytes);
                 self.file_entries += keyed_entries(&snapshot);
                 if let Some(old) = self.files.insert(file, *snapshot) {
                     self.file_entries -= keyed_entries(&old);
@@ -438,7 +446,7 @@ impl CheckpointStorage {
                         None => missing += 1,
                     }
                 }
-                let d = Self::transfer_us(ctx, bytes);
+                let d = self.transfer_us(ctx, bytes);
                 ctx.send_in(d, from, Msg::Downloaded { id, snapshots, missing, unavailable: false });
             }
             Msg::FinalizeCheckpoint { job, cp, files, bytes, completed_at_us, savepoint } => {

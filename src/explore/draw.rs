@@ -26,10 +26,12 @@ pub enum Kind {
     FailTask,
     /// Checkpoint storage down for a while: drawn from its own stream, in a sixth of the seeds.
     StorageOutage,
+    /// Checkpoint storage slow for a while: drawn from the same stream, after the outage.
+    StorageSlow,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::KillTaskManager,
         Kind::StopTaskManager,
         Kind::LoseTaskManagerHost,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::KillJobManager,
         Kind::FailTask,
         Kind::StorageOutage,
+        Kind::StorageSlow,
     ];
     /// The scenario file's name of the fault.
     pub fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Kind {
             Kind::KillJobManager => "kill-jobmanager",
             Kind::FailTask => "fail-task",
             Kind::StorageOutage => "storage-outage",
+            Kind::StorageSlow => "storage-slow",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -539,7 +543,8 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
     // Swarm: each kind is on with probability 1/2 (at least one), with a weight of its own.
     // A storage outage is drawn from its own stream (below), so the swarm's draws are what they
     // were before it existed.
-    let swarm: Vec<Kind> = opts.kinds.iter().copied().filter(|k| *k != Kind::StorageOutage).collect();
+    let swarm: Vec<Kind> =
+        opts.kinds.iter().copied().filter(|k| !matches!(k, Kind::StorageOutage | Kind::StorageSlow)).collect();
     let mut enabled: Vec<(Kind, u64)> = Vec::new();
     for &k in &swarm {
         if chance(r, 0.5) {
@@ -550,7 +555,8 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
         enabled.push((pick(r, &swarm), 1));
     }
     let storage = opts.kinds.contains(&Kind::StorageOutage);
-    if enabled.is_empty() && !storage {
+    let slow_storage = opts.kinds.contains(&Kind::StorageSlow);
+    if enabled.is_empty() && !storage && !slow_storage {
         return 0;
     }
     let total: u64 = enabled.iter().map(|(_, w)| w).sum::<u64>().max(1);
@@ -629,7 +635,7 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
         let hosts = host_names(&c, c.ha || ha_needed);
         let ok = match kind {
             // Drawn from its own stream after the loop, never by the swarm.
-            Kind::StorageOutage => false,
+            Kind::StorageOutage | Kind::StorageSlow => false,
             Kind::KillTaskManager | Kind::StopTaskManager | Kind::LoseTaskManagerHost => {
                 if up.is_empty() {
                     false
@@ -800,6 +806,16 @@ pub fn faults(doc: &mut DocumentMut, sc: &Scenario, seed: u64, opts: &DrawOption
         let mut t = Table::new();
         t["at"] = toml_edit::value(ms(between(&mut st, 100, end / 1_000 - 1) * 1_000));
         t["storage-outage"] = toml_edit::value(ms(between(&mut st, 1, 15) * 1_000_000));
+        out.push(t);
+        drawn += 1;
+    }
+    // Checkpoint storage slow for 1-30 s, 2-50 times as slow, in another sixth (the same
+    // stream, after the outage's draws, which stay what they were).
+    if slow_storage && chance(&mut st, 1.0 / 6.0) {
+        let mut t = Table::new();
+        t["at"] = toml_edit::value(ms(between(&mut st, 100, end / 1_000 - 1) * 1_000));
+        t["storage-slow"] = toml_edit::value(ms(between(&mut st, 1, 30) * 1_000_000));
+        t["slowdown"] = toml_edit::value(between(&mut st, 2, 50) as i64);
         out.push(t);
         drawn += 1;
     }

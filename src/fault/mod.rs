@@ -164,6 +164,10 @@ pub enum FaultAction {
     /// checkpoint's asynchronous part fails (the task declines it, which counts toward
     /// `tolerable-failed-checkpoints`), a restore cannot read its state (the task fails).
     StorageOutage { duration_us: u64 },
+    /// Checkpoint storage is slow (throttled, overloaded) for `duration_us`: every upload and
+    /// download that starts then takes `factor` times as long, its latency too. Checkpoints
+    /// take longer and may expire; restores take longer.
+    StorageSlow { duration_us: u64, factor: u32 },
     /// The TaskManager process running the subtask's attempt dies (kill -9): the default action
     /// of an `at-phase` fault, resolved when the phase is reached (the attempt that reached it;
     /// for `completed-not-notified`, the subtask's newest attempt).
@@ -275,6 +279,10 @@ impl FaultAction {
                     crate::sim::fmt_duration(*duration_us)
                 )
             }
+            FaultAction::StorageSlow { duration_us, factor } => format!(
+                "storage-slow: checkpoint storage transfers take {factor}× as long for {}",
+                crate::sim::fmt_duration(*duration_us)
+            ),
             FaultAction::KillTaskManagerOf(st) => format!("kill-taskmanager running {}", names(*st)),
         }
     }
@@ -296,6 +304,7 @@ impl FaultAction {
             FaultAction::StopWithSavepoint => "stop-with-savepoint",
             FaultAction::SubmitJob(_) => "submit-job",
             FaultAction::StorageOutage { .. } => "storage-outage",
+            FaultAction::StorageSlow { .. } => "storage-slow",
         }
     }
 }

@@ -61,7 +61,8 @@ impl World<'_> {
             | FaultAction::CancelJob
             | FaultAction::StopWithSavepoint
             | FaultAction::SubmitJob(_)
-            | FaultAction::StorageOutage { .. } => Vec::new(),
+            | FaultAction::StorageOutage { .. }
+            | FaultAction::StorageSlow { .. } => Vec::new(),
         };
         let job_wide = tms.is_empty()
             && !matches!(

@@ -15,8 +15,14 @@ use toml::Spanned;
 const FAULT_ACTIONS: &str = "one of kill-taskmanager = N, restart-taskmanager = N, fail-task = \"op[i]\", \
      lose-taskmanager-host = N, freeze-taskmanager = N (with duration = \"70s\"), stop-taskmanager = N, \
      partition = [[\"jobmanager\"], [\"tm-1\"]], lose-messages = \"<message kind>\", \
-     delay-messages = \"<message kind>\" (with delay = \"3s\"), rolling-update = \"10s\", kill-jobmanager = true; or an operation: cancel-job = true, \
+     delay-messages = \"<message kind>\" (with delay = \"3s\"), rolling-update = \"10s\", kill-jobmanager = true, \
+     storage-outage = \"8s\", storage-slow = \"20s\" (with slowdown = 10); or an operation: cancel-job = true, \
      stop-with-savepoint = true, submit-job = \"savepoint\" | \"retained-checkpoint\" | \"nothing\"";
+
+/// `storage-slow` without `slowdown`: transfers take ten times as long.
+pub const DEFAULT_SLOWDOWN: u32 = 10;
+/// The most `slowdown` a scenario may ask for.
+const MAX_SLOWDOWN: u64 = 1_000;
 
 /// The actions that are operations of the user rather than faults: only at a time.
 const OPERATIONS: &[&str] = &["cancel-job", "stop-with-savepoint", "submit-job"];
@@ -49,6 +55,7 @@ impl Cx<'_> {
             ("stop-with-savepoint", r.stop_with_savepoint.as_ref().map(Spanned::span)),
             ("submit-job", r.submit_job.as_ref().map(Spanned::span)),
             ("storage-outage", r.storage_outage.as_ref().map(Spanned::span)),
+            ("storage-slow", r.storage_slow.as_ref().map(Spanned::span)),
         ]
         .into_iter()
         .filter_map(|(name, span)| Some((name, span?)))
@@ -70,7 +77,7 @@ impl Cx<'_> {
         // Options that belong to some actions only.
         // (option, where it is set, the actions it belongs to)
         type Owned<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
-        let options: [Owned; 9] = [
+        let options: [Owned; 10] = [
             ("suppress-restarts", r.suppress_restarts.as_ref().map(Spanned::span), &["fail-task"]),
             ("duration", r.duration.as_ref().map(Spanned::span), &["freeze-taskmanager"]),
             ("one-way", r.one_way.as_ref().map(Spanned::span), &["partition"]),
@@ -80,6 +87,7 @@ impl Cx<'_> {
             ("probability", r.probability.as_ref().map(Spanned::span), &["lose-messages", "delay-messages"]),
             ("until", r.until.as_ref().map(Spanned::span), &["lose-messages", "delay-messages"]),
             ("delay", r.delay.as_ref().map(Spanned::span), &["delay-messages"]),
+            ("slowdown", r.slowdown.as_ref().map(Spanned::span), &["storage-slow"]),
         ];
         for (option, span, owners) in options {
             if let Some(span) = span
@@ -356,6 +364,19 @@ impl Cx<'_> {
             FaultAction::SubmitJob(from)
         } else if let Some(v) = &r.storage_outage {
             FaultAction::StorageOutage { duration_us: length(v, "storage-outage", 1)? }
+        } else if let Some(v) = &r.storage_slow {
+            let factor = match &r.slowdown {
+                None => DEFAULT_SLOWDOWN,
+                Some(s) if (2..=MAX_SLOWDOWN).contains(s.get_ref()) => *s.get_ref() as u32,
+                Some(s) => {
+                    return self.err_hint(
+                        s.span(),
+                        format!("`slowdown` must be from 2 to {MAX_SLOWDOWN}"),
+                        "how many times as long each upload and download takes while storage is slow",
+                    );
+                }
+            };
+            FaultAction::StorageSlow { duration_us: length(v, "storage-slow", 1)?, factor }
         } else {
             return self.err_hint(f.span(), "a [[fault]] needs exactly one action", FAULT_ACTIONS);
         };

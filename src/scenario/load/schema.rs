@@ -115,6 +115,11 @@ pub(super) struct RawFault {
     pub(super) submit_job: Option<Spanned<String>>,
     /// Checkpoint storage fails every upload and read for this long.
     pub(super) storage_outage: Option<Spanned<String>>,
+    /// Checkpoint storage is slow for this long: every transfer that starts then takes
+    /// `slowdown` times as long.
+    pub(super) storage_slow: Option<Spanned<String>>,
+    /// `storage-slow`: how many times as long (default 10).
+    pub(super) slowdown: Option<Spanned<u64>>,
     /// `freeze-taskmanager`: how long the process stays stopped.
     pub(super) duration: Option<Spanned<String>>,
     /// `partition`: cut only messages from the first set of hosts to the second.

@@ -596,3 +596,19 @@ fn a_storage_outage_has_a_duration() {
     let e = parse_str("m.toml", &bad).expect_err("not a duration");
     assert!(e.message.contains("storage-outage"), "{e}");
 }
+
+#[test]
+fn a_slow_storage_has_a_duration_and_a_slowdown() {
+    let ok = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nstorage-slow = \"20s\"\nslowdown = 50\n");
+    let sc = parse_str("m.toml", &ok).expect("valid");
+    assert_eq!(sc.faults[0].action, FaultAction::StorageSlow { duration_us: 20_000_000, factor: 50 });
+    let default = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nstorage-slow = \"20s\"\n");
+    let sc = parse_str("m.toml", &default).expect("valid");
+    assert_eq!(sc.faults[0].action, FaultAction::StorageSlow { duration_us: 20_000_000, factor: 10 });
+    let bad = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nstorage-slow = \"20s\"\nslowdown = 1\n");
+    let e = parse_str("m.toml", &bad).expect_err("no slowdown");
+    assert!(e.message.contains("from 2 to 1000") && e.position == Some((14, 12)), "{e}");
+    let stray = format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\nstorage-outage = \"8s\"\nslowdown = 5\n");
+    let e = parse_str("m.toml", &stray).expect_err("slowdown belongs to storage-slow");
+    assert!(e.message.contains("only for storage-slow"), "{e}");
+}
