@@ -47,10 +47,14 @@ pub struct PlantedBugs {
     /// `execution.checkpointing.max-concurrent-checkpoints` > 1 and acknowledgements arriving
     /// out of order (a late RPC).
     pub no_subsume_pending: bool,
+    /// A restore from an unaligned checkpoint ignores its channel state: the records that were
+    /// in flight before the barriers (read by the sources before the checkpoint's offsets) are
+    /// never processed (loss). Needs `execution.checkpointing.unaligned.enabled`.
+    pub drop_channel_state: bool,
 }
 
 impl PlantedBugs {
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "commit-on-snapshot",
         "no-source-rewind",
         "restore-empty-state",
@@ -62,6 +66,7 @@ impl PlantedBugs {
         "timeout-keeps-attempts",
         "restore-oldest-checkpoint",
         "no-subsume-pending",
+        "drop-channel-state",
     ];
 
     /// Turns on the bug with this name; false if there is no such bug.
@@ -78,6 +83,7 @@ impl PlantedBugs {
             "timeout-keeps-attempts" => &mut self.timeout_keeps_attempts,
             "restore-oldest-checkpoint" => &mut self.restore_oldest_checkpoint,
             "no-subsume-pending" => &mut self.no_subsume_pending,
+            "drop-channel-state" => &mut self.drop_channel_state,
             _ => return false,
         };
         *slot = true;
@@ -97,6 +103,7 @@ impl PlantedBugs {
             self.timeout_keeps_attempts,
             self.restore_oldest_checkpoint,
             self.no_subsume_pending,
+            self.drop_channel_state,
         ];
         Self::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }

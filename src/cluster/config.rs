@@ -121,6 +121,14 @@ pub struct FlinkConfig {
     pub heartbeat_rpc_failure_threshold: Option<u32>,
     /// `slot.request.timeout` (default 5 min).
     pub slot_request_timeout_us: u64,
+    /// `execution.checkpointing.unaligned.enabled` (default false): barriers overtake the
+    /// records queued before them, which become part of the checkpoint (channel state); only
+    /// with EXACTLY_ONCE, never for a savepoint.
+    pub unaligned: bool,
+    /// `execution.checkpointing.aligned-checkpoint-timeout` (default 0): with unaligned
+    /// checkpoints on, a checkpoint starts aligned and turns unaligned at a task once this long
+    /// has passed since its barrier left the source; 0 = unaligned from the start.
+    pub aligned_checkpoint_timeout_us: u64,
     /// `execution.state-recovery.from-local` (default false).
     pub local_recovery: bool,
     /// `taskmanager.load-balance.mode` (default NONE).

@@ -421,8 +421,9 @@ impl CheckpointStorage {
                     Msg::Downloaded { id, snapshots: Vec::new(), missing: 0, unavailable: true },
                 );
             }
-            Msg::Upload { id, cp, file, snapshot } => {
-                let d = self.transfer_us(ctx, snapshot.bytes);
+            Msg::Upload { id, cp, file, snapshot, head_start_us } => {
+                let latency = ctx.sc().cluster.storage_latency_us;
+                let d = self.transfer_us(ctx, snapshot.bytes).saturating_sub(head_start_us).max(latency);
                 self.file_entries += keyed_entries(&snapshot);
                 if let Some(old) = self.files.insert(file, *snapshot) {
                     self.file_entries -= keyed_entries(&old);

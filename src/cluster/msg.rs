@@ -29,8 +29,18 @@ pub struct EndedJob {
 #[derive(Clone, Copy, Debug)]
 pub enum Item {
     Record(Record),
-    Barrier(u64),
+    Barrier(Barrier),
     EndOfPartition,
+}
+
+/// A checkpoint barrier (Flink's `CheckpointBarrier`): the checkpoint, when the source emitted
+/// it (the start of the checkpoint, against which `aligned-checkpoint-timeout` is measured), and
+/// whether it is a savepoint's (always aligned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Barrier {
+    pub cp: u64,
+    pub at_us: u64,
+    pub savepoint: bool,
 }
 
 /// One execution attempt as every process names it: subtask, attempt number, and the JobMaster
@@ -74,6 +84,10 @@ pub struct SubtaskSnapshot {
     pub keyed: Vec<(OperatorId, BTreeMap<u32, i64>)>,
     /// Sink committables not yet known to be committed: pre-committed transactions.
     pub committables: Vec<TxnId>,
+    /// Unaligned checkpoints: per input channel, the records it had received before its
+    /// barrier but not yet processed when the task snapshotted (the channel state, replayed
+    /// into that input first on restore). Empty for an aligned checkpoint.
+    pub channel_state: Vec<Vec<Record>>,
     pub bytes: u64,
 }
 
@@ -81,6 +95,8 @@ pub struct SubtaskSnapshot {
 const SNAPSHOT_BASE_BYTES: u64 = 1024;
 const BYTES_PER_OFFSET: u64 = 16;
 const BYTES_PER_COMMITTABLE: u64 = 128;
+/// A record persisted as channel state (a key and a value, serialized in a network buffer).
+pub const BYTES_PER_IN_FLIGHT_RECORD: u64 = 32;
 
 pub fn snapshot_bytes(s: &SubtaskSnapshot, ops: &[crate::job::spec::OperatorSpec]) -> u64 {
     let keyed: u64 = s
@@ -92,6 +108,7 @@ pub fn snapshot_bytes(s: &SubtaskSnapshot, ops: &[crate::job::spec::OperatorSpec
         .saturating_add(keyed)
         .saturating_add(s.source_positions.len() as u64 * BYTES_PER_OFFSET)
         .saturating_add(s.committables.len() as u64 * BYTES_PER_COMMITTABLE)
+        .saturating_add(s.channel_state.iter().map(|c| c.len() as u64).sum::<u64>() * BYTES_PER_IN_FLIGHT_RECORD)
 }
 
 /// What a task measured of its part of a checkpoint, sent with its acknowledgement (Flink's
@@ -106,6 +123,9 @@ pub struct CheckpointMetrics {
     pub async_us: u64,
     /// Records the task took in meanwhile: what processing did during the asynchronous part.
     pub processed_during_async: u64,
+    /// Unaligned checkpoints: bytes of the records in flight the snapshot persisted (channel
+    /// state; Flink's `bytesPersistedDuringAlignment`, the Web UI's "Persisted Data").
+    pub persisted_bytes: u64,
 }
 
 /// Where a restarted attempt's state comes from (Flink's JobManagerTaskRestore).
@@ -282,6 +302,9 @@ pub enum Msg {
         cp: u64,
         file: FileKey,
         snapshot: Box<SubtaskSnapshot>,
+        /// How long the operator state has been uploading already: an unaligned snapshot's
+        /// upload starts at its first barrier and its channel state follows, in one file here.
+        head_start_us: u64,
     },
     UploadDone {
         id: AttemptId,

@@ -71,4 +71,10 @@ pub enum TeTimer {
         id: AttemptId,
         state: ExecutionState,
     },
+    /// `aligned-checkpoint-timeout` since the barrier of checkpoint `cp` left its source: a
+    /// task still aligning it (or holding its barrier in a queue) turns it unaligned.
+    AlignmentTimeout {
+        id: AttemptId,
+        cp: u64,
+    },
 }

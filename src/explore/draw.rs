@@ -339,6 +339,15 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
             let mode = if chance(r, 0.5) { "AT_LEAST_ONCE" } else { "EXACTLY_ONCE" };
             set_flink(doc, "execution.checkpointing.mode", mode);
         }
+        // Unaligned checkpoints in a quarter of the seeds, half of them starting aligned.
+        let mut u = Rng::new(seed, Stream::VaryUnaligned);
+        if chance(&mut u, 0.25) {
+            set_flink(doc, "execution.checkpointing.unaligned.enabled", true);
+            if chance(&mut u, 0.5) {
+                let timeout = ms(pick(&mut u, &[1u64, 20, 100, 1_000]) * 1_000);
+                set_flink(doc, "execution.checkpointing.aligned-checkpoint-timeout", timeout);
+            }
+        }
         if chance(r, 0.3) {
             set_flink(doc, "execution.checkpointing.timeout", ms(pick(r, &[2u64, 5, 10, 60]) * 1_000_000));
         }

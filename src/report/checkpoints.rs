@@ -68,6 +68,11 @@ fn body(run: &Run, out: &mut String) {
         "Async (max)",
         "Records during async",
     ];
+    // Unaligned checkpoints: the in-flight data they persisted (the Web UI's "Persisted Data").
+    let persisted = hist.iter().any(|c| c.persisted_bytes > 0);
+    if persisted {
+        header.push("Persisted Data");
+    }
     if several_jms {
         header.insert(1, "JobManager");
     }
@@ -86,6 +91,9 @@ fn body(run: &Run, out: &mut String) {
             ms(c.max_async_us),
             c.processed_during_async.to_string(),
         ];
+        if persisted {
+            row.push(bytes_h(c.persisted_bytes));
+        }
         if several_jms {
             row.insert(1, format!("#{}", c.jobmanager));
         }
@@ -106,16 +114,24 @@ fn body(run: &Run, out: &mut String) {
     if let Some(c) = hist.iter().rev().find(|c| c.status == CheckpointStatus::Completed && !c.tasks.is_empty()) {
         let _ = writeln!(out);
         let _ = writeln!(out, "checkpoint {} per subtask (in acknowledgement order):", c.id);
-        let mut t = table(&["Subtask", "Acknowledged", "Size", "Alignment", "Async", "Records during async"]);
+        let mut header = vec!["Subtask", "Acknowledged", "Size", "Alignment", "Async", "Records during async"];
+        if persisted {
+            header.push("Persisted Data");
+        }
+        let mut t = table(&header);
         for s in &c.tasks {
-            t.add_row(vec![
+            let mut row = vec![
                 run.graph.subtask_name(s.subtask),
                 fmt_time(s.acknowledged_at_us),
                 bytes_h(s.bytes),
                 ms(s.metrics.alignment_us),
                 ms(s.metrics.async_us),
                 s.metrics.processed_during_async.to_string(),
-            ]);
+            ];
+            if persisted {
+                row.push(bytes_h(s.metrics.persisted_bytes));
+            }
+            t.add_row(row);
         }
         right(&mut t, 1);
         let _ = writeln!(out, "{t}");
@@ -133,19 +149,39 @@ fn blocking(run: &Run, out: &mut String) {
     let hist = &run.outcome.checkpoint_history;
     let done: Vec<&CheckpointStats> = hist.iter().filter(|c| c.status == CheckpointStatus::Completed).collect();
     let _ = writeln!(out, "does a checkpoint block processing?");
+    let f = &run.scenario.flink;
+    let unaligned = f.unaligned && f.checkpointing_mode == CheckpointingMode::ExactlyOnce;
+    let when = if !unaligned {
+        "when the checkpoint's barrier has arrived on all its inputs"
+    } else if f.aligned_checkpoint_timeout_us == 0 {
+        "as soon as the first barrier arrives on any input (unaligned: it overtakes the records queued before it)"
+    } else {
+        "when the barrier has arrived on all its inputs, or, once aligned-checkpoint-timeout has passed since the barrier left its source, at once (unaligned)"
+    };
     let _ = writeln!(
         out,
-        "  synchronous part: each task snapshots its state when the checkpoint's barrier has arrived on all its inputs, and sends the barrier on; the model takes no time for it (Flink: a copy-on-write snapshot of the heap backend, a memtable flush for RocksDB, usually milliseconds)."
+        "  synchronous part: each task snapshots its state {when}, and sends the barrier on; the model takes no time for it (Flink: a copy-on-write snapshot of the heap backend, a memtable flush for RocksDB, usually milliseconds)."
     );
     let Some(worst_align) = done.iter().max_by_key(|c| (c.max_alignment_us, std::cmp::Reverse(c.id))) else {
         let _ = writeln!(out, "  no checkpoint completed: nothing measured.");
         return;
     };
-    if worst_align.max_alignment_us == 0 {
+    let persisted: u64 = done.iter().map(|c| c.persisted_bytes).sum();
+    if unaligned {
         let _ = writeln!(
             out,
-            "  barrier alignment: no task waited (every task has one input channel, or the barriers arrived together)."
+            "  unaligned checkpoints: no input waits for the others' barriers; the records in flight before them ({} over {} checkpoints) are part of the checkpoint and are processed first after a restore. Savepoints, and tasks with a forward, rescale or broadcast input, stay aligned.",
+            bytes_h(persisted),
+            done.len()
         );
+    }
+    if worst_align.max_alignment_us == 0 {
+        if !unaligned {
+            let _ = writeln!(
+                out,
+                "  barrier alignment: no task waited (every task has one input channel, or the barriers arrived together)."
+            );
+        }
     } else {
         let who = worst_align
             .tasks

@@ -112,8 +112,14 @@ fn setup_lines(run: &Run, out: &mut String) {
             "every {} ({})",
             ms(iv),
             match f.checkpointing_mode {
-                CheckpointingMode::ExactlyOnce => "EXACTLY_ONCE",
-                CheckpointingMode::AtLeastOnce => "AT_LEAST_ONCE",
+                CheckpointingMode::ExactlyOnce if f.unaligned && f.aligned_checkpoint_timeout_us > 0 => format!(
+                    "EXACTLY_ONCE, unaligned after an aligned-checkpoint-timeout of {}",
+                    ms(f.aligned_checkpoint_timeout_us)
+                ),
+                CheckpointingMode::ExactlyOnce if f.unaligned => "EXACTLY_ONCE, unaligned".to_string(),
+                CheckpointingMode::ExactlyOnce => "EXACTLY_ONCE".to_string(),
+                // Flink turns unaligned checkpoints off outside EXACTLY_ONCE.
+                CheckpointingMode::AtLeastOnce => "AT_LEAST_ONCE".to_string(),
             }
         ),
         None => "off".into(),

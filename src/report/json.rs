@@ -120,10 +120,12 @@ pub fn run(run: &Run) -> serde_json::Value {
                 "latest_ack_at_us": c.latest_ack_at_us, "acknowledged": c.acknowledged, "subtasks": c.subtasks,
                 "bytes": c.bytes, "max_alignment_us": c.max_alignment_us, "max_async_us": c.max_async_us,
                 "processed_during_async": c.processed_during_async,
+                "persisted_bytes": c.persisted_bytes,
                 "tasks": c.tasks.iter().map(|s| json!({
                     "subtask": g.subtask_name(s.subtask), "acknowledged_at_us": s.acknowledged_at_us,
                     "bytes": s.bytes, "alignment_us": s.metrics.alignment_us, "async_us": s.metrics.async_us,
                     "processed_during_async": s.metrics.processed_during_async,
+                    "persisted_bytes": s.metrics.persisted_bytes,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "history_dropped": o.checkpoint_history_dropped,

@@ -321,6 +321,7 @@ impl Cx<'_> {
             timeout_keeps_attempts: b.timeout_keeps_attempts,
             restore_oldest_checkpoint: b.restore_oldest_checkpoint,
             no_subsume_pending: b.no_subsume_pending,
+            drop_channel_state: b.drop_channel_state,
         };
         // Periodic work must stay bounded too: heartbeats of every TaskManager and checkpoints.
         let run_us = u128::from(duration_us + drain_us);

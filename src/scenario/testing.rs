@@ -35,6 +35,8 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             heartbeat_timeout_us: 5_000_000,
             heartbeat_rpc_failure_threshold: Some(2),
             slot_request_timeout_us: 300_000_000,
+            unaligned: false,
+            aligned_checkpoint_timeout_us: 0,
             local_recovery: false,
             load_balance: LoadBalanceMode::None,
             ask_timeout_us: 10_000_000,

@@ -181,6 +181,9 @@ pub enum Stream {
     VarySinks = 15,
     /// `explore`: a checkpoint-storage outage (its own stream, like `ExploreOps`).
     ExploreStorage = 16,
+    /// `explore --vary`: unaligned checkpoints and their aligned-checkpoint-timeout (their own
+    /// stream, so the rest of the draw stays as it was).
+    VaryUnaligned = 17,
 }
 
 #[derive(Clone)]

@@ -222,7 +222,7 @@ fn restoring_an_older_retained_checkpoint_duplicates_what_newer_ones_committed()
 
 /// Each planted bug and the shipped scenario that shows it (README, "Would this sink bug lose or
 /// duplicate data?").
-pub(crate) const BUG_SCENARIOS: [(&str, &str); 11] = [
+pub(crate) const BUG_SCENARIOS: [(&str, &str); 12] = [
     ("commit-on-snapshot", "keyed-tm-kill.toml"),
     ("no-source-rewind", "keyed-task-failure.toml"),
     ("restore-empty-state", "keyed-tm-kill.toml"),
@@ -234,6 +234,7 @@ pub(crate) const BUG_SCENARIOS: [(&str, &str); 11] = [
     ("timeout-keeps-attempts", "tm-kill-no-rpc-threshold.toml"),
     ("restore-oldest-checkpoint", "retained-checkpoints.toml"),
     ("no-subsume-pending", "concurrent-checkpoints.toml"),
+    ("drop-channel-state", "unaligned-checkpoints.toml"),
 ];
 
 #[test]
@@ -383,4 +384,36 @@ fn what_flink_itself_does_is_said_in_words() {
     sc.flink.restart_strategy =
         recoverysim::cluster::config::RestartStrategy::FixedDelay { attempts: 1, delay_us: 1_000_000 };
     assert_eq!(simulate(&sc).output.verdict, Verdict::ExactlyOnce);
+}
+
+/// Unaligned checkpoints: no alignment, the records in flight persisted and replayed first
+/// after the TaskManager kill (the consistent-cut check applies them); with an
+/// aligned-checkpoint-timeout of 100 ms, checkpoints start aligned and only those whose barriers
+/// are held up on the slow link (checkpoints 5 and 6) turn unaligned after 100 ms.
+#[test]
+fn unaligned_checkpoints_persist_what_is_in_flight_and_the_timeout_switches_late_ones() {
+    let mut sc = shipped("unaligned-checkpoints.toml");
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    assert!(run.cut_violation.is_none() && run.cuts_checked > 20);
+    let hist = &run.outcome.checkpoint_history;
+    assert!(hist.iter().all(|c| c.max_alignment_us == 0), "never aligned");
+    assert!(hist.iter().map(|c| c.persisted_bytes).sum::<u64>() > 0, "something was in flight");
+    // Checkpoints while the link is slow end as fast as the others: the slow barrier no longer
+    // holds up the fast input.
+    let slow: Vec<_> = hist.iter().filter(|c| (4..=6).contains(&c.id)).collect();
+    assert!(slow.iter().all(|c| c.ended_at_us.zip(Some(c.triggered_at_us)).is_some_and(|(e, t)| e - t < 600_000)));
+    sc.flink.aligned_checkpoint_timeout_us = 100_000;
+    let run = simulate(&sc);
+    assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+    let hist = &run.outcome.checkpoint_history;
+    let alignment = |id: u64| hist.iter().find(|c| c.id == id).map(|c| c.max_alignment_us);
+    let aligned_only = |id: u64| alignment(id).is_some_and(|a| a > 0 && a < 100_000);
+    assert!(aligned_only(4) && aligned_only(8), "{hist:?}");
+    assert_eq!((alignment(5), alignment(6)), (Some(100_000), Some(100_000)), "switched after 100 ms");
+    // AT_LEAST_ONCE: no unaligned checkpoints (Flink turns them off).
+    sc.flink.aligned_checkpoint_timeout_us = 0;
+    sc.flink.checkpointing_mode = recoverysim::cluster::config::CheckpointingMode::AtLeastOnce;
+    let run = simulate(&sc);
+    assert!(run.outcome.checkpoint_history.iter().all(|c| c.persisted_bytes == 0));
 }

@@ -8,7 +8,7 @@ use super::TaskExecutor;
 use crate::cluster::config::CheckpointingMode;
 use crate::cluster::ctx::{Ctx, Timer};
 use crate::cluster::msg::{
-    AskRef, AttemptId, CheckpointMetrics, Deployment, FileKey, Item, Msg, RestoreDesc, SubtaskSnapshot, TxnId,
+    AskRef, AttemptId, Barrier, CheckpointMetrics, Deployment, FileKey, Item, Msg, RestoreDesc, SubtaskSnapshot, TxnId,
     snapshot_bytes,
 };
 use crate::cluster::net::HostId;
@@ -48,6 +48,9 @@ pub(super) struct Input {
     unannounced: u32,
     drain_scheduled: bool,
     ended: bool,
+    /// Records at the head of the queue that came from a restored checkpoint's channel state:
+    /// no producer sent them, so taking them frees no credit of the producer's.
+    recovered: u32,
 }
 
 #[derive(Clone)]
@@ -163,6 +166,18 @@ struct Alignment {
     started_us: u64,
 }
 
+/// An unaligned snapshot whose channel state is still being collected: the operator state was
+/// taken at the first barrier; records that arrive on an input before its barrier are added
+/// until every input delivered its barrier or ended, and only then is it uploaded.
+#[derive(Clone)]
+struct UnalignedSnap {
+    cp: u64,
+    /// Per input: its barrier (or its end) has not arrived yet.
+    pending: Vec<bool>,
+    channel: Vec<Vec<Record>>,
+    snap: Option<SubtaskSnapshot>,
+}
+
 #[derive(Clone)]
 struct PendingSnap {
     cp: u64,
@@ -174,6 +189,8 @@ struct PendingSnap {
     taken_at_us: u64,
     records_in_at: u64,
     local: Option<SubtaskSnapshot>,
+    /// Bytes of channel state (unaligned).
+    persisted_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -197,7 +214,16 @@ pub(super) struct Task {
     next_input: usize,
     emit_scheduled: bool,
     align: Option<Alignment>,
-    deferred_trigger: Option<u64>,
+    /// The barrier of the checkpoint being aligned or snapshotted: what goes downstream.
+    barrier: Option<Barrier>,
+    unaligned: Option<UnalignedSnap>,
+    /// The newest checkpoint whose `aligned-checkpoint-timeout` timer is set.
+    timeout_armed: u64,
+    /// Every input edge is all-to-all (hash, rebalance): only then may its barriers be
+    /// unaligned. Flink forces pointwise (forward, rescale) and broadcast edges aligned, and a
+    /// task with one such input aligns them all.
+    all_to_all_inputs: bool,
+    deferred_trigger: Option<(u64, bool)>,
     finishing: bool,
     snaps: Vec<PendingSnap>,
     /// Records this attempt took in (read from its source, or from its inputs).
@@ -289,6 +315,7 @@ impl Task {
                 unannounced: 0,
                 drain_scheduled: false,
                 ended: false,
+                recovered: 0,
             })
             .collect();
         let outputs = graph.out_channels[st.0 as usize]
@@ -308,6 +335,13 @@ impl Task {
             next_input: 0,
             emit_scheduled: false,
             align: None,
+            barrier: None,
+            unaligned: None,
+            timeout_armed: 0,
+            all_to_all_inputs: graph.subtasks[st.0 as usize].inputs.iter().all(|ch| {
+                let edge = graph.channels[ch.0 as usize].edge as usize;
+                matches!(graph.edges[edge].kind, EdgeKind::Hash | EdgeKind::Rebalance)
+            }),
             deferred_trigger: None,
             finishing: false,
             snaps: Vec::new(),
@@ -589,11 +623,17 @@ impl Task {
         match item {
             Item::Record(rec) => {
                 self.records_in += 1;
-                self.announce_credit(ctx, k);
+                if self.inputs[k].recovered > 0 {
+                    self.inputs[k].recovered -= 1;
+                } else {
+                    self.announce_credit(ctx, k);
+                }
                 let head = ctx.graph().task_of(self.id.st).operators[0];
                 self.process(ctx, head, rec)?;
             }
-            Item::Barrier(cp) => self.on_barrier(ctx, k, cp),
+            // Taken from the queue: what is queued behind it came after it.
+            Item::Barrier(b) if self.overtakes(ctx, &b) => self.on_priority_barrier(ctx, k, b, false),
+            Item::Barrier(b) => self.on_barrier(ctx, k, b),
             Item::EndOfPartition => self.on_end_of_partition(ctx, k),
         }
         self.schedule_drain(ctx, k);
@@ -615,7 +655,8 @@ impl Task {
         }
     }
 
-    fn on_barrier(&mut self, ctx: &mut Ctx, k: usize, cp: u64) {
+    fn on_barrier(&mut self, ctx: &mut Ctx, k: usize, b: Barrier) {
+        let cp = b.cp;
         if cp <= self.last_cp {
             return;
         }
@@ -630,6 +671,7 @@ impl Task {
                 // channels it blocked flow again.
                 abandoned = other.is_some();
                 self.align = Some(Alignment { cp, received: vec![false; n], started_us: now });
+                self.barrier = Some(b);
             }
         }
         let a = self.align.as_mut().expect("set above");
@@ -660,6 +702,161 @@ impl Task {
         self.align = None;
         self.snapshot(ctx, cp, alignment_us);
         self.wake(ctx);
+    }
+
+    /// Whether barrier `b` is handled unaligned, ahead of the records queued before it:
+    /// unaligned checkpoints on (`execution.checkpointing.unaligned.enabled`), EXACTLY_ONCE,
+    /// not a savepoint's barrier (savepoints are always aligned), and, with an
+    /// `aligned-checkpoint-timeout`, that long since the barrier left its source (or its
+    /// checkpoint already turned unaligned here).
+    pub(super) fn overtakes(&self, ctx: &Ctx, b: &Barrier) -> bool {
+        let f = &ctx.sc().flink;
+        if !f.unaligned || !aligned(ctx) || b.savepoint || !self.all_to_all_inputs || self.phase != Phase::Running {
+            return false;
+        }
+        self.unaligned.as_ref().is_some_and(|u| u.cp == b.cp)
+            || ctx.now().saturating_sub(b.at_us) >= f.aligned_checkpoint_timeout_us
+    }
+
+    /// An unaligned barrier on input `k`. The first of its checkpoint snapshots the task at
+    /// once — the records queued on every input before their barrier become channel state —
+    /// and goes downstream; the others close their input's channel state. `queued_before`: the
+    /// barrier arrived and every record queued on `k` came before it (else it was taken from
+    /// the head of the queue and what is queued came after it).
+    pub(super) fn on_priority_barrier(&mut self, ctx: &mut Ctx, k: usize, b: Barrier, queued_before: bool) {
+        if let Some(u) = self.unaligned.as_mut().filter(|u| u.cp == b.cp) {
+            u.pending[k] = false;
+            self.finish_unaligned_if_done(ctx);
+            return;
+        }
+        if b.cp <= self.last_cp
+            || self.align.as_ref().is_some_and(|a| a.cp > b.cp)
+            || self.unaligned.as_ref().is_some_and(|u| u.cp > b.cp)
+        {
+            return;
+        }
+        // An alignment of this checkpoint so far continues unaligned; an older one is abandoned
+        // (its channels flow again), as is an older unaligned snapshot.
+        let so_far = self.align.take().filter(|a| a.cp == b.cp);
+        let mut done = so_far.as_ref().map_or_else(|| vec![false; self.inputs.len()], |a| a.received.clone());
+        if queued_before {
+            // Every record queued on `k` precedes the barrier: channel state, collected below.
+            self.start_unaligned(ctx, b, so_far.map(|a| a.started_us), &done, Some(k));
+        } else {
+            done[k] = true;
+            self.start_unaligned(ctx, b, so_far.map(|a| a.started_us), &done, None);
+        }
+    }
+
+    /// Turns checkpoint `b` unaligned here: the snapshot now, with channel state per input —
+    /// nothing for an input whose barrier came already (`done`: what is queued came after it),
+    /// else the records queued before its barrier (the barrier then leaves the queue) or, with
+    /// no barrier there yet, every record queued and every one that arrives until it does.
+    fn start_unaligned(
+        &mut self,
+        ctx: &mut Ctx,
+        b: Barrier,
+        aligning_since: Option<u64>,
+        done: &[bool],
+        k: Option<usize>,
+    ) {
+        let n = self.inputs.len();
+        let mut pending = vec![false; n];
+        let mut channel = vec![Vec::new(); n];
+        for j in 0..n {
+            if done[j] {
+                continue;
+            }
+            let mut closed = Some(j) == k || self.inputs[j].ended;
+            let q = &mut self.inputs[j].queue;
+            let mut before = Vec::new();
+            let mut barrier_at = None;
+            for (i, item) in q.iter().enumerate() {
+                match item {
+                    Item::Record(r) => before.push(*r),
+                    Item::Barrier(x) if x.cp == b.cp => {
+                        barrier_at = Some(i);
+                        break;
+                    }
+                    Item::Barrier(_) => {}
+                    Item::EndOfPartition => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if let Some(i) = barrier_at {
+                q.remove(i);
+                closed = true;
+            }
+            pending[j] = !closed;
+            channel[j] = before;
+        }
+        self.unaligned = Some(UnalignedSnap { cp: b.cp, pending, channel, snap: None });
+        self.barrier = Some(b);
+        let alignment_us = aligning_since.map_or(0, |s| ctx.now() - s);
+        self.snapshot(ctx, b.cp, alignment_us);
+        self.finish_unaligned_if_done(ctx);
+        self.wake(ctx);
+    }
+
+    /// A record or the end of input `k` arrived: while an unaligned snapshot waits for that
+    /// input's barrier, the record is channel state too (it is also processed as usual).
+    pub(super) fn collect_channel_state(&mut self, ctx: &mut Ctx, k: usize, item: &Item) {
+        let Some(u) = self.unaligned.as_mut() else { return };
+        if !u.pending[k] {
+            return;
+        }
+        match item {
+            Item::Record(r) => u.channel[k].push(*r),
+            Item::EndOfPartition => {
+                u.pending[k] = false;
+                self.finish_unaligned_if_done(ctx);
+            }
+            Item::Barrier(_) => {}
+        }
+    }
+
+    /// Every input's channel state is complete: the unaligned snapshot is uploaded.
+    fn finish_unaligned_if_done(&mut self, ctx: &mut Ctx) {
+        if self.unaligned.as_ref().is_none_or(|u| u.pending.iter().any(|p| *p) || u.snap.is_none()) {
+            return;
+        }
+        let Some(UnalignedSnap { cp, channel, snap: Some(mut snap), .. }) = self.unaligned.take() else { return };
+        snap.channel_state = channel;
+        snap.bytes = snapshot_bytes(&snap, &ctx.graph().spec.operators);
+        let Some(pending) = self.snaps.iter_mut().find(|s| s.cp == cp) else { return };
+        pending.bytes = snap.bytes;
+        pending.persisted_bytes = snap.channel_state.iter().map(|c| c.len() as u64).sum::<u64>()
+            * crate::cluster::msg::BYTES_PER_IN_FLIGHT_RECORD;
+        pending.local = ctx.sc().flink.local_recovery.then(|| snap.clone());
+        let head_start_us = ctx.now() - pending.taken_at_us;
+        let file = FileKey { job: self.job, cp, st: self.id.st };
+        ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp, file, snapshot: Box::new(snap), head_start_us });
+    }
+
+    /// `aligned-checkpoint-timeout` ran out for checkpoint `cp`: if this task is aligning it,
+    /// or holds one of its barriers in a queue, it turns unaligned.
+    pub(super) fn on_alignment_timeout(&mut self, ctx: &mut Ctx, cp: u64) {
+        if cp <= self.last_cp || self.phase != Phase::Running || self.unaligned.as_ref().is_some_and(|u| u.cp >= cp) {
+            return;
+        }
+        let aligning = self.align.as_ref().filter(|a| a.cp == cp).cloned();
+        let queued = self.inputs.iter().flat_map(|i| i.queue.iter()).find_map(|x| match x {
+            Item::Barrier(b) if b.cp == cp => Some(*b),
+            _ => None,
+        });
+        let b = match (&aligning, queued) {
+            (Some(_), _) => self.barrier.filter(|b| b.cp == cp),
+            (None, q) => q,
+        };
+        let Some(b) = b else { return };
+        if !self.overtakes(ctx, &b) {
+            return;
+        }
+        let so_far = aligning.inspect(|_| self.align = None);
+        let done = so_far.as_ref().map_or_else(|| vec![false; self.inputs.len()], |a| a.received.clone());
+        self.start_unaligned(ctx, b, so_far.map(|a| a.started_us), &done, None);
     }
 
     /// The task's state as a snapshot holds it: read positions, keyed state, committables.
@@ -739,12 +936,23 @@ impl Task {
         snap.committables = self.sinks.iter().flat_map(|k| k.committables.iter().copied()).collect();
         snap.bytes = snapshot_bytes(&snap, &ctx.graph().spec.operators);
         let bytes = snap.bytes;
+        let barrier = self.barrier.filter(|b| b.cp == cp).unwrap_or(Barrier { cp, at_us: ctx.now(), savepoint: false });
         for k in 0..self.outputs.len() {
-            self.send_item(ctx, k, Item::Barrier(cp));
+            self.send_item(ctx, k, Item::Barrier(barrier));
         }
-        let local = ctx.sc().flink.local_recovery.then(|| snap.clone());
-        let file = FileKey { job: self.job, cp, st: id.st };
-        ctx.send(HostId::STORAGE, Msg::Upload { id, cp, file, snapshot: Box::new(snap) });
+        // An unaligned snapshot is uploaded once its channel state is complete.
+        let local = match self.unaligned.as_mut().filter(|u| u.cp == cp) {
+            Some(u) => {
+                u.snap = Some(snap);
+                None
+            }
+            None => {
+                let local = ctx.sc().flink.local_recovery.then(|| snap.clone());
+                let file = FileKey { job: self.job, cp, st: id.st };
+                ctx.send(HostId::STORAGE, Msg::Upload { id, cp, file, snapshot: Box::new(snap), head_start_us: 0 });
+                local
+            }
+        };
         self.snaps.push(PendingSnap {
             cp,
             upload_done: false,
@@ -754,6 +962,7 @@ impl Task {
             taken_at_us: ctx.now(),
             records_in_at: self.records_in,
             local,
+            persisted_bytes: 0,
         });
         ctx.probe(Probe::Subtask { phase: ProtocolPhase::SnapshotTaken, st: id.st, cp });
     }
@@ -773,6 +982,7 @@ impl Task {
         match self.phase {
             Phase::Running => {
                 if self.inputs.iter().all(|i| i.ended) {
+                    self.barrier = Some(Barrier { cp, at_us: ctx.now(), savepoint: stop });
                     self.snapshot(ctx, cp, 0);
                     if stop && let Some(src) = self.source.as_mut() {
                         // Stop-with-savepoint: the source stops after the savepoint's barrier
@@ -781,7 +991,7 @@ impl Task {
                         src.end_snapshot_cp.get_or_insert(cp);
                     }
                 } else {
-                    self.deferred_trigger = Some(cp);
+                    self.deferred_trigger = Some((cp, stop));
                 }
             }
             Phase::Deploying | Phase::Initializing | Phase::Finished | Phase::Done => {
@@ -796,7 +1006,8 @@ impl Task {
         if !self.inputs.iter().all(|i| i.ended) {
             return;
         }
-        if let Some(cp) = self.deferred_trigger.take() {
+        if let Some((cp, stop)) = self.deferred_trigger.take() {
+            self.barrier = Some(Barrier { cp, at_us: ctx.now(), savepoint: stop });
             self.snapshot(ctx, cp, 0);
         }
         if ctx.sc().flink.checkpoint_interval_us.is_none() {
@@ -894,7 +1105,7 @@ impl Task {
         let mut last = self.capture_state(ctx);
         last.bytes = snapshot_bytes(&last, &ctx.graph().spec.operators);
         self.final_state = Some((last.bytes, false));
-        ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp: 0, file, snapshot: Box::new(last) });
+        ctx.send(HostId::STORAGE, Msg::Upload { id: self.id, cp: 0, file, snapshot: Box::new(last), head_start_us: 0 });
     }
 
     /// Commits every committable pre-committed at or before `cp`; each commit is answered
@@ -973,6 +1184,16 @@ impl Task {
             src.refresh_all(log);
         }
         if let Some(own) = own {
+            // Unaligned: the records that were in flight into this subtask are taken first,
+            // before anything its producers send now.
+            let channel_state = if ctx.bugs().drop_channel_state { &[][..] } else { &own.channel_state[..] };
+            for (k, records) in channel_state.iter().enumerate() {
+                let Some(input) = self.inputs.get_mut(k) else { continue };
+                for r in records.iter().rev() {
+                    input.queue.push_front(Item::Record(*r));
+                }
+                input.recovered += records.len() as u32;
+            }
             for sink in &mut self.sinks {
                 sink.committables = own.committables.iter().copied().filter(|t| t.sink == sink.op).collect();
                 sink.next_checkpoint = cp + 1;
@@ -1081,6 +1302,27 @@ impl TaskExecutor {
                 if t.inputs[k].producer != producer || !matches!(t.phase, Phase::Running | Phase::Initializing) {
                     return;
                 }
+                match item {
+                    // Unaligned: ahead of every record queued before it.
+                    Item::Barrier(b) if t.overtakes(ctx, &b) => {
+                        self.with_task(ctx, consumer, |t, ctx| {
+                            t.on_priority_barrier(ctx, k, b, true);
+                            Ok(())
+                        });
+                        return;
+                    }
+                    Item::Barrier(b) => {
+                        let f = &ctx.sc().flink;
+                        let timeout = f.aligned_checkpoint_timeout_us;
+                        if f.unaligned && timeout > 0 && !b.savepoint && b.cp > t.timeout_armed && b.cp > t.last_cp {
+                            t.timeout_armed = b.cp;
+                            let timer = Timer::Te(TeTimer::AlignmentTimeout { id: consumer, cp: b.cp });
+                            ctx.timer_at(b.at_us + timeout, timer);
+                        }
+                    }
+                    _ => t.collect_channel_state(ctx, k, &item),
+                }
+                let Some(t) = self.task_mut(consumer) else { return };
                 let can_now = t.active()
                     && t.inputs[k].queue.is_empty()
                     && !t.inputs[k].drain_scheduled
@@ -1163,6 +1405,10 @@ impl TaskExecutor {
                         }
                         let now = ctx.now();
                         t.schedule_emit(ctx, now);
+                    }
+                    if t.id.jm == jm && t.unaligned.as_ref().is_some_and(|u| u.cp == cp) {
+                        t.unaligned = None;
+                        t.snaps.retain(|s| s.cp != cp);
                     }
                     if t.id.jm == jm && t.align.as_ref().is_some_and(|a| a.cp == cp) {
                         t.align = None;
@@ -1268,6 +1514,7 @@ impl TaskExecutor {
                 alignment_us: s.alignment_us,
                 async_us: ctx.now() - s.taken_at_us,
                 processed_during_async: t.records_in - s.records_in_at,
+                persisted_bytes: s.persisted_bytes,
             };
             ack(ctx, id, cp, FileKey { job: t.job, cp, st: id.st }, s.bytes, metrics);
             ctx.probe(Probe::Subtask { phase: ProtocolPhase::Acknowledged, st: id.st, cp });
@@ -1287,6 +1534,10 @@ impl TaskExecutor {
                 self.with_task(ctx, id, |t, ctx| t.deliver_one(ctx, input as usize));
             }
             TeTimer::DeployDone { id } => self.on_deployed(ctx, id),
+            TeTimer::AlignmentTimeout { id, cp } => self.with_task(ctx, id, |t, ctx| {
+                t.on_alignment_timeout(ctx, cp);
+                Ok(())
+            }),
             TeTimer::RestoredLocally { id } => {
                 let Some(t) = self.task_mut(id) else { return };
                 let Some(cp) = t.restore.as_ref().map(|r| r.cp) else { return };

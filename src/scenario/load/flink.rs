@@ -340,6 +340,17 @@ impl Cx<'_> {
             heartbeat_timeout_us,
             heartbeat_rpc_failure_threshold: (threshold > 0).then_some(threshold as u32),
             slot_request_timeout_us,
+            unaligned: boolean(
+                aliased("execution.checkpointing.unaligned.enabled", "execution.checkpointing.unaligned")?,
+                false,
+            )?,
+            aligned_checkpoint_timeout_us: dur(
+                aliased(
+                    "execution.checkpointing.aligned-checkpoint-timeout",
+                    "execution.checkpointing.alignment-timeout",
+                )?,
+                0,
+            )?,
             local_recovery: boolean(
                 aliased("execution.state-recovery.from-local", "state.backend.local-recovery")?,
                 false,
@@ -426,14 +437,6 @@ pub const NOT_MODELLED: &[(&str, &str)] = &[
     (
         "execution.checkpointing.incremental",
         "incremental checkpoints (rocksdb uploads only new files); here every checkpoint is full",
-    ),
-    (
-        "execution.checkpointing.unaligned.enabled",
-        "unaligned checkpoints (in-flight data in the checkpoint, no alignment stall); here checkpoints are aligned",
-    ),
-    (
-        "execution.checkpointing.aligned-checkpoint-timeout",
-        "switching from aligned to unaligned checkpoints after this long; here checkpoints stay aligned",
     ),
     ("taskmanager.numberOfTaskSlots", "slots per TaskManager; here `[cluster] slots-per-taskmanager`"),
     ("jobmanager.rpc.address", "where the JobManager listens; here it is the host `jobmanager`"),
@@ -563,6 +566,8 @@ pub const DEPRECATED_KEYS: &[(&str, &str)] = &[
     ("state.checkpoints.dir", "execution.checkpointing.dir"),
     ("state.backend.fs.checkpointdir", "execution.checkpointing.dir"),
     ("state.savepoints.dir", "execution.checkpointing.savepoint-dir"),
+    ("execution.checkpointing.unaligned", "execution.checkpointing.unaligned.enabled"),
+    ("execution.checkpointing.alignment-timeout", "execution.checkpointing.aligned-checkpoint-timeout"),
     ("high-availability.zookeeper.storageDir", "high-availability.storageDir"),
 ];
 
@@ -594,6 +599,8 @@ pub const FLINK_KEYS: &[&str] = &[
     "execution.checkpointing.dir",
     "execution.checkpointing.savepoint-dir",
     "execution.checkpointing.max-concurrent-checkpoints",
+    "execution.checkpointing.unaligned.enabled",
+    "execution.checkpointing.aligned-checkpoint-timeout",
     "jobmanager.execution.failover-strategy",
     "restart-strategy.type",
     "restart-strategy.fixed-delay.attempts",

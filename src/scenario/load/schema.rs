@@ -160,6 +160,8 @@ pub(super) struct RawBugs {
     pub(super) restore_oldest_checkpoint: bool,
     #[serde(default)]
     pub(super) no_subsume_pending: bool,
+    #[serde(default)]
+    pub(super) drop_channel_state: bool,
 }
 
 #[derive(Deserialize, Default)]
