@@ -41,6 +41,16 @@ pub enum RestartStrategy {
     },
 }
 
+/// `state.backend.type`: where keyed state lives and how it is snapshotted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateBackendKind {
+    /// `hashmap` (Flink default): objects on the heap; every checkpoint is a full snapshot.
+    HashMap,
+    /// `rocksdb`: an embedded LSM store; with `execution.checkpointing.incremental` a checkpoint
+    /// uploads only the SST files the last completed checkpoint does not have.
+    RocksDb,
+}
+
 /// `taskmanager.load-balance.mode`: how free slots are picked across TaskManagers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadBalanceMode {
@@ -131,6 +141,10 @@ pub struct FlinkConfig {
     pub aligned_checkpoint_timeout_us: u64,
     /// `execution.state-recovery.from-local` (default false).
     pub local_recovery: bool,
+    /// `state.backend.type` (default hashmap).
+    pub state_backend: StateBackendKind,
+    /// `execution.checkpointing.incremental` (default false); acts with rocksdb only.
+    pub incremental: bool,
     /// `taskmanager.load-balance.mode` (default NONE).
     pub load_balance: LoadBalanceMode,
     /// `pekko.ask.timeout` (default 10 s): every ask RPC fails with a TimeoutException after it.
@@ -164,6 +178,13 @@ pub struct FlinkConfig {
     /// Flink keys the scenario set that the simulator accepts but does not model: (key, value
     /// as written), in file order; the report lists them with what they would change.
     pub not_modelled: Vec<(String, String)>,
+}
+
+impl FlinkConfig {
+    /// Checkpoints upload only what changed since the last completed one (RocksDB incremental).
+    pub fn incremental_checkpoints(&self) -> bool {
+        self.incremental && self.state_backend == StateBackendKind::RocksDb
+    }
 }
 
 impl FlinkConfig {

@@ -423,7 +423,8 @@ impl CheckpointStorage {
             }
             Msg::Upload { id, cp, file, snapshot, head_start_us } => {
                 let latency = ctx.sc().cluster.storage_latency_us;
-                let d = self.transfer_us(ctx, snapshot.bytes).saturating_sub(head_start_us).max(latency);
+                let upload = snapshot.uploaded_bytes.unwrap_or(snapshot.bytes);
+                let d = self.transfer_us(ctx, upload).saturating_sub(head_start_us).max(latency);
                 self.file_entries += keyed_entries(&snapshot);
                 if let Some(old) = self.files.insert(file, *snapshot) {
                     self.file_entries -= keyed_entries(&old);

@@ -89,6 +89,9 @@ pub struct SubtaskSnapshot {
     /// into that input first on restore). Empty for an aligned checkpoint.
     pub channel_state: Vec<Vec<Record>>,
     pub bytes: u64,
+    /// An incremental checkpoint (RocksDB): the bytes it uploads, the files the last completed
+    /// checkpoint does not have; `bytes` stays the full state a restore downloads.
+    pub uploaded_bytes: Option<u64>,
 }
 
 /// Bytes a snapshot takes in storage: fixed metadata plus entries (heap backend, roughly).
@@ -126,6 +129,9 @@ pub struct CheckpointMetrics {
     /// Unaligned checkpoints: bytes of the records in flight the snapshot persisted (channel
     /// state; Flink's `bytesPersistedDuringAlignment`, the Web UI's "Persisted Data").
     pub persisted_bytes: u64,
+    /// Bytes the subtask uploaded for this checkpoint: its full state, or with incremental
+    /// checkpoints only what changed (Flink's checkpointed size against the full state size).
+    pub uploaded_bytes: u64,
 }
 
 /// Where a restarted attempt's state comes from (Flink's JobManagerTaskRestore).

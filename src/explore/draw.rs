@@ -339,6 +339,14 @@ pub fn vary(doc: &mut DocumentMut, seed: u64) {
             let mode = if chance(r, 0.5) { "AT_LEAST_ONCE" } else { "EXACTLY_ONCE" };
             set_flink(doc, "execution.checkpointing.mode", mode);
         }
+        // RocksDB in a third of the seeds, half of those with incremental checkpoints.
+        let mut b = Rng::new(seed, Stream::VaryBackend);
+        if chance(&mut b, 1.0 / 3.0) {
+            set_flink(doc, "state.backend.type", "rocksdb");
+            if chance(&mut b, 0.5) {
+                set_flink(doc, "execution.checkpointing.incremental", true);
+            }
+        }
         // Unaligned checkpoints in a quarter of the seeds, half of them starting aligned.
         let mut u = Rng::new(seed, Stream::VaryUnaligned);
         if chance(&mut u, 0.25) {

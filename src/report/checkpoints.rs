@@ -73,6 +73,12 @@ fn body(run: &Run, out: &mut String) {
     if persisted {
         header.push("Persisted Data");
     }
+    // Incremental checkpoints: the full state (what a restore downloads) and what each uploaded.
+    let incremental = run.scenario.flink.incremental_checkpoints();
+    if incremental {
+        header[6] = "Full Checkpoint Data Size";
+        header.insert(7, "Checkpointed Data Size");
+    }
     if several_jms {
         header.insert(1, "JobManager");
     }
@@ -93,6 +99,9 @@ fn body(run: &Run, out: &mut String) {
         ];
         if persisted {
             row.push(bytes_h(c.persisted_bytes));
+        }
+        if incremental {
+            row.insert(7, bytes_h(c.uploaded_bytes));
         }
         if several_jms {
             row.insert(1, format!("#{}", c.jobmanager));
@@ -118,6 +127,9 @@ fn body(run: &Run, out: &mut String) {
         if persisted {
             header.push("Persisted Data");
         }
+        if incremental {
+            header.insert(3, "Uploaded");
+        }
         let mut t = table(&header);
         for s in &c.tasks {
             let mut row = vec![
@@ -130,6 +142,9 @@ fn body(run: &Run, out: &mut String) {
             ];
             if persisted {
                 row.push(bytes_h(s.metrics.persisted_bytes));
+            }
+            if incremental {
+                row.insert(3, bytes_h(s.metrics.uploaded_bytes));
             }
             t.add_row(row);
         }
@@ -208,12 +223,20 @@ fn blocking(run: &Run, out: &mut String) {
     }
     let worst_async = done.iter().max_by_key(|c| (c.max_async_us, std::cmp::Reverse(c.id))).expect("one completed");
     let during: u64 = done.iter().map(|c| c.processed_during_async).sum();
+    let size = if f.incremental_checkpoints() {
+        format!(
+            "{} uploaded of {} (RocksDB incremental: only what changed since the last completed checkpoint)",
+            bytes_h(worst_async.uploaded_bytes),
+            bytes_h(worst_async.bytes)
+        )
+    } else {
+        bytes_h(worst_async.bytes)
+    };
     let _ = writeln!(
         out,
-        "  asynchronous part: uploading the state (and a sink's pre-commit) took up to {} (checkpoint {}, {}); meanwhile the tasks took in {} records over {} checkpoints: processing went on.",
+        "  asynchronous part: uploading the state (and a sink's pre-commit) took up to {} (checkpoint {}, {size}); meanwhile the tasks took in {} records over {} checkpoints: processing went on.",
         ms(worst_async.max_async_us),
         worst_async.id,
-        bytes_h(worst_async.bytes),
         during,
         done.len()
     );

@@ -144,10 +144,18 @@ fn setup_lines(run: &Run, out: &mut String) {
         .filter(|o| o.kind.is_keyed() && o.state_bytes_per_key != crate::job::spec::DEFAULT_STATE_BYTES_PER_KEY)
         .map(|o| format!("{} {} per key", o.name, bytes_h(o.state_bytes_per_key)))
         .collect();
-    if f.local_recovery || !sized.is_empty() {
+    let rocksdb = f.state_backend == crate::cluster::config::StateBackendKind::RocksDb;
+    if f.local_recovery || !sized.is_empty() || rocksdb {
         let mut parts = Vec::new();
         if !sized.is_empty() {
             parts.push(format!("keyed state {}", sized.join(", ")));
+        }
+        if rocksdb {
+            parts.push(if f.incremental_checkpoints() {
+                "RocksDB, incremental checkpoints: each uploads what changed since the last completed one, a restore downloads every file it references".to_string()
+            } else {
+                "RocksDB, full checkpoints".to_string()
+            });
         }
         parts.push(if f.local_recovery {
             format!(

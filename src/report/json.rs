@@ -113,21 +113,7 @@ pub fn run(run: &Run) -> serde_json::Value {
             "aborted": o.checkpoints_aborted,
             "completed_list": completed,
             "aborted_list": aborted,
-            "history": o.checkpoint_history.iter().map(|c| json!({
-                "id": c.id, "jobmanager": c.jobmanager, "status": c.status,
-                "failure": c.failure.map(super::human::abort_reason_short),
-                "triggered_at_us": c.triggered_at_us, "ended_at_us": c.ended_at_us,
-                "latest_ack_at_us": c.latest_ack_at_us, "acknowledged": c.acknowledged, "subtasks": c.subtasks,
-                "bytes": c.bytes, "max_alignment_us": c.max_alignment_us, "max_async_us": c.max_async_us,
-                "processed_during_async": c.processed_during_async,
-                "persisted_bytes": c.persisted_bytes,
-                "tasks": c.tasks.iter().map(|s| json!({
-                    "subtask": g.subtask_name(s.subtask), "acknowledged_at_us": s.acknowledged_at_us,
-                    "bytes": s.bytes, "alignment_us": s.metrics.alignment_us, "async_us": s.metrics.async_us,
-                    "processed_during_async": s.metrics.processed_during_async,
-                    "persisted_bytes": s.metrics.persisted_bytes,
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "history": o.checkpoint_history.iter().map(|c| checkpoint_stats(g, c)).collect::<Vec<_>>(),
             "history_dropped": o.checkpoint_history_dropped,
         },
         "exception_history": super::exceptions::history(run),
@@ -171,5 +157,36 @@ pub fn run(run: &Run) -> serde_json::Value {
             })),
         },
         "planted_bugs": run.scenario.bugs.enabled(),
+    })
+}
+
+/// One checkpoint of the JobManager's history, with its subtasks' details when kept.
+fn checkpoint_stats(
+    g: &crate::job::graph::JobGraph,
+    c: &crate::cluster::jobmanager::stats::CheckpointStats,
+) -> serde_json::Value {
+    let tasks: Vec<serde_json::Value> = c
+        .tasks
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "subtask": g.subtask_name(s.subtask), "acknowledged_at_us": s.acknowledged_at_us,
+                "bytes": s.bytes, "alignment_us": s.metrics.alignment_us, "async_us": s.metrics.async_us,
+                "processed_during_async": s.metrics.processed_during_async,
+                "persisted_bytes": s.metrics.persisted_bytes,
+                "uploaded_bytes": s.metrics.uploaded_bytes,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "id": c.id, "jobmanager": c.jobmanager, "status": c.status,
+        "failure": c.failure.map(super::human::abort_reason_short),
+        "triggered_at_us": c.triggered_at_us, "ended_at_us": c.ended_at_us,
+        "latest_ack_at_us": c.latest_ack_at_us, "acknowledged": c.acknowledged, "subtasks": c.subtasks,
+        "bytes": c.bytes, "max_alignment_us": c.max_alignment_us, "max_async_us": c.max_async_us,
+        "processed_during_async": c.processed_during_async,
+        "persisted_bytes": c.persisted_bytes,
+        "uploaded_bytes": c.uploaded_bytes,
+        "tasks": tasks,
     })
 }

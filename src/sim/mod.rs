@@ -184,6 +184,8 @@ pub enum Stream {
     /// `explore --vary`: unaligned checkpoints and their aligned-checkpoint-timeout (their own
     /// stream, so the rest of the draw stays as it was).
     VaryUnaligned = 17,
+    /// `explore --vary`: the state backend and incremental checkpoints (their own stream).
+    VaryBackend = 18,
 }
 
 #[derive(Clone)]

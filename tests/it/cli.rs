@@ -275,17 +275,17 @@ fn diff_exit_codes_and_the_first_divergence() {
 fn flink_keys_not_modelled_are_accepted_and_listed_with_their_effect() {
     let mut text = GOOD.replacen(
         "[flink]\n",
-        "[flink]\n\"state.backend.type\" = \"rocksdb\"\n\"execution.checkpointing.incremental\" = true\n",
+        "[flink]\n\"execution.state-recovery.path\" = \"s3://flink/checkpoints/abc/chk-3\"\n\"state.backend.rocksdb.memory.managed\" = true\n",
         1,
     );
     let out = run_text("not-modelled", &text);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.contains("NOT MODELLED (accepted, no effect): \"state.backend.type\" = \"rocksdb\": the state backend"),
+        stdout.contains("NOT MODELLED (accepted, no effect): \"execution.state-recovery.path\" = \"s3://flink/checkpoints/abc/chk-3\": a savepoint"),
         "{stdout}"
     );
-    assert!(stdout.contains("\"execution.checkpointing.incremental\" = true"), "{stdout}");
+    assert!(stdout.contains("\"state.backend.rocksdb.memory.managed\" = true: RocksDB tuning"), "{stdout}");
     for (key, _) in recoverysim::scenario::load::NOT_MODELLED {
         assert!(!recoverysim::scenario::load::FLINK_KEYS.contains(key), "{key} is either modelled or not");
     }

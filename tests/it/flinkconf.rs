@@ -69,7 +69,8 @@ fn a_production_config_acts_where_the_scenario_is_silent_and_the_scenario_wins()
     assert!(stdout.contains("local recovery on"), "{stdout}");
     assert!(stdout.contains("s3://flink-prod/checkpoints/"), "the checkpoint dir shows in paths: {stdout}");
     assert!(stdout.contains("IGNORED (not a Flink key): \"acme.team.owner\""), "{stdout}");
-    assert!(stdout.contains("NOT MODELLED (accepted, no effect): \"state.backend.type\" = \"rocksdb\""), "{stdout}");
+    assert!(stdout.contains("RocksDB, incremental checkpoints"), "state.backend.type and incremental act: {stdout}");
+    assert!(stdout.contains("NOT MODELLED (accepted, no effect): \"state.backend.rocksdb.localdir\""), "{stdout}");
     assert!(stdout.contains(", 0 set by the scenario itself, 1 ignored"), "{stdout}");
     // The scenario's own [flink] keys win, under their current or deprecated names.
     let own = PLAIN.replacen(

@@ -417,3 +417,36 @@ fn unaligned_checkpoints_persist_what_is_in_flight_and_the_timeout_switches_late
     let run = simulate(&sc);
     assert!(run.outcome.checkpoint_history.iter().all(|c| c.persisted_bytes == 0));
 }
+
+/// RocksDB incremental checkpoints upload what changed since the last completed checkpoint;
+/// the heap backend uploads everything; a restore downloads the full state either way.
+#[test]
+fn incremental_checkpoints_upload_the_changes_and_restores_download_everything() {
+    let sc = shipped("rocksdb-incremental.toml");
+    let mut heap = sc.clone();
+    heap.flink.state_backend = recoverysim::cluster::config::StateBackendKind::HashMap;
+    let restored = |run: &recoverysim::run::Run| -> u64 {
+        run.outcome
+            .notes
+            .iter()
+            .filter_map(|e| match e.note {
+                recoverysim::trace::Note::Restored { bytes, .. } => Some(bytes),
+                _ => None,
+            })
+            .sum()
+    };
+    let (inc, full) = (simulate(&sc), simulate(&heap));
+    for run in [&inc, &full] {
+        assert_eq!(run.output.verdict, Verdict::ExactlyOnce, "{:?}", run.output);
+        assert!(run.cut_violation.is_none());
+    }
+    let done = |run: &recoverysim::run::Run, id: u64| {
+        run.outcome.checkpoint_history.iter().find(|c| c.id == id && c.uploaded_bytes > 0).cloned()
+    };
+    // Checkpoint 12: the incremental one uploads under a sixth of its state, the heap one all.
+    let (i, h) = (done(&inc, 12).expect("completed"), done(&full, 12).expect("completed"));
+    assert!(i.uploaded_bytes * 6 < i.bytes, "{} of {}", i.uploaded_bytes, i.bytes);
+    assert!(h.uploaded_bytes >= h.bytes - 4096 && i.max_async_us * 4 < h.max_async_us);
+    // The restores download the whole state of the checkpoint they restore (in both above 100 MB).
+    assert!(restored(&inc) > 100_000_000 && restored(&full) > 100_000_000);
+}

@@ -166,7 +166,8 @@ fn the_tour_commands_do_what_their_comments_say() {
                 has("checkpoints every 200 ms");
                 has("IGNORED (not a Flink key): \"acme.team.owner\"");
                 has("OVERRIDDEN by the scenario's [flink]: \"execution.checkpointing.interval\"");
-                has("NOT MODELLED (accepted, no effect): \"state.backend.type\" = \"rocksdb\"");
+                has("NOT MODELLED (accepted, no effect): \"state.backend.rocksdb.localdir\"");
+                has("RocksDB, incremental checkpoints");
                 has("output: exactly_once");
             }
             "run" if args[1].contains("explore-out") => has("INCONSISTENT CUT"),

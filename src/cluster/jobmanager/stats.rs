@@ -58,6 +58,8 @@ pub struct CheckpointStats {
     pub processed_during_async: u64,
     /// In-flight data persisted by all tasks (unaligned checkpoints).
     pub persisted_bytes: u64,
+    /// Bytes the tasks uploaded (less than the size with incremental checkpoints).
+    pub uploaded_bytes: u64,
     /// Per subtask, in acknowledgement order: only for the latest `DETAILED_HISTORY`
     /// checkpoints (emptied for older ones).
     pub tasks: Vec<SubtaskCheckpointStats>,
@@ -91,6 +93,7 @@ impl CheckpointStatsTracker {
             max_async_us: 0,
             processed_during_async: 0,
             persisted_bytes: 0,
+            uploaded_bytes: 0,
             tasks: Vec::new(),
         });
     }
@@ -109,6 +112,7 @@ impl CheckpointStatsTracker {
         c.max_async_us = c.max_async_us.max(metrics.async_us);
         c.processed_during_async = c.processed_during_async.saturating_add(metrics.processed_during_async);
         c.persisted_bytes = c.persisted_bytes.saturating_add(metrics.persisted_bytes);
+        c.uploaded_bytes = c.uploaded_bytes.saturating_add(metrics.uploaded_bytes);
         c.tasks.push(SubtaskCheckpointStats { subtask: st, acknowledged_at_us: at_us, bytes, metrics });
     }
 
@@ -151,7 +155,13 @@ mod tests {
     use super::*;
 
     fn m(alignment_us: u64, async_us: u64, processed: u64) -> CheckpointMetrics {
-        CheckpointMetrics { alignment_us, async_us, processed_during_async: processed, persisted_bytes: 0 }
+        CheckpointMetrics {
+            alignment_us,
+            async_us,
+            processed_during_async: processed,
+            persisted_bytes: 0,
+            uploaded_bytes: 0,
+        }
     }
 
     #[test]

@@ -191,6 +191,17 @@ struct PendingSnap {
     local: Option<SubtaskSnapshot>,
     /// Bytes of channel state (unaligned).
     persisted_bytes: u64,
+    /// Bytes uploaded (the increment, with incremental checkpoints).
+    uploaded_bytes: u64,
+}
+
+/// Incremental checkpoints (RocksDB): the keys changed since the last snapshot, and per
+/// snapshot not yet known to be completed, the keys it saw change. A snapshot uploads what
+/// changed since the last completed checkpoint (the files that one does not have).
+#[derive(Clone, Default)]
+struct Changes {
+    current: std::collections::BTreeSet<u32>,
+    unconfirmed: Vec<(u64, std::collections::BTreeSet<u32>)>,
 }
 
 #[derive(Clone)]
@@ -219,6 +230,8 @@ pub(super) struct Task {
     unaligned: Option<UnalignedSnap>,
     /// The newest checkpoint whose `aligned-checkpoint-timeout` timer is set.
     timeout_armed: u64,
+    /// Incremental checkpoints: what changed (only for a task with keyed state).
+    changes: Option<Changes>,
     /// Every input edge is all-to-all (hash, rebalance): only then may its barriers be
     /// unaligned. Flink forces pointwise (forward, rescale) and broadcast edges aligned, and a
     /// task with one such input aligns them all.
@@ -338,6 +351,7 @@ impl Task {
             barrier: None,
             unaligned: None,
             timeout_armed: 0,
+            changes: None,
             all_to_all_inputs: graph.subtasks[st.0 as usize].inputs.iter().all(|ch| {
                 let edge = graph.channels[ch.0 as usize].edge as usize;
                 matches!(graph.edges[edge].kind, EdgeKind::Hash | EdgeKind::Rebalance)
@@ -470,6 +484,9 @@ impl Task {
                 let v = state.slot(rec.key);
                 *v = apply_keyed(kind, *v, &rec);
                 let out = Record { value: *v, ..rec };
+                if let Some(c) = &mut self.changes {
+                    c.current.insert(rec.key);
+                }
                 self.emit(ctx, op, out)
             }
             OperatorKind::Sink(_) => {
@@ -824,9 +841,14 @@ impl Task {
         }
         let Some(UnalignedSnap { cp, channel, snap: Some(mut snap), .. }) = self.unaligned.take() else { return };
         snap.channel_state = channel;
+        let before = snap.bytes;
         snap.bytes = snapshot_bytes(&snap, &ctx.graph().spec.operators);
+        if let Some(u) = &mut snap.uploaded_bytes {
+            *u += snap.bytes - before;
+        }
         let Some(pending) = self.snaps.iter_mut().find(|s| s.cp == cp) else { return };
         pending.bytes = snap.bytes;
+        pending.uploaded_bytes = snap.uploaded_bytes.unwrap_or(snap.bytes);
         pending.persisted_bytes = snap.channel_state.iter().map(|c| c.len() as u64).sum::<u64>()
             * crate::cluster::msg::BYTES_PER_IN_FLIGHT_RECORD;
         pending.local = ctx.sc().flink.local_recovery.then(|| snap.clone());
@@ -935,7 +957,24 @@ impl Task {
         }
         snap.committables = self.sinks.iter().flat_map(|k| k.committables.iter().copied()).collect();
         snap.bytes = snapshot_bytes(&snap, &ctx.graph().spec.operators);
+        // A savepoint is self-contained: it uploads everything and is no base for later ones.
+        let savepoint = self.barrier.is_some_and(|b| b.cp == cp && b.savepoint);
+        if let (Some(c), Some((op, _)), false) = (&mut self.changes, &self.keyed, savepoint) {
+            // The keys changed since the last completed checkpoint; everything else is in
+            // files that checkpoint already has.
+            let mut changed = c.current.clone();
+            for (_, keys) in &c.unconfirmed {
+                changed.extend(keys.iter().copied());
+            }
+            let per_key = ctx.graph().spec.operators[op.0 as usize].state_bytes_per_key;
+            let full_keyed = snap.keyed.iter().map(|(_, m)| m.len() as u64).sum::<u64>().saturating_mul(per_key);
+            let increment = (changed.len() as u64).saturating_mul(per_key);
+            snap.uploaded_bytes = Some(snap.bytes.saturating_sub(full_keyed).saturating_add(increment));
+            let seen = std::mem::take(&mut c.current);
+            c.unconfirmed.push((cp, seen));
+        }
         let bytes = snap.bytes;
+        let uploaded_bytes = snap.uploaded_bytes.unwrap_or(bytes);
         let barrier = self.barrier.filter(|b| b.cp == cp).unwrap_or(Barrier { cp, at_us: ctx.now(), savepoint: false });
         for k in 0..self.outputs.len() {
             self.send_item(ctx, k, Item::Barrier(barrier));
@@ -963,6 +1002,7 @@ impl Task {
             records_in_at: self.records_in,
             local,
             persisted_bytes: 0,
+            uploaded_bytes,
         });
         ctx.probe(Probe::Subtask { phase: ProtocolPhase::SnapshotTaken, st: id.st, cp });
     }
@@ -1134,6 +1174,12 @@ impl Task {
     /// `commitTransaction` waits for the broker), so the task waits for the store to confirm
     /// those commits before it reports FINISHED.
     fn on_notify_complete(&mut self, ctx: &mut Ctx, cp: u64) {
+        if let Some(c) = &mut self.changes {
+            // Checkpoint `cp` completed: later snapshots build on its files.
+            if c.unconfirmed.iter().any(|(taken, _)| *taken == cp) {
+                c.unconfirmed.retain(|(taken, _)| *taken > cp);
+            }
+        }
         if !matches!(self.phase, Phase::Running) || self.finish_when_acked {
             return;
         }
@@ -1156,6 +1202,10 @@ impl Task {
         let index = graph.subtasks[st.0 as usize].index;
         let p = graph.task_of(st).parallelism;
         let own = snapshots.first();
+        if self.changes.is_some() {
+            // The restored checkpoint's files are the base of the next increment.
+            self.changes = Some(Changes::default());
+        }
         if let Some((op, state)) = &mut self.keyed
             && !ctx.bugs().restore_empty_state
         {
@@ -1224,7 +1274,10 @@ impl TaskExecutor {
             let id = t.id;
             self.remove_task(ctx, id);
         }
-        let task = Task::new(ctx.graph(), ctx.logs(), &d);
+        let mut task = Task::new(ctx.graph(), ctx.logs(), &d);
+        if ctx.sc().flink.incremental_checkpoints() && task.keyed.is_some() {
+            task.changes = Some(Changes::default());
+        }
         let i = match self.tasks.iter().position(|t| t.is_none()) {
             Some(i) => {
                 self.tasks[i] = Some(task);
@@ -1515,6 +1568,7 @@ impl TaskExecutor {
                 async_us: ctx.now() - s.taken_at_us,
                 processed_during_async: t.records_in - s.records_in_at,
                 persisted_bytes: s.persisted_bytes,
+                uploaded_bytes: s.uploaded_bytes,
             };
             ack(ctx, id, cp, FileKey { job: t.job, cp, st: id.st }, s.bytes, metrics);
             ctx.probe(Probe::Subtask { phase: ProtocolPhase::Acknowledged, st: id.st, cp });

@@ -5,6 +5,7 @@
 use super::{Cx, DAY_US, MAX_PARALLELISM, Res, closest, parse_duration_us};
 use crate::cluster::config::{
     CheckpointRetention, CheckpointingMode, FailoverStrategy, FlinkConfig, HaKind, LoadBalanceMode, RestartStrategy,
+    StateBackendKind,
 };
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -351,6 +352,15 @@ impl Cx<'_> {
                 )?,
                 0,
             )?,
+            state_backend: match choice(
+                aliased("state.backend.type", "state.backend")?,
+                "hashmap",
+                &["hashmap", "rocksdb"],
+            )? {
+                "rocksdb" => StateBackendKind::RocksDb,
+                _ => StateBackendKind::HashMap,
+            },
+            incremental: boolean(aliased("execution.checkpointing.incremental", "state.backend.incremental")?, false)?,
             local_recovery: boolean(
                 aliased("execution.state-recovery.from-local", "state.backend.local-recovery")?,
                 false,
@@ -430,14 +440,6 @@ pub const NOT_MODELLED: &[(&str, &str)] = &[
         "execution.state-recovery.path",
         "a savepoint or retained checkpoint to start the job from; here the first job starts without state (a `submit-job` step with `from` restores a later one)",
     ),
-    (
-        "state.backend.type",
-        "the state backend (hashmap or rocksdb: snapshot size, incremental uploads, restore time); here a heap backend's full snapshots",
-    ),
-    (
-        "execution.checkpointing.incremental",
-        "incremental checkpoints (rocksdb uploads only new files); here every checkpoint is full",
-    ),
     ("taskmanager.numberOfTaskSlots", "slots per TaskManager; here `[cluster] slots-per-taskmanager`"),
     ("jobmanager.rpc.address", "where the JobManager listens; here it is the host `jobmanager`"),
     ("jobmanager.rpc.port", "the JobManager's RPC port; the simulated network has no ports"),
@@ -466,7 +468,6 @@ pub const NOT_MODELLED: &[(&str, &str)] = &[
     ("high-availability.zookeeper.quorum", "the ZooKeeper servers; here the HA store is a simulated service"),
     ("jobmanager.scheduler", "the scheduler (default or adaptive); here Flink's default scheduler"),
     ("env.java.opts.all", "JVM options; no JVM is started"),
-    ("state.backend.incremental", "deprecated name of execution.checkpointing.incremental: not modelled"),
     ("execution.savepoint.path", "deprecated name of execution.state-recovery.path: not modelled"),
 ];
 
@@ -484,8 +485,14 @@ pub const NOT_MODELLED_FAMILIES: &[(&str, &str)] = &[
     ),
     ("taskmanager.", "a TaskManager setting recoverysim does not model (slots and start-up come from `[cluster]`)"),
     ("jobmanager.", "a JobManager setting recoverysim does not model"),
-    ("state.backend.rocksdb.", "RocksDB tuning; here state is held as by the heap backend"),
-    ("state.", "a state backend setting recoverysim does not model; here state is held as by the heap backend"),
+    (
+        "state.backend.rocksdb.",
+        "RocksDB tuning (memory, compaction, threads); the modelled RocksDB has none of these to tune",
+    ),
+    (
+        "state.",
+        "a state backend setting recoverysim does not model; of the state backend only its type and incremental checkpoints act",
+    ),
     ("execution.checkpointing.", "a checkpointing setting recoverysim does not model"),
     ("execution.", "an execution setting recoverysim does not model"),
     ("pipeline.", "a pipeline setting recoverysim does not model (the job comes from `[job]`)"),
@@ -568,6 +575,8 @@ pub const DEPRECATED_KEYS: &[(&str, &str)] = &[
     ("state.savepoints.dir", "execution.checkpointing.savepoint-dir"),
     ("execution.checkpointing.unaligned", "execution.checkpointing.unaligned.enabled"),
     ("execution.checkpointing.alignment-timeout", "execution.checkpointing.aligned-checkpoint-timeout"),
+    ("state.backend.incremental", "execution.checkpointing.incremental"),
+    ("state.backend", "state.backend.type"),
     ("high-availability.zookeeper.storageDir", "high-availability.storageDir"),
 ];
 
@@ -601,6 +610,12 @@ pub const FLINK_KEYS: &[&str] = &[
     "execution.checkpointing.max-concurrent-checkpoints",
     "execution.checkpointing.unaligned.enabled",
     "execution.checkpointing.aligned-checkpoint-timeout",
+    "execution.checkpointing.incremental",
+    "state.backend.type",
+    "execution.checkpointing.unaligned",
+    "execution.checkpointing.alignment-timeout",
+    "state.backend.incremental",
+    "state.backend",
     "jobmanager.execution.failover-strategy",
     "restart-strategy.type",
     "restart-strategy.fixed-delay.attempts",

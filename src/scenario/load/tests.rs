@@ -612,3 +612,21 @@ fn a_slow_storage_has_a_duration_and_a_slowdown() {
     let e = parse_str("m.toml", &stray).expect_err("slowdown belongs to storage-slow");
     assert!(e.message.contains("only for storage-slow"), "{e}");
 }
+
+#[test]
+fn every_deprecated_key_is_read_under_both_names() {
+    use super::flink::{DEPRECATED_KEYS, FLINK_KEYS};
+    for (old, new) in DEPRECATED_KEYS {
+        assert!(FLINK_KEYS.contains(old) && FLINK_KEYS.contains(new), "{old} → {new}");
+    }
+    // The state backend under its old names acts as under its new ones.
+    let old = format!(
+        "{MINIMAL}\n[flink]\n\"execution.checkpointing.interval\" = \"1s\"\n\"state.backend\" = \"rocksdb\"\n\"state.backend.incremental\" = true\n\"execution.checkpointing.unaligned\" = true\n\"execution.checkpointing.alignment-timeout\" = \"50ms\"\n"
+    );
+    let sc = parse_str("m.toml", &old).expect("valid");
+    assert!(sc.flink.incremental_checkpoints() && sc.flink.unaligned);
+    assert_eq!(sc.flink.aligned_checkpoint_timeout_us, 50_000);
+    let both = format!("{old}\"state.backend.type\" = \"hashmap\"\n");
+    let e = parse_str("m.toml", &both).expect_err("one key under two names");
+    assert!(e.message.contains("deprecated name"), "{e}");
+}
