@@ -100,6 +100,7 @@ pub fn simulate_with(scenario: &Scenario, reference: Reference) -> Run {
         progress: progress(scenario, &outcome, reference.as_ref()),
         budget_stop: outcome.budget_stop,
         stopped_with_savepoint: outcome.stopped_with_savepoint,
+        failed_while_stopping: outcome.failed_while_stopping,
     });
     output.explain_by_design(
         &graph,

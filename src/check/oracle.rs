@@ -137,6 +137,8 @@ pub struct RunFacts {
     /// The job is FINISHED by the user's stop-with-savepoint: its sources stopped at the
     /// savepoint, so it did not read the whole log.
     pub stopped_with_savepoint: bool,
+    /// The job FAILED after its stop-with-savepoint's savepoint completed (that savepoint).
+    pub failed_while_stopping: Option<u64>,
 }
 
 impl OutputReport {
@@ -192,6 +194,9 @@ impl OutputReport {
     fn why_unfinished(&self, facts: &RunFacts) -> String {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
         let mut why = match facts.job_status {
+            JobStatus::Failed if let Some(sp) = facts.failed_while_stopping => format!(
+                "the job ended FAILED: a task failed after the stop-with-savepoint's savepoint {sp} completed, and Flink fails the job then (StopWithSavepointStoppingException) instead of restarting it; the sources had stopped at the savepoint, and a job submitted from it would read on from there"
+            ),
             JobStatus::Failed if facts.restarts_exhausted && facts.last_failure == Some("unrecoverable") => {
                 "the job ended FAILED: a task threw a non-recoverable error (SuppressRestartsException), so no restart was tried".to_string()
             }

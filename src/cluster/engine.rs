@@ -64,6 +64,8 @@ pub struct EngineOutcome {
     /// The job is FINISHED because the user stopped it with a savepoint (`flink stop`): its
     /// sources stopped at the savepoint, so what the log holds after it was never read.
     pub stopped_with_savepoint: bool,
+    /// The job FAILED while stopping with a savepoint that had completed: that savepoint.
+    pub failed_while_stopping: Option<u64>,
     /// Every JobManager process's checkpoint history, oldest process first (Flink's
     /// CheckpointStatsTracker; a new JobManager starts an empty one).
     pub checkpoint_history: Vec<crate::cluster::jobmanager::stats::CheckpointStats>,
@@ -437,6 +439,7 @@ impl<'a> World<'a> {
             coverage,
             budget_stop: self.budget_stop,
             stopped_with_savepoint: self.jm.as_ref().is_some_and(|j| j.stopped_with_savepoint()),
+            failed_while_stopping: self.jm.as_ref().and_then(|j| j.failed_while_stopping()),
             checkpoint_history,
             checkpoint_history_dropped,
         }

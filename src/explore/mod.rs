@@ -207,6 +207,15 @@ pub fn judge(run: &Run) -> Judgement {
                 why: "a submission from a snapshot that does not exist failed at once, as Flink's does".into(),
             };
         }
+        // A task failed after the stop's savepoint completed: Flink fails the job
+        // (StopWithSavepointStoppingException) rather than restore an older checkpoint.
+        JobStatus::Failed if run.outcome.failed_while_stopping.is_some() => {
+            return Judgement::Expected {
+                why: "a task failed while the job stopped with a savepoint that had completed: Flink fails the job \
+                      (StopWithSavepointStoppingException) instead of restoring an older checkpoint"
+                    .into(),
+            };
+        }
         JobStatus::Failed if exhausted => {
             return Judgement::Expected {
                 why: "the restart strategy gave up and the job FAILED, as Flink does".into(),

@@ -44,6 +44,9 @@ pub(super) fn failover_line(run: &Run, i: usize, f: &FailoverReport) -> String {
     if f.exhausted {
         s.push_str(match run.scenario.flink.restart_strategy {
             _ if f.cause == FailureCause::Unrecoverable => "; unrecoverable, no restart asked for: job fails",
+            _ if run.outcome.notes.iter().any(|e| matches!(&e.note, crate::trace::Note::NoRestart { failover, reason } if *failover == i && reason.contains("StopWithSavepointStoppingException"))) => {
+                "; after the stop-with-savepoint's savepoint completed: StopWithSavepointStoppingException, job fails"
+            }
             RestartStrategy::None => "; restart strategy none: job fails",
             RestartStrategy::FailureRate { .. } => "; failure rate exceeded: job fails",
             _ => "; restart strategy exhausted: job fails",

@@ -54,6 +54,7 @@ fn facts(job_status: JobStatus, invariant_violations: usize) -> RunFacts {
         progress: None,
         budget_stop: None,
         stopped_with_savepoint: false,
+        failed_while_stopping: None,
     }
 }
 

@@ -21,9 +21,11 @@ impl JobManager {
         let Some(interval) = ctx.sc().flink.checkpoint_interval_us else { return };
         ctx.timer(interval, Timer::Jm(JmTimer::CheckpointTick));
         let now = ctx.now();
-        // A stop-with-savepoint pauses the periodic checkpoints (stopCheckpointScheduler).
+        // A stop-with-savepoint pauses the periodic checkpoints (stopCheckpointScheduler); once
+        // its savepoint completed the job only finishes, and they do not start again.
         if self.job_status != JobStatus::Running
             || self.stop_savepoint.is_some()
+            || self.completed_savepoint.is_some()
             || self.pending.len() >= ctx.sc().flink.max_concurrent_checkpoints as usize
             || (self.checkpoints_completed > 0
                 && now < self.last_checkpoint_done_us + ctx.sc().flink.checkpoint_min_pause_us)

@@ -256,6 +256,12 @@ impl JobManager {
                 .last()
                 .is_some_and(|e| e.job == self.job && e.status == JobStatus::Finished && e.savepoint.is_some())
     }
+    /// The current job FAILED while stopping with a savepoint that had completed
+    /// (StopWithSavepointStoppingException): the savepoint it leaves.
+    pub fn failed_while_stopping(&self) -> Option<u64> {
+        let e = self.ended.last().filter(|e| e.job == self.job && e.status == JobStatus::Failed)?;
+        e.savepoint.filter(|_| self.job_status == JobStatus::Failed)
+    }
     pub fn failovers(&self) -> &[FailoverReport] {
         &self.failovers
     }

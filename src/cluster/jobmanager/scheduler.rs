@@ -220,7 +220,12 @@ impl JobManager {
         self.abort_pending(ctx, AbortReason::JobFailover);
         // ExecutionFailureHandler: a non-recoverable error (ThrowableClassifier: a
         // SuppressRestartsException) fails the job without asking the restart strategy.
-        let decision = if cause == FailureCause::Unrecoverable {
+        // StopWithSavepointTerminationHandlerImpl: a task that fails after the stop's savepoint
+        // completed (its transactions may be committed already) fails the job with a
+        // StopWithSavepointStoppingException, a non-recoverable error: a restart from an older
+        // checkpoint would commit again what the savepoint committed (FLINK-26783).
+        let stopping = self.completed_savepoint;
+        let decision = if cause == FailureCause::Unrecoverable || stopping.is_some() {
             RestartDecision::Exhausted
         } else {
             self.restart.notify_failure(now, &mut self.rng_restart)
@@ -248,6 +253,9 @@ impl JobManager {
             RestartDecision::Exhausted => {
                 // ExecutionFailureHandler: "Recovery is suppressed by <strategy>".
                 let reason = match ctx.sc().flink.restart_strategy {
+                    _ if let Some(sp) = stopping => format!(
+                        "the job was stopping with savepoint {sp}, which completed: StopWithSavepointStoppingException (\"the savepoint is consistent, but might have uncommitted transactions\"), a non-recoverable error, fails the job instead of restarting it from an older checkpoint; submit the job again from the savepoint"
+                    ),
                     _ if cause == FailureCause::Unrecoverable => {
                         "the failure is unrecoverable (SuppressRestartsException): Flink fails the job without asking the restart strategy".to_string()
                     }
