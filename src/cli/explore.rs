@@ -27,8 +27,9 @@ pub struct ExploreArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub jobs: usize,
     /// Also draw the job and its configuration per seed: topology, parallelism, chaining,
-    /// keys, checkpointing on/off, interval, mode, timeouts, concurrent checkpoints, sinks,
-    /// restart and failover strategies, heartbeats, HA, cluster size and network.
+    /// keys, checkpointing on/off, interval, mode, unaligned checkpoints, state backend, timeouts,
+    /// concurrent checkpoints, sinks, restart and failover strategies, heartbeats, HA, cluster
+    /// size and network.
     #[arg(long)]
     pub vary: bool,
     /// Also draw a user's operation in half the seeds: stop-with-savepoint then a submission
