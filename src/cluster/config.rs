@@ -45,7 +45,7 @@ pub enum RestartStrategy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateBackendKind {
     /// `hashmap` (Flink default): objects on the heap; every checkpoint is a full snapshot.
-    HashMap,
+    Heap,
     /// `rocksdb`: an embedded LSM store; with `execution.checkpointing.incremental` a checkpoint
     /// uploads only the SST files the last completed checkpoint does not have.
     RocksDb,

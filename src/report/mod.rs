@@ -15,6 +15,7 @@ pub mod checkpoints;
 pub mod dot;
 pub mod exceptions;
 pub mod failover;
+pub mod header;
 pub mod human;
 pub mod json;
 pub mod perfetto;

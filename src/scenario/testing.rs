@@ -37,7 +37,7 @@ pub fn keyed_job(parallelism: u32, taskmanagers: u32) -> Scenario {
             slot_request_timeout_us: 300_000_000,
             unaligned: false,
             aligned_checkpoint_timeout_us: 0,
-            state_backend: crate::cluster::config::StateBackendKind::HashMap,
+            state_backend: crate::cluster::config::StateBackendKind::Heap,
             incremental: false,
             local_recovery: false,
             load_balance: LoadBalanceMode::None,

@@ -424,7 +424,7 @@ fn unaligned_checkpoints_persist_what_is_in_flight_and_the_timeout_switches_late
 fn incremental_checkpoints_upload_the_changes_and_restores_download_everything() {
     let sc = shipped("rocksdb-incremental.toml");
     let mut heap = sc.clone();
-    heap.flink.state_backend = recoverysim::cluster::config::StateBackendKind::HashMap;
+    heap.flink.state_backend = recoverysim::cluster::config::StateBackendKind::Heap;
     let restored = |run: &recoverysim::run::Run| -> u64 {
         run.outcome
             .notes

@@ -358,7 +358,7 @@ impl Cx<'_> {
                 &["hashmap", "rocksdb"],
             )? {
                 "rocksdb" => StateBackendKind::RocksDb,
-                _ => StateBackendKind::HashMap,
+                _ => StateBackendKind::Heap,
             },
             incremental: boolean(aliased("execution.checkpointing.incremental", "state.backend.incremental")?, false)?,
             local_recovery: boolean(
